@@ -1,0 +1,131 @@
+//! The one error type of the crate.
+//!
+//! Every variant says where (file, byte offset, entry index) and what was
+//! expected, because checkpoints of compromised containers are
+//! attacker-controlled and a reader must explain why it refused one.
+
+use std::fmt;
+use std::io;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where in an input something went wrong.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Location {
+    /// File name (or `<stdin>`, or `archive.tar:member`).
+    pub file: String,
+    /// Byte offset from the start of the file.
+    pub offset: u64,
+    /// Index of the entry, when the problem lies inside one.
+    pub entry: Option<usize>,
+}
+
+impl Location {
+    /// A location at `offset` in `file`, outside any entry.
+    pub fn new(file: impl Into<String>, offset: u64) -> Self {
+        Location { file: file.into(), offset, entry: None }
+    }
+
+    /// The same location, inside entry `index`.
+    pub fn in_entry(mut self, index: usize) -> Self {
+        self.entry = Some(index);
+        self
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: offset {}", self.file, self.offset)?;
+        if let Some(entry) = self.entry {
+            write!(f, " (entry {entry})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong while reading or writing CRIU images.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system refused a read or write.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file that could not be read or written.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The input ends before a complete structure.
+    #[error("{at}: truncated: expected {expected}, but only {available} bytes remain")]
+    Truncated {
+        /// Where the incomplete structure starts.
+        at: Location,
+        /// What should have been there.
+        expected: String,
+        /// How many bytes were left.
+        available: u64,
+    },
+
+    /// The image type magic is not one of CRIU's.
+    #[error("{at}: unknown image magic {magic:#010x}{hint}")]
+    UnknownMagic {
+        /// Where the magic was read.
+        at: Location,
+        /// The value found.
+        magic: u32,
+        /// A suggestion, e.g. that the file looks like raw page data.
+        hint: String,
+    },
+
+    /// A file CRIU writes without any magic (pages, iproute2 dumps, tarballs).
+    #[error("{file}: {kind} image holds raw data, not protobuf entries")]
+    RawImage {
+        /// The file name.
+        file: String,
+        /// What kind of raw image the name says it is.
+        kind: &'static str,
+    },
+
+    /// A protobuf message that does not parse.
+    #[error("{at}: invalid {message}: {detail}")]
+    Protobuf {
+        /// Where the message starts.
+        at: Location,
+        /// The message type that was expected.
+        message: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+
+    /// A structure that parses but makes no sense (e.g. a size that cannot be).
+    #[error("{at}: {detail}")]
+    Malformed {
+        /// Where the structure starts.
+        at: Location,
+        /// What was expected.
+        detail: String,
+    },
+
+    /// JSON that is not valid, or not a CRIU image in crit's JSON shape.
+    #[error("{file}: line {line}, column {column}: {detail}")]
+    Json {
+        /// The JSON input's name.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in bytes).
+        column: usize,
+        /// What was expected.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

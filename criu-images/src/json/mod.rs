@@ -1,0 +1,81 @@
+//! crit-compatible JSON: `decode` (image -> JSON) and `encode` (JSON ->
+//! image), byte for byte the text crit 4.2 prints and the bytes it writes.
+//!
+//! The rules (key order by field number, only fields present, enum names,
+//! MIME base64, pretty hex/flags/dev/dict/IP forms, `extra` payloads) and the
+//! few places where we deliberately differ from crit are documented in
+//! `docs/json.md` at the repository root.
+//!
+//! ```
+//! use criu_images::image::Image;
+//! use criu_images::json::{self, DecodeOptions};
+//!
+//! let bytes = [
+//!     0x19, 0x43, 0x56, 0x54, 0x30, 0x30, 0x27, 0x50, // IMG_COMMON, PSTREE
+//!     0x04, 0x00, 0x00, 0x00, 0x08, 0x01, 0x10, 0x00, // { pid: 1, ppid: 0 }
+//! ];
+//! let image = Image::parse("pstree.img", &bytes)?;
+//! let text = json::to_json(&image, &DecodeOptions::default())?;
+//! assert_eq!(text, r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0}]}"#);
+//! assert_eq!(json::from_json(text.as_bytes(), "pstree.json")?, bytes);
+//! # Ok::<(), criu_images::Error>(())
+//! ```
+
+mod decode;
+mod encode;
+mod pretty;
+mod text;
+mod value;
+mod writer;
+
+use crate::error::Result;
+use crate::image::Image;
+
+/// How to render an image as JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// crit's `--pretty` (and `show`): indented, with hex, flag names,
+    /// devices, dict names and IP addresses.
+    pub pretty: bool,
+    /// crit's `--nopl`: replace `extra` payloads by their size, e.g. `"... <100B>"`.
+    pub no_payload: bool,
+}
+
+impl DecodeOptions {
+    /// Plain one-line JSON, as `crit decode`.
+    pub const PLAIN: DecodeOptions = DecodeOptions { pretty: false, no_payload: false };
+    /// Indented, humanised JSON, as `crit show` / `crit decode --pretty`.
+    pub const PRETTY: DecodeOptions = DecodeOptions { pretty: true, no_payload: false };
+}
+
+/// Appends the JSON of `image` to `out` (no trailing newline).
+pub fn write_json(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>) -> Result<()> {
+    decode::write_image(image, options, out)
+}
+
+/// The JSON of `image` as a string (no trailing newline). The text is pure
+/// ASCII: everything else is `\u` escaped, as Python's `json` does.
+pub fn to_json(image: &Image<'_>, options: &DecodeOptions) -> Result<String> {
+    let mut out = Vec::with_capacity(image.data().len() * 4 + 64);
+    write_json(image, options, &mut out)?;
+    Ok(String::from_utf8(out).expect("the JSON writer emits ASCII only"))
+}
+
+/// Encodes crit JSON (plain or pretty) back into image bytes. `name` names
+/// the input in errors.
+pub fn from_json(json: &[u8], name: &str) -> Result<Vec<u8>> {
+    encode::encode_image(json, name)
+}
+
+/// crit's `info`: `{"magic": NAME, "count": N}` with indent 4. Like crit,
+/// the count of a pagemap leaves out its head entry.
+pub fn info_json(image: &Image<'_>) -> Result<String> {
+    let mut count = image.count()?;
+    if image.kind() == crate::image::ImageKind::Pagemap {
+        count = count.saturating_sub(1);
+    }
+    Ok(format!(
+        "{{\n    \"magic\": \"{}\",\n    \"count\": {count}\n}}",
+        image.kind().name()
+    ))
+}

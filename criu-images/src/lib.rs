@@ -1,0 +1,39 @@
+//! Read, decode and encode CRIU checkpoint images.
+//!
+//! CRIU (Checkpoint/Restore In Userspace) saves a process tree as a set of
+//! image files: protobuf records in a small binary framing, plus raw memory
+//! pages. Kubernetes, CRI-O and Podman container checkpoints are tar
+//! archives of such images. This crate reads them without copying:
+//!
+//! * [`proto`]: the messages of every image type (prost types generated from
+//!   our `.proto` files) and their schema tables;
+//! * [`image`]: the framing (magics, entries, extra payloads) as borrowed
+//!   views over the file bytes, usually a memory map;
+//! * [`json`]: crit-compatible JSON, both ways, byte-exact.
+//!
+//! ```no_run
+//! use criu_images::image::ImageFile;
+//! use criu_images::proto::Message;
+//!
+//! let file = ImageFile::open("checkpoint/pstree.img")?;
+//! let image = file.image()?;
+//! for entry in image.entries() {
+//!     if let Message::PstreeEntry(task) = entry?.decode()? {
+//!         println!("pid {} ppid {} threads {:?}", task.pid, task.ppid, task.threads);
+//!     }
+//! }
+//! # Ok::<(), criu_images::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod image;
+pub mod json;
+pub mod proto;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use error::{Error, Location, Result};
+pub use image::{Entry, Extra, Image, ImageFile, ImageKind};
+pub use proto::Message;
