@@ -37,3 +37,8 @@ pub mod cli;
 pub use error::{Error, Location, Result};
 pub use image::{Entry, Extra, Image, ImageFile, ImageKind};
 pub use proto::Message;
+
+// The README's Rust example is compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

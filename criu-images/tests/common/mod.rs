@@ -1,0 +1,106 @@
+//! Access to the real checkpoints in `tests/fixtures/` for integration tests.
+//!
+//! Until the crate opens archives itself, the tests unpack the Podman and
+//! kubelet archives in memory with the `tar`, `flate2` and `zstd` crates.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// `tests/fixtures/` at the repository root.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// One set of CRIU images with the crit 4.2 goldens made from it.
+pub struct ImageSet {
+    /// Human-readable name, e.g. `counter/zstd`.
+    pub label: String,
+    /// `(file name, bytes)` of every file in the images directory.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// `decode --pretty` goldens.
+    pub pretty_goldens: PathBuf,
+    /// plain `decode` goldens.
+    pub plain_goldens: PathBuf,
+}
+
+fn read_dir_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            files.push((name, std::fs::read(entry.path()).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Files of an archive that lie directly in `prefix` (e.g. `checkpoint/`).
+fn read_archive_files(path: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let raw = std::fs::read(path).unwrap();
+    let name = path.to_string_lossy();
+    let tar_bytes = if name.ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
+        out
+    } else if name.ends_with(".zst") {
+        zstd::decode_all(&raw[..]).unwrap()
+    } else {
+        raw
+    };
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let mut files = Vec::new();
+    for member in archive.entries().unwrap() {
+        let mut member = member.unwrap();
+        if !member.header().entry_type().is_file() {
+            continue;
+        }
+        let member_path = member.path().unwrap().to_string_lossy().into_owned();
+        let Some(rest) = member_path.strip_prefix(prefix) else { continue };
+        if rest.contains('/') {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).unwrap();
+        files.push((rest.to_string(), bytes));
+    }
+    files.sort();
+    files
+}
+
+/// Every image set of every fixture that has crit 4.2 goldens.
+pub fn image_sets() -> Vec<ImageSet> {
+    let root = fixtures_dir();
+    let set = |label: &str, files: Vec<(String, Vec<u8>)>, goldens: &str| ImageSet {
+        label: label.to_string(),
+        files,
+        pretty_goldens: root.join(goldens).join("decoded-crit-4.x"),
+        plain_goldens: root.join(goldens).join("decoded-crit-4.x-plain"),
+    };
+    let predump = |sub: &str| ImageSet {
+        label: format!("predump/{sub}"),
+        files: read_dir_files(&root.join("predump").join(sub)),
+        pretty_goldens: root.join("predump/decoded-crit-4.x").join(sub),
+        plain_goldens: root.join("predump/decoded-crit-4.x-plain").join(sub),
+    };
+    let k8s_tar = std::fs::read_dir(root.join("k8s-counter"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tar"))
+        .expect("k8s-counter has a kubelet checkpoint tar");
+    vec![
+        set("counter/none", read_archive_files(&root.join("counter/none/checkpoint.tar"), "checkpoint/"), "counter/none"),
+        set("counter/gzip", read_archive_files(&root.join("counter/gzip/checkpoint.tar.gz"), "checkpoint/"), "counter/gzip"),
+        set("counter/zstd", read_archive_files(&root.join("counter/zstd/checkpoint.tar.zst"), "checkpoint/"), "counter/zstd"),
+        set("k8s-counter", read_archive_files(&k8s_tar, "checkpoint/"), "k8s-counter"),
+        set("pytree", read_archive_files(&root.join("pytree/checkpoint.tar.gz"), "checkpoint/"), "pytree"),
+        set("threads", read_archive_files(&root.join("threads/checkpoint.tar.zst"), "checkpoint/"), "threads"),
+        set("pytree-host", read_archive_files(&root.join("pytree-host/images.tar.zst"), "images/"), "pytree-host"),
+        set("counter-host", read_dir_files(&root.join("counter-host/images")), "counter-host"),
+        predump("pre1"),
+        predump("pre2"),
+        predump("dump"),
+    ]
+}
