@@ -109,6 +109,40 @@ pub enum Error {
         detail: String,
     },
 
+    /// An archive or directory whose structure is broken or hostile: a bad
+    /// tar header, a member name that escapes the archive, a link that
+    /// points outside it or loops.
+    #[error("{at}: {detail}")]
+    Archive {
+        /// Where the problem is (archive path and byte offset, or the member).
+        at: Location,
+        /// What was expected.
+        detail: String,
+    },
+
+    /// A member, image or process that the checkpoint does not have.
+    #[error("{container}: no {name}{hint}")]
+    NotFound {
+        /// The checkpoint, archive or image searched.
+        container: String,
+        /// What was looked for, e.g. `member checkpoint/pstree.img`.
+        name: String,
+        /// A suggestion, e.g. the names that do exist.
+        hint: String,
+    },
+
+    /// A limit set by the caller (or its default) would be exceeded, e.g. the
+    /// decompressed size of a `.tar.gz` (a decompression bomb).
+    #[error("{file}: {what} exceeds the limit of {limit} bytes")]
+    Limit {
+        /// The input.
+        file: String,
+        /// What grew too large.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// JSON that is not valid, or not a CRIU image in crit's JSON shape.
     #[error("{file}: line {line}, column {column}: {detail}")]
     Json {
