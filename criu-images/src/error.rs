@@ -143,6 +143,25 @@ pub enum Error {
         limit: u64,
     },
 
+    /// Process memory that cannot be read as asked: not mapped, or not in the
+    /// checkpoint (lazy pages, unmodified file pages).
+    #[error("process {pid}: {address:#x}: {detail}")]
+    Memory {
+        /// The process id as the images hold it.
+        pid: u32,
+        /// The first address that could not be read.
+        address: u64,
+        /// Why.
+        detail: String,
+    },
+
+    /// A search pattern that cannot be used (bad regex, bad hex).
+    #[error("invalid pattern: {detail}")]
+    Pattern {
+        /// What is wrong with it.
+        detail: String,
+    },
+
     /// JSON that is not valid, or not a CRIU image in crit's JSON shape.
     #[error("{file}: line {line}, column {column}: {detail}")]
     Json {

@@ -29,6 +29,7 @@
 pub mod error;
 pub mod image;
 pub mod json;
+pub mod memory;
 pub mod proto;
 
 #[cfg(feature = "cli")]

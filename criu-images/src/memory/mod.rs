@@ -1,0 +1,579 @@
+//! Process memory reconstructed from `mm`, `pagemap` and `pages` images.
+//!
+//! A [`ProcessMemory`] is built once per process: every byte of every memory
+//! area (VMA) is classified as
+//!
+//! * **dumped**: its bytes are in a `pages-<id>.img` (of this dump or of a
+//!   parent pre-dump), and reads borrow them from the mapping;
+//! * **zero**: CRIU wrote nothing because the page was never touched or was
+//!   zero (anonymous memory, or a shared memory segment);
+//! * **missing**: not in the checkpoint: lazy pages, the unmodified pages of a
+//!   file mapping, kernel-provided areas (`[vvar]`), or parent pages a
+//!   pre-dump chain lacks.
+//!
+//! The index of pieces is built once and then serves every read and search.
+//! Shared anonymous memory, memfd and SysV shm mappings read their contents
+//! from `pagemap-shmem-<shmid>.img`. The page size comes from the images
+//! (`AT_PAGESZ` in `mm_saved_auxv`, else the architecture), never from the
+//! host.
+
+mod pagemap;
+mod search;
+mod vma;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+pub use pagemap::{PageRun, Pagemap, PE_LAZY, PE_PARENT, PE_PRESENT};
+pub use search::{Encoding, Hit, Pattern, SearchOptions, StringHit};
+pub use vma::{status, Vma, VmaKind};
+
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::proto::{core_entry, Message};
+
+/// One level of a dump chain, as the memory layer sees it: named files.
+/// A checkpoint is level 0; its `parent` pre-dump is level 1, and so on.
+pub trait ImageStore {
+    /// The bytes of the file `name` at this level (`None` if it has none).
+    fn file(&self, name: &str) -> Result<Option<&[u8]>>;
+    /// How to name this level in errors, e.g. `checkpoint.tar:checkpoint`.
+    fn label(&self) -> String;
+}
+
+/// Why a piece of memory is not in the checkpoint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Missing {
+    /// Lazy pages (`PE_LAZY` without `PE_PRESENT`): served by a page server at restore.
+    Lazy,
+    /// Unmodified pages of a file mapping: they are the file's contents.
+    FileBacked,
+    /// Areas the kernel provides (`[vvar]`, `[vsyscall]`, ...), not dumped.
+    Kernel,
+    /// `PE_PARENT` pages that no parent image holds.
+    NotInParent,
+    /// A shared memory area whose `pagemap-shmem` image is absent.
+    NoShmemImage,
+    /// The pages file is shorter than its pagemap says.
+    Truncated,
+}
+
+impl Missing {
+    /// A short description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Missing::Lazy => "lazy pages, not in the checkpoint",
+            Missing::FileBacked => "unmodified file-backed pages, not in the checkpoint",
+            Missing::Kernel => "kernel-provided area, not dumped",
+            Missing::NotInParent => "pages marked as in the parent, but no parent image has them",
+            Missing::NoShmemImage => "shared memory without a pagemap-shmem image",
+            Missing::Truncated => "pages beyond the end of a truncated pages file",
+        }
+    }
+}
+
+/// What a piece of memory holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Content<'a> {
+    /// The bytes, borrowed from a pages file.
+    Dumped(&'a [u8]),
+    /// Zeros (not stored).
+    Zero,
+    /// Not in the checkpoint.
+    Missing(Missing),
+}
+
+/// A run of addresses inside one VMA with one kind of content.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Piece<'a> {
+    /// First address.
+    pub start: u64,
+    /// End address (exclusive).
+    pub end: u64,
+    /// Index of the VMA in [`ProcessMemory::vmas`].
+    pub vma: usize,
+    /// What the addresses hold.
+    pub content: Content<'a>,
+}
+
+impl<'a> Piece<'a> {
+    /// Size in bytes.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// True for an empty piece (never stored in the index).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The sub-piece `[start, end)`, clipped to this piece.
+    fn clip(&self, start: u64, end: u64) -> Piece<'a> {
+        let s = start.max(self.start);
+        let e = end.min(self.end).max(s);
+        let content = match self.content {
+            Content::Dumped(bytes) => {
+                Content::Dumped(&bytes[(s - self.start) as usize..(e - self.start) as usize])
+            }
+            other => other,
+        };
+        Piece { start: s, end: e, vma: self.vma, content }
+    }
+}
+
+/// Dumped, zero and missing page counts of one VMA (crit's `x rss`, right).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct PageCounts {
+    /// Pages whose bytes are in the checkpoint.
+    pub dumped: u64,
+    /// Pages that read as zero.
+    pub zero: u64,
+    /// Pages not in the checkpoint.
+    pub missing: u64,
+}
+
+/// The reconstructed address space of one process.
+pub struct ProcessMemory<'a> {
+    pid: u32,
+    page_size: u64,
+    vmas: Vec<Vma>,
+    pieces: Vec<Piece<'a>>,
+}
+
+const AT_PAGESZ: u64 = 6;
+
+/// Page size of an architecture when the auxiliary vector does not say.
+fn arch_page_size(arch: core_entry::March) -> u64 {
+    match arch {
+        core_entry::March::Ppc64 => 65536,
+        core_entry::March::Loongarch64 => 16384,
+        _ => 4096,
+    }
+}
+
+impl<'a> ProcessMemory<'a> {
+    /// Builds the address space of process `pid` (as the images number it)
+    /// from `levels[0]` (the dump) and its parents `levels[1..]`.
+    pub fn build(pid: u32, levels: &[&'a dyn ImageStore]) -> Result<ProcessMemory<'a>> {
+        let top = *levels.first().expect("at least the dump itself");
+        let mm_name = format!("mm-{pid}.img");
+        let mm = decode_all(top, &mm_name)?
+            .ok_or_else(|| Error::NotFound {
+                container: top.label(),
+                name: mm_name.clone(),
+                hint: " (a dead or zombie task has no memory)".into(),
+            })?
+            .into_iter()
+            .find_map(|m| match m {
+                Message::MmEntry(mm) => Some(mm),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Malformed {
+                at: crate::error::Location::new(format!("{}/{mm_name}", top.label()), 0),
+                detail: "mm image has no entry".into(),
+            })?;
+
+        let auxv_page_size = mm
+            .mm_saved_auxv
+            .chunks_exact(2)
+            .find(|pair| pair[0] == AT_PAGESZ)
+            .map(|pair| pair[1])
+            .filter(|&ps| ps.is_power_of_two() && (4096..=1 << 20).contains(&ps));
+        let page_size = match auxv_page_size {
+            Some(ps) => ps,
+            None => {
+                let arch = decode_all(top, &format!("core-{pid}.img"))?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|m| match m {
+                        Message::CoreEntry(core) => Some(core.mtype()),
+                        _ => None,
+                    })
+                    .unwrap_or(core_entry::March::X8664);
+                arch_page_size(arch)
+            }
+        };
+
+        let mut vmas: Vec<Vma> = mm.vmas.iter().map(Vma::from_entry).collect();
+        vmas.sort_by_key(|v| v.start);
+        let files = FileTables::load(top)?;
+        for vma in &mut vmas {
+            vma.path = files.vma_path(vma);
+        }
+
+        let mut builder = Builder { levels, page_size, pagemaps: HashMap::new() };
+        let mut pieces = Vec::new();
+        for (index, vma) in vmas.iter().enumerate() {
+            if vma.end <= vma.start {
+                continue;
+            }
+            let hole = if vma.status & (status::VVAR | status::VSYSCALL) != 0 {
+                Content::Missing(Missing::Kernel)
+            } else if vma.is_file_backed() || vma.status & (status::SOCKET | status::AIORING) != 0 {
+                Content::Missing(Missing::FileBacked)
+            } else {
+                Content::Zero
+            };
+            if vma.is_shmem() {
+                match files.shmem_id(vma) {
+                    Some(shmid) => {
+                        let name = format!("pagemap-shmem-{shmid}.img");
+                        if builder.pagemap(0, &name)?.is_some() {
+                            // Offsets in the segment, translated back to addresses.
+                            let base = vma.pgoff;
+                            let shift = |p: Piece<'a>| Piece {
+                                start: p.start - base + vma.start,
+                                end: p.end - base + vma.start,
+                                ..p
+                            };
+                            let mut seg = Vec::new();
+                            builder.resolve(0, &name, base, base + vma.len(), index, Content::Zero, &mut seg)?;
+                            pieces.extend(seg.into_iter().map(shift));
+                        } else {
+                            pieces.push(Piece { start: vma.start, end: vma.end, vma: index, content: Content::Missing(Missing::NoShmemImage) });
+                        }
+                    }
+                    None => pieces.push(Piece { start: vma.start, end: vma.end, vma: index, content: Content::Missing(Missing::NoShmemImage) }),
+                }
+            } else {
+                let name = format!("pagemap-{pid}.img");
+                builder.resolve(0, &name, vma.start, vma.end, index, hole, &mut pieces)?;
+            }
+        }
+        Ok(ProcessMemory { pid, page_size, vmas, pieces: merge(pieces) })
+    }
+
+    /// The process id as the images hold it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The page size of the checkpointed machine.
+    pub fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// Memory areas in address order.
+    pub fn vmas(&self) -> &[Vma] {
+        &self.vmas
+    }
+
+    /// The VMA containing `addr`.
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        let i = self.vmas.partition_point(|v| v.end <= addr);
+        self.vmas.get(i).filter(|v| v.start <= addr)
+    }
+
+    /// Every piece of every VMA, in address order.
+    pub fn pieces(&self) -> &[Piece<'a>] {
+        &self.pieces
+    }
+
+    /// The pieces overlapping `[start, end)`, clipped to it. Addresses outside
+    /// every VMA yield nothing.
+    pub fn pieces_in(&self, start: u64, end: u64) -> impl Iterator<Item = Piece<'a>> + '_ {
+        let first = self.pieces.partition_point(|p| p.end <= start);
+        self.pieces[first..]
+            .iter()
+            .take_while(move |p| p.start < end)
+            .map(move |p| p.clip(start, end))
+    }
+
+    /// Page counts of VMA `index` by kind of content.
+    pub fn page_counts(&self, index: usize) -> PageCounts {
+        let Some(vma) = self.vmas.get(index) else { return PageCounts::default() };
+        let mut counts = PageCounts::default();
+        for piece in self.pieces_in(vma.start, vma.end) {
+            let pages = piece.len().div_ceil(self.page_size);
+            match piece.content {
+                Content::Dumped(_) => counts.dumped += pages,
+                Content::Zero => counts.zero += pages,
+                Content::Missing(_) => counts.missing += pages,
+            }
+        }
+        counts
+    }
+
+    /// The bytes at `[addr, addr + len)`: borrowed when they lie in one
+    /// dumped run, assembled otherwise (zeros for zero pages). Fails if any
+    /// byte is outside every VMA or not in the checkpoint.
+    pub fn read(&self, addr: u64, len: u64) -> Result<Cow<'a, [u8]>> {
+        let end = addr.checked_add(len).ok_or_else(|| self.error(addr, "address range overflows"))?;
+        let mut pieces = self.pieces_in(addr, end).peekable();
+        if let Some(first) = pieces.peek() {
+            if let (Content::Dumped(bytes), true) = (first.content, first.start == addr && first.end == end) {
+                return Ok(Cow::Borrowed(bytes));
+            }
+        }
+        let mut out = Vec::with_capacity(len.min(1 << 30) as usize);
+        let mut at = addr;
+        for piece in pieces {
+            if piece.start != at {
+                return Err(self.error(at, "address not mapped"));
+            }
+            match piece.content {
+                Content::Dumped(bytes) => out.extend_from_slice(bytes),
+                Content::Zero => out.resize(out.len() + piece.len() as usize, 0),
+                Content::Missing(why) => return Err(self.error(at, why.describe())),
+            }
+            at = piece.end;
+        }
+        if at != end {
+            return Err(self.error(at, "address not mapped"));
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    /// The NUL-terminated string at `addr` (without the NUL), at most `max` bytes.
+    pub fn read_cstring(&self, addr: u64, max: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for piece in self.pieces_in(addr, addr.saturating_add(max)) {
+            if piece.start != addr + out.len() as u64 {
+                return Err(self.error(addr + out.len() as u64, "address not mapped"));
+            }
+            match piece.content {
+                Content::Dumped(bytes) => {
+                    if let Some(nul) = memchr::memchr(0, bytes) {
+                        out.extend_from_slice(&bytes[..nul]);
+                        return Ok(out);
+                    }
+                    out.extend_from_slice(bytes);
+                }
+                Content::Zero => return Ok(out),
+                Content::Missing(why) => return Err(self.error(piece.start, why.describe())),
+            }
+        }
+        Ok(out)
+    }
+
+    fn error(&self, address: u64, detail: &str) -> Error {
+        Error::Memory { pid: self.pid, address, detail: detail.to_string() }
+    }
+}
+
+/// Every message of image `name` at `store`, typed; `None` if the file is absent.
+fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
+    let Some(bytes) = store.file(name)? else { return Ok(None) };
+    let label = format!("{}/{name}", store.label());
+    let image = Image::parse(&label, bytes)?;
+    let mut messages = Vec::new();
+    for entry in image.entries() {
+        messages.push(entry?.decode()?);
+    }
+    Ok(Some(messages))
+}
+
+/// Joins neighbouring pieces whose bytes are also neighbours in the pages
+/// file, so that reads and searches see one slice where CRIU wrote one run.
+fn merge(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
+    let mut out: Vec<Piece<'_>> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        if piece.is_empty() {
+            continue;
+        }
+        if let Some(last) = out.last_mut() {
+            if last.end == piece.start && last.vma == piece.vma {
+                match (last.content, piece.content) {
+                    (Content::Dumped(a), Content::Dumped(b)) if a.as_ptr_range().end == b.as_ptr() => {
+                        // SAFETY: `a` and `b` are adjacent slices of the same
+                        // pages file mapping (checked by address), so the joined
+                        // range is inside that one allocation.
+                        let joined = unsafe { std::slice::from_raw_parts(a.as_ptr(), a.len() + b.len()) };
+                        last.content = Content::Dumped(joined);
+                        last.end = piece.end;
+                        continue;
+                    }
+                    (Content::Zero, Content::Zero) => {
+                        last.end = piece.end;
+                        continue;
+                    }
+                    (Content::Missing(x), Content::Missing(y)) if x == y => {
+                        last.end = piece.end;
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push(piece);
+    }
+    out
+}
+
+/// Resolves pagemap runs through the chain of dumps.
+struct Builder<'l, 'a> {
+    levels: &'l [&'a dyn ImageStore],
+    page_size: u64,
+    pagemaps: HashMap<(usize, String), Option<(Pagemap, &'a [u8])>>,
+}
+
+impl<'a> Builder<'_, 'a> {
+    /// The pagemap `name` at `level` and its pages file, parsed once.
+    fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<&(Pagemap, &'a [u8])>> {
+        let key = (level, name.to_string());
+        if !self.pagemaps.contains_key(&key) {
+            let store = self.levels[level];
+            let loaded = match store.file(name)? {
+                None => None,
+                Some(bytes) => {
+                    let label = format!("{}/{name}", store.label());
+                    let image = Image::parse(&label, bytes)?;
+                    let pagemap = Pagemap::parse(&image, self.page_size)?;
+                    let pages_name = format!("pages-{}.img", pagemap.pages_id);
+                    let pages = store.file(&pages_name)?.unwrap_or(&[]);
+                    Some((pagemap, pages))
+                }
+            };
+            self.pagemaps.insert(key.clone(), loaded);
+        }
+        Ok(self.pagemaps[&key].as_ref())
+    }
+
+    /// Appends the pieces of `[start, end)` (in the pagemap's address space)
+    /// at `level`; addresses no run covers get `hole`.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve(
+        &mut self,
+        level: usize,
+        name: &str,
+        start: u64,
+        end: u64,
+        vma: usize,
+        hole: Content<'a>,
+        out: &mut Vec<Piece<'a>>,
+    ) -> Result<()> {
+        let page_size = self.page_size;
+        let Some((pagemap, pages)) = self.pagemap(level, name)? else {
+            out.push(Piece { start, end, vma, content: hole });
+            return Ok(());
+        };
+        let pages: &'a [u8] = pages;
+        let first = pagemap.runs.partition_point(|r| r.end(page_size) <= start);
+        let runs: Vec<PageRun> = pagemap.runs[first..]
+            .iter()
+            .take_while(|r| r.vaddr < end)
+            .copied()
+            .collect();
+        let mut at = start;
+        for run in runs {
+            let run_start = run.vaddr.max(start);
+            let run_end = run.end(page_size).min(end);
+            if run_start > at {
+                out.push(Piece { start: at, end: run_start, vma, content: hole });
+            }
+            if run.flags & PE_PRESENT != 0 {
+                let offset = run.pages_offset.unwrap_or(0) + (run_start - run.vaddr);
+                let len = run_end - run_start;
+                match offset.checked_add(len).filter(|&e| e <= pages.len() as u64) {
+                    Some(e) => out.push(Piece {
+                        start: run_start,
+                        end: run_end,
+                        vma,
+                        content: Content::Dumped(&pages[offset as usize..e as usize]),
+                    }),
+                    None => out.push(Piece { start: run_start, end: run_end, vma, content: Content::Missing(Missing::Truncated) }),
+                }
+            } else if run.flags & PE_PARENT != 0 {
+                if level + 1 < self.levels.len() {
+                    let missing = Content::Missing(Missing::NotInParent);
+                    self.resolve(level + 1, name, run_start, run_end, vma, missing, out)?;
+                } else {
+                    out.push(Piece { start: run_start, end: run_end, vma, content: Content::Missing(Missing::NotInParent) });
+                }
+            } else {
+                out.push(Piece { start: run_start, end: run_end, vma, content: Content::Missing(Missing::Lazy) });
+            }
+            at = run_end;
+        }
+        if at < end {
+            out.push(Piece { start: at, end, vma, content: hole });
+        }
+        Ok(())
+    }
+}
+
+/// What `files.img` and `memfd.img` say about mapped files.
+#[derive(Default)]
+struct FileTables {
+    /// File id -> path of regular files.
+    reg_paths: HashMap<u32, String>,
+    /// File id -> memfd inode id.
+    memfd_inodes: HashMap<u32, u64>,
+    /// Memfd inode id -> (name, shmid).
+    memfd_shmids: HashMap<u64, (String, u64)>,
+}
+
+impl FileTables {
+    fn load(store: &dyn ImageStore) -> Result<FileTables> {
+        let mut tables = FileTables::default();
+        for message in decode_all(store, "files.img")?.unwrap_or_default() {
+            {
+                if let Message::FileEntry(file) = message {
+                    match file.r#type() {
+                        crate::proto::FdTypes::Reg => {
+                            if let Some(reg) = &file.reg {
+                                tables.reg_paths.insert(file.id, reg.name.clone());
+                            }
+                        }
+                        crate::proto::FdTypes::Memfd => {
+                            if let Some(memfd) = &file.memfd {
+                                tables.memfd_inodes.insert(file.id, u64::from(memfd.inode_id));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for message in decode_all(store, "memfd.img")?.unwrap_or_default() {
+            if let Message::MemfdInodeEntry(inode) = message {
+                tables.memfd_shmids.insert(inode.inode_id, (inode.name.clone(), u64::from(inode.shmid)));
+            }
+        }
+        Ok(tables)
+    }
+
+    /// The id of the `pagemap-shmem-<id>.img` holding a shared area.
+    fn shmem_id(&self, vma: &Vma) -> Option<u64> {
+        if vma.status & status::MEMFD != 0 {
+            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
+            return self.memfd_shmids.get(inode).map(|(_, shmid)| *shmid);
+        }
+        Some(vma.shmid)
+    }
+
+    /// The path `/proc/PID/maps` shows for an area.
+    fn vma_path(&self, vma: &Vma) -> Option<String> {
+        let s = vma.status;
+        if s & status::HEAP != 0 {
+            return Some("[heap]".into());
+        }
+        if s & status::STACK != 0 {
+            return Some("[stack]".into());
+        }
+        if s & status::VVAR != 0 {
+            return Some("[vvar]".into());
+        }
+        if s & status::VDSO != 0 {
+            return Some("[vdso]".into());
+        }
+        if s & status::VSYSCALL != 0 {
+            return Some("[vsyscall]".into());
+        }
+        if s & status::MEMFD != 0 {
+            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
+            let (name, _) = self.memfd_shmids.get(inode)?;
+            return Some(format!("/memfd:{name} (deleted)"));
+        }
+        if s & status::SYSVIPC != 0 {
+            return Some(format!("/SYSV{:08x} (deleted)", vma.shmid));
+        }
+        if s & status::ANON_SHARED != 0 {
+            return Some("/dev/zero (deleted)".into());
+        }
+        if s & (status::FILE_PRIVATE | status::FILE_SHARED) != 0 {
+            return self.reg_paths.get(&(vma.shmid as u32)).cloned();
+        }
+        None
+    }
+}

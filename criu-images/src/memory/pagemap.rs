@@ -1,0 +1,129 @@
+//! Pagemap images: which pages of an address space (or shared memory
+//! segment) a dump holds, and where their bytes sit in `pages-<id>.img`.
+
+use crate::error::{Error, Location, Result};
+use crate::image::{Image, ImageKind};
+use crate::proto::Message;
+
+/// The pages are in the parent (pre-dump) images.
+pub const PE_PARENT: u32 = 1 << 0;
+/// The pages may be restored lazily (a hint; they are dumped if also present).
+pub const PE_LAZY: u32 = 1 << 1;
+/// The pages are in this dump's `pages-<pages_id>.img`.
+pub const PE_PRESENT: u32 = 1 << 2;
+
+/// One run of pages, normalised the way CRIU reads it (`in_parent` becomes
+/// `PE_PARENT`, a missing `flags` means `PE_PRESENT`, `nr_pages` (field 5)
+/// wins over the old 32-bit `compat_nr_pages` (field 2)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PageRun {
+    /// First virtual address (or offset in a shared memory segment).
+    pub vaddr: u64,
+    /// Number of pages.
+    pub nr_pages: u64,
+    /// `PE_*` bits.
+    pub flags: u32,
+    /// Byte offset of the run's data in the pages file, for `PE_PRESENT` runs.
+    pub pages_offset: Option<u64>,
+}
+
+impl PageRun {
+    /// End address (exclusive) for a given page size.
+    pub fn end(&self, page_size: u64) -> u64 {
+        self.vaddr + self.nr_pages * page_size
+    }
+}
+
+/// A parsed pagemap image.
+#[derive(Clone, Debug)]
+pub struct Pagemap {
+    /// Id of the pages file holding the `PE_PRESENT` data (`pages-<id>.img`).
+    pub pages_id: u32,
+    /// Runs in ascending address order, never overlapping.
+    pub runs: Vec<PageRun>,
+    /// Bytes of page data the runs need in the pages file.
+    pub pages_len: u64,
+}
+
+impl Pagemap {
+    /// Parses a pagemap image. Offsets in the pages file advance only for
+    /// `PE_PRESENT` runs, as CRIU writes them.
+    pub fn parse(image: &Image<'_>, page_size: u64) -> Result<Pagemap> {
+        if image.kind() != ImageKind::Pagemap {
+            return Err(Error::Malformed {
+                at: Location::new(image.name(), 0),
+                detail: format!("expected a PAGEMAP image, found {}", image.kind()),
+            });
+        }
+        let mut pages_id = None;
+        let mut runs: Vec<PageRun> = Vec::new();
+        let mut offset = 0u64;
+        for entry in image.entries() {
+            let entry = entry?;
+            let at = || Location::new(image.name(), entry.offset() as u64).in_entry(entry.index());
+            match entry.decode()? {
+                Message::PagemapHead(head) => pages_id = Some(head.pages_id),
+                Message::PagemapEntry(e) => {
+                    let mut flags = e.flags.unwrap_or(0);
+                    if e.in_parent == Some(true) {
+                        flags |= PE_PARENT;
+                    } else if e.flags.is_none() {
+                        flags = PE_PRESENT;
+                    }
+                    let nr_pages = e.nr_pages.unwrap_or(u64::from(e.compat_nr_pages));
+                    let end = nr_pages.checked_mul(page_size).and_then(|b| e.vaddr.checked_add(b));
+                    if end.is_none() {
+                        return Err(Error::Malformed {
+                            at: at(),
+                            detail: format!("run of {nr_pages} pages at {:#x} overflows the address space", e.vaddr),
+                        });
+                    };
+                    if e.vaddr % page_size != 0 {
+                        return Err(Error::Malformed {
+                            at: at(),
+                            detail: format!("run address {:#x} is not aligned to the {page_size}-byte page size", e.vaddr),
+                        });
+                    }
+                    if let Some(prev) = runs.last() {
+                        if prev.end(page_size) > e.vaddr {
+                            return Err(Error::Malformed {
+                                at: at(),
+                                detail: format!(
+                                    "run at {:#x} overlaps or precedes the previous run ({:#x}..{:#x}); pagemaps are sorted",
+                                    e.vaddr,
+                                    prev.vaddr,
+                                    prev.end(page_size)
+                                ),
+                            });
+                        }
+                    }
+                    let pages_offset = if flags & PE_PRESENT != 0 {
+                        let here = offset;
+                        offset = offset.checked_add(nr_pages * page_size).ok_or_else(|| Error::Malformed {
+                            at: at(),
+                            detail: "page data offset overflows".into(),
+                        })?;
+                        Some(here)
+                    } else {
+                        None
+                    };
+                    if nr_pages > 0 {
+                        runs.push(PageRun { vaddr: e.vaddr, nr_pages, flags, pages_offset });
+                    }
+                }
+                _ => unreachable!("pagemap images hold only pagemap messages"),
+            }
+        }
+        let pages_id = pages_id.ok_or_else(|| Error::Malformed {
+            at: Location::new(image.name(), image.body_offset() as u64),
+            detail: "pagemap has no pagemap_head entry".into(),
+        })?;
+        Ok(Pagemap { pages_id, runs, pages_len: offset })
+    }
+
+    /// Index of the run containing `addr`, if any.
+    pub fn find(&self, addr: u64, page_size: u64) -> Option<usize> {
+        let i = self.runs.partition_point(|r| r.end(page_size) <= addr);
+        (i < self.runs.len() && self.runs[i].vaddr <= addr).then_some(i)
+    }
+}

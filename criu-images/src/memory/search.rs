@@ -1,0 +1,372 @@
+//! Searching process memory: literal bytes (memmem), regular expressions
+//! and printable strings, over the borrowed pages.
+//!
+//! Memory is searched as *streams*: runs of dumped pieces at contiguous
+//! addresses. Inside a piece the search runs directly on the mapped pages;
+//! where two pieces meet (their bytes lie in different places of the pages
+//! files) a small window across the boundary is searched too, so a match
+//! that straddles pages, pagemap entries or VMAs is found wherever the
+//! memory is contiguous. Zero pages hold nothing the process wrote and are
+//! not searched; missing pages are not in the checkpoint.
+
+use memchr::memmem;
+use regex::bytes::Regex;
+
+use super::{Content, Piece, ProcessMemory, Vma, VmaKind};
+use crate::error::{Error, Result};
+
+/// Longest regex match guaranteed to be found across a piece boundary.
+const REGEX_WINDOW: u64 = 4096;
+
+/// What to look for.
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    /// Exact bytes.
+    Literal(Vec<u8>),
+    /// A regular expression over bytes (`regex::bytes` syntax).
+    Regex(Regex),
+}
+
+impl Pattern {
+    /// Exact bytes (text is searched as its UTF-8 bytes).
+    pub fn literal(bytes: impl Into<Vec<u8>>) -> Pattern {
+        Pattern::Literal(bytes.into())
+    }
+
+    /// A regular expression; `(?-u)` is implied so `.` and classes match bytes.
+    pub fn regex(expr: &str) -> Result<Pattern> {
+        regex::bytes::RegexBuilder::new(expr)
+            .unicode(false)
+            .build()
+            .map(Pattern::Regex)
+            .map_err(|e| Error::Pattern { detail: e.to_string() })
+    }
+
+    /// Bytes from a hex string such as `deadbeef` or `de ad be ef`.
+    pub fn hex(text: &str) -> Result<Pattern> {
+        let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
+        if digits.is_empty() || digits.len() % 2 != 0 {
+            return Err(Error::Pattern { detail: format!("{text:?} is not an even number of hex digits") });
+        }
+        let mut bytes = Vec::with_capacity(digits.len() / 2);
+        for pair in digits.chunks(2) {
+            let pair = std::str::from_utf8(pair).unwrap_or("zz");
+            let byte = u8::from_str_radix(pair, 16)
+                .map_err(|_| Error::Pattern { detail: format!("{text:?} is not hex") })?;
+            bytes.push(byte);
+        }
+        Ok(Pattern::Literal(bytes))
+    }
+}
+
+/// Which memory to search and how much to report.
+#[derive(Clone, Debug, Default)]
+pub struct SearchOptions {
+    /// Bytes of context to return before and after each match.
+    pub context: u64,
+    /// Only areas whose permissions match, e.g. `r-x` or `rw-p` (see [`Vma::perms_match`]).
+    pub perms: Option<String>,
+    /// Only areas of these kinds (empty: all).
+    pub kinds: Vec<VmaKind>,
+    /// Only addresses in `[start, end)`.
+    pub range: Option<(u64, u64)>,
+    /// Stop after this many hits.
+    pub max_hits: Option<usize>,
+}
+
+impl SearchOptions {
+    fn wants(&self, vma: &Vma) -> bool {
+        self.perms.as_deref().is_none_or(|p| vma.perms_match(p))
+            && (self.kinds.is_empty() || self.kinds.contains(&vma.kind()))
+    }
+}
+
+/// The area a hit lies in, as `/proc/PID/maps` would show it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct HitArea {
+    /// First address of the VMA.
+    pub start: u64,
+    /// End of the VMA (exclusive).
+    pub end: u64,
+    /// `rwxp` permissions.
+    pub perms: String,
+    /// Path, `[heap]`, `[stack]`, ... or `None` for anonymous memory.
+    pub path: Option<String>,
+}
+
+/// One match.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Hit {
+    /// Process id as the images hold it.
+    pub pid: u32,
+    /// Address of the first matched byte.
+    pub address: u64,
+    /// The matched bytes.
+    pub matched: Vec<u8>,
+    /// Address of the first context byte.
+    pub context_start: u64,
+    /// Context before, the match, and context after (clipped to readable memory).
+    pub context: Vec<u8>,
+    /// The VMA of the first matched byte.
+    pub area: HitArea,
+}
+
+/// Text encodings for [`ProcessMemory::strings`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Encoding {
+    /// Printable ASCII (and tab).
+    Ascii,
+    /// Printable ASCII as UTF-16 little-endian code units.
+    Utf16Le,
+}
+
+/// A printable string found in memory.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StringHit {
+    /// Process id.
+    pub pid: u32,
+    /// Address of the first byte.
+    pub address: u64,
+    /// How the string is encoded in memory.
+    pub encoding: Encoding,
+    /// The text.
+    pub text: String,
+}
+
+/// A run of pieces at contiguous addresses, all dumped or zero.
+struct Stream<'p, 'a> {
+    pieces: &'p [Piece<'a>],
+}
+
+impl Stream<'_, '_> {
+    fn start(&self) -> u64 {
+        self.pieces[0].start
+    }
+
+    fn end(&self) -> u64 {
+        self.pieces[self.pieces.len() - 1].end
+    }
+
+    /// Copies `[start, end)` (clipped to the stream) out of the pieces.
+    fn bytes(&self, start: u64, end: u64) -> (u64, Vec<u8>) {
+        let start = start.max(self.start());
+        let end = end.min(self.end());
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        for piece in self.pieces {
+            if piece.end <= start || piece.start >= end {
+                continue;
+            }
+            let p = piece.clip(start, end);
+            match p.content {
+                Content::Dumped(bytes) => out.extend_from_slice(bytes),
+                _ => out.resize(out.len() + p.len() as usize, 0),
+            }
+        }
+        (start, out)
+    }
+}
+
+impl<'a> ProcessMemory<'a> {
+    /// Streams of readable memory selected by `options`.
+    fn streams<'p>(&'p self, options: &SearchOptions, pieces: &'p [Piece<'a>]) -> Vec<Stream<'p, 'a>> {
+        let mut streams = Vec::new();
+        let mut begin = 0;
+        let readable = |p: &Piece<'_>| {
+            matches!(p.content, Content::Dumped(_) | Content::Zero) && options.wants(&self.vmas[p.vma])
+        };
+        while begin < pieces.len() {
+            if !readable(&pieces[begin]) {
+                begin += 1;
+                continue;
+            }
+            let mut end = begin + 1;
+            while end < pieces.len() && readable(&pieces[end]) && pieces[end].start == pieces[end - 1].end {
+                end += 1;
+            }
+            streams.push(Stream { pieces: &pieces[begin..end] });
+            begin = end;
+        }
+        streams
+    }
+
+    /// Finds `pattern` in this process's memory.
+    ///
+    /// ```no_run
+    /// # use criu_images::memory::{Pattern, ProcessMemory, SearchOptions};
+    /// # fn demo(memory: &ProcessMemory<'_>) -> criu_images::Result<()> {
+    /// let options = SearchOptions { context: 16, perms: Some("rw".into()), ..Default::default() };
+    /// for hit in memory.search(&Pattern::literal("password="), &options)? {
+    ///     println!("{:#x} in {:?}", hit.address, hit.area.path);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn search(&self, pattern: &Pattern, options: &SearchOptions) -> Result<Vec<Hit>> {
+        let pieces: Vec<Piece<'a>> = match options.range {
+            Some((start, end)) => self.pieces_in(start, end).collect(),
+            None => self.pieces.clone(),
+        };
+        let limit = options.max_hits.unwrap_or(usize::MAX);
+        let mut hits: Vec<Hit> = Vec::new();
+        for stream in self.streams(options, &pieces) {
+            let mut found: Vec<(u64, u64)> = Vec::new();
+            match pattern {
+                Pattern::Literal(needle) if needle.is_empty() => {}
+                Pattern::Literal(needle) => {
+                    let finder = memmem::Finder::new(needle);
+                    let m = needle.len() as u64;
+                    for (i, piece) in stream.pieces.iter().enumerate() {
+                        if let Content::Dumped(bytes) = piece.content {
+                            found.extend(finder.find_iter(bytes).map(|pos| (piece.start + pos as u64, m)));
+                        }
+                        if i + 1 < stream.pieces.len() && m > 1 {
+                            let boundary = piece.end;
+                            let (base, window) = stream.bytes(boundary - (m - 1).min(boundary), boundary.saturating_add(m - 1));
+                            for pos in finder.find_iter(&window) {
+                                let at = base + pos as u64;
+                                if at < boundary && at + m > boundary {
+                                    found.push((at, m));
+                                }
+                            }
+                        }
+                        if found.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+                Pattern::Regex(regex) => {
+                    for (i, piece) in stream.pieces.iter().enumerate() {
+                        if let Content::Dumped(bytes) = piece.content {
+                            found.extend(
+                                regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (piece.start + m.start() as u64, m.len() as u64)),
+                            );
+                        }
+                        if i + 1 < stream.pieces.len() {
+                            let boundary = piece.end;
+                            let (base, window) = stream.bytes(boundary.saturating_sub(REGEX_WINDOW), boundary.saturating_add(REGEX_WINDOW));
+                            for m in regex.find_iter(&window) {
+                                let at = base + m.start() as u64;
+                                if at < boundary && at + m.len() as u64 > boundary {
+                                    found.push((at, m.len() as u64));
+                                }
+                            }
+                        }
+                        if found.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            found.sort_unstable();
+            found.dedup();
+            for (address, len) in found {
+                if hits.len() >= limit {
+                    break;
+                }
+                let (_, matched) = stream.bytes(address, address + len);
+                let (context_start, context) =
+                    stream.bytes(address.saturating_sub(options.context), (address + len).saturating_add(options.context));
+                let vma = self.vma_at(address).cloned().unwrap_or_else(|| self.vmas[stream.pieces[0].vma].clone());
+                hits.push(Hit {
+                    pid: self.pid,
+                    address,
+                    matched,
+                    context_start,
+                    context,
+                    area: HitArea { start: vma.start, end: vma.end, perms: vma.perms(), path: vma.path.clone() },
+                });
+            }
+            if hits.len() >= limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Printable strings of at least `min_len` characters in the selected
+    /// memory, in address order.
+    pub fn strings(&self, min_len: usize, encodings: &[Encoding], options: &SearchOptions) -> Vec<StringHit> {
+        let min_len = min_len.max(1);
+        let pieces: Vec<Piece<'a>> = match options.range {
+            Some((start, end)) => self.pieces_in(start, end).collect(),
+            None => self.pieces.clone(),
+        };
+        let mut out = Vec::new();
+        for stream in self.streams(options, &pieces) {
+            if encodings.contains(&Encoding::Ascii) {
+                // Runs may continue from one piece into the next.
+                let mut run: Vec<u8> = Vec::new();
+                let mut run_start = 0u64;
+                for piece in stream.pieces {
+                    let Content::Dumped(bytes) = piece.content else {
+                        flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
+                        continue;
+                    };
+                    let mut i = 0;
+                    while i < bytes.len() {
+                        if is_printable(bytes[i]) {
+                            if run.is_empty() {
+                                run_start = piece.start + i as u64;
+                            }
+                            let end = bytes[i..].iter().position(|&b| !is_printable(b)).map_or(bytes.len(), |n| i + n);
+                            run.extend_from_slice(&bytes[i..end]);
+                            i = end;
+                        } else {
+                            flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
+                            i += 1;
+                        }
+                    }
+                }
+                flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
+            }
+            if encodings.contains(&Encoding::Utf16Le) {
+                for piece in stream.pieces {
+                    if let Content::Dumped(bytes) = piece.content {
+                        utf16_strings(self.pid, piece.start, bytes, min_len, &mut out);
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|s| s.address);
+        out
+    }
+}
+
+fn is_printable(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) || b == b'\t'
+}
+
+fn flush_ascii(pid: u32, run: &mut Vec<u8>, start: u64, min_len: usize, out: &mut Vec<StringHit>) {
+    if run.len() >= min_len {
+        let text = String::from_utf8(std::mem::take(run)).expect("printable ASCII");
+        out.push(StringHit { pid, address: start, encoding: Encoding::Ascii, text });
+    }
+    run.clear();
+}
+
+fn utf16_strings(pid: u32, base: u64, bytes: &[u8], min_len: usize, out: &mut Vec<StringHit>) {
+    for parity in 0..2 {
+        let mut i = parity;
+        let mut run_start = None;
+        let mut text = String::new();
+        while i + 1 < bytes.len() {
+            let (lo, hi) = (bytes[i], bytes[i + 1]);
+            if hi == 0 && is_printable(lo) {
+                run_start.get_or_insert(i);
+                text.push(lo as char);
+            } else {
+                if let Some(s) = run_start.take() {
+                    if text.len() >= min_len {
+                        out.push(StringHit { pid, address: base + s as u64, encoding: Encoding::Utf16Le, text: std::mem::take(&mut text) });
+                    }
+                }
+                text.clear();
+            }
+            i += 2;
+        }
+        if let Some(s) = run_start {
+            if text.len() >= min_len {
+                out.push(StringHit { pid, address: base + s as u64, encoding: Encoding::Utf16Le, text });
+            }
+        }
+    }
+}
