@@ -30,6 +30,7 @@ pub mod error;
 pub mod image;
 pub mod json;
 pub mod memory;
+pub mod model;
 pub mod proto;
 
 #[cfg(feature = "cli")]

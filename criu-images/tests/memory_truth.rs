@@ -8,44 +8,7 @@ use std::collections::HashMap;
 
 use criu_images::memory::{Content, ImageStore, Pattern, ProcessMemory, SearchOptions};
 
-/// One dump level held in memory (the test unpacks archives itself).
-struct Files {
-    label: String,
-    files: HashMap<String, Vec<u8>>,
-}
-
-impl ImageStore for Files {
-    fn file(&self, name: &str) -> criu_images::Result<Option<&[u8]>> {
-        Ok(self.files.get(name).map(Vec::as_slice))
-    }
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-}
-
-fn levels_of(set: &common::ImageSet) -> Vec<Files> {
-    let root = common::fixtures_dir();
-    let files = |set: &common::ImageSet| Files { label: set.label.clone(), files: set.files.iter().cloned().collect() };
-    if set.label == "predump/dump" {
-        let all = common::image_sets();
-        let get = |l: &str| files(all.iter().find(|s| s.label == l).unwrap());
-        let _ = root;
-        vec![get("predump/dump"), get("predump/pre2"), get("predump/pre1")]
-    } else {
-        vec![files(set)]
-    }
-}
-
-fn truth_of(label: &str) -> serde_json::Value {
-    let path = match label {
-        "predump/dump" => "predump/truth.json".to_string(),
-        "predump/pre1" => "predump/truth-pre1.json".to_string(),
-        "predump/pre2" => "predump/truth-pre2.json".to_string(),
-        other => format!("{other}/truth.json"),
-    };
-    let text = std::fs::read_to_string(common::fixtures_dir().join(path)).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use common::{levels_of, truth_of};
 
 #[test]
 fn every_marker_is_found_at_its_recorded_address() {

@@ -67,6 +67,12 @@ pub fn from_json(json: &[u8], name: &str) -> Result<Vec<u8>> {
     encode::encode_image(json, name)
 }
 
+/// Appends `bytes` as a JSON string literal, escaped as Python's `json`
+/// does (ASCII only; bytes that are not UTF-8 become `\udcXX`).
+pub fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
+    text::write_json_string(out, bytes)
+}
+
 /// crit's `info`: `{"magic": NAME, "count": N}` with indent 4. Like crit,
 /// the count of a pagemap leaves out its head entry.
 pub fn info_json(image: &Image<'_>) -> Result<String> {

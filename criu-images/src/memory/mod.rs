@@ -199,6 +199,11 @@ impl<'a> ProcessMemory<'a> {
         let files = FileTables::load(top)?;
         for vma in &mut vmas {
             vma.path = files.vma_path(vma);
+            // CRIU does not flag the main stack; the kernel names the area
+            // holding mm->start_stack "[stack]".
+            if vma.path.is_none() && (vma.start..vma.end).contains(&mm.mm_start_stack) {
+                vma.path = Some("[stack]".into());
+            }
         }
 
         let mut builder = Builder { levels, page_size, pagemaps: HashMap::new() };

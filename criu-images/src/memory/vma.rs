@@ -145,7 +145,7 @@ impl Vma {
         let s = self.status;
         if s & status::HEAP != 0 {
             VmaKind::Heap
-        } else if s & status::STACK != 0 {
+        } else if s & status::STACK != 0 || self.path.as_deref() == Some("[stack]") {
             VmaKind::Stack
         } else if s & (status::VDSO | status::VVAR | status::VSYSCALL) != 0 {
             VmaKind::Vdso

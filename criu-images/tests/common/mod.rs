@@ -104,3 +104,42 @@ pub fn image_sets() -> Vec<ImageSet> {
         predump("dump"),
     ]
 }
+
+/// One dump level held in memory, for the memory and model layers.
+pub struct Files {
+    pub label: String,
+    pub files: std::collections::HashMap<String, Vec<u8>>,
+}
+
+impl criu_images::memory::ImageStore for Files {
+    fn file(&self, name: &str) -> criu_images::Result<Option<&[u8]>> {
+        Ok(self.files.get(name).map(Vec::as_slice))
+    }
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+}
+
+/// The dump levels of an image set: itself, then its pre-dump parents.
+pub fn levels_of(set: &ImageSet) -> Vec<Files> {
+    let files = |set: &ImageSet| Files { label: set.label.clone(), files: set.files.iter().cloned().collect() };
+    if set.label == "predump/dump" {
+        let all = image_sets();
+        let get = |l: &str| files(all.iter().find(|s| s.label == l).unwrap());
+        vec![get("predump/dump"), get("predump/pre2"), get("predump/pre1")]
+    } else {
+        vec![files(set)]
+    }
+}
+
+/// The truth.json captured from /proc before the dump of an image set.
+pub fn truth_of(label: &str) -> serde_json::Value {
+    let path = match label {
+        "predump/dump" => "predump/truth.json".to_string(),
+        "predump/pre1" => "predump/truth-pre1.json".to_string(),
+        "predump/pre2" => "predump/truth-pre2.json".to_string(),
+        other => format!("{other}/truth.json"),
+    };
+    let text = std::fs::read_to_string(fixtures_dir().join(path)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}

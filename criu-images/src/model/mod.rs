@@ -1,0 +1,27 @@
+//! The forensic picture of a checkpoint: processes, their credentials,
+//! command lines, environment, memory areas and open files.
+
+mod files;
+mod names;
+mod process;
+
+pub use files::FileTable;
+pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
+pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, SigAction, TaskState, Thread};
+
+use crate::error::Result;
+use crate::image::Image;
+use crate::memory::ImageStore;
+use crate::proto::Message;
+
+/// Every message of image `name` at `store`, typed; `None` if the file is absent.
+pub(crate) fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
+    let Some(bytes) = store.file(name)? else { return Ok(None) };
+    let label = format!("{}/{name}", store.label());
+    let image = Image::parse(&label, bytes)?;
+    let mut messages = Vec::new();
+    for entry in image.entries() {
+        messages.push(entry?.decode()?);
+    }
+    Ok(Some(messages))
+}

@@ -1,0 +1,453 @@
+//! Processes: who ran, as whom, with which command line, environment,
+//! memory areas and open files, from `pstree`, `core-*`, `ids-*`, `fs-*`,
+//! `mm-*` and `fdinfo-*` images.
+
+use crate::error::Result;
+use crate::memory::{ImageStore, ProcessMemory};
+use crate::proto::{CoreEntry, FdTypes, Message, PstreeEntry};
+
+use super::files::FileTable;
+use super::names::{capability_names, signal_mask_names, signal_name, RLIMITS};
+use super::decode_all;
+
+/// Kernel task state as CRIU records it (`compel/include/uapi/task-state.h`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TaskState {
+    /// Running or sleeping.
+    Alive,
+    /// Exited; only its core image remains.
+    Dead,
+    /// Stopped by a signal.
+    Stopped,
+    /// Exited, not yet reaped by its parent.
+    Zombie,
+    /// A value CRIU does not define.
+    Unknown(u32),
+}
+
+impl TaskState {
+    fn from_raw(value: u32) -> TaskState {
+        match value {
+            1 => TaskState::Alive,
+            2 => TaskState::Dead,
+            3 => TaskState::Stopped,
+            6 => TaskState::Zombie,
+            other => TaskState::Unknown(other),
+        }
+    }
+
+    /// Lower-case name: `alive`, `dead`, `stopped`, `zombie`, or the number.
+    pub fn name(self) -> String {
+        match self {
+            TaskState::Alive => "alive".into(),
+            TaskState::Dead => "dead".into(),
+            TaskState::Stopped => "stopped".into(),
+            TaskState::Zombie => "zombie".into(),
+            TaskState::Unknown(n) => n.to_string(),
+        }
+    }
+}
+
+/// Credentials of a thread.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Creds {
+    /// Real, effective, saved and filesystem user ids.
+    pub uid: u32,
+    #[allow(missing_docs)]
+    pub euid: u32,
+    #[allow(missing_docs)]
+    pub suid: u32,
+    #[allow(missing_docs)]
+    pub fsuid: u32,
+    /// Real, effective, saved and filesystem group ids.
+    pub gid: u32,
+    #[allow(missing_docs)]
+    pub egid: u32,
+    #[allow(missing_docs)]
+    pub sgid: u32,
+    #[allow(missing_docs)]
+    pub fsgid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// Capability sets by name.
+    pub cap_effective: Vec<String>,
+    #[allow(missing_docs)]
+    pub cap_permitted: Vec<String>,
+    #[allow(missing_docs)]
+    pub cap_inheritable: Vec<String>,
+    #[allow(missing_docs)]
+    pub cap_bounding: Vec<String>,
+    #[allow(missing_docs)]
+    pub cap_ambient: Vec<String>,
+    /// `securebits`.
+    pub secbits: u32,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    pub no_new_privs: bool,
+    /// LSM (AppArmor/SELinux) profile.
+    pub lsm_profile: Option<String>,
+}
+
+/// One thread.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Thread {
+    /// Thread id as the images hold it.
+    pub tid: u32,
+    /// Thread name (`/proc/PID/task/TID/comm`).
+    pub comm: String,
+    /// Blocked signals.
+    pub blocked: Vec<String>,
+    /// Seccomp mode: `disabled`, `strict` or `filter`.
+    pub seccomp: String,
+    /// Credentials (threads may differ).
+    pub creds: Option<Creds>,
+    /// General-purpose registers by name (x86-64 and arm64), in order.
+    pub registers: Vec<(String, u64)>,
+}
+
+/// A resource limit.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Rlimit {
+    /// `RLIMIT_NOFILE`, ...
+    pub name: String,
+    /// The `/proc/PID/limits` row name, e.g. "Max open files".
+    pub description: String,
+    /// Soft limit (`None`: unlimited).
+    pub soft: Option<u64>,
+    /// Hard limit (`None`: unlimited).
+    pub hard: Option<u64>,
+}
+
+/// A signal handler that is not the default.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SigAction {
+    /// `SIGTERM`, ...
+    pub signal: String,
+    /// `ignore` or the handler address in hex.
+    pub handler: String,
+    /// `sa_flags`.
+    pub flags: u64,
+}
+
+/// Namespace ids of a task (as CRIU numbers them, shared by tasks in the same namespace).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Namespaces {
+    #[allow(missing_docs)]
+    pub pid: Option<u32>,
+    #[allow(missing_docs)]
+    pub net: Option<u32>,
+    #[allow(missing_docs)]
+    pub ipc: Option<u32>,
+    #[allow(missing_docs)]
+    pub uts: Option<u32>,
+    #[allow(missing_docs)]
+    pub mnt: Option<u32>,
+    #[allow(missing_docs)]
+    pub user: Option<u32>,
+    #[allow(missing_docs)]
+    pub cgroup: Option<u32>,
+    #[allow(missing_docs)]
+    pub time: Option<u32>,
+}
+
+/// A memory area as `/proc/PID/maps` shows it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MapEntry {
+    /// First address.
+    pub start: u64,
+    /// End (exclusive).
+    pub end: u64,
+    /// `rwxp` permissions.
+    pub perms: String,
+    /// Offset into the mapped file, in bytes.
+    pub offset: u64,
+    /// Path, `[heap]`, `[stack]`, `[vdso]`, `[vvar]`, `/memfd:x (deleted)`; `None` for anonymous memory.
+    pub path: Option<String>,
+}
+
+/// An open file descriptor.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Fd {
+    /// Descriptor number.
+    pub fd: u32,
+    /// File type, e.g. `REG`, `PIPE`, `INETSK`.
+    pub kind: String,
+    /// What `readlink /proc/PID/fd/N` shows.
+    pub path: Option<String>,
+    /// `files.img` id of the file object.
+    pub file_id: u32,
+    /// Close-on-exec and other descriptor flags.
+    pub flags: u32,
+}
+
+/// Everything the images say about one process.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Process {
+    /// Process id as the images hold it (inside the container's pid namespace).
+    pub pid: u32,
+    /// Parent's pid (0 for the root of the tree).
+    pub ppid: u32,
+    /// Process group.
+    pub pgid: u32,
+    /// Session.
+    pub sid: u32,
+    /// Task state.
+    pub state: TaskState,
+    /// Exit code (meaningful for dead and zombie tasks).
+    pub exit_code: u32,
+    /// Name (`/proc/PID/comm`).
+    pub comm: String,
+    /// Threads, the main thread first.
+    pub threads: Vec<Thread>,
+    /// Credentials of the main thread.
+    pub creds: Option<Creds>,
+    /// Namespace ids.
+    pub namespaces: Namespaces,
+    /// Resource limits.
+    pub rlimits: Vec<Rlimit>,
+    /// Non-default signal handlers.
+    pub sigactions: Vec<SigAction>,
+    /// Current directory.
+    pub cwd: Option<String>,
+    /// Root directory.
+    pub root: Option<String>,
+    /// Executable.
+    pub exe: Option<String>,
+    /// Command line, read from memory (`mm_arg_start..mm_arg_end`).
+    pub cmdline: Vec<String>,
+    /// Environment, read from memory (`mm_env_start..mm_env_end`), in order.
+    pub environ: Vec<(String, String)>,
+    /// Memory areas.
+    pub vmas: Vec<MapEntry>,
+    /// Open file descriptors, by number.
+    pub fds: Vec<Fd>,
+}
+
+impl Process {
+    /// Every process of the images directory `levels[0]` (with its pre-dump
+    /// parents after it, for memory), in `pstree.img` order.
+    pub fn load_all(levels: &[&dyn ImageStore]) -> Result<Vec<Process>> {
+        let store = levels[0];
+        let files = FileTable::load(store)?;
+        let mut processes = Vec::new();
+        for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
+            if let Message::PstreeEntry(task) = message {
+                processes.push(Process::load(&task, levels, &files)?);
+            }
+        }
+        Ok(processes)
+    }
+
+    fn load(task: &PstreeEntry, levels: &[&dyn ImageStore], files: &FileTable) -> Result<Process> {
+        let store = levels[0];
+        let core = core_of(store, task.pid)?;
+        let tc = core.as_ref().and_then(|c| c.tc.as_ref());
+        let state = TaskState::from_raw(tc.map_or(1, |tc| tc.task_state));
+        let mut threads = Vec::new();
+        for &tid in &task.threads {
+            let thread_core = if tid == task.pid { core.clone() } else { core_of(store, tid)? };
+            if let Some(core) = thread_core {
+                threads.push(thread(tid, &core));
+            }
+        }
+        let creds = threads.first().and_then(|t| t.creds.clone());
+
+        let mut namespaces = Namespaces::default();
+        let mut files_id = None;
+        for message in decode_all(store, &format!("ids-{}.img", task.pid))?.unwrap_or_default() {
+            if let Message::TaskKobjIdsEntry(ids) = message {
+                files_id = Some(ids.files_id);
+                namespaces = Namespaces {
+                    pid: ids.pid_ns_id,
+                    net: ids.net_ns_id,
+                    ipc: ids.ipc_ns_id,
+                    uts: ids.uts_ns_id,
+                    mnt: ids.mnt_ns_id,
+                    user: ids.user_ns_id,
+                    cgroup: ids.cgroup_ns_id,
+                    time: ids.time_ns_id,
+                };
+            }
+        }
+        // Older CRIU kept the ids in the core image.
+        if files_id.is_none() {
+            files_id = core.as_ref().and_then(|c| c.ids.as_ref()).map(|ids| ids.files_id);
+        }
+
+        let (mut cwd, mut root) = (None, None);
+        for message in decode_all(store, &format!("fs-{}.img", task.pid))?.unwrap_or_default() {
+            if let Message::FsEntry(fs) = message {
+                cwd = files.reg_path(fs.cwd_id);
+                root = files.reg_path(fs.root_id);
+            }
+        }
+
+        let mut fds = Vec::new();
+        if let Some(files_id) = files_id {
+            for message in decode_all(store, &format!("fdinfo-{files_id}.img"))?.unwrap_or_default() {
+                if let Message::FdinfoEntry(fd) = message {
+                    let kind = FdTypes::try_from(fd.r#type).map(|t| t.as_str_name().to_string()).unwrap_or_else(|_| fd.r#type.to_string());
+                    fds.push(Fd { fd: fd.fd, kind, path: files.fd_path(fd.id), file_id: fd.id, flags: fd.flags });
+                }
+            }
+        }
+        fds.sort_by_key(|f| f.fd);
+
+        let rlimits = tc
+            .and_then(|tc| tc.rlimits.as_ref())
+            .map(|r| {
+                r.rlimits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, limit)| {
+                        let (name, description) = RLIMITS.get(i).copied().unwrap_or(("RLIMIT_?", "?"));
+                        let value = |v: u64| (v != u64::MAX).then_some(v);
+                        Rlimit { name: name.into(), description: description.into(), soft: value(limit.cur), hard: value(limit.max) }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sigactions = tc
+            .map(|tc| {
+                tc.sigactions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, sa)| sa.sigaction != 0)
+                    .map(|(i, sa)| SigAction {
+                        signal: signal_name(i as u32 + 1),
+                        handler: if sa.sigaction == 1 { "ignore".into() } else { format!("{:#x}", sa.sigaction) },
+                        flags: sa.flags,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        let (mut exe, mut vmas, mut cmdline, mut environ) = (None, Vec::new(), Vec::new(), Vec::new());
+        let mm = decode_all(store, &format!("mm-{}.img", task.pid))?.unwrap_or_default().into_iter().find_map(|m| match m {
+            Message::MmEntry(mm) => Some(mm),
+            _ => None,
+        });
+        if let Some(mm) = mm {
+            exe = files.reg_path(mm.exe_file_id);
+            if let Ok(memory) = ProcessMemory::build(task.pid, levels) {
+                vmas = memory
+                    .vmas()
+                    .iter()
+                    .map(|v| MapEntry { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() })
+                    .collect();
+                if let Ok(args) = memory.read(mm.mm_arg_start, mm.mm_arg_end.saturating_sub(mm.mm_arg_start)) {
+                    cmdline = split_nul(&args);
+                }
+                if let Ok(env) = memory.read(mm.mm_env_start, mm.mm_env_end.saturating_sub(mm.mm_env_start)) {
+                    environ = split_nul(&env)
+                        .into_iter()
+                        .map(|kv| match kv.split_once('=') {
+                            Some((k, v)) => (k.to_string(), v.to_string()),
+                            None => (kv, String::new()),
+                        })
+                        .collect();
+                }
+            }
+        }
+
+        let comm = tc.map(|tc| tc.comm.clone()).or_else(|| threads.first().map(|t| t.comm.clone())).unwrap_or_default();
+        Ok(Process {
+            pid: task.pid,
+            ppid: task.ppid,
+            pgid: task.pgid,
+            sid: task.sid,
+            state,
+            exit_code: tc.map_or(0, |tc| tc.exit_code),
+            comm,
+            threads,
+            creds,
+            namespaces,
+            rlimits,
+            sigactions,
+            cwd,
+            root,
+            exe,
+            cmdline,
+            environ,
+            vmas,
+            fds,
+        })
+    }
+}
+
+fn core_of(store: &dyn ImageStore, tid: u32) -> Result<Option<CoreEntry>> {
+    Ok(decode_all(store, &format!("core-{tid}.img"))?.unwrap_or_default().into_iter().find_map(|m| match m {
+        Message::CoreEntry(core) => Some(core),
+        _ => None,
+    }))
+}
+
+/// NUL-separated strings; a trailing NUL ends the list, invalid UTF-8 is
+/// replaced (the raw bytes stay readable through the memory API).
+fn split_nul(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}
+
+fn thread(tid: u32, core: &CoreEntry) -> Thread {
+    let tc = core.thread_core.as_ref();
+    let comm = tc
+        .and_then(|t| t.comm.clone())
+        .or_else(|| core.tc.as_ref().map(|t| t.comm.clone()))
+        .unwrap_or_default();
+    let blocked = tc.and_then(|t| t.blk_sigset).or_else(|| core.tc.as_ref().map(|t| t.blk_sigset)).unwrap_or(0);
+    let seccomp = match tc.and_then(|t| t.seccomp_mode) {
+        Some(1) => "strict",
+        Some(2) => "filter",
+        _ => "disabled",
+    }
+    .to_string();
+    let creds = tc.and_then(|t| t.creds.as_ref()).map(|c| Creds {
+        uid: c.uid,
+        euid: c.euid,
+        suid: c.suid,
+        fsuid: c.fsuid,
+        gid: c.gid,
+        egid: c.egid,
+        sgid: c.sgid,
+        fsgid: c.fsgid,
+        groups: c.groups.clone(),
+        cap_effective: capability_names(&c.cap_eff),
+        cap_permitted: capability_names(&c.cap_prm),
+        cap_inheritable: capability_names(&c.cap_inh),
+        cap_bounding: capability_names(&c.cap_bnd),
+        cap_ambient: capability_names(&c.cap_amb),
+        secbits: c.secbits,
+        no_new_privs: c.no_new_privs.unwrap_or(0) != 0,
+        lsm_profile: c.lsm_profile.clone(),
+    });
+    Thread { tid, comm, blocked: signal_mask_names(blocked), seccomp, creds, registers: registers(core) }
+}
+
+/// General-purpose registers by name, for the architectures we decode.
+fn registers(core: &CoreEntry) -> Vec<(String, u64)> {
+    if let Some(x86) = core.thread_info.as_ref() {
+        let r = &x86.gpregs;
+        return [
+            ("r15", r.r15), ("r14", r.r14), ("r13", r.r13), ("r12", r.r12), ("rbp", r.bp), ("rbx", r.bx),
+            ("r11", r.r11), ("r10", r.r10), ("r9", r.r9), ("r8", r.r8), ("rax", r.ax), ("rcx", r.cx),
+            ("rdx", r.dx), ("rsi", r.si), ("rdi", r.di), ("orig_rax", r.orig_ax), ("rip", r.ip), ("cs", r.cs),
+            ("eflags", r.flags), ("rsp", r.sp), ("ss", r.ss), ("fs_base", r.fs_base), ("gs_base", r.gs_base),
+            ("ds", r.ds), ("es", r.es), ("fs", r.fs), ("gs", r.gs),
+        ]
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    }
+    if let Some(arm64) = core.ti_aarch64.as_ref() {
+        let r = &arm64.gpregs;
+        let mut out: Vec<(String, u64)> = r.regs.iter().enumerate().map(|(i, v)| (format!("x{i}"), *v)).collect();
+        out.push(("sp".into(), r.sp));
+        out.push(("pc".into(), r.pc));
+        out.push(("pstate".into(), r.pstate));
+        return out;
+    }
+    Vec::new()
+}
