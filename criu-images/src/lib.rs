@@ -26,6 +26,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod checkpoint;
 pub mod error;
 pub mod image;
 pub mod json;
@@ -36,6 +38,7 @@ pub mod proto;
 #[cfg(feature = "cli")]
 pub mod cli;
 
+pub use checkpoint::Checkpoint;
 pub use error::{Error, Location, Result};
 pub use image::{Entry, Extra, Image, ImageFile, ImageKind};
 pub use proto::Message;

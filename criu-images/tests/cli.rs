@@ -107,3 +107,91 @@ fn missing_files_and_bad_usage_fail_cleanly() {
     let out = criu_images(&["decode", "--no-such-flag"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn images_inside_archives_are_addressed_as_archive_colon_member() {
+    let path = format!("{}:checkpoint/pstree.img", fixture("counter/zstd/checkpoint.tar.zst"));
+    let out = criu_images(&["decode", "-i", &path], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let golden = std::fs::read(fixture("counter/zstd/decoded-crit-4.x-plain/pstree.img.json")).unwrap();
+    assert_eq!(out.stdout, [golden, b"\n".to_vec()].concat());
+    let show = criu_images(&["show", &format!("{}:./checkpoint//core-1.img", fixture("counter/none/checkpoint.tar"))], None);
+    assert!(show.status.success());
+    let missing = criu_images(&["show", &format!("{}:checkpoint/nope.img", fixture("counter/none/checkpoint.tar"))], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no member checkpoint/nope.img"));
+}
+
+#[test]
+fn ls_lists_members_with_sizes_and_kinds() {
+    let out = criu_images(&["ls", &fixture("k8s-counter")], None);
+    assert!(out.status.success());
+    let tar = std::fs::read_dir(fixture("k8s-counter")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "tar")).unwrap();
+    let out = criu_images(&["ls", tar.to_str().unwrap()], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.contains("PSTREE") && l.ends_with("checkpoint/pstree.img")), "{text}");
+    assert!(text.lines().any(|l| l.contains("raw: pages") && l.ends_with("checkpoint/pages-1.img")), "{text}");
+    assert!(text.lines().any(|l| l.ends_with(" spec.dump")), "{text}");
+}
+
+#[test]
+fn mem_search_json_reports_markers_at_their_addresses() {
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("threads/truth.json")).unwrap()).unwrap();
+    let out = criu_images(
+        &["mem", "search", &fixture("threads/checkpoint.tar.zst"), "-r", "THREAD-STACK-MARKER-[0-9]+-[0-9a-f]{16}", "--context", "4", "--format", "json"],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits = hits.as_array().unwrap();
+    for marker in truth["processes"][0]["markers"].as_array().unwrap() {
+        let value = marker["value"].as_str().unwrap();
+        if !value.starts_with("THREAD-STACK") {
+            continue;
+        }
+        let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
+        let hit = hits.iter().find(|h| h["address"] == marker["addr"]).unwrap_or_else(|| panic!("{value} not found"));
+        assert_eq!(hit["match"], hex.as_str());
+        assert_eq!(hit["pid"], 1);
+        assert!(hit["context"].as_str().unwrap().contains(&hex));
+        assert!(hit["vma_start"].as_u64().unwrap() <= marker["addr"].as_u64().unwrap());
+        assert_eq!(hit["perms"], "rw-p");
+    }
+}
+
+#[test]
+fn mem_read_maps_strings_and_dump() {
+    let path = fixture("counter-host/images");
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("counter-host/truth.json")).unwrap()).unwrap();
+    let peek = &truth["peeks"]["counter_value_u64"];
+    let addr = format!("{:#x}", peek["addr"].as_u64().unwrap());
+    let out = criu_images(&["mem", "read", &path, "--pid", "24152", "--addr", &addr, "--len", "8", "--raw"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hex: String = out.stdout.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, peek["hex"].as_str().unwrap());
+
+    let maps = criu_images(&["mem", "maps", &path, "--format", "json"], None);
+    let maps: serde_json::Value = serde_json::from_slice(&maps.stdout).unwrap();
+    let heap = maps.as_array().unwrap().iter().find(|m| m["path"] == "[heap]").unwrap();
+    assert!(heap["pages_dumped"].as_u64().unwrap() >= 1);
+
+    let strings = criu_images(&["mem", "strings", &path, "--kind", "heap", "-n", "30"], None);
+    let marker = truth["processes"][0]["markers"][0]["value"].as_str().unwrap();
+    assert!(String::from_utf8_lossy(&strings.stdout).contains(marker));
+
+    let dir = std::env::temp_dir().join(format!("criu-images-dump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("heap.bin");
+    let heap_start = format!("{:#x}", heap["start"].as_u64().unwrap());
+    let out = criu_images(&["mem", "dump", &path, "--pid", "24152", "--vma", &heap_start, "-o", out_file.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dumped = std::fs::read(&out_file).unwrap();
+    assert_eq!(dumped.len() as u64, heap["end"].as_u64().unwrap() - heap["start"].as_u64().unwrap());
+    let offset = (truth["processes"][0]["markers"][0]["addr"].as_u64().unwrap() - heap["start"].as_u64().unwrap()) as usize;
+    assert_eq!(&dumped[offset..offset + marker.len()], marker.as_bytes());
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let bad = criu_images(&["mem", "read", &path, "--pid", "24152", "--addr", "0x10", "--len", "8"], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not mapped"));
+}

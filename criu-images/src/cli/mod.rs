@@ -11,8 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod mem;
+
+use crate::archive::{Archive, OpenOptions};
+use crate::checkpoint::{describe_file, Checkpoint};
 use crate::error::{Error, Result};
-use crate::image::ImageFile;
+use crate::image::{Image, ImageFile};
 use crate::json::{self, DecodeOptions};
 
 /// Read CRIU checkpoint images: decode them to crit-compatible JSON and back.
@@ -31,24 +35,35 @@ enum Command {
     Encode(EncodeArgs),
     /// Print the image type and number of entries (crit info).
     Info {
-        /// The image file.
+        /// The image file, or ARCHIVE:MEMBER.
         #[arg(value_name = "IN")]
         input: PathBuf,
     },
     /// Print an image as indented, humanised JSON (crit show).
     Show {
-        /// The image file.
+        /// The image file, or ARCHIVE:MEMBER (e.g. checkpoint.tar:checkpoint/pstree.img).
         #[arg(value_name = "IN")]
         input: PathBuf,
         /// Replace extra payloads (pipe data, socket queues, ...) by their size.
         #[arg(long)]
         nopl: bool,
     },
+    /// List the members of a checkpoint (directory, tar, tar.gz, tar.zst) with sizes.
+    Ls {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Largest decompressed size of a compressed archive, in bytes.
+        #[arg(long)]
+        max_decompressed: Option<u64>,
+    },
+    /// Process memory: maps, search, strings, read, dump.
+    #[command(subcommand)]
+    Mem(mem::MemCommand),
 }
 
 #[derive(Args, Debug)]
 struct DecodeArgs {
-    /// Image to read (default: standard input).
+    /// Image to read, or ARCHIVE:MEMBER (default: standard input).
     #[arg(short = 'i', long = "in", value_name = "IN")]
     input: Option<PathBuf>,
     /// Where to write the JSON (default: standard output).
@@ -106,32 +121,105 @@ fn run(cli: Cli) -> Result<()> {
             write_text_output(args.output.as_ref(), text)
         }
         Command::Show { input, nopl } => {
-            let input = ImageFile::open(&input)?;
+            let input = open_input(&input)?;
             let mut text = Vec::new();
             json::write_json(&input.image()?, &DecodeOptions { pretty: true, no_payload: nopl }, &mut text)?;
             write_text_output(None, text)
         }
         Command::Encode(args) => {
             let input = read_input(args.input.as_ref())?;
-            let bytes = json::from_json(input.bytes(), input.name())?;
+            let bytes = json::from_json(input.bytes()?, input.name())?;
             write_output(args.output.as_ref(), &bytes)
         }
         Command::Info { input } => {
-            let input = ImageFile::open(&input)?;
+            let input = open_input(&input)?;
             let mut text = json::info_json(&input.image()?)?.into_bytes();
             text.push(b'\n');
             write_output(None, &text)
         }
+        Command::Ls { path, max_decompressed } => {
+            let mut options = OpenOptions::default();
+            if let Some(limit) = max_decompressed {
+                options.max_decompressed = limit;
+            }
+            let checkpoint = Checkpoint::open_with(&path, &options)?;
+            let archive = checkpoint.archive();
+            let mut text = String::new();
+            for member in archive.members() {
+                let what = match member.kind {
+                    crate::archive::MemberKind::File => match archive.read(member.name) {
+                        Ok(bytes) => describe_file(member.name.rsplit('/').next().unwrap_or(member.name), bytes),
+                        Err(_) => "unreadable".into(),
+                    },
+                    crate::archive::MemberKind::Directory => "directory".into(),
+                    crate::archive::MemberKind::Symlink(target) => format!("symlink -> {target}"),
+                    crate::archive::MemberKind::HardLink(target) => format!("hard link -> {target}"),
+                    crate::archive::MemberKind::Other(flag) => format!("special file ({flag})"),
+                };
+                text.push_str(&format!("{:>12}  {:<24} {}\n", member.size, what, member.name));
+            }
+            write_output(None, text.as_bytes())
+        }
+        Command::Mem(command) => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            mem::run(command, &mut out)?;
+            out.flush().map_err(|e| Error::io("<stdout>", e))
+        }
     }
 }
 
-fn read_input(path: Option<&PathBuf>) -> Result<ImageFile> {
+/// An image named by a path, or by `ARCHIVE:MEMBER` inside a checkpoint
+/// archive (read without extracting it).
+enum Input {
+    File(ImageFile),
+    Member { archive: Archive, member: String, label: String },
+}
+
+impl Input {
+    fn name(&self) -> &str {
+        match self {
+            Input::File(file) => file.name(),
+            Input::Member { label, .. } => label,
+        }
+    }
+
+    fn bytes(&self) -> Result<&[u8]> {
+        match self {
+            Input::File(file) => Ok(file.bytes()),
+            Input::Member { archive, member, .. } => archive.read(member),
+        }
+    }
+
+    fn image(&self) -> Result<Image<'_>> {
+        Image::parse(self.name(), self.bytes()?)
+    }
+}
+
+fn open_input(path: &std::path::Path) -> Result<Input> {
+    if path.exists() {
+        return Ok(Input::File(ImageFile::open(path)?));
+    }
+    let text = path.to_string_lossy();
+    if let Some((archive_path, member)) = text.rsplit_once(':') {
+        if std::path::Path::new(archive_path).is_file() || std::path::Path::new(archive_path).is_dir() {
+            let archive = Archive::open(archive_path, &OpenOptions::default())?;
+            let member = archive.member_name(member);
+            let label = format!("{archive_path}:{member}");
+            return Ok(Input::Member { archive, member, label });
+        }
+    }
+    // Let the open fail with the operating system's words.
+    Ok(Input::File(ImageFile::open(path)?))
+}
+
+fn read_input(path: Option<&PathBuf>) -> Result<Input> {
     match path {
-        Some(path) => ImageFile::open(path),
+        Some(path) => open_input(path),
         None => {
             let mut bytes = Vec::new();
             io::stdin().lock().read_to_end(&mut bytes).map_err(|e| Error::io("<stdin>", e))?;
-            Ok(ImageFile::from_bytes("<stdin>", bytes))
+            Ok(Input::File(ImageFile::from_bytes("<stdin>", bytes)))
         }
     }
 }

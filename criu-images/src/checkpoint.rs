@@ -1,0 +1,288 @@
+//! A checkpoint as it arrives: an images directory, a kubelet / CRI-O /
+//! Podman archive (tar, tar.gz, tar.zst), or a single image file. The CRIU
+//! images may sit under `checkpoint/` (container archives) or at the top;
+//! pre-dump chains are followed through their `parent` links.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions};
+use crate::error::{Error, Location, Result};
+use crate::image::{raw_image_kind, Image, ImageKind};
+use crate::memory::{ImageStore, ProcessMemory};
+use crate::proto::Message;
+
+/// How many `parent` links a chain may have (CRIU's own chains are short).
+const MAX_CHAIN: usize = 32;
+
+/// One directory of images: the dump itself or one of its pre-dumps.
+#[derive(Clone)]
+pub struct ImageDir {
+    archive: Arc<Archive>,
+    dir: String,
+}
+
+impl ImageDir {
+    /// The archive holding this directory.
+    pub fn archive(&self) -> &Archive {
+        &self.archive
+    }
+
+    /// The directory inside the archive (`""` for the top).
+    pub fn dir(&self) -> &str {
+        &self.dir
+    }
+
+    fn member_name(&self, name: &str) -> String {
+        if self.dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.dir)
+        }
+    }
+
+    /// The bytes of file `name` of this directory, if present.
+    pub fn file(&self, name: &str) -> Result<Option<&[u8]>> {
+        let member = self.member_name(name);
+        match self.archive.get(&member) {
+            None => Ok(None),
+            Some(_) => self.archive.read(&member).map(Some),
+        }
+    }
+
+    /// A name for errors: `archive.tar:checkpoint`, or the directory path.
+    pub fn label(&self) -> String {
+        match (self.archive.format(), self.dir.as_str()) {
+            (ArchiveFormat::Directory, "") => self.archive.display_name().to_string(),
+            (ArchiveFormat::Directory, dir) => format!("{}/{dir}", self.archive.display_name()),
+            (_, "") => self.archive.display_name().to_string(),
+            (_, dir) => format!("{}:{dir}", self.archive.display_name()),
+        }
+    }
+
+    /// Names of the files in this directory (not in subdirectories), sorted.
+    pub fn file_names(&self) -> Vec<String> {
+        let prefix = if self.dir.is_empty() { String::new() } else { format!("{}/", self.dir) };
+        self.archive
+            .members()
+            .filter(|m| matches!(m.kind, MemberKind::File | MemberKind::HardLink(_)))
+            .filter_map(|m| m.name.strip_prefix(prefix.as_str()).map(str::to_string))
+            .filter(|rest| !rest.contains('/'))
+            .collect()
+    }
+}
+
+impl ImageStore for ImageDir {
+    fn file(&self, name: &str) -> Result<Option<&[u8]>> {
+        ImageDir::file(self, name)
+    }
+
+    fn label(&self) -> String {
+        ImageDir::label(self)
+    }
+}
+
+/// An opened checkpoint.
+///
+/// ```no_run
+/// use criu_images::Checkpoint;
+///
+/// let checkpoint = Checkpoint::open("checkpoint-web_default-nginx-2026-11-28T20:11:13Z.tar")?;
+/// for pid in checkpoint.pids()? {
+///     let memory = checkpoint.memory(pid)?;
+///     println!("{pid}: {} memory areas", memory.vmas().len());
+/// }
+/// # Ok::<(), criu_images::Error>(())
+/// ```
+pub struct Checkpoint {
+    path: PathBuf,
+    images: ImageDir,
+    parents: Vec<ImageDir>,
+}
+
+impl Checkpoint {
+    /// Opens a checkpoint with the default limits.
+    pub fn open(path: impl AsRef<Path>) -> Result<Checkpoint> {
+        Checkpoint::open_with(path, &OpenOptions::default())
+    }
+
+    /// Opens a checkpoint; `options` bound the decompressed size of
+    /// compressed archives.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Checkpoint> {
+        let path = path.as_ref();
+        let archive = Arc::new(Archive::open(path, options)?);
+        let dir = find_images_dir(&archive);
+        let images = ImageDir { archive, dir };
+        let parents = follow_parents(&images, options)?;
+        Ok(Checkpoint { path: path.to_path_buf(), images, parents })
+    }
+
+    /// The path given to [`Checkpoint::open`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The archive (or directory) the checkpoint was read from.
+    pub fn archive(&self) -> &Archive {
+        self.images.archive()
+    }
+
+    /// The directory of CRIU images (`checkpoint`, or `""` for the top).
+    pub fn images(&self) -> &ImageDir {
+        &self.images
+    }
+
+    /// The pre-dump directories this dump builds on, nearest first.
+    pub fn parents(&self) -> &[ImageDir] {
+        &self.parents
+    }
+
+    /// Names of the files in the images directory.
+    pub fn image_names(&self) -> Vec<String> {
+        self.images.file_names()
+    }
+
+    /// The raw bytes of file `name` of the images directory.
+    pub fn image_bytes(&self, name: &str) -> Result<&[u8]> {
+        self.images.file(name)?.ok_or_else(|| Error::NotFound {
+            container: self.images.label(),
+            name: name.to_string(),
+            hint: String::new(),
+        })
+    }
+
+    /// Image `name` of the images directory (e.g. `pstree.img`), framed.
+    pub fn image<'c>(&'c self, name: &'c str) -> Result<Image<'c>> {
+        let bytes = self.image_bytes(name)?;
+        Image::parse(name, bytes)
+    }
+
+    /// Any member of the archive by its path from the top (e.g.
+    /// `config.dump`, `checkpoint/pstree.img`).
+    pub fn member(&self, name: &str) -> Result<&[u8]> {
+        let archive = self.archive();
+        archive.read(&archive.member_name(name))
+    }
+
+    /// Process ids as `pstree.img` lists them (ids inside the container).
+    pub fn pids(&self) -> Result<Vec<u32>> {
+        let image = self.image("pstree.img")?;
+        let mut pids = Vec::new();
+        for entry in image.entries() {
+            if let Message::PstreeEntry(task) = entry?.decode()? {
+                pids.push(task.pid);
+            }
+        }
+        Ok(pids)
+    }
+
+    /// The address space of process `pid`, read through the pre-dump chain.
+    pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
+        let mut levels: Vec<&dyn ImageStore> = Vec::with_capacity(1 + self.parents.len());
+        levels.push(&self.images);
+        levels.extend(self.parents.iter().map(|p| p as &dyn ImageStore));
+        ProcessMemory::build(pid, &levels)
+    }
+}
+
+/// Where the CRIU images are: `checkpoint/` in container archives, the top
+/// of an images directory, or the shallowest directory holding an inventory.
+fn find_images_dir(archive: &Archive) -> String {
+    if archive.format() == ArchiveFormat::File {
+        return String::new();
+    }
+    for dir in ["checkpoint", ""] {
+        let probe = |name: &str| if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+        if archive.get(&probe("inventory.img")).is_some() || archive.get(&probe("pstree.img")).is_some() {
+            return dir.to_string();
+        }
+    }
+    archive
+        .members()
+        .filter(|m| m.name.ends_with("/inventory.img") || m.name.ends_with("/pstree.img"))
+        .map(|m| m.name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default())
+        .min_by_key(|d| (d.matches('/').count(), d.clone()))
+        .unwrap_or_default()
+}
+
+/// Follows `parent` links from `images` to the first dump of the chain.
+fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageDir>> {
+    let mut chain: Vec<ImageDir> = Vec::new();
+    let mut seen: Vec<(PathBuf, String)> = vec![(canonical(images), images.dir.clone())];
+    let mut current = images.clone();
+    loop {
+        let link_name = current.member_name("parent");
+        let Some(info) = current.archive.get(&link_name) else { break };
+        let at = || Location::new(format!("{}:{link_name}", current.archive.display_name()), 0);
+        let next = match (info.kind, current.archive.format()) {
+            (MemberKind::Directory, _) => ImageDir { archive: current.archive.clone(), dir: link_name.clone() },
+            (MemberKind::Symlink(target), ArchiveFormat::Directory) => {
+                // A directory's parent may be anywhere on disk, as CRIU allows.
+                let base = current.archive.path().join(&current.dir);
+                let target_path = base.join(target);
+                if !target_path.is_dir() {
+                    return Err(Error::Archive {
+                        at: at(),
+                        detail: format!("parent link points to {}, which is not a directory", target_path.display()),
+                    });
+                }
+                let archive = Arc::new(Archive::open(&target_path, options)?);
+                ImageDir { archive, dir: String::new() }
+            }
+            (MemberKind::Symlink(target), _) => {
+                let resolved = current.archive.resolve_link(&current.dir, target).map_err(|_| Error::Archive {
+                    at: at(),
+                    detail: format!("parent link {target:?} points outside the archive"),
+                })?;
+                let probe = format!("{resolved}/inventory.img");
+                if current.archive.get(&probe).is_none() && current.archive.get(&format!("{resolved}/")).is_none() {
+                    return Err(Error::Archive {
+                        at: at(),
+                        detail: format!("parent link {target:?} points to {resolved:?}, which holds no images"),
+                    });
+                }
+                ImageDir { archive: current.archive.clone(), dir: resolved }
+            }
+            (other, _) => {
+                return Err(Error::Archive {
+                    at: at(),
+                    detail: format!("`parent` must be a link to the previous dump's directory, found {other:?}"),
+                })
+            }
+        };
+        let key = (canonical(&next), next.dir.clone());
+        if seen.contains(&key) {
+            return Err(Error::Archive {
+                at: at(),
+                detail: "parent links form a loop".to_string(),
+            });
+        }
+        if chain.len() >= MAX_CHAIN {
+            return Err(Error::Archive {
+                at: at(),
+                detail: format!("pre-dump chain longer than {MAX_CHAIN} levels"),
+            });
+        }
+        seen.push(key);
+        chain.push(next.clone());
+        current = next;
+    }
+    Ok(chain)
+}
+
+fn canonical(dir: &ImageDir) -> PathBuf {
+    std::fs::canonicalize(dir.archive.path()).unwrap_or_else(|_| dir.archive.path().to_path_buf())
+}
+
+/// Whether a file of an images directory is a protobuf image, a raw one, or
+/// something else; used by listings.
+pub fn describe_file(name: &str, bytes: &[u8]) -> String {
+    if let Some(raw) = raw_image_kind(name) {
+        return format!("raw: {raw}");
+    }
+    match Image::parse(name, bytes) {
+        Ok(image) => image.kind().name().to_string(),
+        Err(_) if ImageKind::from_file_name(name).is_some() => "invalid image".to_string(),
+        Err(_) => "-".to_string(),
+    }
+}

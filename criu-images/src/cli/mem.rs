@@ -1,0 +1,457 @@
+//! `criu-images mem ...`: process memory of a checkpoint.
+
+use std::fmt::Write as _;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+use crate::memory::{Content, Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MemCommand {
+    /// Memory areas with dumped, zero and missing page counts.
+    Maps(MapsArgs),
+    /// Find text, bytes or a regular expression in process memory.
+    Search(SearchArgs),
+    /// Printable strings in process memory, with their addresses.
+    Strings(StringsArgs),
+    /// Read bytes at an address.
+    Read(ReadArgs),
+    /// Write a memory area or address range to a file.
+    Dump(DumpArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct Target {
+    /// Checkpoint: images directory, tar, tar.gz, tar.zst.
+    path: PathBuf,
+    /// Process id as the checkpoint holds it (default: every process).
+    #[arg(long)]
+    pid: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct Filters {
+    /// Only areas with these permissions, e.g. r-x, rw, rw-p.
+    #[arg(long)]
+    perms: Option<String>,
+    /// Only areas of this kind (repeatable).
+    #[arg(long, value_parser = parse_kind)]
+    kind: Vec<VmaKind>,
+    /// Only addresses in START-END (hex with 0x, or decimal).
+    #[arg(long, value_parser = parse_range)]
+    range: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MapsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("pattern").required(true).args(["string", "regex", "hex"])))]
+pub(crate) struct SearchArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Text to find (its UTF-8 bytes).
+    #[arg(short = 's', long = "string")]
+    string: Option<String>,
+    /// Regular expression over bytes.
+    #[arg(short = 'r', long = "regex")]
+    regex: Option<String>,
+    /// Bytes to find, as hex (`deadbeef`).
+    #[arg(short = 'x', long = "hex")]
+    hex: Option<String>,
+    /// Bytes of context before and after each match.
+    #[arg(long, default_value_t = 0)]
+    context: u64,
+    #[command(flatten)]
+    filters: Filters,
+    /// Stop after this many matches.
+    #[arg(long)]
+    max: Option<usize>,
+    /// Output format (JSON: see docs/memory.md).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum EncodingArg {
+    Ascii,
+    Utf16le,
+    All,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StringsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Minimum length in characters.
+    #[arg(short = 'n', long = "min-len", default_value_t = 4)]
+    min_len: usize,
+    /// Encodings to look for.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Ascii)]
+    encoding: EncodingArg,
+    #[command(flatten)]
+    filters: Filters,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReadArgs {
+    /// Checkpoint: images directory, tar, tar.gz, tar.zst.
+    path: PathBuf,
+    /// Process id.
+    #[arg(long)]
+    pid: u32,
+    /// First address (hex with 0x, or decimal).
+    #[arg(long, value_parser = parse_u64)]
+    addr: u64,
+    /// Number of bytes.
+    #[arg(long, value_parser = parse_u64, default_value = "256")]
+    len: u64,
+    /// Write the bytes as they are instead of a hex dump.
+    #[arg(long, conflicts_with = "hexdump")]
+    raw: bool,
+    /// Hex dump (the default).
+    #[arg(long)]
+    hexdump: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DumpArgs {
+    /// Checkpoint: images directory, tar, tar.gz, tar.zst.
+    path: PathBuf,
+    /// Process id.
+    #[arg(long)]
+    pid: u32,
+    /// First address of the range.
+    #[arg(long, value_parser = parse_u64, requires = "len", conflicts_with = "vma")]
+    addr: Option<u64>,
+    /// Length of the range.
+    #[arg(long, value_parser = parse_u64, requires = "addr")]
+    len: Option<u64>,
+    /// Any address inside the memory area to dump whole.
+    #[arg(long, value_parser = parse_u64)]
+    vma: Option<u64>,
+    /// The file to write (zeros for zero pages and missing pages, sparse where possible).
+    #[arg(short = 'o', long = "out")]
+    output: PathBuf,
+}
+
+fn parse_u64(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| format!("{text:?} is not a number (use 0x for hex)"))
+}
+
+fn parse_range(text: &str) -> std::result::Result<(u64, u64), String> {
+    let (a, b) = text.split_once('-').ok_or_else(|| format!("{text:?} is not START-END"))?;
+    let (a, b) = (parse_u64(a)?, parse_u64(b)?);
+    if a >= b {
+        return Err(format!("{text:?}: START must be below END"));
+    }
+    Ok((a, b))
+}
+
+fn parse_kind(text: &str) -> std::result::Result<VmaKind, String> {
+    VmaKind::parse(text).ok_or_else(|| format!("{text:?} is not one of heap, stack, anon, file, shared, vdso"))
+}
+
+fn pids(checkpoint: &Checkpoint, pid: Option<u32>) -> Result<Vec<u32>> {
+    let all = checkpoint.pids()?;
+    match pid {
+        None => Ok(all),
+        Some(pid) if all.contains(&pid) => Ok(vec![pid]),
+        Some(pid) => Err(Error::NotFound {
+            container: checkpoint.path().display().to_string(),
+            name: format!("process {pid}"),
+            hint: format!(" (processes: {all:?})"),
+        }),
+    }
+}
+
+/// Processes with memory: dead and zombie tasks have none and are skipped
+/// when every process is asked for.
+fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>) -> Result<Vec<ProcessMemory<'c>>> {
+    let mut out = Vec::new();
+    for p in pids(checkpoint, pid)? {
+        match checkpoint.memory(p) {
+            Ok(memory) => out.push(memory),
+            Err(Error::NotFound { .. }) if pid.is_none() => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(out)
+}
+
+fn options(filters: &Filters) -> SearchOptions {
+    SearchOptions { perms: filters.perms.clone(), kinds: filters.kind.clone(), range: filters.range, ..Default::default() }
+}
+
+pub(crate) fn run(command: MemCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        MemCommand::Maps(args) => maps(args, out),
+        MemCommand::Search(args) => search(args, out),
+        MemCommand::Strings(args) => strings(args, out),
+        MemCommand::Read(args) => read(args, out),
+        MemCommand::Dump(args) => dump(args, out),
+    }
+}
+
+fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
+    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let mut json = String::from("[");
+    for memory in memories(&checkpoint, args.target.pid)? {
+        if args.format == Format::Table {
+            writeln!(out, "process {} (page size {})", memory.pid(), memory.page_size()).ok();
+            writeln!(out, "{:<33} {:<5} {:>10} {:>8} {:>8} {:>8}  PATH", "ADDRESS", "PERMS", "OFFSET", "DUMPED", "ZERO", "MISSING").ok();
+        }
+        for (i, vma) in memory.vmas().iter().enumerate() {
+            let counts = memory.page_counts(i);
+            match args.format {
+                Format::Table => {
+                    writeln!(
+                        out,
+                        "{:016x}-{:016x} {:<5} {:>10x} {:>8} {:>8} {:>8}  {}",
+                        vma.start,
+                        vma.end,
+                        vma.perms(),
+                        vma.pgoff,
+                        counts.dumped,
+                        counts.zero,
+                        counts.missing,
+                        vma.path.as_deref().unwrap_or("")
+                    )
+                    .ok();
+                }
+                Format::Json => {
+                    if json.len() > 1 {
+                        json.push_str(", ");
+                    }
+                    write!(
+                        json,
+                        "{{\"pid\": {}, \"start\": {}, \"end\": {}, \"offset\": {}, \"perms\": \"{}\", \"kind\": \"{}\", \"path\": {}, \"pages_dumped\": {}, \"pages_zero\": {}, \"pages_missing\": {}}}",
+                        memory.pid(),
+                        vma.start,
+                        vma.end,
+                        vma.pgoff,
+                        vma.perms(),
+                        vma.kind().name(),
+                        json_opt_string(vma.path.as_deref()),
+                        counts.dumped,
+                        counts.zero,
+                        counts.missing
+                    )
+                    .ok();
+                }
+            }
+        }
+    }
+    if args.format == Format::Json {
+        json.push_str("]\n");
+        out.write_all(json.as_bytes()).ok();
+    }
+    Ok(())
+}
+
+fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
+    let pattern = match (&args.string, &args.regex, &args.hex) {
+        (Some(s), _, _) => Pattern::literal(s.as_bytes()),
+        (_, Some(r), _) => Pattern::regex(r)?,
+        (_, _, Some(x)) => Pattern::hex(x)?,
+        _ => unreachable!("clap requires one pattern"),
+    };
+    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let mut options = options(&args.filters);
+    options.context = args.context;
+    let mut hits: Vec<Hit> = Vec::new();
+    for memory in memories(&checkpoint, args.target.pid)? {
+        options.max_hits = args.max.map(|m| m.saturating_sub(hits.len()));
+        if options.max_hits == Some(0) {
+            break;
+        }
+        hits.extend(memory.search(&pattern, &options)?);
+    }
+    match args.format {
+        Format::Json => {
+            out.write_all(hits_json(&hits).as_bytes()).ok();
+        }
+        Format::Table => {
+            writeln!(out, "{:>7}  {:<18} {:<5} {:<40} MATCH", "PID", "ADDRESS", "PERMS", "AREA").ok();
+            for hit in &hits {
+                let area = hit.area.path.clone().unwrap_or_else(|| format!("{:x}-{:x}", hit.area.start, hit.area.end));
+                writeln!(out, "{:>7}  {:#018x} {:<5} {:<40} {}", hit.pid, hit.address, hit.area.perms, area, escape(&hit.matched)).ok();
+                if args.context > 0 {
+                    writeln!(out, "{:>7}  context at {:#x}: {}", "", hit.context_start, escape(&hit.context)).ok();
+                }
+            }
+            writeln!(out, "{} matches", hits.len()).ok();
+        }
+    }
+    Ok(())
+}
+
+/// The JSON of `mem search --format json` (schema: docs/memory.md, version 1).
+pub(crate) fn hits_json(hits: &[Hit]) -> String {
+    let mut json = String::from("[");
+    for (i, hit) in hits.iter().enumerate() {
+        if i > 0 {
+            json.push_str(",");
+        }
+        write!(
+            json,
+            "\n  {{\"pid\": {}, \"address\": {}, \"vma_start\": {}, \"vma_end\": {}, \"perms\": \"{}\", \"path\": {}, \"match\": \"{}\", \"context_start\": {}, \"context\": \"{}\"}}",
+            hit.pid,
+            hit.address,
+            hit.area.start,
+            hit.area.end,
+            hit.area.perms,
+            json_opt_string(hit.area.path.as_deref()),
+            hex(&hit.matched),
+            hit.context_start,
+            hex(&hit.context)
+        )
+        .ok();
+    }
+    if !hits.is_empty() {
+        json.push('\n');
+    }
+    json.push_str("]\n");
+    json
+}
+
+fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
+    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let encodings: &[Encoding] = match args.encoding {
+        EncodingArg::Ascii => &[Encoding::Ascii],
+        EncodingArg::Utf16le => &[Encoding::Utf16Le],
+        EncodingArg::All => &[Encoding::Ascii, Encoding::Utf16Le],
+    };
+    let options = options(&args.filters);
+    for memory in memories(&checkpoint, args.target.pid)? {
+        for s in memory.strings(args.min_len, encodings, &options) {
+            let tag = match s.encoding {
+                Encoding::Ascii => "",
+                Encoding::Utf16Le => " (utf-16le)",
+            };
+            writeln!(out, "{} {:#x}{tag} {}", s.pid, s.address, s.text).ok();
+        }
+    }
+    Ok(())
+}
+
+fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
+    let checkpoint = Checkpoint::open(&args.path)?;
+    let memory = checkpoint.memory(args.pid)?;
+    let bytes = memory.read(args.addr, args.len)?;
+    if args.raw {
+        out.write_all(&bytes).ok();
+    } else {
+        hexdump(args.addr, &bytes, out);
+    }
+    Ok(())
+}
+
+fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
+    let checkpoint = Checkpoint::open(&args.path)?;
+    let memory = checkpoint.memory(args.pid)?;
+    let (start, end) = match (args.addr, args.len, args.vma) {
+        (Some(addr), Some(len), _) => (addr, addr.saturating_add(len)),
+        (_, _, Some(inside)) => {
+            let vma = memory.vma_at(inside).ok_or_else(|| Error::Memory {
+                pid: args.pid,
+                address: inside,
+                detail: "no memory area contains this address".into(),
+            })?;
+            (vma.start, vma.end)
+        }
+        _ => {
+            return Err(Error::Pattern { detail: "give --addr and --len, or --vma".into() });
+        }
+    };
+    let name = args.output.display().to_string();
+    let mut file = std::fs::File::create(&args.output).map_err(|e| Error::io(&name, e))?;
+    let mut written = 0u64;
+    let mut missing = 0u64;
+    for piece in memory.pieces_in(start, end) {
+        let offset = piece.start - start;
+        match piece.content {
+            Content::Dumped(bytes) => {
+                file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(bytes)).map_err(|e| Error::io(&name, e))?;
+                written += bytes.len() as u64;
+            }
+            Content::Zero => {}
+            Content::Missing(_) => missing += piece.len(),
+        }
+    }
+    // Holes (zero and missing pages) stay sparse.
+    file.set_len(end - start).map_err(|e| Error::io(&name, e))?;
+    writeln!(out, "wrote {} bytes ({written} dumped, {missing} not in the checkpoint, as zeros) to {name}", end - start).ok();
+    Ok(())
+}
+
+fn json_opt_string(text: Option<&str>) -> String {
+    match text {
+        None => "null".into(),
+        Some(t) => {
+            let mut out = Vec::new();
+            crate::json::write_json_str(&mut out, t.as_bytes());
+            String::from_utf8(out).expect("ASCII JSON")
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        write!(s, "{b:02x}").ok();
+    }
+    s
+}
+
+/// Bytes as text: printable ASCII as is, the rest as `\xNN`.
+fn escape(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            s.push(b as char);
+        } else {
+            write!(s, "\\x{b:02x}").ok();
+        }
+    }
+    s
+}
+
+fn hexdump(addr: u64, bytes: &[u8], out: &mut dyn Write) {
+    for (i, line) in bytes.chunks(16).enumerate() {
+        let mut text = format!("{:016x}  ", addr + 16 * i as u64);
+        for j in 0..16 {
+            match line.get(j) {
+                Some(b) => write!(text, "{b:02x} ").ok(),
+                None => write!(text, "   ").ok(),
+            };
+            if j == 7 {
+                text.push(' ');
+            }
+        }
+        text.push(' ');
+        text.extend(line.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }));
+        writeln!(out, "{text}").ok();
+    }
+}
