@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions};
+use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions, TarView};
 use crate::error::{Error, Location, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
-use crate::memory::{ImageStore, ProcessMemory};
+use crate::memory::{FileSource, ImageStore, ProcessMemory};
 use crate::proto::Message;
 
 /// How many `parent` links a chain may have (CRIU's own chains are short).
@@ -178,10 +178,33 @@ impl Checkpoint {
 
     /// The address space of process `pid`, read through the pre-dump chain.
     pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
+        self.memory_with(pid, None)
+    }
+
+    /// Like [`Checkpoint::memory`], filling unmodified file-backed pages from
+    /// a root filesystem: [`Checkpoint::rootfs_diff`], or a
+    /// [`crate::archive::RootDir`].
+    pub fn memory_with<'c>(&'c self, pid: u32, rootfs: Option<&'c dyn FileSource>) -> Result<ProcessMemory<'c>> {
+        ProcessMemory::build_with_files(pid, &self.levels(), rootfs)
+    }
+
+    /// This dump and its pre-dump parents, nearest first.
+    pub fn levels(&self) -> Vec<&dyn ImageStore> {
         let mut levels: Vec<&dyn ImageStore> = Vec::with_capacity(1 + self.parents.len());
         levels.push(&self.images);
         levels.extend(self.parents.iter().map(|p| p as &dyn ImageStore));
-        ProcessMemory::build(pid, &levels)
+        levels
+    }
+
+    /// The files the container changed or added (`rootfs-diff.tar`, written
+    /// by Podman and CRI-O), indexed without extracting; `None` if absent.
+    pub fn rootfs_diff(&self) -> Result<Option<TarView<'_>>> {
+        let archive = self.archive();
+        if archive.get("rootfs-diff.tar").is_none() {
+            return Ok(None);
+        }
+        let label = format!("{}:rootfs-diff.tar", archive.display_name());
+        TarView::parse(&label, archive.read("rootfs-diff.tar")?).map(Some)
     }
 }
 

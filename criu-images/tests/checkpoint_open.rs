@@ -165,3 +165,46 @@ fn decompression_bombs_stop_at_the_limit() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn file_backed_pages_come_from_the_rootfs_diff_when_asked() {
+    use criu_images::memory::{Content, Missing};
+    let checkpoint = Checkpoint::open(fixture("pytree/checkpoint.tar.gz")).unwrap();
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pytree/truth.json")).unwrap()).unwrap();
+    let marker = truth["processes"][0]["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mapping_path"] == "/data/run/mapped-shared.bin")
+        .unwrap();
+    let addr = marker["addr"].as_u64().unwrap();
+    let value = marker["value"].as_str().unwrap().as_bytes();
+
+    let plain = checkpoint.memory(1).unwrap();
+    let piece = plain.pieces_in(addr, addr + 1).next().unwrap();
+    assert_eq!(piece.content, Content::Missing(Missing::FileBacked));
+
+    let diff = checkpoint.rootfs_diff().unwrap().unwrap();
+    assert!(diff.members().any(|(name, _, _)| name == "data/run/mapped-shared.bin"));
+    let filled = checkpoint.memory_with(1, Some(&diff)).unwrap();
+    assert_eq!(&*filled.read(addr, value.len() as u64).unwrap(), value);
+    assert!(matches!(filled.pieces_in(addr, addr + 1).next().unwrap().content, Content::File(_)));
+}
+
+#[test]
+fn a_rootfs_directory_does_not_follow_links_out_of_it() {
+    use criu_images::archive::RootDir;
+    use criu_images::memory::FileSource;
+    let dir = temp_dir("rootdir");
+    std::fs::create_dir_all(dir.join("root/usr/lib")).unwrap();
+    std::fs::write(dir.join("root/usr/lib/libx.so"), b"library bytes").unwrap();
+    std::fs::write(dir.join("secret"), b"analyst's own file").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret"), dir.join("root/usr/lib/evil.so")).unwrap();
+    std::os::unix::fs::symlink("../../../secret", dir.join("root/usr/lib/evil2.so")).unwrap();
+    let root = RootDir::new(dir.join("root")).unwrap();
+    assert_eq!(root.file_bytes("/usr/lib/libx.so"), Some(&b"library bytes"[..]));
+    assert_eq!(root.file_bytes("/usr/lib/evil.so"), None);
+    assert_eq!(root.file_bytes("/usr/lib/evil2.so"), None);
+    assert_eq!(root.file_bytes("/../secret"), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

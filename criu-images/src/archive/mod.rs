@@ -20,6 +20,9 @@
 mod compressed;
 mod dir;
 mod tar;
+mod view;
+
+pub use view::{RootDir, TarView};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

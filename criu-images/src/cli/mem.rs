@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::archive::{RootDir, TarView};
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::memory::{Content, Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use crate::memory::{Content, Encoding, FileSource, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemCommand {
@@ -31,6 +32,45 @@ pub(crate) struct Target {
     /// Process id as the checkpoint holds it (default: every process).
     #[arg(long)]
     pid: Option<u32>,
+    #[command(flatten)]
+    rootfs: RootfsArg,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RootfsArg {
+    /// Fill unmodified file-backed pages from a root filesystem: `diff` for
+    /// the checkpoint's rootfs-diff.tar, or a directory.
+    #[arg(long, value_name = "diff|DIR")]
+    rootfs: Option<String>,
+}
+
+/// The root filesystem chosen with `--rootfs`, kept alive while memory borrows it.
+enum Rootfs<'c> {
+    None,
+    Diff(TarView<'c>),
+    Dir(RootDir),
+}
+
+impl<'c> Rootfs<'c> {
+    fn load(checkpoint: &'c Checkpoint, arg: &RootfsArg) -> Result<Rootfs<'c>> {
+        match arg.rootfs.as_deref() {
+            None => Ok(Rootfs::None),
+            Some("diff") => checkpoint.rootfs_diff()?.map(Rootfs::Diff).ok_or_else(|| Error::NotFound {
+                container: checkpoint.path().display().to_string(),
+                name: "rootfs-diff.tar".into(),
+                hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
+            }),
+            Some(dir) => RootDir::new(dir).map(Rootfs::Dir).map_err(|e| Error::io(dir, e)),
+        }
+    }
+
+    fn source(&self) -> Option<&dyn FileSource> {
+        match self {
+            Rootfs::None => None,
+            Rootfs::Diff(view) => Some(view),
+            Rootfs::Dir(dir) => Some(dir),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +156,8 @@ pub(crate) struct ReadArgs {
     /// Process id.
     #[arg(long)]
     pid: u32,
+    #[command(flatten)]
+    rootfs: RootfsArg,
     /// First address (hex with 0x, or decimal).
     #[arg(long, value_parser = parse_u64)]
     addr: u64,
@@ -137,6 +179,8 @@ pub(crate) struct DumpArgs {
     /// Process id.
     #[arg(long)]
     pid: u32,
+    #[command(flatten)]
+    rootfs: RootfsArg,
     /// First address of the range.
     #[arg(long, value_parser = parse_u64, requires = "len", conflicts_with = "vma")]
     addr: Option<u64>,
@@ -188,10 +232,10 @@ fn pids(checkpoint: &Checkpoint, pid: Option<u32>) -> Result<Vec<u32>> {
 
 /// Processes with memory: dead and zombie tasks have none and are skipped
 /// when every process is asked for.
-fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>) -> Result<Vec<ProcessMemory<'c>>> {
+fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>, rootfs: &'c Rootfs<'c>) -> Result<Vec<ProcessMemory<'c>>> {
     let mut out = Vec::new();
     for p in pids(checkpoint, pid)? {
-        match checkpoint.memory(p) {
+        match checkpoint.memory_with(p, rootfs.source()) {
             Ok(memory) => out.push(memory),
             Err(Error::NotFound { .. }) if pid.is_none() => {}
             Err(err) => return Err(err),
@@ -216,8 +260,9 @@ pub(crate) fn run(command: MemCommand, out: &mut dyn Write) -> Result<()> {
 
 fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.target.path)?;
+    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
     let mut json = String::from("[");
-    for memory in memories(&checkpoint, args.target.pid)? {
+    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         if args.format == Format::Table {
             writeln!(out, "process {} (page size {})", memory.pid(), memory.page_size()).ok();
             writeln!(out, "{:<33} {:<5} {:>10} {:>8} {:>8} {:>8}  PATH", "ADDRESS", "PERMS", "OFFSET", "DUMPED", "ZERO", "MISSING").ok();
@@ -278,10 +323,11 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
         _ => unreachable!("clap requires one pattern"),
     };
     let checkpoint = Checkpoint::open(&args.target.path)?;
+    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
     let mut options = options(&args.filters);
     options.context = args.context;
     let mut hits: Vec<Hit> = Vec::new();
-    for memory in memories(&checkpoint, args.target.pid)? {
+    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         options.max_hits = args.max.map(|m| m.saturating_sub(hits.len()));
         if options.max_hits == Some(0) {
             break;
@@ -344,7 +390,8 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
         EncodingArg::All => &[Encoding::Ascii, Encoding::Utf16Le],
     };
     let options = options(&args.filters);
-    for memory in memories(&checkpoint, args.target.pid)? {
+    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
+    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         for s in memory.strings(args.min_len, encodings, &options) {
             let tag = match s.encoding {
                 Encoding::Ascii => "",
@@ -358,7 +405,8 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
 
 fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
-    let memory = checkpoint.memory(args.pid)?;
+    let rootfs = Rootfs::load(&checkpoint, &args.rootfs)?;
+    let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let bytes = memory.read(args.addr, args.len)?;
     if args.raw {
         out.write_all(&bytes).ok();
@@ -370,7 +418,8 @@ fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
 
 fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
-    let memory = checkpoint.memory(args.pid)?;
+    let rootfs = Rootfs::load(&checkpoint, &args.rootfs)?;
+    let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let (start, end) = match (args.addr, args.len, args.vma) {
         (Some(addr), Some(len), _) => (addr, addr.saturating_add(len)),
         (_, _, Some(inside)) => {
@@ -392,7 +441,7 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     for piece in memory.pieces_in(start, end) {
         let offset = piece.start - start;
         match piece.content {
-            Content::Dumped(bytes) => {
+            Content::Dumped(bytes) | Content::File(bytes) => {
                 file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(bytes)).map_err(|e| Error::io(&name, e))?;
                 written += bytes.len() as u64;
             }

@@ -77,10 +77,30 @@ impl Missing {
 pub enum Content<'a> {
     /// The bytes, borrowed from a pages file.
     Dumped(&'a [u8]),
+    /// Unmodified file-backed pages, filled from the root filesystem the
+    /// caller supplied (not part of the checkpoint itself).
+    File(&'a [u8]),
     /// Zeros (not stored).
     Zero,
     /// Not in the checkpoint.
     Missing(Missing),
+}
+
+impl<'a> Content<'a> {
+    /// The bytes, for dumped and file-filled pieces.
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            Content::Dumped(bytes) | Content::File(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+}
+
+/// Files of the container's root filesystem, to fill the unmodified pages of
+/// file mappings: a directory, or the checkpoint's `rootfs-diff.tar`.
+pub trait FileSource {
+    /// The contents of the file at absolute `path` (e.g. `/usr/lib/libc.so.6`).
+    fn file_bytes(&self, path: &str) -> Option<&[u8]>;
 }
 
 /// A run of addresses inside one VMA with one kind of content.
@@ -112,9 +132,8 @@ impl<'a> Piece<'a> {
         let s = start.max(self.start);
         let e = end.min(self.end).max(s);
         let content = match self.content {
-            Content::Dumped(bytes) => {
-                Content::Dumped(&bytes[(s - self.start) as usize..(e - self.start) as usize])
-            }
+            Content::Dumped(bytes) => Content::Dumped(&bytes[(s - self.start) as usize..(e - self.start) as usize]),
+            Content::File(bytes) => Content::File(&bytes[(s - self.start) as usize..(e - self.start) as usize]),
             other => other,
         };
         Piece { start: s, end: e, vma: self.vma, content }
@@ -130,6 +149,8 @@ pub struct PageCounts {
     pub zero: u64,
     /// Pages not in the checkpoint.
     pub missing: u64,
+    /// Pages filled from the root filesystem the caller supplied.
+    pub from_file: u64,
 }
 
 /// The reconstructed address space of one process.
@@ -155,6 +176,17 @@ impl<'a> ProcessMemory<'a> {
     /// Builds the address space of process `pid` (as the images number it)
     /// from `levels[0]` (the dump) and its parents `levels[1..]`.
     pub fn build(pid: u32, levels: &[&'a dyn ImageStore]) -> Result<ProcessMemory<'a>> {
+        ProcessMemory::build_with_files(pid, levels, None)
+    }
+
+    /// Like [`ProcessMemory::build`], filling the unmodified pages of file
+    /// mappings from `rootfs` (the container's root filesystem) where the
+    /// file is there; such pieces are [`Content::File`].
+    pub fn build_with_files(
+        pid: u32,
+        levels: &[&'a dyn ImageStore],
+        rootfs: Option<&'a dyn FileSource>,
+    ) -> Result<ProcessMemory<'a>> {
         let top = *levels.first().expect("at least the dump itself");
         let mm_name = format!("mm-{pid}.img");
         let mm = decode_all(top, &mm_name)?
@@ -245,6 +277,9 @@ impl<'a> ProcessMemory<'a> {
                 builder.resolve(0, &name, vma.start, vma.end, index, hole, &mut pieces)?;
             }
         }
+        if let Some(source) = rootfs {
+            fill_from_files(&mut pieces, &vmas, source);
+        }
         Ok(ProcessMemory { pid, page_size, vmas, pieces: merge(pieces) })
     }
 
@@ -294,6 +329,7 @@ impl<'a> ProcessMemory<'a> {
                 Content::Dumped(_) => counts.dumped += pages,
                 Content::Zero => counts.zero += pages,
                 Content::Missing(_) => counts.missing += pages,
+                Content::File(_) => counts.from_file += pages,
             }
         }
         counts
@@ -306,7 +342,7 @@ impl<'a> ProcessMemory<'a> {
         let end = addr.checked_add(len).ok_or_else(|| self.error(addr, "address range overflows"))?;
         let mut pieces = self.pieces_in(addr, end).peekable();
         if let Some(first) = pieces.peek() {
-            if let (Content::Dumped(bytes), true) = (first.content, first.start == addr && first.end == end) {
+            if let (Some(bytes), true) = (first.content.bytes(), first.start == addr && first.end == end) {
                 return Ok(Cow::Borrowed(bytes));
             }
         }
@@ -317,7 +353,7 @@ impl<'a> ProcessMemory<'a> {
                 return Err(self.error(at, "address not mapped"));
             }
             match piece.content {
-                Content::Dumped(bytes) => out.extend_from_slice(bytes),
+                Content::Dumped(bytes) | Content::File(bytes) => out.extend_from_slice(bytes),
                 Content::Zero => out.resize(out.len() + piece.len() as usize, 0),
                 Content::Missing(why) => return Err(self.error(at, why.describe())),
             }
@@ -337,7 +373,7 @@ impl<'a> ProcessMemory<'a> {
                 return Err(self.error(addr + out.len() as u64, "address not mapped"));
             }
             match piece.content {
-                Content::Dumped(bytes) => {
+                Content::Dumped(bytes) | Content::File(bytes) => {
                     if let Some(nul) = memchr::memchr(0, bytes) {
                         out.extend_from_slice(&bytes[..nul]);
                         return Ok(out);
@@ -354,6 +390,35 @@ impl<'a> ProcessMemory<'a> {
     fn error(&self, address: u64, detail: &str) -> Error {
         Error::Memory { pid: self.pid, address, detail: detail.to_string() }
     }
+}
+
+/// Replaces file-backed missing pieces by the file's bytes where `source`
+/// has the file; bytes past its end stay missing (the kernel would SIGBUS).
+fn fill_from_files<'a>(pieces: &mut Vec<Piece<'a>>, vmas: &[Vma], source: &'a dyn FileSource) {
+    let mut out = Vec::with_capacity(pieces.len());
+    for piece in pieces.drain(..) {
+        let vma = &vmas[piece.vma];
+        let file = match (piece.content, vma.path.as_deref()) {
+            (Content::Missing(Missing::FileBacked), Some(path)) if vma.is_file_backed() => {
+                source.file_bytes(path.strip_suffix(" (deleted)").unwrap_or(path))
+            }
+            _ => None,
+        };
+        let Some(file) = file else {
+            out.push(piece);
+            continue;
+        };
+        let offset = vma.pgoff + (piece.start - vma.start);
+        let available = (file.len() as u64).saturating_sub(offset).min(piece.len());
+        if available > 0 {
+            let bytes = &file[offset as usize..(offset + available) as usize];
+            out.push(Piece { start: piece.start, end: piece.start + available, vma: piece.vma, content: Content::File(bytes) });
+        }
+        if available < piece.len() {
+            out.push(Piece { start: piece.start + available, ..piece });
+        }
+    }
+    *pieces = out;
 }
 
 /// Every message of image `name` at `store`, typed; `None` if the file is absent.

@@ -158,7 +158,7 @@ impl Stream<'_, '_> {
             }
             let p = piece.clip(start, end);
             match p.content {
-                Content::Dumped(bytes) => out.extend_from_slice(bytes),
+                Content::Dumped(bytes) | Content::File(bytes) => out.extend_from_slice(bytes),
                 _ => out.resize(out.len() + p.len() as usize, 0),
             }
         }
@@ -172,7 +172,7 @@ impl<'a> ProcessMemory<'a> {
         let mut streams = Vec::new();
         let mut begin = 0;
         let readable = |p: &Piece<'_>| {
-            matches!(p.content, Content::Dumped(_) | Content::Zero) && options.wants(&self.vmas[p.vma])
+            matches!(p.content, Content::Dumped(_) | Content::File(_) | Content::Zero) && options.wants(&self.vmas[p.vma])
         };
         while begin < pieces.len() {
             if !readable(&pieces[begin]) {
@@ -215,7 +215,7 @@ impl<'a> ProcessMemory<'a> {
                     let finder = memmem::Finder::new(needle);
                     let m = needle.len() as u64;
                     for (i, piece) in stream.pieces.iter().enumerate() {
-                        if let Content::Dumped(bytes) = piece.content {
+                        if let Some(bytes) = piece.content.bytes() {
                             found.extend(finder.find_iter(bytes).map(|pos| (piece.start + pos as u64, m)));
                         }
                         if i + 1 < stream.pieces.len() && m > 1 {
@@ -235,7 +235,7 @@ impl<'a> ProcessMemory<'a> {
                 }
                 Pattern::Regex(regex) => {
                     for (i, piece) in stream.pieces.iter().enumerate() {
-                        if let Content::Dumped(bytes) = piece.content {
+                        if let Some(bytes) = piece.content.bytes() {
                             found.extend(
                                 regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (piece.start + m.start() as u64, m.len() as u64)),
                             );
@@ -297,7 +297,7 @@ impl<'a> ProcessMemory<'a> {
                 let mut run: Vec<u8> = Vec::new();
                 let mut run_start = 0u64;
                 for piece in stream.pieces {
-                    let Content::Dumped(bytes) = piece.content else {
+                    let Some(bytes) = piece.content.bytes() else {
                         flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
                         continue;
                     };
@@ -320,7 +320,7 @@ impl<'a> ProcessMemory<'a> {
             }
             if encodings.contains(&Encoding::Utf16Le) {
                 for piece in stream.pieces {
-                    if let Content::Dumped(bytes) = piece.content {
+                    if let Some(bytes) = piece.content.bytes() {
                         utf16_strings(self.pid, piece.start, bytes, min_len, &mut out);
                     }
                 }

@@ -1,0 +1,99 @@
+//! Read-only views used as root filesystems: a tar held in memory (such as
+//! the `rootfs-diff.tar` inside a checkpoint archive) and a directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::{normalize_member_name, tar, MemberKind};
+use crate::error::Result;
+use crate::memory::FileSource;
+
+/// A tar archive over borrowed bytes, indexed from its headers.
+pub struct TarView<'a> {
+    bytes: &'a [u8],
+    /// Normalised name -> (offset, length) of regular files; hard links resolved.
+    files: HashMap<String, (usize, usize)>,
+    names: Vec<(String, u64, MemberKind)>,
+}
+
+impl<'a> TarView<'a> {
+    /// Indexes the tar `bytes`; `name` is used in errors.
+    pub fn parse(name: &str, bytes: &'a [u8]) -> Result<TarView<'a>> {
+        let members = tar::index(name, bytes)?;
+        let mut files = HashMap::new();
+        let mut names = Vec::with_capacity(members.len());
+        for m in &members {
+            if m.kind == MemberKind::File {
+                files.insert(m.name.clone(), (m.offset as usize, m.len as usize));
+            }
+        }
+        for m in &members {
+            if let MemberKind::HardLink(target) = &m.kind {
+                if let Some(&span) = files.get(target) {
+                    files.insert(m.name.clone(), span);
+                }
+            }
+            names.push((m.name.clone(), m.len, m.kind.clone()));
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(TarView { bytes, files, names })
+    }
+
+    /// Members: (normalised name, size, kind), sorted by name.
+    pub fn members(&self) -> impl Iterator<Item = (&str, u64, &MemberKind)> {
+        self.names.iter().map(|(n, s, k)| (n.as_str(), *s, k))
+    }
+
+    /// The bytes of a regular file (or hard link to one), by name or absolute path.
+    pub fn get(&self, path: &str) -> Option<&'a [u8]> {
+        let name = normalize_member_name(path.trim_start_matches('/')).ok()?;
+        let &(offset, len) = self.files.get(&name)?;
+        Some(&self.bytes[offset..offset + len])
+    }
+}
+
+impl FileSource for TarView<'_> {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        self.get(path)
+    }
+}
+
+/// A root filesystem on disk. Paths are resolved inside it: a path or
+/// symlink that leads outside the directory is not followed, so an
+/// attacker's absolute symlink cannot make us read the analyst's own files.
+pub struct RootDir {
+    root: PathBuf,
+    // Maps are boxed and never removed, so slices handed out stay valid
+    // for the life of the RootDir.
+    maps: Mutex<Vec<Box<memmap2::Mmap>>>,
+}
+
+impl RootDir {
+    /// A root filesystem at `root`.
+    pub fn new(root: impl AsRef<Path>) -> std::io::Result<RootDir> {
+        let root = std::fs::canonicalize(root)?;
+        Ok(RootDir { root, maps: Mutex::new(Vec::new()) })
+    }
+}
+
+impl FileSource for RootDir {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        let name = normalize_member_name(path.trim_start_matches('/')).ok()?;
+        let full = std::fs::canonicalize(self.root.join(name)).ok()?;
+        if !full.starts_with(&self.root) {
+            return None;
+        }
+        let file = std::fs::File::open(&full).ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        // SAFETY: read-only map of a regular file inside the given root.
+        let map = Box::new(unsafe { memmap2::Mmap::map(&file) }.ok()?);
+        let slice: *const [u8] = &map[..];
+        self.maps.lock().ok()?.push(map);
+        // SAFETY: the Box keeps the Mmap at a stable address and is only
+        // dropped with `self`, so the slice lives as long as `&self`.
+        Some(unsafe { &*slice })
+    }
+}
