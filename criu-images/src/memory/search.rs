@@ -214,11 +214,11 @@ impl<'a> ProcessMemory<'a> {
                 Pattern::Literal(needle) => {
                     let finder = memmem::Finder::new(needle);
                     let m = needle.len() as u64;
-                    for (i, piece) in stream.pieces.iter().enumerate() {
-                        if let Some(bytes) = piece.content.bytes() {
-                            found.extend(finder.find_iter(bytes).map(|pos| (piece.start + pos as u64, m)));
-                        }
-                        if i + 1 < stream.pieces.len() && m > 1 {
+                    found.extend(find_in_pieces(stream.pieces, needle.len() - 1, |bytes| {
+                        finder.find_iter(bytes).map(|pos| (pos, needle.len())).collect()
+                    }));
+                    for piece in &stream.pieces[..stream.pieces.len() - 1] {
+                        if m > 1 {
                             let boundary = piece.end;
                             let (base, window) = stream.bytes(boundary - (m - 1).min(boundary), boundary.saturating_add(m - 1));
                             for pos in finder.find_iter(&window) {
@@ -228,30 +228,20 @@ impl<'a> ProcessMemory<'a> {
                                 }
                             }
                         }
-                        if found.len() >= limit {
-                            break;
-                        }
                     }
                 }
                 Pattern::Regex(regex) => {
-                    for (i, piece) in stream.pieces.iter().enumerate() {
-                        if let Some(bytes) = piece.content.bytes() {
-                            found.extend(
-                                regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (piece.start + m.start() as u64, m.len() as u64)),
-                            );
-                        }
-                        if i + 1 < stream.pieces.len() {
-                            let boundary = piece.end;
-                            let (base, window) = stream.bytes(boundary.saturating_sub(REGEX_WINDOW), boundary.saturating_add(REGEX_WINDOW));
-                            for m in regex.find_iter(&window) {
-                                let at = base + m.start() as u64;
-                                if at < boundary && at + m.len() as u64 > boundary {
-                                    found.push((at, m.len() as u64));
-                                }
+                    found.extend(find_in_pieces(stream.pieces, REGEX_WINDOW as usize, |bytes| {
+                        regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (m.start(), m.len())).collect()
+                    }));
+                    for piece in &stream.pieces[..stream.pieces.len() - 1] {
+                        let boundary = piece.end;
+                        let (base, window) = stream.bytes(boundary.saturating_sub(REGEX_WINDOW), boundary.saturating_add(REGEX_WINDOW));
+                        for m in regex.find_iter(&window) {
+                            let at = base + m.start() as u64;
+                            if at < boundary && at + m.len() as u64 > boundary {
+                                found.push((at, m.len() as u64));
                             }
-                        }
-                        if found.len() >= limit {
-                            break;
                         }
                     }
                 }
@@ -331,6 +321,57 @@ impl<'a> ProcessMemory<'a> {
     }
 }
 
+/// Bytes one search task covers; large pieces are split so that every core
+/// takes part (the memory bandwidth of one core is not the machine's).
+const CHUNK: usize = 8 << 20;
+
+/// Runs `find` over the bytes of every piece, in parallel chunks that
+/// overlap by `overlap` bytes; returns `(address, length)` of each match,
+/// each reported once (by the chunk where it starts).
+fn find_in_pieces(
+    pieces: &[Piece<'_>],
+    overlap: usize,
+    find: impl Fn(&[u8]) -> Vec<(usize, usize)> + Sync,
+) -> Vec<(u64, u64)> {
+    // (address of the chunk, bytes to search, bytes where a match may start)
+    let mut tasks: Vec<(u64, &[u8], usize)> = Vec::new();
+    for piece in pieces {
+        let Some(bytes) = piece.content.bytes() else { continue };
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let own = CHUNK.min(bytes.len() - offset);
+            let end = (offset + own + overlap).min(bytes.len());
+            tasks.push((piece.start + offset as u64, &bytes[offset..end], own));
+            offset += own;
+        }
+    }
+    let run = |(base, bytes, own): &(u64, &[u8], usize)| -> Vec<(u64, u64)> {
+        find(bytes).into_iter().filter(|(at, _)| at < own).map(|(at, len)| (base + at as u64, len as u64)).collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8).min(tasks.len());
+    if threads <= 1 {
+        return tasks.iter().flat_map(run).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else { break };
+                    mine.extend(run(task));
+                }
+                if let Ok(mut all) = results.lock() {
+                    all.extend(mine);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default()
+}
+
 fn is_printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b) || b == b'\t'
 }
@@ -368,5 +409,26 @@ fn utf16_strings(pid: u32, base: u64, bytes: &[u8], min_len: usize, out: &mut Ve
                 out.push(StringHit { pid, address: base + s as u64, encoding: Encoding::Utf16Le, text });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_chunks_find_matches_across_their_edges_once() {
+        let mut bytes = vec![b'.'; 3 * CHUNK + 100];
+        let needle = b"NEEDLE";
+        let spots = [0, CHUNK - 3, CHUNK, 2 * CHUNK - 1, 3 * CHUNK + 94];
+        for &at in &spots {
+            bytes[at..at + needle.len()].copy_from_slice(needle);
+        }
+        let piece = Piece { start: 0x1000, end: 0x1000 + bytes.len() as u64, vma: 0, content: Content::Dumped(&bytes) };
+        let finder = memmem::Finder::new(needle);
+        let mut found = find_in_pieces(&[piece], needle.len() - 1, |b| finder.find_iter(b).map(|p| (p, needle.len())).collect());
+        found.sort_unstable();
+        let want: Vec<(u64, u64)> = spots.iter().map(|&at| (0x1000 + at as u64, 6)).collect();
+        assert_eq!(found, want);
     }
 }
