@@ -195,3 +195,25 @@ fn mem_read_maps_strings_and_dump() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not mapped"));
 }
+
+#[test]
+fn inspect_json_has_the_documented_shape() {
+    let out = criu_images(&["inspect", &fixture("counter/zstd/checkpoint.tar.zst"), "--format", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert!(doc.get("container").is_some());
+    let p = &doc["processes"][0];
+    for key in ["pid", "ppid", "pgid", "sid", "threads", "comm", "state", "cmdline", "environ", "exe", "cwd", "vmas", "fds"] {
+        assert!(p.get(key).is_some(), "missing {key}");
+    }
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("counter/zstd/truth.json")).unwrap()).unwrap();
+    assert_eq!(p["cmdline"], truth["processes"][0]["cmdline"]);
+    assert_eq!(p["environ"]["COUNTER_SECRET"], truth["literals"]["COUNTER_SECRET"]);
+    assert!(p["vmas"].as_array().unwrap().iter().any(|v| v["path"] == "[heap]" && v["start"].is_u64() && v["perms"] == "rw-p"));
+    assert!(p["fds"].as_array().unwrap().iter().any(|f| f["fd"] == 0 && f["type"].is_string() && f["path"].is_string()));
+
+    let tree = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--sockets"], None);
+    let text = String::from_utf8(tree.stdout).unwrap();
+    assert!(text.contains("[7] pytree-sub") && text.contains("state=LISTEN"), "{text}");
+}

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod inspect;
 mod mem;
 
 use crate::archive::{Archive, OpenOptions};
@@ -59,6 +60,8 @@ enum Command {
     /// Process memory: maps, search, strings, read, dump.
     #[command(subcommand)]
     Mem(mem::MemCommand),
+    /// Processes, credentials, command lines, environment, files and sockets of a checkpoint.
+    Inspect(inspect::InspectArgs),
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +167,12 @@ fn run(cli: Cli) -> Result<()> {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             mem::run(command, &mut out)?;
+            out.flush().map_err(|e| Error::io("<stdout>", e))
+        }
+        Command::Inspect(args) => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            inspect::run(args, &mut out)?;
             out.flush().map_err(|e| Error::io("<stdout>", e))
         }
     }

@@ -67,6 +67,18 @@ pub fn from_json(json: &[u8], name: &str) -> Result<Vec<u8>> {
     encode::encode_image(json, name)
 }
 
+/// How crit's pretty output writes an `ipadd` field: IPv4 for one word,
+/// IPv6 for four (`None` otherwise).
+pub fn ip_address(words: &[u32]) -> Option<String> {
+    pretty::ip_address(words)
+}
+
+/// The name crit's pretty output gives a `(criu).dict` value, e.g.
+/// `dict_name("sk", "state", 10)` is `LISTEN`.
+pub fn dict_name(dict: &str, field: &str, value: u64) -> Option<&'static str> {
+    pretty::dict_name(dict, field, value)
+}
+
 /// Appends `bytes` as a JSON string literal, escaped as Python's `json`
 /// does (ASCII only; bytes that are not UTF-8 become `\udcXX`).
 pub fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -5,7 +5,7 @@ mod files;
 mod names;
 mod process;
 
-pub use files::FileTable;
+pub use files::{Detail, FileTable};
 pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
 pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, SigAction, TaskState, Thread};
 

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::memory::{ImageStore, ProcessMemory};
 use crate::proto::{CoreEntry, FdTypes, Message, PstreeEntry};
 
-use super::files::FileTable;
+use super::files::{Detail, FileTable};
 use super::names::{capability_names, signal_mask_names, signal_name, RLIMITS};
 use super::decode_all;
 
@@ -177,6 +177,8 @@ pub struct Fd {
     pub file_id: u32,
     /// Close-on-exec and other descriptor flags.
     pub flags: u32,
+    /// Typed details: file position, socket addresses, queued data, ...
+    pub details: Vec<(&'static str, Detail)>,
 }
 
 /// Everything the images say about one process.
@@ -286,7 +288,7 @@ impl Process {
             for message in decode_all(store, &format!("fdinfo-{files_id}.img"))?.unwrap_or_default() {
                 if let Message::FdinfoEntry(fd) = message {
                     let kind = FdTypes::try_from(fd.r#type).map(|t| t.as_str_name().to_string()).unwrap_or_else(|_| fd.r#type.to_string());
-                    fds.push(Fd { fd: fd.fd, kind, path: files.fd_path(fd.id), file_id: fd.id, flags: fd.flags });
+                    fds.push(Fd { fd: fd.fd, kind, path: files.fd_path(fd.id), file_id: fd.id, flags: fd.flags, details: files.details(fd.id) });
                 }
             }
         }
