@@ -217,3 +217,37 @@ fn inspect_json_has_the_documented_shape() {
     let text = String::from_utf8(tree.stdout).unwrap();
     assert!(text.contains("[7] pytree-sub") && text.contains("state=LISTEN"), "{text}");
 }
+
+#[test]
+fn x_explorers_print_what_crit_prints() {
+    let k8s_tar = std::fs::read_dir(fixture("k8s-counter")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "tar")).unwrap();
+    let cases = [
+        ("counter/none", fixture("counter/none/checkpoint.tar")),
+        ("counter/gzip", fixture("counter/gzip/checkpoint.tar.gz")),
+        ("counter/zstd", fixture("counter/zstd/checkpoint.tar.zst")),
+        ("k8s-counter", k8s_tar.to_string_lossy().into_owned()),
+        ("pytree", fixture("pytree/checkpoint.tar.gz")),
+        ("threads", fixture("threads/checkpoint.tar.zst")),
+        ("pytree-host", fixture("pytree-host/images.tar.zst")),
+        ("counter-host", fixture("counter-host/images")),
+        ("predump", fixture("predump/dump")),
+    ];
+    for (name, path) in cases {
+        for what in ["ps", "fds", "mems"] {
+            let out = criu_images(&["x", &path, what], None);
+            assert!(out.status.success(), "{name} {what}: {}", String::from_utf8_lossy(&out.stderr));
+            let golden = std::fs::read_to_string(fixture(&format!("{name}/crit/x-{what}.txt"))).unwrap();
+            // Debian's crit cannot name memfd mappings; we can.
+            let ours = String::from_utf8(out.stdout).unwrap().replace("/memfd:fx-memfd (deleted) (s)", "unknown path (s)");
+            assert_eq!(ours, golden, "{name}: x {what}");
+        }
+        // crit 3.17 shows 0-page runs for CRIU 4.2 images; compare with crit
+        // 4.2's algorithm over the 4.2 goldens (scripts/x-rss-goldens.py).
+        let out = criu_images(&["x", &path, "rss"], None);
+        let golden = std::fs::read_to_string(fixture(&format!("{name}/x-rss-crit-4.2.txt"))).unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), golden, "{name}: x rss");
+    }
+    let sk = criu_images(&["x", &fixture("pytree/checkpoint.tar.gz"), "sk"], None);
+    let text = String::from_utf8(sk.stdout).unwrap();
+    assert!(text.contains("127.0.0.1:40017") && text.contains("LISTEN") && text.contains("in 34 out 0"), "{text}");
+}

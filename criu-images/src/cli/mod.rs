@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod explore;
 mod inspect;
 mod mem;
 
@@ -62,6 +63,8 @@ enum Command {
     Mem(mem::MemCommand),
     /// Processes, credentials, command lines, environment, files and sockets of a checkpoint.
     Inspect(inspect::InspectArgs),
+    /// crit's explorers: ps, fds, mems, rss (and sk).
+    X(explore::ExploreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -167,6 +170,12 @@ fn run(cli: Cli) -> Result<()> {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             mem::run(command, &mut out)?;
+            out.flush().map_err(|e| Error::io("<stdout>", e))
+        }
+        Command::X(args) => {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            explore::run(args, &mut out)?;
             out.flush().map_err(|e| Error::io("<stdout>", e))
         }
         Command::Inspect(args) => {

@@ -79,6 +79,11 @@ pub fn dict_name(dict: &str, field: &str, value: u64) -> Option<&'static str> {
     pretty::dict_name(dict, field, value)
 }
 
+/// crit's text for a `unix_name` bytes field (quoted-printable).
+pub(crate) fn quoted_printable_text(bytes: &[u8]) -> String {
+    text::quoted_printable(bytes)
+}
+
 /// Appends `bytes` as a JSON string literal, escaped as Python's `json`
 /// does (ASCII only; bytes that are not UTF-8 become `\udcXX`).
 pub fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
