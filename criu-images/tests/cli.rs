@@ -251,3 +251,21 @@ fn x_explorers_print_what_crit_prints() {
     let text = String::from_utf8(sk.stdout).unwrap();
     assert!(text.contains("127.0.0.1:40017") && text.contains("LISTEN") && text.contains("in 34 out 0"), "{text}");
 }
+
+#[test]
+fn rootfs_lists_and_reads_the_changed_files() {
+    let path = fixture("pytree/checkpoint.tar.gz");
+    let ls = criu_images(&["rootfs", &path, "ls"], None);
+    let text = String::from_utf8(ls.stdout).unwrap();
+    assert!(text.lines().any(|l| l.ends_with("/data/run/pytree.info.json") && l.contains("file")), "{text}");
+    let cat = criu_images(&["rootfs", &path, "cat", "/data/run/pytree.info.json"], None);
+    let info: serde_json::Value = serde_json::from_slice(&cat.stdout).unwrap();
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pytree/truth.json")).unwrap()).unwrap();
+    // The program wrote its API key both to this file and to its heap.
+    let key = info["api_key"].as_str().unwrap();
+    assert!(truth["processes"][0]["markers"].as_array().unwrap().iter().any(|m| m["value"] == key));
+    let missing = criu_images(&["rootfs", &path, "cat", "/etc/shadow"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    let none = criu_images(&["rootfs", &fixture("counter-host/images"), "ls"], None);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no rootfs-diff.tar"));
+}

@@ -65,6 +65,24 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// crit's explorers: ps, fds, mems, rss (and sk).
     X(explore::ExploreArgs),
+    /// The container's changed files (rootfs-diff.tar), read without extracting.
+    Rootfs {
+        /// The checkpoint.
+        path: PathBuf,
+        #[command(subcommand)]
+        action: RootfsAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RootfsAction {
+    /// List the files with their sizes.
+    Ls,
+    /// Write one file's contents to standard output.
+    Cat {
+        /// Path inside the root filesystem, e.g. /data/run/app.log.
+        file: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -171,6 +189,38 @@ fn run(cli: Cli) -> Result<()> {
             let mut out = io::BufWriter::new(stdout.lock());
             mem::run(command, &mut out)?;
             out.flush().map_err(|e| Error::io("<stdout>", e))
+        }
+        Command::Rootfs { path, action } => {
+            let checkpoint = Checkpoint::open(&path)?;
+            let diff = checkpoint.rootfs_diff()?.ok_or_else(|| Error::NotFound {
+                container: path.display().to_string(),
+                name: "rootfs-diff.tar".into(),
+                hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
+            })?;
+            match action {
+                RootfsAction::Ls => {
+                    let mut text = String::new();
+                    for (name, size, kind) in diff.members() {
+                        let what = match kind {
+                            crate::archive::MemberKind::File => "file".to_string(),
+                            crate::archive::MemberKind::Directory => "directory".to_string(),
+                            crate::archive::MemberKind::Symlink(t) => format!("symlink -> {t}"),
+                            crate::archive::MemberKind::HardLink(t) => format!("hard link -> {t}"),
+                            crate::archive::MemberKind::Other(c) => format!("special ({c})"),
+                        };
+                        text.push_str(&format!("{size:>12}  {what:<12} /{name}\n"));
+                    }
+                    write_output(None, text.as_bytes())
+                }
+                RootfsAction::Cat { file } => {
+                    let bytes = diff.get(&file).ok_or_else(|| Error::NotFound {
+                        container: format!("{}:rootfs-diff.tar", path.display()),
+                        name: file.clone(),
+                        hint: " (see `criu-images rootfs PATH ls`)".into(),
+                    })?;
+                    write_output(None, bytes)
+                }
+            }
         }
         Command::X(args) => {
             let stdout = io::stdout();
