@@ -24,7 +24,7 @@ pub use kind::{
 };
 
 use crate::error::{Error, Location, Result};
-use crate::proto::{message_ids as m, wire, Message, MessageId};
+use crate::proto::{message_ids as m, wire, FieldType, Message, MessageId};
 
 /// Byte order of an image's framing (sizes, magics and raw extras).
 ///
@@ -374,13 +374,12 @@ impl<'a> Entries<'a> {
         let message = image.kind.entry_message(if self.chunked_ghost { 1 } else { index });
 
         let scalar = |field: &str| -> Result<u64> {
-            let number = message
+            let field = message
                 .schema()
                 .field_by_name(field)
-                .map(|f| f.number)
                 .expect("extra-size fields exist in the schema");
-            wire::last_varint(payload, number)
-                .map(|v| v.unwrap_or(0))
+            wire::last_varint(payload, field.number)
+                .map(|v| declared_value(field.ty, v.unwrap_or(0)))
                 .map_err(|err| Error::Protobuf {
                     at: image.at(start + 4 + err.offset).in_entry(index),
                     message: message.name(),
@@ -421,7 +420,7 @@ impl<'a> Entries<'a> {
                 Extra::Bytes(bytes)
             }
             (_, ExtraKind::BpfmapData) => {
-                let len = scalar("keys_bytes")? + scalar("values_bytes")?;
+                let len = scalar("keys_bytes")?.saturating_add(scalar("values_bytes")?);
                 let bytes = self.slice_at(pos, len, || format!("{len} bytes of BPF map keys and values"))?;
                 pos += bytes.len();
                 Extra::Bytes(bytes)
@@ -436,7 +435,7 @@ impl<'a> Entries<'a> {
                 Extra::TcpQueues { inq, outq }
             }
             (_, ExtraKind::IpcSem) => {
-                let len = scalar("nsems")? * 2;
+                let len = scalar("nsems")?.saturating_mul(2);
                 let padded = round_up(len, 8);
                 let bytes = self.slice_at(pos, padded, || format!("{len} bytes of semaphore values padded to {padded}"))?;
                 pos += bytes.len();
@@ -467,6 +466,7 @@ impl<'a> Entries<'a> {
                         format!("an ipc_msg of {header_size} bytes")
                     })?;
                     let msize = wire::last_varint(header, 2)
+                        .map(|v| v.map(|v| declared_value(FieldType::Uint32, v)))
                         .map_err(|err| Error::Protobuf {
                             at: image.at(pos + 4 + err.offset).in_entry(index),
                             message: m::IPC_MSG.name(),
@@ -529,8 +529,20 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
+/// `value` rounded up to a multiple of `to`; saturates instead of
+/// overflowing, so that a hostile size fails the bounds check instead.
 fn round_up(value: u64, to: u64) -> u64 {
-    value.div_ceil(to) * to
+    value.div_ceil(to).saturating_mul(to)
+}
+
+/// The value protobuf gives a varint field of type `ty`: a `uint32` keeps
+/// only the low 32 bits (as prost and crit read it), so the framing sizes an
+/// extra payload exactly as the decoded message says.
+fn declared_value(ty: FieldType, raw: u64) -> u64 {
+    match ty {
+        FieldType::Uint32 => u64::from(raw as u32),
+        _ => raw,
+    }
 }
 
 /// An image file held in memory: memory-mapped from disk, or owned bytes
@@ -664,6 +676,42 @@ mod tests {
         let image = Image::parse("pipes-data.img", &bytes).unwrap();
         let entries: Vec<_> = image.entries().map(Result::unwrap).collect();
         assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].extra(), &Extra::Bytes(b"abc"));
+    }
+
+    #[test]
+    fn huge_extra_sizes_are_truncation_errors_not_overflows() {
+        let mut max = Vec::new();
+        wire::put_varint(&mut max, u64::MAX);
+        let tagged = |key: u8| [&[key][..], &max].concat();
+        // ipc_shm_entry { size: u64::MAX }: padding the size must not overflow.
+        // ipc_sem_entry { nsems: u64::MAX varint }, bpfmap_data_entry
+        // { keys_bytes, values_bytes: u64::MAX varints }: the uint32 fields
+        // keep their low 32 bits, as protobuf reads them.
+        let cases: [(ImageKind, Vec<u8>, &str); 3] = [
+            (ImageKind::IpcnsShm, tagged(0x10), "18446744073709551615 bytes of shared memory"),
+            (ImageKind::IpcnsSem, tagged(0x10), "8589934590 bytes of semaphore values"),
+            (ImageKind::BpfmapData, [tagged(0x10), tagged(0x18)].concat(), "8589934590 bytes of BPF map"),
+        ];
+        for (kind, payload, expected) in cases {
+            let bytes = image_bytes(Some(IMG_COMMON_MAGIC), kind.magic(), &[&payload], Endian::Little);
+            let image = Image::parse("x.img", &bytes).unwrap();
+            let result: Result<Vec<_>> = image.entries().collect();
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains(expected) && err.contains("x.img: offset"), "{kind}: {err}");
+        }
+    }
+
+    #[test]
+    fn uint32_extra_sizes_keep_their_low_32_bits() {
+        // pipe_data_entry { pipe_id: 7, bytes: 2^32 + 3 } then "abc": protobuf
+        // (and the decoded JSON) says bytes = 3.
+        let mut entry = vec![0x08, 7, 0x10];
+        wire::put_varint(&mut entry, (1 << 32) + 3);
+        let mut bytes = image_bytes(Some(IMG_COMMON_MAGIC), ImageKind::PipesData.magic(), &[&entry], Endian::Little);
+        bytes.extend(b"abc");
+        let image = Image::parse("pipes-data.img", &bytes).unwrap();
+        let entries: Vec<_> = image.entries().map(Result::unwrap).collect();
         assert_eq!(entries[0].extra(), &Extra::Bytes(b"abc"));
     }
 

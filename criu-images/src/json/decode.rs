@@ -35,7 +35,7 @@ fn write_entry(w: &mut JsonWriter<'_>, image: &Image<'_>, entry: &Entry<'_>, opt
         detail: err.what.to_string(),
     };
     w.begin_object();
-    write_fields(w, entry.message_id(), entry.payload(), options.pretty, false).map_err(at)?;
+    write_fields(w, entry.message_id(), entry.payload(), options.pretty, false, 0).map_err(at)?;
 
     match entry.extra() {
         Extra::None => {}
@@ -73,7 +73,8 @@ fn write_entry(w: &mut JsonWriter<'_>, image: &Image<'_>, entry: &Entry<'_>, opt
             for message in messages {
                 // crit renders the queued message headers without pretty options.
                 w.begin_object();
-                write_fields(w, m::IPC_MSG, message.header, false, false).map_err(at)?;
+                write_fields(w, m::IPC_MSG, message.header, false, false, 0)
+                    .map_err(|err| at(within(entry.payload(), message.header, err)))?;
                 w.end_object();
                 w.string(mime_base64(message.data).as_bytes());
             }
@@ -100,13 +101,28 @@ pub(crate) fn human_size(bytes: u64) -> String {
     format!("{num:.1}YB")
 }
 
-/// Writes the fields of one message (without the surrounding braces).
+/// How deep messages may nest inside messages, as in prost's decoder. CRIU's
+/// deepest real nesting (cgroup directory trees) is far below; without a
+/// limit, a hostile image of nested length-delimited fields would overflow
+/// the stack.
+const MAX_DEPTH: usize = 100;
+
+/// `err`, found inside `part`, re-based to an offset inside `whole`.
+/// `part` must lie inside `whole`, or follow it in the same image bytes.
+fn within(whole: &[u8], part: &[u8], err: WireError) -> WireError {
+    let shift = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    WireError { offset: err.offset + shift, ..err }
+}
+
+/// Writes the fields of one message (without the surrounding braces);
+/// `depth` counts the messages around it.
 fn write_fields(
     w: &mut JsonWriter<'_>,
     id: MessageId,
     bytes: &[u8],
     pretty: bool,
     hex_inherited: bool,
+    depth: usize,
 ) -> Result<(), WireError> {
     // CRIU's writers emit fields in ascending number order, so the common
     // case streams the wire fields as they come. Anything else is sorted
@@ -120,21 +136,25 @@ fn write_fields(
         }
         last = number;
     }
+    let fields = Fields::new(bytes).map(|f| f.expect("validated above"));
     if in_order {
-        write_sorted(w, id, Fields::new(bytes).map(|f| f.expect("validated above")), pretty, hex_inherited)
+        write_sorted(w, id, bytes, fields, pretty, hex_inherited, depth)
     } else {
-        let mut fields: Vec<(u32, WireValue<'_>)> = Fields::new(bytes).map(|f| f.expect("validated above")).collect();
+        let mut fields: Vec<(u32, WireValue<'_>)> = fields.collect();
         fields.sort_by_key(|(number, _)| *number);
-        write_sorted(w, id, fields.into_iter(), pretty, hex_inherited)
+        write_sorted(w, id, bytes, fields.into_iter(), pretty, hex_inherited, depth)
     }
 }
 
+/// `bytes` is the message the fields come from (for error offsets).
 fn write_sorted<'a>(
     w: &mut JsonWriter<'_>,
     id: MessageId,
+    bytes: &'a [u8],
     fields: impl Iterator<Item = (u32, WireValue<'a>)>,
     pretty: bool,
     hex_inherited: bool,
+    depth: usize,
 ) -> Result<(), WireError> {
     let schema = id.schema();
     let mut fields = fields.peekable();
@@ -151,7 +171,7 @@ fn write_sorted<'a>(
         let Some(field) = schema.field(number) else {
             continue; // unknown to our schema: crit drops these too
         };
-        write_field(w, field, &group, pretty, hex_inherited)?;
+        write_field(w, field, bytes, &group, pretty, hex_inherited, depth)?;
     }
     Ok(())
 }
@@ -159,9 +179,11 @@ fn write_sorted<'a>(
 fn write_field(
     w: &mut JsonWriter<'_>,
     field: &FieldSchema,
+    message: &[u8],
     values: &[WireValue<'_>],
     pretty: bool,
     hex_inherited: bool,
+    depth: usize,
 ) -> Result<(), WireError> {
     let hex = pretty && (hex_inherited || field.opts.hex);
     match field.ty {
@@ -176,24 +198,37 @@ fn write_field(
             if parts.is_empty() {
                 return Ok(());
             }
+            if depth + 1 > MAX_DEPTH {
+                let err = WireError { offset: 0, what: "messages nested more than 100 deep" };
+                return Err(within(message, parts[0], err));
+            }
             w.key(field.name);
             if field.repeated {
                 w.begin_array();
                 for part in parts {
                     w.begin_object();
-                    write_fields(w, child, part, pretty, hex)?;
+                    write_fields(w, child, part, pretty, hex, depth + 1).map_err(|err| within(message, part, err))?;
                     w.end_object();
                 }
                 w.end_array();
+            } else if let [part] = parts[..] {
+                w.begin_object();
+                write_fields(w, child, part, pretty, hex, depth + 1).map_err(|err| within(message, part, err))?;
+                w.end_object();
             } else {
                 // Several occurrences of a singular message merge into one.
-                let merged: std::borrow::Cow<'_, [u8]> = if parts.len() == 1 {
-                    parts[0].into()
-                } else {
-                    parts.concat().into()
-                };
+                let merged = parts.concat();
                 w.begin_object();
-                write_fields(w, child, &merged, pretty, hex)?;
+                write_fields(w, child, &merged, pretty, hex, depth + 1).map_err(|mut err| {
+                    // Back to the occurrence the offset falls in.
+                    for part in &parts {
+                        if err.offset < part.len() {
+                            return within(message, part, err);
+                        }
+                        err.offset -= part.len();
+                    }
+                    within(message, parts[parts.len() - 1], WireError { offset: parts[parts.len() - 1].len(), ..err })
+                })?;
                 w.end_object();
             }
         }
@@ -222,7 +257,17 @@ fn write_field(
         _ => {
             let mut scalars: Vec<u64> = Vec::new();
             for value in values {
-                collect_scalars(field.ty, *value, &mut scalars)?;
+                if !field.repeated && matches!(value, WireValue::Bytes(_)) {
+                    // Only repeated scalars may be packed; for a singular one
+                    // this is a foreign wire type, an unknown field to
+                    // protobuf (and to the framing, which sizes extras by the
+                    // last varint).
+                    continue;
+                }
+                collect_scalars(field.ty, *value, &mut scalars).map_err(|err| match value {
+                    WireValue::Bytes(packed) => within(message, packed, err),
+                    _ => err,
+                })?;
             }
             if scalars.is_empty() {
                 return Ok(());
@@ -368,6 +413,86 @@ mod tests {
         assert_eq!(human_size(8192), "8KB");
         assert_eq!(human_size(1536), "1.5KB");
         assert_eq!(human_size(0), "0B");
+    }
+
+    fn image_of(kind: crate::image::ImageKind, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(kind.magic().to_le_bytes());
+        bytes.extend((payload.len() as u32).to_le_bytes());
+        bytes.extend(payload);
+        bytes
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        // cgroup_entry.controllers -> dirs -> children -> children -> ...:
+        // all field 2, so any depth is one byte string away.
+        let nest = |levels: usize| {
+            // Sizes from the inside out, then the keys from the outside in.
+            let mut sizes = vec![0u64];
+            for _ in 0..levels {
+                let inner = *sizes.last().unwrap();
+                let mut head = vec![0x12];
+                wire::put_varint(&mut head, inner);
+                sizes.push(inner + head.len() as u64);
+            }
+            let mut message = Vec::new();
+            for &inner in sizes[..levels].iter().rev() {
+                message.push(0x12);
+                wire::put_varint(&mut message, inner);
+            }
+            image_of(crate::image::ImageKind::Cgroup, &message)
+        };
+        let decode = |bytes: Vec<u8>| {
+            // A small stack: the limit, not luck, must stop the recursion.
+            std::thread::Builder::new()
+                .stack_size(512 << 10)
+                .spawn(move || {
+                    let image = Image::parse("cgroup.img", &bytes).unwrap();
+                    super::super::to_json(&image, &DecodeOptions::PRETTY).map_err(|e| e.to_string())
+                })
+                .unwrap()
+                .join()
+                .unwrap()
+        };
+        assert!(decode(nest(MAX_DEPTH)).is_ok());
+        let too_deep = nest(MAX_DEPTH + 1);
+        // The innermost (empty) message is the one too deep: it ends the file.
+        let offset = too_deep.len();
+        let err = decode(too_deep).unwrap_err();
+        assert!(err.contains("nested more than 100 deep") && err.contains(&format!("offset {offset} ")), "{err}");
+        let err = decode(nest(200_000)).unwrap_err();
+        assert!(err.contains("nested more than 100 deep"), "{err}");
+    }
+
+    #[test]
+    fn errors_in_nested_messages_have_file_offsets() {
+        // files.img: file_entry { type: 1, reg (3): { id: <truncated varint> } }
+        // The payload starts at 12; reg's contents at 16; the varint at 17.
+        let bytes = image_of(crate::image::ImageKind::Files, &[0x08, 0x01, 0x1a, 0x02, 0x08, 0x80]);
+        let image = Image::parse("files.img", &bytes).unwrap();
+        let err = super::super::to_json(&image, &DecodeOptions::PLAIN).unwrap_err().to_string();
+        assert!(err.starts_with("files.img: offset 17 (entry 0)") && err.contains("truncated varint"), "{err}");
+
+        // pstree_entry { pid: 1, threads (5, packed): [1, 2, <truncated varint>] }:
+        // the run starts at 16, the bad varint at 18.
+        let bytes = image_of(crate::image::ImageKind::Pstree, &[0x08, 0x01, 0x2a, 0x03, 0x01, 0x02, 0x80]);
+        let image = Image::parse("pstree.img", &bytes).unwrap();
+        let err = super::super::to_json(&image, &DecodeOptions::PLAIN).unwrap_err().to_string();
+        assert!(err.starts_with("pstree.img: offset 18 (entry 0)") && err.contains("truncated varint"), "{err}");
+    }
+
+    #[test]
+    fn singular_scalars_ignore_packed_runs() {
+        // pipe_data_entry { pipe_id: 7, bytes: 3, bytes as a packed run [5] }
+        // then "abc": the extra is sized by the varint, and so is the JSON.
+        let mut bytes = image_of(crate::image::ImageKind::PipesData, &[0x08, 7, 0x10, 3, 0x12, 0x01, 0x05]);
+        bytes.extend(b"abc");
+        let image = Image::parse("pipes-data.img", &bytes).unwrap();
+        let text = super::super::to_json(&image, &DecodeOptions::PLAIN).unwrap();
+        assert_eq!(text, r#"{"magic": "PIPES_DATA", "entries": [{"pipe_id": 7, "bytes": 3, "extra": "YWJj\n"}]}"#);
+        super::super::from_json(text.as_bytes(), "pipes-data.json").unwrap();
     }
 
     #[test]

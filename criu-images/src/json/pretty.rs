@@ -241,6 +241,11 @@ pub(crate) fn parse_int(text: &str) -> Option<i128> {
         return None;
     }
     let body: String = body.chars().filter(|&c| c != '_').collect();
+    if body.starts_with(['+', '-']) {
+        // One sign, before the prefix: `from_str_radix` would take another
+        // (and `--2**127` would overflow the negation below).
+        return None;
+    }
     let value = i128::from_str_radix(&body, radix).ok()?;
     Some(if negative { -value } else { value })
 }
@@ -357,5 +362,10 @@ mod tests {
         assert_eq!(parse_int("1_000"), Some(1000));
         assert_eq!(parse_int("18446744073709551615"), Some(u64::MAX as i128));
         assert_eq!(parse_int("abc"), None);
+        // One sign only, and no panic at the edge of i128.
+        for text in ["--5", "+-5", "0x-5", "-0x+5", "0x_-5", "--170141183460469231731687303715884105728"] {
+            assert_eq!(parse_int(text), None, "{text}");
+        }
+        assert_eq!(parse_int("-170141183460469231731687303715884105727"), Some(-i128::MAX));
     }
 }

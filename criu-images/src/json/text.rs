@@ -176,7 +176,7 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
         if b >= 0x80 {
             continue; // handled below, char by char
         }
-        out.extend_from_slice(&bytes[start..i]);
+        write_unescaped(out, &s[start..i]);
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -190,12 +190,17 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
         }
         start = i + 1;
     }
-    let tail = &s[start..];
-    if tail.is_ascii() {
-        out.extend_from_slice(tail.as_bytes());
+    write_unescaped(out, &s[start..]);
+}
+
+/// Text without quotes, backslashes or control characters: ASCII as is,
+/// everything else as `\u` escapes (UTF-16 surrogate pairs above U+FFFF).
+fn write_unescaped(out: &mut Vec<u8>, s: &str) {
+    if s.is_ascii() {
+        out.extend_from_slice(s.as_bytes());
         return;
     }
-    for ch in tail.chars() {
+    for ch in s.chars() {
         if ch.is_ascii() {
             out.push(ch as u8);
         } else {
@@ -231,6 +236,8 @@ mod tests {
         assert_eq!(json(b"a\"b\\c\n\t\x01\x7f"), "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\"");
         assert_eq!(json("é€😀".as_bytes()), r#""\u00e9\u20ac\ud83d\ude00""#);
         assert_eq!(json(b"ok\xff\xfeA"), r#""ok\udcff\udcfeA""#);
+        // Non-ASCII before an escaped character is escaped too.
+        assert_eq!(json("é\n€\"x😀\t".as_bytes()), r#""\u00e9\n\u20ac\"x\ud83d\ude00\t""#);
     }
 
     #[test]

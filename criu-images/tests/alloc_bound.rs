@@ -1,0 +1,417 @@
+//! Allocation bounds on hostile input.
+//!
+//! A counting global allocator (in this test binary only) records, per
+//! thread, the largest single allocation and the peak of bytes live while a
+//! reader entry point runs. Hostile images must not make the reader allocate
+//! more than the input justifies: sizes, counts and lengths read from the
+//! input are checked against the bytes actually there before anything is
+//! reserved for them.
+
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::cell::Cell;
+
+use criu_images::image::Layout;
+use criu_images::json::{self, DecodeOptions};
+use criu_images::proto::{FieldType, MessageId};
+use criu_images::{Image, ImageKind};
+
+// ---------------------------------------------------------------------------
+// The counting allocator
+// ---------------------------------------------------------------------------
+
+struct Counting;
+
+thread_local! {
+    // `const` thread locals without destructors: safe to touch from the
+    // allocator (no lazy initialisation, no allocation).
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn grew(size: usize) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + size as isize;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
+}
+
+fn shrank(size: usize) {
+    let _ = LIVE.try_with(|live| live.set(live.get() - size as isize));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            shrank(layout.size());
+            grew(new_size);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// What one call allocated on this thread.
+#[derive(Clone, Copy, Debug)]
+struct Usage {
+    /// The largest single allocation (or reallocation target).
+    largest: usize,
+    /// The peak of bytes live, above what was live before the call.
+    peak: usize,
+}
+
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Usage) {
+    let base = LIVE.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    LARGEST.with(|l| l.set(0));
+    let out = f();
+    let usage = Usage {
+        largest: LARGEST.with(Cell::get),
+        peak: (PEAK.with(Cell::get) - base).max(0) as usize,
+    };
+    (out, usage)
+}
+
+// ---------------------------------------------------------------------------
+// The bounds
+// ---------------------------------------------------------------------------
+
+const MIB: usize = 1 << 20;
+
+/// Decoding (framing, typed messages, one-line JSON): at most 64 bytes per
+/// input byte, plus 1 MiB.
+fn decode_bound(len: usize) -> usize {
+    64 * len + MIB
+}
+
+/// The typed (prost) decoder builds one struct per repeated element. The
+/// largest repeated element, `fanotify_mark_entry` (128 bytes), costs as
+/// little as 2 input bytes, and a growing `Vec` may hold twice what it
+/// needs: 128 bytes per input byte. Linear in the input, never driven by a
+/// claimed count or size.
+fn typed_bound(len: usize) -> usize {
+    128 * len + MIB
+}
+
+/// Indented JSON repeats its indentation on every line: 4 spaces per level,
+/// and a message nested `d` deep sits about `2 d` levels in. The nesting
+/// limit of the decoder (100) bounds that factor.
+fn pretty_bound(len: usize) -> usize {
+    (64 + 8 * 100) * len + MIB
+}
+
+#[derive(Default)]
+struct Worst {
+    ratio: f64,
+    what: String,
+}
+
+impl Worst {
+    fn note(&mut self, what: &str, input: usize, usage: Usage) {
+        let ratio = usage.largest.max(usage.peak) as f64 / input.max(1) as f64;
+        if ratio > self.ratio {
+            self.ratio = ratio;
+            self.what = format!("{what}: {input} bytes in, {usage:?}");
+        }
+    }
+}
+
+fn check(what: &str, input: usize, usage: Usage, bound: usize) {
+    assert!(
+        usage.largest <= bound && usage.peak <= bound,
+        "{what}: {input} bytes of input made the reader allocate {usage:?} (bound {bound}, {:.0} per input byte)",
+        usage.largest.max(usage.peak) as f64 / input.max(1) as f64
+    );
+}
+
+/// Runs every decode path on one hostile image and checks its allocations.
+fn decode_checked(name: &str, data: &[u8], worst: &mut Worst) {
+    let len = data.len();
+    let Ok(image) = Image::parse(name, data) else { return };
+
+    let (entries, usage) = measure(|| image.entries().map_while(Result::ok).collect::<Vec<_>>());
+    check(&format!("{name}: entries"), len, usage, decode_bound(len));
+    worst.note(&format!("{name}: entries"), len, usage);
+
+    let (_, usage) = measure(|| {
+        for entry in &entries {
+            let _ = std::hint::black_box(entry.decode());
+        }
+    });
+    check(&format!("{name}: Entry::decode"), len, usage, typed_bound(len));
+
+    let (_, usage) = measure(|| json::info_json(&image));
+    check(&format!("{name}: info_json"), len, usage, decode_bound(len));
+
+    let (plain, usage) = measure(|| json::to_json(&image, &DecodeOptions::PLAIN));
+    check(&format!("{name}: to_json"), len, usage, decode_bound(len));
+    worst.note(&format!("{name}: to_json"), len, usage);
+
+    let (_, usage) = measure(|| json::to_json(&image, &DecodeOptions::PRETTY));
+    check(&format!("{name}: to_json --pretty"), len, usage, pretty_bound(len));
+
+    if let Ok(text) = plain {
+        // And back: the JSON parser and encoder, bounded by the JSON's size.
+        let (_, usage) = measure(|| json::from_json(text.as_bytes(), "decoded.json"));
+        check(&format!("{name}: from_json"), text.len(), usage, decode_bound(text.len()));
+        worst.note(&format!("{name}: from_json"), text.len(), usage);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hostile inputs
+// ---------------------------------------------------------------------------
+
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out
+}
+
+fn image_with(kind: ImageKind, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut data = Vec::new();
+    if let Some(head) = kind.head().magic() {
+        data.extend(head.to_le_bytes());
+    }
+    data.extend(kind.magic().to_le_bytes());
+    for (payload, extra) in entries {
+        data.extend((payload.len() as u32).to_le_bytes());
+        data.extend(*payload);
+        data.extend(*extra);
+    }
+    data
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[test]
+fn claimed_sizes_do_not_drive_allocations() {
+    let mut worst = Worst::default();
+    let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+
+    // A 4 GiB entry size.
+    let mut data = image_with(ImageKind::Pstree, &[(&[0x08, 0x01], &[])]);
+    data.extend(u32::MAX.to_le_bytes());
+    data.extend([0x08, 0x01]);
+    cases.push(("pstree.img", data));
+
+    // A 4 GiB length-delimited field.
+    let mut payload = vec![0x08, 0x01, 0x1a];
+    payload.extend(varint(4 << 30));
+    payload.extend([0u8; 8]);
+    cases.push(("files.img", image_with(ImageKind::Files, &[(&payload, &[])])));
+
+    // ipc_msg_entry { qnum: 4 billion } and 8 bytes of data.
+    let mut payload = vec![0x18];
+    payload.extend(varint(4_000_000_000));
+    cases.push(("ipcns-msg-1.img", image_with(ImageKind::IpcnsMsg, &[(&payload, &[4, 0, 0, 0, 0x08, 1, 0x10, 0])])));
+    cases.push(("ipcns-msg-1.img", image_with(ImageKind::IpcnsMsg, &[(&payload, &[0u8; 64])])));
+
+    // Huge nsems, shm size, ghost chunk len, BPF sizes, pipe bytes.
+    for (kind, key) in [
+        (ImageKind::IpcnsSem, 0x10),
+        (ImageKind::IpcnsShm, 0x10),
+        (ImageKind::BpfmapData, 0x10),
+        (ImageKind::PipesData, 0x10),
+        (ImageKind::SkQueues, 0x10),
+        (ImageKind::TcpStream, 0x08),
+    ] {
+        for value in [u64::from(u32::MAX), u64::MAX] {
+            let mut payload = vec![key];
+            payload.extend(varint(value));
+            cases.push(("extra.img", image_with(kind, &[(&payload, &[0u8; 16])])));
+        }
+    }
+    let mut chunk = vec![0x08];
+    chunk.extend(varint(u64::MAX));
+    cases.push(("ghost-file-1.img", image_with(ImageKind::GhostFile, &[(&[0x48, 1], &[]), (&chunk, &[0u8; 16])])));
+
+    // A pagemap entry claiming 2^64 pages, a core with a 4 GiB register set.
+    let mut payload = vec![0x28];
+    payload.extend(varint(u64::MAX));
+    cases.push(("pagemap-1.img", image_with(ImageKind::Pagemap, &[(&[0x08, 1], &[]), (&payload, &[])])));
+
+    for (name, data) in &cases {
+        decode_checked(name, data, &mut worst);
+    }
+    eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
+}
+
+/// For every repeated field of every entry message: the cheapest possible
+/// elements (2 bytes each, or 1 in a packed run), 20 000 of them. The typed
+/// decoder builds one struct per element, so this is where a reader would
+/// amplify most.
+#[test]
+fn many_cheap_elements_stay_within_bounds() {
+    const N: usize = 20_000;
+    // The element `typed_bound` is sized for.
+    assert!(std::mem::size_of::<criu_images::proto::FanotifyMarkEntry>() <= 128);
+    let mut worst = Worst::default();
+    for kind in ImageKind::all() {
+        for index in [0, 1] {
+            let id: MessageId = kind.entry_message(index);
+            if index == 1 && matches!(kind.layout(), Layout::Entries(_)) {
+                continue;
+            }
+            for field in id.schema().fields.iter().filter(|f| f.repeated) {
+                let mut payload = Vec::new();
+                match field.ty {
+                    FieldType::Message(_) | FieldType::String | FieldType::Bytes => {
+                        for _ in 0..N {
+                            payload.extend(varint(u64::from(field.number) << 3 | 2));
+                            payload.push(0);
+                        }
+                    }
+                    _ => {
+                        // One packed run of N zero varints (fixed-width types need more bytes).
+                        let width = match field.ty {
+                            FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float => 4,
+                            FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double => 8,
+                            _ => 1,
+                        };
+                        payload.extend(varint(u64::from(field.number) << 3 | 2));
+                        payload.extend(varint((N * width) as u64));
+                        payload.extend(std::iter::repeat_n(0u8, N * width));
+                    }
+                }
+                let entries: Vec<(&[u8], &[u8])> = if index == 0 {
+                    vec![(&payload, &[])]
+                } else {
+                    vec![(&[0x08, 0x01][..], &[][..]), (&payload, &[])]
+                };
+                let data = image_with(kind, &entries);
+                let name = format!("{}.{}", kind.name(), field.name);
+                decode_checked(&name, &data, &mut worst);
+            }
+        }
+    }
+    eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
+}
+
+/// Deeply nested messages: the decoders stop at their nesting limits, and
+/// the work done before that is bounded by the input.
+#[test]
+fn deep_nesting_stays_within_bounds() {
+    let mut worst = Worst::default();
+    for levels in [50, 99, 100, 101, 1000, 100_000] {
+        let mut sizes = vec![0u64];
+        for _ in 0..levels {
+            let inner = *sizes.last().unwrap();
+            sizes.push(inner + 1 + varint(inner).len() as u64);
+        }
+        let mut message = Vec::new();
+        for &inner in sizes[..levels].iter().rev() {
+            message.push(0x12);
+            message.extend(varint(inner));
+        }
+        decode_checked("cgroup.img", &image_with(ImageKind::Cgroup, &[(&message, &[])]), &mut worst);
+        // The same, with many cheap leaves at the bottom: cgroup_dir_entry
+        // properties (3), 2 bytes each.
+        let mut leaves = Vec::new();
+        for _ in 0..5_000 {
+            leaves.extend([0x1a, 0x00]);
+        }
+        let depth = levels.min(99);
+        let mut message = leaves;
+        for _ in 0..depth {
+            let mut outer = vec![0x12];
+            outer.extend(varint(message.len() as u64));
+            outer.extend(&message);
+            message = outer;
+        }
+        decode_checked("cgroup.img", &image_with(ImageKind::Cgroup, &[(&message, &[])]), &mut worst);
+    }
+    eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
+}
+
+/// Random bytes behind every magic, and random mutations of protobuf-looking
+/// entries.
+#[test]
+fn random_images_stay_within_bounds() {
+    let mut worst = Worst::default();
+    let mut rng = Rng(42);
+    for kind in ImageKind::all() {
+        for size in [16usize, 256, 4096, 65536] {
+            let mut body: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
+            let mut data = image_with(kind, &[]);
+            data.extend(&body);
+            decode_checked("random.img", &data, &mut worst);
+            // One honest entry around the random bytes.
+            body.truncate(size - 4);
+            let data = image_with(kind, &[(&body, &[])]);
+            decode_checked("random.img", &data, &mut worst);
+        }
+    }
+    eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
+}
+
+/// Hostile JSON: the parser's tree and the encoder's output stay within a
+/// constant factor of the text.
+#[test]
+fn hostile_json_stays_within_bounds() {
+    let mut worst = Worst::default();
+    let n = 100_000;
+    let texts: Vec<String> = vec![
+        "[".repeat(n),
+        format!("[{}0]", "0,".repeat(n)),
+        format!("[{}{{}}]", "{},".repeat(n)),
+        format!("[{}\"\"]", "\"\",".repeat(n)),
+        format!("{{{}\"a\": 0}}", "\"a\": 0, ".repeat(n)),
+        format!("{{\"magic\": \"PSTREE\", \"entries\": [{}{{}}]}}", "{}, ".repeat(n)),
+        format!("{{\"magic\": \"PSTREE\", \"entries\": [{{\"threads\": [{}0]}}]}}", "0,".repeat(n)),
+        format!("{{\"magic\": \"IPCNS_SEM\", \"entries\": [{{\"nsems\": {n}, \"extra\": [{}0]}}]}}", "0,".repeat(n - 1)),
+        format!("{{\"magic\": \"IPCNS_SEM\", \"entries\": [{{\"nsems\": 4294967295, \"extra\": [0]}}]}}"),
+        format!("{{\"magic\": \"IPCNS_SHM\", \"entries\": [{{\"size\": 18446744073709551615, \"extra\": \"AAAA\"}}]}}"),
+        format!("{{\"magic\": \"PIPES_DATA\", \"entries\": [{{\"bytes\": 4294967295, \"extra\": \"AAAA\"}}]}}"),
+        format!("{{\"magic\": \"MM\", \"entries\": [{{\"vmas\": [{}{{}}]}}]}}", "{}, ".repeat(n)),
+        format!("\"{}\"", "\\udcff".repeat(n)),
+        format!("\"{}\"", "\\ud83d\\ude00".repeat(n)),
+    ];
+    for text in &texts {
+        let (_, usage) = measure(|| json::from_json(text.as_bytes(), "hostile.json"));
+        let what: String = text.chars().take(60).collect();
+        check(&format!("from_json {what}"), text.len(), usage, decode_bound(text.len()));
+        worst.note(&format!("from_json {what}"), text.len(), usage);
+    }
+    eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
+}
