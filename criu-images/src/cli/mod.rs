@@ -140,7 +140,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Decode(args) => {
             let input = read_input(args.input.as_ref())?;
             let options = DecodeOptions { pretty: args.pretty, no_payload: args.nopl };
-            let mut text = Vec::new();
+            let bytes = input.bytes()?;
+            // JSON runs to a few times the image's size; reserve it once.
+            let mut text = Vec::with_capacity(bytes.len().saturating_mul(if args.pretty { 8 } else { 4 }).min(1 << 30));
             json::write_json(&input.image()?, &options, &mut text)?;
             write_text_output(args.output.as_ref(), text)
         }

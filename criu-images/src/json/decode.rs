@@ -19,14 +19,45 @@ pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut 
     w.string(image.kind().name().as_bytes());
     w.key("entries");
     w.begin_array();
-    for entry in image.entries() {
-        let entry = entry?;
-        write_entry(&mut w, image, &entry, options)?;
+    // Framing is cheap and sequential; rendering is the work, and entries
+    // are independent, so large images render in parallel chunks that are
+    // then joined in order (the text is the same either way).
+    let entries = image.entries().collect::<Result<Vec<_>>>()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if entries.len() < PARALLEL_ENTRIES || threads < 2 {
+        for entry in &entries {
+            write_entry(&mut w, image, entry, options)?;
+        }
+    } else {
+        let chunk = entries.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<u8>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = entries
+                .chunks(chunk)
+                .enumerate()
+                .map(|(i, part)| {
+                    scope.spawn(move || -> Result<Vec<u8>> {
+                        let mut buf = Vec::with_capacity(part.iter().map(|e| e.payload().len() * 6).sum());
+                        let mut cw = JsonWriter::inside_array(&mut buf, options.pretty.then_some(4), 2, i == 0);
+                        for entry in part {
+                            write_entry(&mut cw, image, entry, options)?;
+                        }
+                        Ok(buf)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("rendering does not panic")).collect()
+        });
+        for part in parts {
+            w.append_items(&part?);
+        }
     }
     w.end_array();
     w.end_object();
     Ok(())
 }
+
+/// Images with at least this many entries are rendered on several threads.
+const PARALLEL_ENTRIES: usize = 20_000;
 
 fn write_entry(w: &mut JsonWriter<'_>, image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<()> {
     let at = |err: WireError| Error::Protobuf {
@@ -124,26 +155,23 @@ fn write_fields(
     hex_inherited: bool,
     depth: usize,
 ) -> Result<(), WireError> {
-    // CRIU's writers emit fields in ascending number order, so the common
-    // case streams the wire fields as they come. Anything else is sorted
-    // first (stable, so repeated values keep their order).
+    // One pass frames every field (so a malformed message fails before any
+    // of it is written); CRIU's writers emit fields in ascending number
+    // order, and anything else is sorted (stably: repeated values keep
+    // their order).
+    let mut fields: smallvec::SmallVec<[(u32, WireValue<'_>); 16]> = smallvec::SmallVec::new();
     let mut in_order = true;
-    let mut last = 0u32;
     for field in Fields::new(bytes) {
-        let (number, _) = field?;
-        if number < last {
+        let field = field?;
+        if fields.last().is_some_and(|(last, _)| field.0 < *last) {
             in_order = false;
         }
-        last = number;
+        fields.push(field);
     }
-    let fields = Fields::new(bytes).map(|f| f.expect("validated above"));
-    if in_order {
-        write_sorted(w, id, bytes, fields, pretty, hex_inherited, depth)
-    } else {
-        let mut fields: Vec<(u32, WireValue<'_>)> = fields.collect();
+    if !in_order {
         fields.sort_by_key(|(number, _)| *number);
-        write_sorted(w, id, bytes, fields.into_iter(), pretty, hex_inherited, depth)
     }
+    write_sorted(w, id, bytes, fields.iter().copied(), pretty, hex_inherited, depth)
 }
 
 /// `bytes` is the message the fields come from (for error offsets).
@@ -161,7 +189,7 @@ fn write_sorted<'a>(
     // Values of one field number, gathered before printing: the key is only
     // written when at least one value has the declared wire type (values of
     // another type are unknown fields to protobuf, and crit drops them).
-    let mut group: Vec<WireValue<'a>> = Vec::new();
+    let mut group: smallvec::SmallVec<[WireValue<'a>; 4]> = smallvec::SmallVec::new();
     while let Some((number, first)) = fields.next() {
         group.clear();
         group.push(first);
@@ -202,7 +230,7 @@ fn write_field(
                 let err = WireError { offset: 0, what: "messages nested more than 100 deep" };
                 return Err(within(message, parts[0], err));
             }
-            w.key(field.name);
+            w.field_key(field.name);
             if field.repeated {
                 w.begin_array();
                 for part in parts {
@@ -243,7 +271,7 @@ fn write_field(
             let Some(last) = parts.last() else {
                 return Ok(());
             };
-            w.key(field.name);
+            w.field_key(field.name);
             if field.repeated {
                 w.begin_array();
                 for part in &parts {
@@ -255,7 +283,7 @@ fn write_field(
             }
         }
         _ => {
-            let mut scalars: Vec<u64> = Vec::new();
+            let mut scalars: smallvec::SmallVec<[u64; 8]> = smallvec::SmallVec::new();
             for value in values {
                 if !field.repeated && matches!(value, WireValue::Bytes(_)) {
                     // Only repeated scalars may be packed; for a singular one
@@ -272,7 +300,7 @@ fn write_field(
             if scalars.is_empty() {
                 return Ok(());
             }
-            w.key(field.name);
+            w.field_key(field.name);
             if field.repeated {
                 if pretty && field.opts.ipadd {
                     let words: Vec<u32> = scalars.iter().map(|&v| v as u32).collect();
@@ -298,7 +326,7 @@ fn write_field(
 
 /// Appends the raw scalar values a wire value holds for a field of type `ty`
 /// (several when packed); values of a foreign wire type are skipped.
-fn collect_scalars(ty: FieldType, value: WireValue<'_>, out: &mut Vec<u64>) -> Result<(), WireError> {
+fn collect_scalars(ty: FieldType, value: WireValue<'_>, out: &mut smallvec::SmallVec<[u64; 8]>) -> Result<(), WireError> {
     let fixed = match ty {
         FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float => Some(4),
         FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double => Some(8),
@@ -360,7 +388,7 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
             let value = integer(ty, raw);
             if pretty {
                 if hex {
-                    return w.string(pretty::hex(value).as_bytes());
+                    return w.hex_string(value);
                 }
                 let opts = &field.opts;
                 if opts.dev || opts.odev {
@@ -406,6 +434,36 @@ fn python_float(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_rendering_equals_serial_rendering() {
+        let mut json = String::from(r#"{"magic": "PAGEMAP", "entries": [{"pages_id": 1}"#);
+        for i in 0..(PARALLEL_ENTRIES as u64 + 1234) {
+            json.push_str(&format!(r#", {{"vaddr": {}, "compat_nr_pages": 0, "flags": 4, "nr_pages": {}}}"#, i << 16, i % 7 + 1));
+        }
+        json.push_str("]}");
+        let bytes = crate::json::from_json(json.as_bytes(), "big.json").unwrap();
+        let image = Image::parse("big", &bytes).unwrap();
+        for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY] {
+            let parallel = crate::json::to_json(&image, &options).unwrap();
+            let mut serial = Vec::new();
+            let mut w = JsonWriter::new(&mut serial, options.pretty.then_some(4));
+            w.begin_object();
+            w.key("magic");
+            w.string(b"PAGEMAP");
+            w.key("entries");
+            w.begin_array();
+            for entry in image.entries() {
+                write_entry(&mut w, &image, &entry.unwrap(), &options).unwrap();
+            }
+            w.end_array();
+            w.end_object();
+            assert!(parallel.as_bytes() == serial.as_slice(), "pretty: {}", options.pretty);
+        }
+        // The joined text encodes back to the same image.
+        let text = crate::json::to_json(&image, &DecodeOptions::PLAIN).unwrap();
+        assert_eq!(crate::json::from_json(text.as_bytes(), "big.json").unwrap(), bytes);
+    }
 
     #[test]
     fn human_sizes_match_crit() {

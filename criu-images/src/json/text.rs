@@ -145,6 +145,12 @@ pub(crate) fn decode_quoted_printable(text: &[u8]) -> Vec<u8> {
 /// "surrogateescape"), so that any byte string survives a round trip.
 pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
+    // Most strings (names, hex, base64, paths) need no escaping at all.
+    if s.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     let mut rest = s;
     loop {
         match std::str::from_utf8(rest) {

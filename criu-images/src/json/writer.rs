@@ -22,6 +22,20 @@ impl<'o> JsonWriter<'o> {
         JsonWriter { out, indent, depth: 0, empty: true, after_key: false }
     }
 
+    /// A writer for items of an array open at `depth` elsewhere; `first`
+    /// says whether the array has no item yet (so no separator is due).
+    pub(crate) fn inside_array(out: &'o mut Vec<u8>, indent: Option<usize>, depth: usize, first: bool) -> Self {
+        JsonWriter { out, indent, depth, empty: first, after_key: false }
+    }
+
+    /// Appends items written by an [`JsonWriter::inside_array`] writer.
+    pub(crate) fn append_items(&mut self, items: &[u8]) {
+        if !items.is_empty() {
+            self.out.extend_from_slice(items);
+            self.empty = false;
+        }
+    }
+
     fn newline(&mut self) {
         if let Some(indent) = self.indent {
             self.out.push(b'\n');
@@ -79,6 +93,17 @@ impl<'o> JsonWriter<'o> {
     }
 
     /// Writes an object key; the next call writes its value.
+    /// A key that is a protobuf field name: an identifier (letters, digits,
+    /// `_`), written without escaping.
+    pub(crate) fn field_key(&mut self, name: &str) {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        self.item();
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\": ");
+        self.after_key = true;
+    }
+
     pub(crate) fn key(&mut self, key: &str) {
         self.item();
         write_json_string(self.out, key.as_bytes());
@@ -88,17 +113,37 @@ impl<'o> JsonWriter<'o> {
 
     pub(crate) fn u64(&mut self, value: u64) {
         self.item();
-        let mut buf = itoa_buf();
-        self.out.extend_from_slice(format_u64(&mut buf, value));
+        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
     pub(crate) fn i64(&mut self, value: i64) {
         self.item();
+        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    /// `"0x1f"` (and `"-0x5"`), crit's pretty hex, without a temporary string.
+    pub(crate) fn hex_string(&mut self, value: i128) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        self.item();
+        self.out.push(b'"');
         if value < 0 {
             self.out.push(b'-');
         }
-        let mut buf = itoa_buf();
-        self.out.extend_from_slice(format_u64(&mut buf, value.unsigned_abs()));
+        self.out.extend_from_slice(b"0x");
+        let magnitude = value.unsigned_abs();
+        let mut buf = [0u8; 32];
+        let mut i = buf.len();
+        let mut v = magnitude;
+        loop {
+            i -= 1;
+            buf[i] = DIGITS[(v & 15) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&buf[i..]);
+        self.out.push(b'"');
     }
 
     pub(crate) fn bool(&mut self, value: bool) {
@@ -117,23 +162,6 @@ impl<'o> JsonWriter<'o> {
         self.item();
         self.out.extend_from_slice(json.as_bytes());
     }
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-fn format_u64(buf: &mut [u8; 20], mut value: u64) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 #[cfg(test)]
