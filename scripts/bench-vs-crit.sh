@@ -40,13 +40,15 @@ hyperfine --output=pipe -N -w 1 -r 5 --export-json "$work/pagemap.json" \
     "$ours decode -i $pm" "crit decode -i $pm" \
     "$ours decode --pretty -i $pm" "crit decode --pretty -i $pm" >/dev/null
 loop() { echo "bash -c 'for f in $work/dir/*.img; do $1 decode -i \$f > /dev/null; done'"; }
-hyperfine --output=pipe -w 1 -r 5 --export-json "$work/dir.json" "$(loop "$ours")" "$(loop crit)" >/dev/null
+hyperfine --output=pipe -w 1 -r 5 --export-json "$work/dir.json" "$(loop "$ours")" "$(loop crit)" \
+    "$ours decode-all $work/dir -o $work/out" >/dev/null
 python3 - "$work/pagemap.json" "$work/dir.json" <<'PY'
 import json, sys
 pm = [r["mean"] for r in json.load(open(sys.argv[1]))["results"]]
 d = [r["mean"] for r in json.load(open(sys.argv[2]))["results"]]
 print(f"100k-entry pagemap, plain:  crit / criu-images = {pm[1] / pm[0]:.0f}x")
 print(f"100k-entry pagemap, pretty: crit / criu-images = {pm[3] / pm[2]:.0f}x")
-print(f"whole images directory (one process per image): crit / criu-images = {d[1] / d[0]:.0f}x")
+print(f"whole images directory, one process per image for both: crit / criu-images = {d[1] / d[0]:.0f}x")
+print(f"whole images directory, crit loop vs criu-images decode-all: {d[1] / d[2]:.0f}x")
 PY
 echo "inputs kept in $work"

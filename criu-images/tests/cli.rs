@@ -269,3 +269,26 @@ fn rootfs_lists_and_reads_the_changed_files() {
     let none = criu_images(&["rootfs", &fixture("counter-host/images"), "ls"], None);
     assert!(String::from_utf8_lossy(&none.stderr).contains("no rootfs-diff.tar"));
 }
+
+#[test]
+fn decode_all_writes_what_crit_writes_for_every_image() {
+    let dir = std::env::temp_dir().join(format!("criu-images-decode-all-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, golden) in [("pytree/checkpoint.tar.gz", "pytree/decoded-crit-4.x"), ("counter-host/images", "counter-host/decoded-crit-4.x")] {
+        let out = criu_images(&["decode-all", &fixture(path), "-o", dir.to_str().unwrap(), "--pretty"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut expected: Vec<String> = std::fs::read_dir(fixture(golden)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        expected.sort();
+        let mut got: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        got.sort();
+        // Podman keeps stats-dump outside checkpoint/; crit's goldens of
+        // plain directories include it.
+        assert!(expected.iter().all(|n| got.contains(n) || n == "stats-dump.json"), "{got:?} vs {expected:?}");
+        for name in &expected {
+            if let Ok(ours) = std::fs::read(dir.join(name)) {
+                assert_eq!(ours, std::fs::read(fixture(golden).join(name)).unwrap(), "{path}: {name}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -35,6 +35,17 @@ enum Command {
     Decode(DecodeArgs),
     /// Convert JSON back to an image (crit encode).
     Encode(EncodeArgs),
+    /// Decode every protobuf image of a checkpoint to OUTDIR/NAME.json.
+    DecodeAll {
+        /// The checkpoint: images directory, tar, tar.gz, tar.zst.
+        path: PathBuf,
+        /// Directory to write the JSON files into (created if missing).
+        #[arg(short = 'o', long = "out")]
+        output: PathBuf,
+        /// Indented, humanised JSON, as crit --pretty.
+        #[arg(long)]
+        pretty: bool,
+    },
     /// Print the image type and number of entries (crit info).
     Info {
         /// The image file, or ARCHIVE:MEMBER.
@@ -145,6 +156,28 @@ fn run(cli: Cli) -> Result<()> {
             let mut text = Vec::with_capacity(bytes.len().saturating_mul(if args.pretty { 8 } else { 4 }).min(1 << 30));
             json::write_json(&input.image()?, &options, &mut text)?;
             write_text_output(args.output.as_ref(), text)
+        }
+        Command::DecodeAll { path, output, pretty } => {
+            let checkpoint = Checkpoint::open(&path)?;
+            std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
+            let options = DecodeOptions { pretty, no_payload: false };
+            let mut written = 0;
+            for name in checkpoint.image_names() {
+                // Member names of one directory: never a path, but make sure.
+                if name.contains('/') || name.starts_with('.') {
+                    continue;
+                }
+                let Ok(image) = Image::parse(&name, checkpoint.image_bytes(&name)?) else {
+                    continue; // raw images, logs and other files have no JSON form
+                };
+                let mut text = Vec::new();
+                json::write_json(&image, &options, &mut text)?;
+                let target = output.join(format!("{name}.json"));
+                std::fs::write(&target, text).map_err(|e| Error::io(target.display().to_string(), e))?;
+                written += 1;
+            }
+            eprintln!("decoded {written} images into {}", output.display());
+            Ok(())
         }
         Command::Show { input, nopl } => {
             let input = open_input(&input)?;
