@@ -277,7 +277,8 @@ fn decode_all_writes_what_crit_writes_for_every_image() {
     for (path, golden) in [("pytree/checkpoint.tar.gz", "pytree/decoded-crit-4.x"), ("counter-host/images", "counter-host/decoded-crit-4.x")] {
         let out = criu_images(&["decode-all", &fixture(path), "-o", dir.to_str().unwrap(), "--pretty"], None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut expected: Vec<String> = std::fs::read_dir(fixture(golden)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let golden = std::path::PathBuf::from(fixture(golden));
+        let mut expected: Vec<String> = std::fs::read_dir(&golden).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         expected.sort();
         let mut got: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         got.sort();
@@ -286,7 +287,7 @@ fn decode_all_writes_what_crit_writes_for_every_image() {
         assert!(expected.iter().all(|n| got.contains(n) || n == "stats-dump.json"), "{got:?} vs {expected:?}");
         for name in &expected {
             if let Ok(ours) = std::fs::read(dir.join(name)) {
-                assert_eq!(ours, std::fs::read(fixture(golden).join(name)).unwrap(), "{path}: {name}");
+                assert_eq!(ours, std::fs::read(golden.join(name)).unwrap(), "{path}: {name}");
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
