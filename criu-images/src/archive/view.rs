@@ -64,9 +64,10 @@ impl FileSource for TarView<'_> {
 /// attacker's absolute symlink cannot make us read the analyst's own files.
 pub struct RootDir {
     root: PathBuf,
-    // Maps are boxed and never removed, so slices handed out stay valid
-    // for the life of the RootDir.
-    maps: Mutex<Vec<Box<memmap2::Mmap>>>,
+    // Maps are never removed, and a mapping's address does not change when
+    // its Mmap handle moves, so slices handed out stay valid for the life
+    // of the RootDir.
+    maps: Mutex<Vec<memmap2::Mmap>>,
 }
 
 impl RootDir {
@@ -89,11 +90,11 @@ impl FileSource for RootDir {
             return None;
         }
         // SAFETY: read-only map of a regular file inside the given root.
-        let map = Box::new(unsafe { memmap2::Mmap::map(&file) }.ok()?);
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
         let slice: *const [u8] = &map[..];
         self.maps.lock().ok()?.push(map);
-        // SAFETY: the Box keeps the Mmap at a stable address and is only
-        // dropped with `self`, so the slice lives as long as `&self`.
+        // SAFETY: the mapping stays where it is until its Mmap is dropped,
+        // which happens only with `self`, so the slice lives as long as `&self`.
         Some(unsafe { &*slice })
     }
 }

@@ -78,7 +78,7 @@ fn comm_of(checkpoint: &Checkpoint, pid: u32) -> Result<String> {
 }
 
 fn ps(checkpoint: &Checkpoint, tasks: &[PstreeEntry], text: &mut String) -> Result<()> {
-    writeln!(text, "{:>7}{:>7}{:>7}   {}", "PID", "PGID", "SID", "COMM").ok();
+    writeln!(text, "{:>7}{:>7}{:>7}   COMM", "PID", "PGID", "SID").ok();
     let mut comms = HashMap::new();
     for task in tasks {
         comms.insert(task.pid, comm_of(checkpoint, task.pid)?);
@@ -254,7 +254,7 @@ fn rss(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text: 
 }
 
 fn sk(checkpoint: &Checkpoint, text: &mut String) -> Result<()> {
-    writeln!(text, "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} {}", "PID", "FD", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE", "QUEUED").ok();
+    writeln!(text, "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} QUEUED", "PID", "FD", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE").ok();
     for p in Process::load_all(&checkpoint.levels())? {
         for fd in p.fds.iter().filter(|f| f.kind == "INETSK" || f.kind == "UNIXSK") {
             let get = |k: &str| fd.details.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());

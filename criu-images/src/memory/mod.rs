@@ -470,16 +470,19 @@ fn merge(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
     out
 }
 
+type LoadedPagemap<'a> = (Pagemap, &'a [u8]);
+
 /// Resolves pagemap runs through the chain of dumps.
 struct Builder<'l, 'a> {
     levels: &'l [&'a dyn ImageStore],
     page_size: u64,
-    pagemaps: HashMap<(usize, String), Option<(Pagemap, &'a [u8])>>,
+    /// (level, pagemap name) -> the parsed pagemap and its pages file.
+    pagemaps: HashMap<(usize, String), Option<LoadedPagemap<'a>>>,
 }
 
 impl<'a> Builder<'_, 'a> {
     /// The pagemap `name` at `level` and its pages file, parsed once.
-    fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<&(Pagemap, &'a [u8])>> {
+    fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<&LoadedPagemap<'a>>> {
         let key = (level, name.to_string());
         if !self.pagemaps.contains_key(&key) {
             let store = self.levels[level];
