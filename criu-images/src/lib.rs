@@ -9,7 +9,9 @@
 //!   our `.proto` files) and their schema tables;
 //! * [`image`]: the framing (magics, entries, extra payloads) as borrowed
 //!   views over the file bytes, usually a memory map;
-//! * [`json`]: crit-compatible JSON, both ways, byte-exact.
+//! * [`json`]: crit-compatible JSON, both ways, byte-exact;
+//! * [`model`]: what the checkpoint means: the container it came from
+//!   (engine, image, process spec, network, CRIU's dump statistics).
 //!
 //! ```no_run
 //! use criu_images::image::ImageFile;

@@ -1,6 +1,13 @@
-//! The forensic picture of a checkpoint: processes, their credentials,
-//! command lines, environment, memory areas and open files.
+//! The forensic picture of a checkpoint: the container it came from, and
+//! its processes with their credentials, command lines, environment, memory
+//! areas, open files and sockets.
+//!
+//! The model does not open archives itself: its entry points take image
+//! stores ([`ImageStore`]) or a lookup of members by name, so that
+//! directories, tar, gzip and zstd sources all feed it the same way.
 
+mod bounded_json;
+pub mod container;
 mod files;
 mod names;
 mod process;

@@ -37,11 +37,11 @@ fn read_dir_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// Files of an archive that lie directly in `prefix` (e.g. `checkpoint/`).
-fn read_archive_files(path: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
+/// The uncompressed tar bytes of a `.tar`, `.tar.gz` or `.tar.zst` archive.
+fn tar_bytes(path: &Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap();
     let name = path.to_string_lossy();
-    let tar_bytes = if name.ends_with(".gz") {
+    if name.ends_with(".gz") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
         out
@@ -49,7 +49,41 @@ fn read_archive_files(path: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
         zstd::decode_all(&raw[..]).unwrap()
     } else {
         raw
-    };
+    }
+}
+
+/// Every regular file of an archive, by its path from the archive top
+/// (`config.dump`, `checkpoint/pstree.img`, ...).
+pub fn archive_members(path: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let tar_bytes = tar_bytes(path);
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let mut members = std::collections::BTreeMap::new();
+    for member in archive.entries().unwrap() {
+        let mut member = member.unwrap();
+        if !member.header().entry_type().is_file() {
+            continue;
+        }
+        let name = member.path().unwrap().to_string_lossy().into_owned();
+        let name = name.strip_prefix("./").unwrap_or(&name).to_string();
+        let mut bytes = Vec::new();
+        member.read_to_end(&mut bytes).unwrap();
+        members.insert(name, bytes);
+    }
+    members
+}
+
+/// The kubelet checkpoint tar of the k8s-counter fixture (its name carries a timestamp).
+pub fn k8s_counter_tar() -> PathBuf {
+    std::fs::read_dir(fixtures_dir().join("k8s-counter"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tar"))
+        .expect("k8s-counter has a kubelet checkpoint tar")
+}
+
+/// Files of an archive that lie directly in `prefix` (e.g. `checkpoint/`).
+fn read_archive_files(path: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let tar_bytes = tar_bytes(path);
     let mut archive = tar::Archive::new(&tar_bytes[..]);
     let mut files = Vec::new();
     for member in archive.entries().unwrap() {
@@ -85,11 +119,7 @@ pub fn image_sets() -> Vec<ImageSet> {
         pretty_goldens: root.join("predump/decoded-crit-4.x").join(sub),
         plain_goldens: root.join("predump/decoded-crit-4.x-plain").join(sub),
     };
-    let k8s_tar = std::fs::read_dir(root.join("k8s-counter"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "tar"))
-        .expect("k8s-counter has a kubelet checkpoint tar");
+    let k8s_tar = k8s_counter_tar();
     vec![
         set("counter/none", read_archive_files(&root.join("counter/none/checkpoint.tar"), "checkpoint/"), "counter/none"),
         set("counter/gzip", read_archive_files(&root.join("counter/gzip/checkpoint.tar.gz"), "checkpoint/"), "counter/gzip"),
