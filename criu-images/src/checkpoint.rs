@@ -196,6 +196,26 @@ impl Checkpoint {
         levels
     }
 
+    /// What the container engine recorded about the container (Podman,
+    /// CRI-O, containerd); `None` for plain CRIU image directories.
+    pub fn container(&self) -> Result<Option<crate::model::container::ContainerInfo>> {
+        let archive = self.archive();
+        crate::model::container::ContainerInfo::from_members(|name| archive.read(name).ok())
+    }
+
+    /// CRIU's dump statistics (`stats-dump`, at the archive's top or among
+    /// the images), if present.
+    pub fn dump_stats(&self) -> Result<Option<crate::model::container::DumpStats>> {
+        let bytes = match self.archive().read("stats-dump") {
+            Ok(bytes) => bytes,
+            Err(_) => match self.images.file("stats-dump")? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+        };
+        crate::model::container::DumpStats::parse(bytes)
+    }
+
     /// The files the container changed or added (`rootfs-diff.tar`, written
     /// by Podman and CRI-O), indexed without extracting; `None` if absent.
     pub fn rootfs_diff(&self) -> Result<Option<TarView<'_>>> {

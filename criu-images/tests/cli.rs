@@ -293,3 +293,23 @@ fn decode_all_writes_what_crit_writes_for_every_image() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn show_summarises_a_checkpoint_like_checkpointctl() {
+    for (dir, archive) in [("counter/zstd", fixture("counter/zstd/checkpoint.tar.zst")), ("counter/none", fixture("counter/none/checkpoint.tar"))] {
+        let out = criu_images(&["show", &archive, "--stats"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/podman-print-stats.json"))).unwrap()).unwrap();
+        let c = &stats["container_statistics"][0];
+        assert!(text.contains(&format!("ID:             {}", c["Id"].as_str().unwrap())), "{text}");
+        assert!(text.contains(&format!("Container:      {} (Podman, runc)", c["RawInput"].as_str().unwrap())), "{text}");
+        let criu = &c["criu_statistics"];
+        assert!(text.contains(&format!("Frozen time:     {} us", criu["frozen_time"])), "{text}");
+        assert!(text.contains(&format!("Pages written:   {}", criu["pages_written"])), "{text}");
+        assert!(text.contains("IP:             10.88.0."), "{text}");
+    }
+    // A single image is still shown as crit shows it.
+    let out = criu_images(&["show", &fixture("counter-host/images/pstree.img")], None);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("{\n    \"magic\": \"PSTREE\""));
+}

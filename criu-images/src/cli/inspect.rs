@@ -62,13 +62,30 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(pid) = args.pid {
         processes.retain(|p| p.pid == pid);
     }
+    let container = checkpoint.container()?;
     match args.format {
         InspectFormat::Json => {
-            let doc = inspect_json(&checkpoint, &processes);
+            let mut doc = inspect_json(&checkpoint, &processes);
+            doc["container"] = container.as_ref().map_or(Value::Null, container_json);
             let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
             writeln!(out, "{text}").ok();
         }
-        InspectFormat::Tree => tree(&args, &checkpoint, &processes, out),
+        InspectFormat::Tree => {
+            if let Some(c) = &container {
+                writeln!(
+                    out,
+                    "{} container {} ({}), image {}, created {}{}",
+                    c.engine.name(),
+                    c.name.as_deref().unwrap_or("?"),
+                    c.id.as_deref().map_or("?", |id| &id[..id.len().min(12)]),
+                    c.image_name.as_deref().unwrap_or("?"),
+                    c.created.as_deref().unwrap_or("?"),
+                    c.primary_ip().map(|ip| format!(", IP {ip}")).unwrap_or_default()
+                )
+                .ok();
+            }
+            tree(&args, &checkpoint, &processes, out)
+        }
     }
     Ok(())
 }
@@ -85,6 +102,31 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
         },
         "container": Value::Null,
         "processes": processes.iter().map(process_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The `container` object of `inspect --format json`.
+pub(crate) fn container_json(c: &crate::model::container::ContainerInfo) -> Value {
+    json!({
+        "engine": c.engine.name(),
+        "runtime": c.runtime,
+        "name": c.name,
+        "id": c.id,
+        "image": c.image_name,
+        "image_id": c.image_id,
+        "pod": c.pod,
+        "namespace": c.namespace,
+        "created": c.created,
+        "checkpointed": c.checkpointed,
+        "hostname": c.hostname,
+        "ip": c.primary_ip(),
+        "network": c.network.as_ref().map(|interfaces| interfaces.iter().map(|i| json!({
+            "network": i.network, "name": i.name, "mac": i.mac,
+            "addresses": i.addresses.iter().map(|a| json!({"address": a.address, "gateway": a.gateway})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()),
+        "cgroup_path": c.cgroup_path,
+        "annotations": c.annotations,
+        "create_command": c.create_command,
     })
 }
 

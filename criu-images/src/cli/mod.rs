@@ -52,14 +52,18 @@ enum Command {
         #[arg(value_name = "IN")]
         input: PathBuf,
     },
-    /// Print an image as indented, humanised JSON (crit show).
+    /// Summarise a checkpoint (directory or archive), or print one image as
+    /// indented, humanised JSON (crit show).
     Show {
-        /// The image file, or ARCHIVE:MEMBER (e.g. checkpoint.tar:checkpoint/pstree.img).
+        /// A checkpoint; or an image file, or ARCHIVE:MEMBER (e.g. checkpoint.tar:checkpoint/pstree.img).
         #[arg(value_name = "IN")]
         input: PathBuf,
         /// Replace extra payloads (pipe data, socket queues, ...) by their size.
         #[arg(long)]
         nopl: bool,
+        /// With a checkpoint: also CRIU's dump statistics.
+        #[arg(long)]
+        stats: bool,
     },
     /// List the members of a checkpoint (directory, tar, tar.gz, tar.zst) with sizes.
     Ls {
@@ -179,7 +183,11 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("decoded {written} images into {}", output.display());
             Ok(())
         }
-        Command::Show { input, nopl } => {
+        Command::Show { input, stats, .. } if input.is_dir() || is_archive(&input) => {
+            let checkpoint = Checkpoint::open(&input)?;
+            write_output(None, summary(&checkpoint, stats)?.as_bytes())
+        }
+        Command::Show { input, nopl, .. } => {
             let input = open_input(&input)?;
             let mut text = Vec::new();
             json::write_json(&input.image()?, &DecodeOptions { pretty: true, no_payload: nopl }, &mut text)?;
@@ -270,6 +278,95 @@ fn run(cli: Cli) -> Result<()> {
             out.flush().map_err(|e| Error::io("<stdout>", e))
         }
     }
+}
+
+/// True for a tar, tar.gz or tar.zst file (judged by content).
+fn is_archive(path: &std::path::Path) -> bool {
+    path.is_file()
+        && Archive::open(path, &OpenOptions { max_decompressed: 1 << 20 })
+            .map(|a| a.format() != crate::archive::ArchiveFormat::File)
+            .unwrap_or_else(|e| matches!(e, Error::Limit { .. }))
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}
+
+/// What `checkpointctl show --print-stats` tells, and more.
+fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let archive = checkpoint.archive();
+    if let Some(c) = checkpoint.container()? {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        writeln!(s, "Container:      {} ({}{})", opt(&c.name), c.engine.name(), c.runtime.as_ref().map(|r| format!(", {r}")).unwrap_or_default()).ok();
+        writeln!(s, "ID:             {}", opt(&c.id)).ok();
+        writeln!(s, "Image:          {}", opt(&c.image_name)).ok();
+        if c.pod.is_some() || c.namespace.is_some() {
+            writeln!(s, "Pod:            {} (namespace {})", opt(&c.pod), opt(&c.namespace)).ok();
+        }
+        writeln!(s, "Created:        {}", opt(&c.created)).ok();
+        writeln!(s, "Hostname:       {}", opt(&c.hostname)).ok();
+        writeln!(s, "IP:             {}", c.primary_ip().unwrap_or("-")).ok();
+    }
+    let size = std::fs::metadata(checkpoint.path()).map(|m| m.len()).unwrap_or(0);
+    let members: Vec<_> = archive.members().collect();
+    let total: u64 = members.iter().map(|m| m.size).sum();
+    writeln!(
+        s,
+        "Checkpoint:     {} ({:?}, {} members, {}{})",
+        checkpoint.path().display(),
+        archive.format(),
+        members.len(),
+        human_bytes(total),
+        if archive.format() == crate::archive::ArchiveFormat::Directory { String::new() } else { format!(", {} on disk", human_bytes(size)) }
+    )
+    .ok();
+    let pages: u64 = checkpoint
+        .image_names()
+        .iter()
+        .filter(|n| crate::image::raw_image_kind(n) == Some("pages"))
+        .map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64).unwrap_or(0))
+        .sum();
+    writeln!(s, "Memory pages:   {}", human_bytes(pages)).ok();
+    if let Some(diff) = archive.get("rootfs-diff.tar") {
+        writeln!(s, "Root fs diff:   {}", human_bytes(diff.size)).ok();
+    }
+    if !checkpoint.parents().is_empty() {
+        let parents: Vec<String> = checkpoint.parents().iter().map(|p| p.label()).collect();
+        writeln!(s, "Pre-dumps:      {}", parents.join(" <- ")).ok();
+    }
+    let pids = checkpoint.pids().unwrap_or_default();
+    writeln!(s, "Processes:      {} ({})", pids.len(), pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")).ok();
+    if stats {
+        match checkpoint.dump_stats()? {
+            None => writeln!(s, "CRIU dump statistics: none in this checkpoint").map(|_| ()).unwrap_or(()),
+            Some(st) => {
+                writeln!(s, "CRIU dump statistics:").ok();
+                let us = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} us"));
+                let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+                writeln!(s, "  Freezing time:   {}", us(st.freezing_time)).ok();
+                writeln!(s, "  Frozen time:     {}", us(st.frozen_time)).ok();
+                writeln!(s, "  Memdump time:    {}", us(st.memdump_time)).ok();
+                writeln!(s, "  Memwrite time:   {}", us(st.memwrite_time)).ok();
+                writeln!(s, "  Pages scanned:   {}", n(st.pages_scanned)).ok();
+                writeln!(s, "  Pages written:   {}", n(st.pages_written)).ok();
+                writeln!(s, "  Pages in parent: {}", n(st.pages_skipped_parent)).ok();
+            }
+        }
+    }
+    Ok(s)
 }
 
 /// An image named by a path, or by `ARCHIVE:MEMBER` inside a checkpoint
