@@ -313,3 +313,18 @@ fn show_summarises_a_checkpoint_like_checkpointctl() {
     let out = criu_images(&["show", &fixture("counter-host/images/pstree.img")], None);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("{\n    \"magic\": \"PSTREE\""));
 }
+
+#[test]
+fn inspect_shows_mounts_and_hostname() {
+    let out = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--format", "json"], None);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["uts"]["hostname"], "fx-pytree");
+    let mounts = doc["mounts"].as_array().unwrap();
+    // podman run -v /usr:/usr:ro: a bind mount from the host.
+    assert!(mounts.iter().any(|m| m["mountpoint"] == "/usr" && m["external"] == true), "{mounts:?}");
+    assert!(mounts.iter().any(|m| m["mountpoint"] == "/" && m["source"] == "overlay"));
+    assert!(mounts.iter().any(|m| m["mountpoint"] == "/proc" && m["fstype"] == "proc"));
+    let tree = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--mounts"], None);
+    let text = String::from_utf8(tree.stdout).unwrap();
+    assert!(text.contains("Hostname: fx-pytree") && text.contains("/proc proc proc"), "{text}");
+}

@@ -45,6 +45,9 @@ pub(crate) struct InspectArgs {
     /// Memory areas.
     #[arg(long)]
     maps: bool,
+    /// Mount table and host name of the root process's namespaces.
+    #[arg(long)]
+    mounts: bool,
     /// Everything.
     #[arg(long)]
     all: bool,
@@ -67,6 +70,12 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
         InspectFormat::Json => {
             let mut doc = inspect_json(&checkpoint, &processes);
             doc["container"] = container.as_ref().map_or(Value::Null, container_json);
+            let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
+            doc["mounts"] = mounts
+                .iter()
+                .map(|m| json!({"id": m.id, "parent": m.parent, "mountpoint": m.mountpoint, "source": m.source, "fstype": m.fstype, "root": m.root, "options": m.options, "external": m.external}))
+                .collect();
+            doc["uts"] = uts.map_or(Value::Null, |(host, domain)| json!({"hostname": host, "domainname": domain}));
             let text = serde_json::to_string_pretty(&doc).expect("JSON values serialise");
             writeln!(out, "{text}").ok();
         }
@@ -84,7 +93,18 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
                 )
                 .ok();
             }
-            tree(&args, &checkpoint, &processes, out)
+            tree(&args, &checkpoint, &processes, out);
+            if args.mounts || args.all {
+                let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
+                if let Some((host, domain)) = uts {
+                    writeln!(out, "Hostname: {host}{}", if domain.is_empty() || domain == "(none)" { String::new() } else { format!(" (domain {domain})") }).ok();
+                }
+                writeln!(out, "Mounts").ok();
+                for (i, m) in mounts.iter().enumerate() {
+                    let branch = if i + 1 == mounts.len() { "└──" } else { "├──" };
+                    writeln!(out, "{branch} {} {} {} ({}){}", m.mountpoint, m.fstype, m.source, m.options, if m.external { " [external]" } else { "" }).ok();
+                }
+            }
         }
     }
     Ok(())
@@ -103,6 +123,20 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
         "container": Value::Null,
         "processes": processes.iter().map(process_json).collect::<Vec<_>>(),
     })
+}
+
+/// Mounts and UTS names of the first process's namespaces.
+fn namespaces_of(checkpoint: &Checkpoint, processes: &[Process]) -> Result<(Vec<crate::model::Mount>, Option<(String, String)>)> {
+    let Some(first) = processes.first() else { return Ok((Vec::new(), None)) };
+    let mounts = match first.namespaces.mnt {
+        Some(ns) => crate::model::mounts(checkpoint.images(), ns)?,
+        None => Vec::new(),
+    };
+    let uts = match first.namespaces.uts {
+        Some(ns) => crate::model::uts(checkpoint.images(), ns)?,
+        None => None,
+    };
+    Ok((mounts, uts))
 }
 
 /// The `container` object of `inspect --format json`.

@@ -10,10 +10,12 @@ mod bounded_json;
 pub mod container;
 mod files;
 mod names;
+mod namespaces;
 mod process;
 
 pub use files::{Detail, FileTable};
 pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
+pub use namespaces::{mounts, uts, Mount};
 pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, SigAction, TaskState, Thread};
 
 use crate::error::Result;
