@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let v = state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
             word.copy_from_slice(&v[..word.len()]);
         }
-        if written % (64 << 20) == 0 && n > 1000 {
+        if written.is_multiple_of(64 << 20) && n > 1000 {
             chunk[1000..1000 + NEEDLE.len()].copy_from_slice(NEEDLE);
         }
         file.write_all(&chunk[..n])?;

@@ -314,7 +314,7 @@ pub(crate) fn hits_json(hits: &[Hit]) -> String {
     let mut json = String::from("[");
     for (i, hit) in hits.iter().enumerate() {
         if i > 0 {
-            json.push_str(",");
+            json.push(',');
         }
         write!(
             json,

@@ -370,7 +370,7 @@ pub fn match_file_pattern<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
     let prefix = &pattern[..pct];
     let spec_and_suffix = &pattern[pct + 1..];
     let spec_len = spec_and_suffix
-        .find(|c: char| matches!(c, 'u' | 'x' | 'd' | 's'))
+        .find(['u', 'x', 'd', 's'])
         .map(|i| i + 1)?;
     let (spec, suffix) = spec_and_suffix.split_at(spec_len);
     let middle = name.strip_prefix(prefix)?.strip_suffix(suffix)?;

@@ -221,7 +221,7 @@ fn detect(name: &str, data: &[u8]) -> Result<(ImageKind, Head, Endian, usize)> {
     let magic = u32::from_le_bytes(data[..4].try_into().unwrap());
     let hint = if magic == KDAT_MAGIC {
         ": this is CRIU's kernel-features cache (criu.kdat), not an image".to_string()
-    } else if data.len() % 4096 == 0 {
+    } else if data.len().is_multiple_of(4096) {
         ". Maybe this is raw data such as pages-*.img (page contents have no magic)?".to_string()
     } else {
         String::new()

@@ -510,11 +510,14 @@ fn merge(pieces: Vec<Piece<'_>>) -> Vec<Piece<'_>> {
     out
 }
 
+type LoadedPagemap<'a> = (Pagemap, &'a [u8]);
+
 /// Resolves pagemap runs through the chain of dumps.
 struct Builder<'l, 'a> {
     levels: &'l [&'a dyn ImageStore],
     page_size: u64,
-    pagemaps: HashMap<(usize, String), Option<(Pagemap, &'a [u8])>>,
+    /// (level, pagemap name) -> the parsed pagemap and its pages file.
+    pagemaps: HashMap<(usize, String), Option<LoadedPagemap<'a>>>,
 }
 
 impl<'a> Builder<'_, 'a> {

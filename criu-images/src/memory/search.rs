@@ -45,7 +45,7 @@ impl Pattern {
     /// Bytes from a hex string such as `deadbeef` or `de ad be ef`.
     pub fn hex(text: &str) -> Result<Pattern> {
         let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
-        if digits.is_empty() || digits.len() % 2 != 0 {
+        if digits.is_empty() || !digits.len().is_multiple_of(2) {
             return Err(Error::Pattern { detail: format!("{text:?} is not an even number of hex digits") });
         }
         let mut bytes = Vec::with_capacity(digits.len() / 2);

@@ -205,7 +205,7 @@ mod tests {
         let pagemap = message_ids::PAGEMAP_ENTRY.schema();
         assert_eq!(pagemap.field(2).unwrap().name, "compat_nr_pages");
         assert_eq!(pagemap.field(5).unwrap().name, "nr_pages");
-        assert_eq!(pagemap.field_by_name("vaddr").unwrap().opts.hex, true);
+        assert!(pagemap.field_by_name("vaddr").unwrap().opts.hex);
     }
 
     #[test]
