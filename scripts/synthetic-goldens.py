@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Synthetic images of every kind Debian's crit 3.17 (pycriu) knows, with
-crit's own decode as golden: tests/fixtures/synthetic/<KIND>.img,
+crit's own decode as golden: tests/fixtures/synthetic-crit/<KIND>.img,
 <KIND>.crit-plain.json, <KIND>.crit-pretty.json.
 
 Every field of crit's schema is filled (nested messages, repeated fields,
@@ -12,7 +12,7 @@ and, for those two kinds, a built criu-images binary:
 
     /usr/bin/python3 scripts/synthetic-goldens.py [path/to/criu-images]
 
-Tests (criu-images/tests/synthetic.rs) need neither.
+Tests (criu-images/tests/crit_synthetic.rs) need neither.
 """
 import base64
 import json
@@ -24,7 +24,7 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 from pycriu import images
 from pycriu.images import pb2dict, magic
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "synthetic")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "synthetic-crit")
 OURS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "debug", "criu-images")
 
 INTS = {FD.TYPE_INT32, FD.TYPE_INT64, FD.TYPE_UINT32, FD.TYPE_UINT64, FD.TYPE_SINT32, FD.TYPE_SINT64,

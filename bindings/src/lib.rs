@@ -1,28 +1,26 @@
 //! Python bindings of criu-images: the `criu_images._criu_images` module.
 //!
 //! Only conversion glue lives here; parsing and formatting are the Rust
-//! crate's. The public Python face is `python/criu_images/`.
+//! crate's. The public Python face is `python/criu_images/`, its contract
+//! `python/criu_images/_criu_images.pyi`.
+
+mod buffer;
+mod checkpoint;
+mod display;
+mod errors;
+mod image;
+mod memory;
+mod process;
 
 use std::path::PathBuf;
 
-use pyo3::create_exception;
-use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use criu_images::image::{Image, ImageFile};
 use criu_images::json::{self, DecodeOptions};
 
-create_exception!(
-    _criu_images,
-    CriuImagesError,
-    PyException,
-    "Base class of every error criu_images raises; the message names the file and byte offset."
-);
-
-fn error(err: criu_images::Error) -> PyErr {
-    CriuImagesError::new_err(err.to_string())
-}
+use errors::run;
 
 /// Where an image comes from: a path, or bytes already in memory.
 enum Source<'py> {
@@ -53,15 +51,13 @@ fn with_image<T: Send>(
     work: impl FnOnce(&Image<'_>) -> criu_images::Result<T> + Send,
 ) -> PyResult<T> {
     match source {
-        Source::Path(path) => py
-            .detach(|| {
-                let file = ImageFile::open(&path)?;
-                work(&file.image()?)
-            })
-            .map_err(error),
+        Source::Path(path) => run(py, || {
+            let file = ImageFile::open(&path)?;
+            work(&file.image()?)
+        }),
         Source::Bytes(bytes) => {
             let data: &[u8] = bytes.as_bytes();
-            py.detach(|| work(&Image::parse("<bytes>", data)?)).map_err(error)
+            run(py, || work(&Image::parse("<bytes>", data)?))
         }
     }
 }
@@ -77,9 +73,7 @@ fn decode_json(py: Python<'_>, source: Source<'_>, pretty: bool, nopl: bool) -> 
 /// Encode crit's JSON text to image bytes.
 #[pyfunction]
 fn encode_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let bytes = py
-        .detach(|| json::from_json(text.as_bytes(), "<json>"))
-        .map_err(error)?;
+    let bytes = run(py, || json::from_json(text.as_bytes(), "<json>"))?;
     Ok(PyBytes::new(py, &bytes))
 }
 
@@ -105,10 +99,39 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
     })
 }
 
+/// Open a checkpoint: an images directory, a tar, tar.gz or tar.zst archive
+/// (Podman, CRI-O, kubelet), or a single image file. The format is detected
+/// from the content. `max_decompressed` bounds the decompressed size of a
+/// compressed archive in bytes (default 64 GiB); beyond it `LimitError`.
+#[pyfunction]
+#[pyo3(signature = (path, *, max_decompressed = None))]
+fn open(py: Python<'_>, path: PathBuf, max_decompressed: Option<u64>) -> PyResult<checkpoint::PyCheckpoint> {
+    checkpoint::PyCheckpoint::open(py, path, max_decompressed)
+}
+
 #[pymodule]
 fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("CriuImagesError", m.py().get_type::<CriuImagesError>())?;
+    errors::register(m)?;
+    m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_class::<checkpoint::PyCheckpoint>()?;
+    m.add_class::<checkpoint::Member>()?;
+    m.add_class::<checkpoint::RootfsDiff>()?;
+    m.add_class::<image::Image>()?;
+    m.add_class::<image::ImageEntries>()?;
+    m.add_class::<memory::Memory>()?;
+    m.add_class::<memory::Region>()?;
+    m.add_class::<memory::Hit>()?;
+    m.add_class::<memory::HitArea>()?;
+    m.add_class::<memory::StringHit>()?;
+    m.add_class::<process::Process>()?;
+    m.add_class::<process::Thread>()?;
+    m.add_class::<process::Creds>()?;
+    m.add_class::<process::Vma>()?;
+    m.add_class::<process::Fd>()?;
+    m.add_class::<process::Rlimit>()?;
+    m.add_class::<process::SigAction>()?;
+    m.add("PagesBuffer", buffer::pages_type(m.py())?)?;
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(info_json, m)?)?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions, TarView};
+use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions, RootDir, TarView};
 use crate::error::{Error, Location, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
 use crate::memory::{FileSource, ImageStore, ProcessMemory};
@@ -176,6 +176,28 @@ impl Checkpoint {
         Ok(pids)
     }
 
+    /// Processes that have an address space, in `pstree.img` order: dead and
+    /// zombie tasks have no `mm-<pid>.img` and are left out.
+    pub fn memory_pids(&self) -> Result<Vec<u32>> {
+        let mut pids = self.pids()?;
+        pids.retain(|pid| self.archive().get(&self.images.member_name(&format!("mm-{pid}.img"))).is_some());
+        Ok(pids)
+    }
+
+    /// Fails with [`Error::NotFound`] (listing the processes there are)
+    /// unless `pstree.img` has process `pid`.
+    pub fn require_pid(&self, pid: u32) -> Result<()> {
+        let all = self.pids()?;
+        if all.contains(&pid) {
+            return Ok(());
+        }
+        Err(Error::NotFound {
+            container: self.path.display().to_string(),
+            name: format!("process {pid}"),
+            hint: format!(" (processes: {all:?})"),
+        })
+    }
+
     /// The address space of process `pid`, read through the pre-dump chain.
     pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
         self.memory_with(pid, None)
@@ -225,6 +247,42 @@ impl Checkpoint {
         }
         let label = format!("{}:rootfs-diff.tar", archive.display_name());
         TarView::parse(&label, archive.read("rootfs-diff.tar")?).map(Some)
+    }
+}
+
+/// A root filesystem to fill the unmodified pages of file mappings from
+/// (see [`Checkpoint::memory_with`]).
+pub enum Rootfs<'c> {
+    /// None: such pages stay missing.
+    None,
+    /// The checkpoint's own `rootfs-diff.tar`.
+    Diff(TarView<'c>),
+    /// A directory holding the container's root filesystem.
+    Dir(RootDir),
+}
+
+impl<'c> Rootfs<'c> {
+    /// The root filesystem named by `choice`: `None`, `"diff"` for the
+    /// checkpoint's `rootfs-diff.tar`, or a directory.
+    pub fn load(checkpoint: &'c Checkpoint, choice: Option<&str>) -> Result<Rootfs<'c>> {
+        match choice {
+            None => Ok(Rootfs::None),
+            Some("diff") => checkpoint.rootfs_diff()?.map(Rootfs::Diff).ok_or_else(|| Error::NotFound {
+                container: checkpoint.path().display().to_string(),
+                name: "rootfs-diff.tar".into(),
+                hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
+            }),
+            Some(dir) => RootDir::new(dir).map(Rootfs::Dir).map_err(|e| Error::io(dir, e)),
+        }
+    }
+
+    /// The files, for [`Checkpoint::memory_with`].
+    pub fn source(&self) -> Option<&dyn FileSource> {
+        match self {
+            Rootfs::None => None,
+            Rootfs::Diff(view) => Some(view),
+            Rootfs::Dir(dir) => Some(dir),
+        }
     }
 }
 

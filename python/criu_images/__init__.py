@@ -1,14 +1,19 @@
-"""Read CRIU checkpoint images: crit-compatible decoding and encoding.
+"""Read CRIU checkpoints for forensic analysis.
 
 >>> import criu_images
->>> img = criu_images.decode("checkpoint/pstree.img")          # doctest: +SKIP
->>> [e["pid"] for e in img["entries"]]                          # doctest: +SKIP
-[1]
+>>> with criu_images.open("checkpoint.tar.zst") as cp:         # doctest: +SKIP
+...     for p in cp.processes:
+...         print(p.pid, p.comm, p.cmdline)
+...     hits = cp.search(b"password=", context=32)
+...     mem = cp.memory(1)
+...     page = mem.view(hits[0].address, 64)                   # no copy
 
-``decode`` returns exactly the JSON object ``crit decode`` prints (as Python
-dicts and lists); ``encode`` turns such an object back into image bytes.
-``criu_images.images`` offers pycriu's ``load``/``loads``/``dump``/``dumps``/
-``info`` so that pycriu code can switch with one import change.
+``open`` reads images directories, tar, tar.gz and tar.zst archives
+(Podman, CRI-O, kubelet) and single images. ``decode`` returns exactly the
+JSON object ``crit decode`` prints; ``encode`` turns such an object back
+into image bytes. ``criu_images.images`` offers pycriu's ``load``/``loads``/
+``dump``/``dumps``/``info`` so that pycriu code can switch with one import
+change.
 """
 
 from __future__ import annotations
@@ -17,12 +22,74 @@ import json
 import os
 from typing import Any, Dict, Union
 
-from ._criu_images import CriuImagesError, __version__
+from ._criu_images import (
+    ArchiveError,
+    Checkpoint,
+    Creds,
+    CriuImagesError,
+    Fd,
+    FormatError,
+    Hit,
+    HitArea,
+    Image,
+    ImageEntries,
+    LimitError,
+    Member,
+    Memory,
+    MemoryReadError,
+    NotFoundError,
+    PagesBuffer,
+    PatternError,
+    Process,
+    Region,
+    Rlimit,
+    RootfsDiff,
+    SigAction,
+    StringHit,
+    Thread,
+    Vma,
+    __version__,
+    open,
+)
 from ._criu_images import decode_json as _decode_json
 from ._criu_images import encode_json as _encode_json
 from ._criu_images import info_json as _info_json
+from ._display import SearchResults
 
-__all__ = ["CriuImagesError", "__version__", "decode", "decode_json", "encode", "info"]
+__all__ = [
+    "ArchiveError",
+    "Checkpoint",
+    "Creds",
+    "CriuImagesError",
+    "Fd",
+    "FormatError",
+    "Hit",
+    "HitArea",
+    "Image",
+    "ImageEntries",
+    "LimitError",
+    "Member",
+    "Memory",
+    "MemoryReadError",
+    "NotFoundError",
+    "PagesBuffer",
+    "PatternError",
+    "Process",
+    "Region",
+    "Rlimit",
+    "RootfsDiff",
+    "SearchResults",
+    "SigAction",
+    "StringHit",
+    "Thread",
+    "Vma",
+    "__version__",
+    "decode",
+    "decode_json",
+    "encode",
+    "info",
+    "open",
+]
 
 Source = Union[str, "os.PathLike[str]", bytes]
 

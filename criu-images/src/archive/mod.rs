@@ -59,6 +59,19 @@ pub enum ArchiveFormat {
     File,
 }
 
+impl ArchiveFormat {
+    /// `directory`, `tar`, `tar.gz`, `tar.zst` or `file`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArchiveFormat::Directory => "directory",
+            ArchiveFormat::Tar => "tar",
+            ArchiveFormat::TarGz => "tar.gz",
+            ArchiveFormat::TarZst => "tar.zst",
+            ArchiveFormat::File => "file",
+        }
+    }
+}
+
 /// What a member is.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum MemberKind {
@@ -72,6 +85,27 @@ pub enum MemberKind {
     HardLink(String),
     /// A device, FIFO or other special file (tar type flag).
     Other(char),
+}
+
+impl MemberKind {
+    /// `file`, `directory`, `symlink`, `hardlink` or `special`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MemberKind::File => "file",
+            MemberKind::Directory => "directory",
+            MemberKind::Symlink(_) => "symlink",
+            MemberKind::HardLink(_) => "hardlink",
+            MemberKind::Other(_) => "special",
+        }
+    }
+
+    /// The target of a symbolic or hard link.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            MemberKind::Symlink(target) | MemberKind::HardLink(target) => Some(target),
+            _ => None,
+        }
+    }
 }
 
 /// A member as listed.

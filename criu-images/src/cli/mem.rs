@@ -1,15 +1,14 @@
 //! `criu-images mem ...`: process memory of a checkpoint.
 
 use std::fmt::Write as _;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::archive::{RootDir, TarView};
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
-use crate::memory::{Content, Encoding, FileSource, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use crate::memory::{search_all, Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum MemCommand {
@@ -44,32 +43,9 @@ pub(crate) struct RootfsArg {
     rootfs: Option<String>,
 }
 
-/// The root filesystem chosen with `--rootfs`, kept alive while memory borrows it.
-enum Rootfs<'c> {
-    None,
-    Diff(TarView<'c>),
-    Dir(RootDir),
-}
-
-impl<'c> Rootfs<'c> {
-    fn load(checkpoint: &'c Checkpoint, arg: &RootfsArg) -> Result<Rootfs<'c>> {
-        match arg.rootfs.as_deref() {
-            None => Ok(Rootfs::None),
-            Some("diff") => checkpoint.rootfs_diff()?.map(Rootfs::Diff).ok_or_else(|| Error::NotFound {
-                container: checkpoint.path().display().to_string(),
-                name: "rootfs-diff.tar".into(),
-                hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
-            }),
-            Some(dir) => RootDir::new(dir).map(Rootfs::Dir).map_err(|e| Error::io(dir, e)),
-        }
-    }
-
-    fn source(&self) -> Option<&dyn FileSource> {
-        match self {
-            Rootfs::None => None,
-            Rootfs::Diff(view) => Some(view),
-            Rootfs::Dir(dir) => Some(dir),
-        }
+impl RootfsArg {
+    fn load<'c>(&self, checkpoint: &'c Checkpoint) -> Result<Rootfs<'c>> {
+        Rootfs::load(checkpoint, self.rootfs.as_deref())
     }
 }
 
@@ -217,31 +193,17 @@ fn parse_kind(text: &str) -> std::result::Result<VmaKind, String> {
     VmaKind::parse(text).ok_or_else(|| format!("{text:?} is not one of heap, stack, anon, file, shared, vdso"))
 }
 
-fn pids(checkpoint: &Checkpoint, pid: Option<u32>) -> Result<Vec<u32>> {
-    let all = checkpoint.pids()?;
-    match pid {
-        None => Ok(all),
-        Some(pid) if all.contains(&pid) => Ok(vec![pid]),
-        Some(pid) => Err(Error::NotFound {
-            container: checkpoint.path().display().to_string(),
-            name: format!("process {pid}"),
-            hint: format!(" (processes: {all:?})"),
-        }),
-    }
-}
-
 /// Processes with memory: dead and zombie tasks have none and are skipped
 /// when every process is asked for.
 fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>, rootfs: &'c Rootfs<'c>) -> Result<Vec<ProcessMemory<'c>>> {
-    let mut out = Vec::new();
-    for p in pids(checkpoint, pid)? {
-        match checkpoint.memory_with(p, rootfs.source()) {
-            Ok(memory) => out.push(memory),
-            Err(Error::NotFound { .. }) if pid.is_none() => {}
-            Err(err) => return Err(err),
+    let pids = match pid {
+        None => checkpoint.memory_pids()?,
+        Some(pid) => {
+            checkpoint.require_pid(pid)?;
+            vec![pid]
         }
-    }
-    Ok(out)
+    };
+    pids.into_iter().map(|p| checkpoint.memory_with(p, rootfs.source())).collect()
 }
 
 fn options(filters: &Filters) -> SearchOptions {
@@ -260,7 +222,7 @@ pub(crate) fn run(command: MemCommand, out: &mut dyn Write) -> Result<()> {
 
 fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.target.path)?;
-    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
+    let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut json = String::from("[");
     for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         if args.format == Format::Table {
@@ -323,17 +285,11 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
         _ => unreachable!("clap requires one pattern"),
     };
     let checkpoint = Checkpoint::open(&args.target.path)?;
-    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
+    let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut options = options(&args.filters);
     options.context = args.context;
-    let mut hits: Vec<Hit> = Vec::new();
-    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
-        options.max_hits = args.max.map(|m| m.saturating_sub(hits.len()));
-        if options.max_hits == Some(0) {
-            break;
-        }
-        hits.extend(memory.search(&pattern, &options)?);
-    }
+    options.max_hits = args.max;
+    let hits = search_all(&memories(&checkpoint, args.target.pid, &rootfs)?, &pattern, &options)?;
     match args.format {
         Format::Json => {
             out.write_all(hits_json(&hits).as_bytes()).ok();
@@ -390,7 +346,7 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
         EncodingArg::All => &[Encoding::Ascii, Encoding::Utf16Le],
     };
     let options = options(&args.filters);
-    let rootfs = Rootfs::load(&checkpoint, &args.target.rootfs)?;
+    let rootfs = args.target.rootfs.load(&checkpoint)?;
     for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         for s in memory.strings(args.min_len, encodings, &options) {
             let tag = match s.encoding {
@@ -405,7 +361,7 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
 
 fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
-    let rootfs = Rootfs::load(&checkpoint, &args.rootfs)?;
+    let rootfs = args.rootfs.load(&checkpoint)?;
     let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let bytes = memory.read(args.addr, args.len)?;
     if args.raw {
@@ -418,40 +374,28 @@ fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
 
 fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
-    let rootfs = Rootfs::load(&checkpoint, &args.rootfs)?;
+    let rootfs = args.rootfs.load(&checkpoint)?;
     let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let (start, end) = match (args.addr, args.len, args.vma) {
         (Some(addr), Some(len), _) => (addr, addr.saturating_add(len)),
         (_, _, Some(inside)) => {
-            let vma = memory.vma_at(inside).ok_or_else(|| Error::Memory {
-                pid: args.pid,
-                address: inside,
-                detail: "no memory area contains this address".into(),
-            })?;
+            let vma = memory.area_containing(inside)?;
             (vma.start, vma.end)
         }
         _ => {
             return Err(Error::Pattern { detail: "give --addr and --len, or --vma".into() });
         }
     };
-    let name = args.output.display().to_string();
-    let mut file = std::fs::File::create(&args.output).map_err(|e| Error::io(&name, e))?;
-    let mut written = 0u64;
-    let mut missing = 0u64;
-    for piece in memory.pieces_in(start, end) {
-        let offset = piece.start - start;
-        match piece.content {
-            Content::Dumped(bytes) | Content::File(bytes) => {
-                file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(bytes)).map_err(|e| Error::io(&name, e))?;
-                written += bytes.len() as u64;
-            }
-            Content::Zero => {}
-            Content::Missing(_) => missing += piece.len(),
-        }
-    }
-    // Holes (zero and missing pages) stay sparse.
-    file.set_len(end - start).map_err(|e| Error::io(&name, e))?;
-    writeln!(out, "wrote {} bytes ({written} dumped, {missing} not in the checkpoint, as zeros) to {name}", end - start).ok();
+    let summary = memory.dump(start, end, &args.output)?;
+    writeln!(
+        out,
+        "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}",
+        summary.size,
+        summary.dumped,
+        summary.missing,
+        args.output.display()
+    )
+    .ok();
     Ok(())
 }
 

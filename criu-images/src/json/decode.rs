@@ -59,6 +59,12 @@ pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut 
 /// Images with at least this many entries are rendered on several threads.
 const PARALLEL_ENTRIES: usize = 20_000;
 
+/// Writes the JSON object of one entry, as it appears in the `entries` list.
+pub(crate) fn write_one_entry(image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions, out: &mut Vec<u8>) -> Result<()> {
+    let mut w = JsonWriter::new(out, options.pretty.then_some(4));
+    write_entry(&mut w, image, entry, options)
+}
+
 fn write_entry(w: &mut JsonWriter<'_>, image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<()> {
     let at = |err: WireError| Error::Protobuf {
         at: Location::new(image.name(), (entry.offset() + 4 + err.offset) as u64).in_entry(entry.index()),

@@ -18,6 +18,8 @@
 //! let text = json::to_json(&image, &DecodeOptions::default())?;
 //! assert_eq!(text, r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0}]}"#);
 //! assert_eq!(json::from_json(text.as_bytes(), "pstree.json")?, bytes);
+//! let entry = image.entries().next().unwrap()?;
+//! assert_eq!(json::entry_to_json(&image, &entry, &DecodeOptions::default())?, r#"{"pid": 1, "ppid": 0}"#);
 //! # Ok::<(), criu_images::Error>(())
 //! ```
 
@@ -29,7 +31,7 @@ mod value;
 mod writer;
 
 use crate::error::Result;
-use crate::image::Image;
+use crate::image::{Entry, Image};
 
 /// How to render an image as JSON.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,6 +60,15 @@ pub fn write_json(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>)
 pub fn to_json(image: &Image<'_>, options: &DecodeOptions) -> Result<String> {
     let mut out = Vec::with_capacity(image.data().len() * 4 + 64);
     write_json(image, options, &mut out)?;
+    Ok(String::from_utf8(out).expect("the JSON writer emits ASCII only"))
+}
+
+/// The JSON object of one entry of `image`, exactly as it appears in the
+/// `entries` list of [`to_json`] (pretty output is indented as if at the
+/// top level). Lets a caller decode an image one entry at a time.
+pub fn entry_to_json(image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<String> {
+    let mut out = Vec::with_capacity(entry.payload().len() * 4 + 16);
+    decode::write_one_entry(image, entry, options, &mut out)?;
     Ok(String::from_utf8(out).expect("the JSON writer emits ASCII only"))
 }
 

@@ -74,14 +74,14 @@ static FLAG_TABLES: &[(&str, &[(&str, u64)])] = &[
     ),
 ];
 
+/// One `(criu).dict` table: (dict name, field name, value -> name).
+type DictTable = (&'static str, &'static str, &'static [(u64, &'static str)]);
+
 /// `(criu).dict` tables: dict name -> field name -> (value, name).
 ///
 /// `task_state` follows the kernel-side meaning CRIU uses (compel's
 /// `task-state.h`: 1 alive, 2 dead, 3 stopped, 6 zombie); crit 4.2 swaps
 /// stopped and zombie and has no name for dead.
-/// `(dict name, field name, (value, name) pairs)`.
-type DictTable = (&'static str, &'static str, &'static [(u64, &'static str)]);
-
 static DICT_TABLES: &[DictTable] = &[
     ("gen", "task_state", &[(1, "Alive"), (2, "Dead"), (3, "Stopped"), (6, "Zombie")]),
     ("sk", "family", &[(1, "UNIX"), (2, "INET"), (10, "INET6"), (16, "NETLINK"), (17, "PACKET")]),

@@ -23,9 +23,11 @@ mod vma;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
 
 pub use pagemap::{PageRun, Pagemap, PE_LAZY, PE_PARENT, PE_PRESENT};
-pub use search::{Encoding, Hit, Pattern, SearchOptions, StringHit};
+pub use search::{search_all, Encoding, Hit, HitArea, Pattern, SearchOptions, StringHit};
 pub use vma::{status, Vma, VmaKind};
 
 use crate::error::{Error, Result};
@@ -151,6 +153,17 @@ pub struct PageCounts {
     pub missing: u64,
     /// Pages filled from the root filesystem the caller supplied.
     pub from_file: u64,
+}
+
+/// What [`ProcessMemory::dump`] wrote.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DumpSummary {
+    /// Size of the file: the length of the range.
+    pub size: u64,
+    /// Bytes written from the checkpoint (or the root filesystem).
+    pub dumped: u64,
+    /// Bytes not in the checkpoint, left as zeros.
+    pub missing: u64,
 }
 
 /// The reconstructed address space of one process.
@@ -304,6 +317,11 @@ impl<'a> ProcessMemory<'a> {
         self.vmas.get(i).filter(|v| v.start <= addr)
     }
 
+    /// The VMA containing `addr`; an [`Error::Memory`] if none does.
+    pub fn area_containing(&self, addr: u64) -> Result<&Vma> {
+        self.vma_at(addr).ok_or_else(|| self.error(addr, "no memory area contains this address"))
+    }
+
     /// Every piece of every VMA, in address order.
     pub fn pieces(&self) -> &[Piece<'a>] {
         &self.pieces
@@ -385,6 +403,28 @@ impl<'a> ProcessMemory<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Writes `[start, end)` to a new file at `path`: dumped bytes at their
+    /// offsets, zero and missing pages as holes (sparse where the file
+    /// system allows), so that file offset = address - `start`.
+    pub fn dump(&self, start: u64, end: u64, path: &Path) -> Result<DumpSummary> {
+        let name = path.display().to_string();
+        let mut file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
+        let mut summary = DumpSummary { size: end.saturating_sub(start), ..DumpSummary::default() };
+        for piece in self.pieces_in(start, end) {
+            let offset = piece.start - start;
+            match piece.content {
+                Content::Dumped(bytes) | Content::File(bytes) => {
+                    file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(bytes)).map_err(|e| Error::io(&name, e))?;
+                    summary.dumped += bytes.len() as u64;
+                }
+                Content::Zero => {}
+                Content::Missing(_) => summary.missing += piece.len(),
+            }
+        }
+        file.set_len(summary.size).map_err(|e| Error::io(&name, e))?;
+        Ok(summary)
     }
 
     fn error(&self, address: u64, detail: &str) -> Error {

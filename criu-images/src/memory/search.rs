@@ -120,6 +120,25 @@ pub enum Encoding {
     Utf16Le,
 }
 
+impl Encoding {
+    /// Parses `ascii` or `utf-16le` (also `utf16le`, `utf16`).
+    pub fn parse(text: &str) -> Option<Encoding> {
+        match text {
+            "ascii" => Some(Encoding::Ascii),
+            "utf-16le" | "utf16le" | "utf-16" | "utf16" => Some(Encoding::Utf16Le),
+            _ => None,
+        }
+    }
+
+    /// The name [`Encoding::parse`] accepts: `ascii` or `utf-16le`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Ascii => "ascii",
+            Encoding::Utf16Le => "utf-16le",
+        }
+    }
+}
+
 /// A printable string found in memory.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct StringHit {
@@ -319,6 +338,26 @@ impl<'a> ProcessMemory<'a> {
         out.sort_by_key(|s| s.address);
         out
     }
+}
+
+/// Finds `pattern` in several processes, one after the other;
+/// `options.max_hits` bounds the total number of hits.
+pub fn search_all<'m, 'a: 'm>(
+    memories: impl IntoIterator<Item = &'m ProcessMemory<'a>>,
+    pattern: &Pattern,
+    options: &SearchOptions,
+) -> Result<Vec<Hit>> {
+    let mut hits = Vec::new();
+    let mut options = options.clone();
+    let limit = options.max_hits;
+    for memory in memories {
+        options.max_hits = limit.map(|m| m.saturating_sub(hits.len()));
+        if options.max_hits == Some(0) {
+            break;
+        }
+        hits.extend(memory.search(pattern, &options)?);
+    }
+    Ok(hits)
 }
 
 /// Bytes one search task covers; large pieces are split so that every core

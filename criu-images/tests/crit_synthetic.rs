@@ -1,4 +1,4 @@
-//! Synthetic images of every image kind (tests/fixtures/synthetic, made by
+//! Synthetic images of every image kind (tests/fixtures/synthetic-crit, made by
 //! scripts/synthetic-goldens.py with Debian's crit 3.17): our decode equals
 //! crit's byte for byte, and encoding crit's JSON gives the image back.
 //! Also the places where we deliberately differ from crit.
@@ -11,7 +11,7 @@ use criu_images::image::{Image, ImageKind};
 use criu_images::json::{from_json, to_json, DecodeOptions};
 
 fn synthetic_dir() -> std::path::PathBuf {
-    common::fixtures_dir().join("synthetic")
+    common::fixtures_dir().join("synthetic-crit")
 }
 
 /// crit 3.17 predates CRIU 4.2's rename of pagemap field 2.

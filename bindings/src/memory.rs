@@ -1,0 +1,440 @@
+//! `Memory`: one process's address space, its regions, reads, zero-copy
+//! views, search and strings; and the records they return.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use criu_images::Error;
+
+use crate::buffer;
+use crate::checkpoint::MemoryCell;
+use crate::display;
+use crate::errors::{quick, run, to_py};
+
+/// The address space of one process, reconstructed from `mm`, `pagemap`
+/// and `pages` images through the pre-dump chain. Every byte of every
+/// region is *dumped* (its bytes are in the checkpoint), *zero*, or
+/// *missing* (lazy pages, unmodified file pages, kernel areas). The page
+/// index is built once and serves every call; it is safe to use from
+/// several threads.
+#[pyclass(frozen, module = "criu_images")]
+pub struct Memory {
+    cell: Arc<MemoryCell>,
+    rootfs: Option<String>,
+}
+
+impl Memory {
+    pub(crate) fn new(cell: Arc<MemoryCell>, rootfs: Option<String>) -> Memory {
+        Memory { cell, rootfs }
+    }
+
+    fn index(&self) -> &ProcessMemory<'_> {
+        self.cell.borrow_dependent()
+    }
+}
+
+#[pymethods]
+impl Memory {
+    /// The process id as the images hold it.
+    #[getter]
+    fn pid(&self) -> u32 {
+        self.index().pid()
+    }
+
+    /// The page size of the checkpointed machine.
+    #[getter]
+    fn page_size(&self) -> u64 {
+        self.index().page_size()
+    }
+
+    /// The root filesystem unmodified file pages are filled from: None,
+    /// `"diff"` or a directory.
+    #[getter]
+    fn rootfs(&self) -> Option<String> {
+        self.rootfs.clone()
+    }
+
+    /// Memory areas (VMAs) in address order, with their page counts.
+    fn regions(&self) -> Vec<Region> {
+        let index = self.index();
+        index
+            .vmas()
+            .iter()
+            .enumerate()
+            .map(|(i, vma)| {
+                let counts = index.page_counts(i);
+                Region {
+                    start: vma.start,
+                    end: vma.end,
+                    perms: vma.perms(),
+                    offset: vma.pgoff,
+                    path: vma.path.clone(),
+                    kind: vma.kind().name(),
+                    pages_dumped: counts.dumped,
+                    pages_zero: counts.zero,
+                    pages_missing: counts.missing,
+                    pages_from_file: counts.from_file,
+                }
+            })
+            .collect()
+    }
+
+    /// The `size` bytes at `addr`, as bytes (zero pages read as zeros).
+    /// Raises `MemoryReadError` if any byte is unmapped or not in the checkpoint.
+    fn read<'py>(&self, py: Python<'py>, addr: u64, size: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = run(py, || self.index().read(addr, size))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The `size` bytes at `addr` as a read-only memoryview.
+    ///
+    /// When the range lies in one run of dumped pages (the usual case for
+    /// a region CRIU wrote in one piece), the view is over the checkpoint's
+    /// mapped pages, without a copy: its `obj` is a `PagesBuffer` that keeps
+    /// the checkpoint open. Otherwise (a range spanning zero pages or
+    /// several runs) the bytes are assembled into a new bytes object and the
+    /// view is over that copy. Raises `MemoryReadError` like `read()`.
+    fn view<'py>(&self, py: Python<'py>, addr: u64, size: u64) -> PyResult<Bound<'py, PyAny>> {
+        let index = self.index();
+        match run(py, || index.read(addr, size))? {
+            Cow::Borrowed(bytes) => buffer::memoryview(py, Box::new(self.cell.clone()), bytes, index.pid(), addr),
+            // Not one contiguous run: the bytes had to be assembled.
+            Cow::Owned(bytes) => {
+                let copy = PyBytes::new(py, &bytes);
+                py.import("builtins")?.getattr("memoryview")?.call1((copy,))
+            }
+        }
+    }
+
+    /// The NUL-terminated string at `addr`, without the NUL, reading at
+    /// most `max` bytes.
+    #[pyo3(signature = (addr, max = 4096))]
+    fn read_cstring<'py>(&self, py: Python<'py>, addr: u64, max: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = quick(py, || self.index().read_cstring(addr, max))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Finds `pattern` in this process's memory.
+    ///
+    /// `pattern` is bytes or str (searched as UTF-8); with `regex=True` it
+    /// is a regular expression over bytes (Rust `regex` syntax, `.` and
+    /// classes match bytes). `context` bytes before and after each match are
+    /// returned in `Hit.context`. `perms` keeps regions whose permissions
+    /// match (`"r-x"`, `"rw"`, `"rw-p"`); `kind` keeps regions of a kind or
+    /// kinds (`heap`, `stack`, `anon`, `file`, `shared`, `vdso`); `range`
+    /// is `(start, end)`. Matches that straddle pages or regions are found
+    /// wherever memory is contiguous. Returns a `SearchResults` list of `Hit`.
+    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        pattern: &Bound<'py, PyAny>,
+        regex: bool,
+        context: u64,
+        perms: Option<String>,
+        kind: Option<&Bound<'py, PyAny>>,
+        range: Option<(u64, u64)>,
+        max_hits: Option<usize>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let pattern = to_pattern(py, pattern, regex)?;
+        let options = search_options(context, perms, kind, range, max_hits)?;
+        let hits = run(py, || self.index().search(&pattern, &options))?;
+        hits_to_py(py, hits)
+    }
+
+    /// Printable strings of at least `min_len` characters, in address order.
+    /// `encodings`: `"ascii"` (the default) and/or `"utf-16le"`; `perms`, `kind` and
+    /// `range` select regions as in `search()`.
+    #[pyo3(signature = (min_len = 4, encodings = None, *, perms = None, kind = None, range = None))]
+    fn strings(
+        &self,
+        py: Python<'_>,
+        min_len: usize,
+        encodings: Option<&Bound<'_, PyAny>>,
+        perms: Option<String>,
+        kind: Option<&Bound<'_, PyAny>>,
+        range: Option<(u64, u64)>,
+    ) -> PyResult<Vec<StringHit>> {
+        let encodings = one_or_many(encodings)?.unwrap_or_else(|| vec!["ascii".to_string()]);
+        let encodings = encodings
+            .iter()
+            .map(|e| Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\""))))
+            .collect::<PyResult<Vec<_>>>()?;
+        let options = search_options(0, perms, kind, range, None)?;
+        let found = run(py, || Ok(self.index().strings(min_len, &encodings, &options)))?;
+        Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
+    }
+
+    /// Writes memory to the file `path`: `addr` and `size`, or the whole
+    /// region containing `vma` (an address, or a Region/Vma). File offset =
+    /// address - start; zero and missing pages are holes (zeros). Returns
+    /// `{"start", "size", "dumped", "missing"}` (bytes).
+    #[pyo3(signature = (path, *, addr = None, size = None, vma = None))]
+    fn dump<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        addr: Option<u64>,
+        size: Option<u64>,
+        vma: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let index = self.index();
+        let (start, end) = match (addr, size, vma) {
+            (Some(addr), Some(size), None) => (addr, addr.saturating_add(size)),
+            (None, None, Some(vma)) => {
+                let inside: u64 = match vma.extract() {
+                    Ok(address) => address,
+                    Err(_) => vma.getattr("start")?.extract()?,
+                };
+                let area = quick(py, || index.area_containing(inside).map(|v| (v.start, v.end)))?;
+                area
+            }
+            _ => return Err(PyValueError::new_err("give addr and size, or vma")),
+        };
+        let summary = run(py, || index.dump(start, end, &path))?;
+        let out = PyDict::new(py);
+        out.set_item("start", start)?;
+        out.set_item("size", summary.size)?;
+        out.set_item("dumped", summary.dumped)?;
+        out.set_item("missing", summary.missing)?;
+        Ok(out)
+    }
+
+    fn __repr__(&self) -> String {
+        let index = self.index();
+        let dumped: u64 = (0..index.vmas().len()).map(|i| index.page_counts(i).dumped).sum();
+        let rootfs = self.rootfs.as_deref().map(|r| format!(" rootfs={r:?}")).unwrap_or_default();
+        format!(
+            "<Memory pid={} regions={} dumped={} KiB page_size={}{rootfs}>",
+            index.pid(),
+            index.vmas().len(),
+            dumped * index.page_size() / 1024,
+            index.page_size()
+        )
+    }
+
+    /// The regions as an HTML table, for notebooks.
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        display::html(slf.py(), "memory_html", slf.as_any())
+    }
+}
+
+/// The search pattern from bytes or str.
+pub(crate) fn to_pattern(py: Python<'_>, pattern: &Bound<'_, PyAny>, regex: bool) -> PyResult<Pattern> {
+    if let Ok(text) = pattern.cast::<PyString>() {
+        let text = text.to_cow()?;
+        return if regex { quick(py, || Pattern::regex(&text)) } else { Ok(Pattern::literal(text.as_bytes())) };
+    }
+    let bytes: Vec<u8> = pattern
+        .extract()
+        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("pattern must be bytes or str"))?;
+    if !regex {
+        return Ok(Pattern::literal(bytes));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| to_py(py, Error::Pattern { detail: "a regular expression must be valid UTF-8; write other bytes as \\xNN".into() }))?;
+    quick(py, || Pattern::regex(text))
+}
+
+/// Search options from the keyword arguments.
+pub(crate) fn search_options(
+    context: u64,
+    perms: Option<String>,
+    kind: Option<&Bound<'_, PyAny>>,
+    range: Option<(u64, u64)>,
+    max_hits: Option<usize>,
+) -> PyResult<SearchOptions> {
+    let mut kinds = Vec::new();
+    if let Some(names) = one_or_many(kind)? {
+        for name in names {
+            kinds.push(VmaKind::parse(&name).ok_or_else(|| {
+                PyValueError::new_err(format!("unknown kind {name:?}: use heap, stack, anon, file, shared or vdso"))
+            })?);
+        }
+    }
+    Ok(SearchOptions { context, perms, kinds, range, max_hits })
+}
+
+/// A str, or a sequence of str; None for None.
+fn one_or_many(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>> {
+    match value.filter(|v| !v.is_none()) {
+        None => Ok(None),
+        Some(value) => match value.extract::<String>() {
+            Ok(one) => Ok(Some(vec![one])),
+            Err(_) => value.extract().map(Some),
+        },
+    }
+}
+
+/// Hits as a `SearchResults` list.
+pub(crate) fn hits_to_py(py: Python<'_>, hits: Vec<memory::Hit>) -> PyResult<Bound<'_, PyAny>> {
+    let items = PyList::empty(py);
+    for hit in hits {
+        items.append(Hit { hit })?;
+    }
+    display::search_results(py, items)
+}
+
+/// A memory area with how many of its pages are in the checkpoint.
+#[pyclass(frozen, get_all, module = "criu_images")]
+pub struct Region {
+    /// First address.
+    start: u64,
+    /// End address (exclusive).
+    end: u64,
+    /// Permissions as /proc/PID/maps shows them, e.g. `r-xp`.
+    perms: String,
+    /// Offset in the mapped file, in bytes.
+    offset: u64,
+    /// Path, `[heap]`, `[stack]`, `[vdso]`, ...; None for anonymous memory.
+    path: Option<String>,
+    /// `heap`, `stack`, `vdso`, `anon`, `file` or `shared`.
+    kind: &'static str,
+    /// Pages whose bytes are in the checkpoint.
+    pages_dumped: u64,
+    /// Pages that read as zeros.
+    pages_zero: u64,
+    /// Pages not in the checkpoint (lazy, unmodified file pages, kernel areas).
+    pages_missing: u64,
+    /// Pages filled from the root filesystem given as `rootfs`.
+    pages_from_file: u64,
+}
+
+#[pymethods]
+impl Region {
+    /// Size in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.end - self.start
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Region {:#x}-{:#x} {} {} dumped={} zero={} missing={}{}>",
+            self.start,
+            self.end,
+            self.perms,
+            self.kind,
+            self.pages_dumped,
+            self.pages_zero,
+            self.pages_missing,
+            self.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default()
+        )
+    }
+}
+
+/// One search match.
+#[pyclass(frozen, module = "criu_images")]
+pub struct Hit {
+    hit: memory::Hit,
+}
+
+#[pymethods]
+impl Hit {
+    /// Process id as the images hold it.
+    #[getter]
+    fn pid(&self) -> u32 {
+        self.hit.pid
+    }
+
+    /// Address of the first matched byte.
+    #[getter]
+    fn address(&self) -> u64 {
+        self.hit.address
+    }
+
+    /// The matched bytes.
+    #[getter(r#match)]
+    fn matched<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.hit.matched)
+    }
+
+    /// Context before, the match, and context after (clipped to readable memory).
+    #[getter]
+    fn context<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.hit.context)
+    }
+
+    /// Address of the first byte of `context`.
+    #[getter]
+    fn context_start(&self) -> u64 {
+        self.hit.context_start
+    }
+
+    /// The memory area of the match.
+    #[getter]
+    fn vma(&self) -> HitArea {
+        let area = &self.hit.area;
+        HitArea { start: area.start, end: area.end, perms: area.perms.clone(), path: area.path.clone() }
+    }
+
+    fn __repr__(&self) -> String {
+        let area = self.hit.area.path.clone().unwrap_or_else(|| format!("{:#x}-{:#x}", self.hit.area.start, self.hit.area.end));
+        format!("<Hit pid={} address={:#x} {} {} match={}>", self.hit.pid, self.hit.address, self.hit.area.perms, area, bytes_repr(&self.hit.matched))
+    }
+}
+
+/// The memory area a hit lies in.
+#[pyclass(frozen, get_all, module = "criu_images")]
+pub struct HitArea {
+    /// First address of the area.
+    start: u64,
+    /// End of the area (exclusive).
+    end: u64,
+    /// Permissions, e.g. `rw-p`.
+    perms: String,
+    /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
+    path: Option<String>,
+}
+
+#[pymethods]
+impl HitArea {
+    fn __repr__(&self) -> String {
+        format!("<HitArea {:#x}-{:#x} {} {}>", self.start, self.end, self.perms, self.path.as_deref().unwrap_or(""))
+    }
+}
+
+/// A printable string found in memory.
+#[pyclass(frozen, get_all, module = "criu_images")]
+pub struct StringHit {
+    /// Process id.
+    pid: u32,
+    /// Address of the first byte.
+    address: u64,
+    /// `ascii` or `utf-16le`.
+    encoding: &'static str,
+    /// The text.
+    text: String,
+}
+
+#[pymethods]
+impl StringHit {
+    fn __repr__(&self) -> String {
+        format!("<StringHit pid={} address={:#x} {} {:?}>", self.pid, self.address, self.encoding, self.text)
+    }
+}
+
+/// Python's `repr()` of bytes, shortened.
+fn bytes_repr(bytes: &[u8]) -> String {
+    let mut text = String::from("b'");
+    for &b in bytes.iter().take(64) {
+        match b {
+            b'\\' => text.push_str("\\\\"),
+            b'\'' => text.push_str("\\'"),
+            0x20..=0x7e => text.push(b as char),
+            _ => text.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    text.push('\'');
+    if bytes.len() > 64 {
+        text.push_str("...");
+    }
+    text
+}

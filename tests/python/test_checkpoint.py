@@ -1,0 +1,475 @@
+"""The checkpoint API against the fixtures' ground truth (truth.json, captured
+from /proc right before each dump), with the same comparison rules as
+criu-images/tests/model_truth.rs and memory_truth.rs."""
+
+import gc
+import json
+import pathlib
+import shutil
+import tarfile
+import threading
+import tracemalloc
+
+import pytest
+
+import criu_images
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+K8S_TAR = next((FIXTURES / "k8s-counter").glob("*.tar"))
+
+# (name, path, format, truth.json)
+CHECKPOINTS = [
+    ("counter/none", FIXTURES / "counter/none/checkpoint.tar", "tar", "counter/none/truth.json"),
+    ("counter/gzip", FIXTURES / "counter/gzip/checkpoint.tar.gz", "tar.gz", "counter/gzip/truth.json"),
+    ("counter/zstd", FIXTURES / "counter/zstd/checkpoint.tar.zst", "tar.zst", "counter/zstd/truth.json"),
+    ("k8s-counter", K8S_TAR, "tar", "k8s-counter/truth.json"),
+    ("pytree", FIXTURES / "pytree/checkpoint.tar.gz", "tar.gz", "pytree/truth.json"),
+    ("threads", FIXTURES / "threads/checkpoint.tar.zst", "tar.zst", "threads/truth.json"),
+    ("pytree-host", FIXTURES / "pytree-host/images.tar.zst", "tar.zst", "pytree-host/truth.json"),
+    ("counter-host", FIXTURES / "counter-host/images", "directory", "counter-host/truth.json"),
+    ("predump", FIXTURES / "predump/dump", "directory", "predump/truth.json"),
+]
+
+
+@pytest.fixture(scope="module", params=CHECKPOINTS, ids=[c[0] for c in CHECKPOINTS])
+def opened(request):
+    name, path, fmt, truth = request.param
+    with criu_images.open(path) as cp:
+        yield name, cp, fmt, json.loads((FIXTURES / truth).read_text())
+
+
+def test_opens_every_format(opened):
+    name, cp, fmt, truth = opened
+    assert cp.format == fmt
+    assert not cp.closed
+    assert sorted(cp.pids) == sorted(p["vpid"] for p in truth["processes"])
+    assert "pstree.img" in cp.images()
+    assert any(m.name.endswith("pstree.img") for m in cp.members())
+    assert cp.image("pstree.img").magic == "PSTREE"
+
+
+def test_processes_match_truth(opened):
+    name, cp, _, truth = opened
+    failures = []
+    processes = {p.pid: p for p in cp.processes}
+    for want in truth["processes"]:
+        vpid = want["vpid"]
+        got = processes.get(vpid)
+        assert got is not None, f"{name}: no process {vpid}"
+        assert cp.process(vpid).pid == vpid
+
+        def check(what, ok, detail):
+            if not ok:
+                failures.append(f"{name} pid {vpid}: {what}: {detail}")
+
+        # The root task's parent is outside the checkpoint: CRIU stores 0.
+        root = truth["root_pid"] == want["pid"]
+        check("ppid", got.ppid == (0 if root else want["vppid"]), (got.ppid, want["vppid"]))
+        check("pgid", got.pgid == want["vpgid"], got.pgid)
+        check("sid", got.sid == want["vsid"], got.sid)
+        check("comm", got.comm == want["comm"], got.comm)
+        check("state", got.state == "alive", got.state)
+        check("threads", sorted(t.tid for t in got.threads) == sorted(want["vtids"]), [t.tid for t in got.threads])
+        check("main thread first", got.threads[0].tid == vpid, got.threads[0].tid)
+        check("cmdline", got.cmdline == want["cmdline"], got.cmdline)
+        check("environ", [f"{k}={v}" for k, v in got.environ.items()] == want["environ"], got.environ)
+        check("exe", got.exe == want["exe"], got.exe)
+        check("cwd", got.cwd == want["cwd"], got.cwd)
+        fds = {f.fd: f for f in got.fds}
+        for fd, info in want["fds"].items():
+            check(f"fd {fd}", int(fd) in fds and fds[int(fd)].path == info["target"], fds.get(int(fd)))
+        # Every VMA except [vsyscall] (not dumped) and [vvar_vclock] (stored with [vvar]).
+        vmas = {v.start: v for v in got.vmas}
+        for m in want["maps"]:
+            if m["path"] in ("[vsyscall]", "[vvar_vclock]"):
+                continue
+            path = m["path"] or None
+            v = vmas.get(m["start"])
+            ok = v is not None and (v.end == m["end"] or path == "[vvar]") and v.perms == m["perms"] and v.path == path
+            check("vma", ok, (hex(m["start"]), m["perms"], path, v))
+        creds = got.creds
+        check("creds", creds is not None and creds.uid == got.threads[0].creds.uid, creds)
+        check("registers", got.threads[0].registers.get("rip", 0) != 0, got.threads[0].registers)
+        check("namespaces", set(got.namespaces) == {"pid", "net", "ipc", "uts", "mnt", "user", "cgroup", "time"}, got.namespaces)
+        check("rlimits", any(r.name == "RLIMIT_NOFILE" for r in got.rlimits), got.rlimits)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_marker_is_found_at_its_address(opened):
+    name, cp, _, truth = opened
+    checked = 0
+    for process in truth["processes"]:
+        memory = cp.memory(process["vpid"])
+        assert memory.pid == process["vpid"]
+        assert memory.page_size == truth["page_size"]
+        for marker in process["markers"]:
+            addr, value = marker["addr"], marker["value"].encode()
+            if marker["mapping_perms"].endswith("s") and marker["mapping_path"].startswith("/"):
+                # A shared file mapping: its pages are the file's, not in the checkpoint.
+                with pytest.raises(criu_images.MemoryReadError, match="file-backed") as err:
+                    memory.read(addr, len(value))
+                assert err.value.pid == process["vpid"] and err.value.address == addr
+                continue
+            assert memory.read(addr, len(value)) == value, f"{name}: marker at {addr:#x}"
+            hits = memory.search(value)
+            assert addr in [h.address for h in hits], f"{name}: {value!r} not found at {addr:#x}"
+            hit = next(h for h in hits if h.address == addr)
+            assert hit.pid == process["vpid"] and hit.match == value
+            assert hit.vma.start <= addr < hit.vma.end and hit.vma.perms == marker["mapping_perms"]
+            assert hit.vma.path == (marker["mapping_path"] or None)
+            checked += 1
+        # The same markers through one regular expression over the whole checkpoint.
+        regexes = {m["regex"] for m in process["markers"] if m.get("regex") and not m["mapping_perms"].endswith("s")}
+        for regex in regexes:
+            found = {(h.pid, h.address) for h in cp.search(regex, regex=True, pid=process["vpid"])}
+            for marker in process["markers"]:
+                if marker.get("regex") == regex and not marker["mapping_perms"].endswith("s"):
+                    assert (process["vpid"], marker["addr"]) in found, f"{name}: regex {regex}"
+    assert checked >= 1
+
+
+def test_peeks_read_back(opened):
+    name, cp, _, truth = opened
+    vpid_of = {p["pid"]: p["vpid"] for p in truth["processes"]}
+    for peek in truth["peeks"].values():
+        memory = cp.memory(vpid_of[peek["pid"]])
+        assert memory.read(peek["addr"], peek["len"]).hex() == peek["hex"], name
+        assert bytes(memory.view(peek["addr"], peek["len"])).hex() == peek["hex"], name
+
+
+def test_regions_count_pages(opened):
+    name, cp, _, truth = opened
+    memory = cp.memory(truth["processes"][0]["vpid"])
+    regions = memory.regions()
+    assert [r.start for r in regions] == sorted(r.start for r in regions)
+    for r in regions:
+        pages = r.pages_dumped + r.pages_zero + r.pages_missing + r.pages_from_file
+        assert pages == (r.end - r.start) // memory.page_size, r
+        assert r.size == r.end - r.start
+    assert sum(r.pages_dumped for r in regions) > 0
+    assert any(r.kind == "heap" for r in regions) or name.startswith("predump")
+
+
+def threads_region():
+    info = json.loads((FIXTURES / "threads/truth.json").read_text())["program_info"]["threads.info"]
+    kv = dict(line.split("=", 1) for line in info.splitlines() if "=" in line and " " not in line)
+    return int(kv["region_addr"], 16), int(kv["fill_size"], 16)
+
+
+def test_view_of_a_dumped_run_is_zero_copy():
+    addr, size = threads_region()
+    assert size == 4 << 20
+    with criu_images.open(FIXTURES / "threads/checkpoint.tar.zst") as cp:
+        memory = cp.memory(1)
+        memory.view(addr, 16)  # the buffer type is made once
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            view = memory.view(addr, size)
+            peak = tracemalloc.get_traced_memory()[1]
+            after = tracemalloc.take_snapshot()
+        finally:
+            tracemalloc.stop()
+        grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        assert peak < 64 * 1024 and grown < 64 * 1024, (peak, grown)
+        assert view.readonly and view.nbytes == size and view.format == "B" and view.shape == (size,)
+        assert isinstance(view.obj, criu_images.PagesBuffer)
+        assert "size=4194304" in repr(view.obj)
+        with pytest.raises(TypeError):
+            view[0] = 1
+        assert bytes(view) == memory.read(addr, size)
+        assert bytes(view[4096:4100]) == memory.read(addr + 4096, 4)
+        with pytest.raises(TypeError):
+            criu_images.PagesBuffer()
+    # The view keeps the pages mapped after the checkpoint and memory are gone.
+    del memory, cp
+    gc.collect()
+    assert view[0x10:0x10 + 13].tobytes() == b"REGION-MARKER"
+
+
+def test_view_of_a_range_that_is_not_one_run_is_a_copy():
+    addr, size = threads_region()
+    with criu_images.open(FIXTURES / "threads/checkpoint.tar.zst") as cp:
+        memory = cp.memory(1)
+        # The fill run ends where never-written (zero) pages begin.
+        start, length = addr + size - 4096, 3 * 4096
+        view = memory.view(start, length)
+        assert isinstance(view.obj, bytes) and view.readonly
+        assert bytes(view) == memory.read(start, length)
+        assert bytes(view[4096:]) == bytes(2 * 4096)
+
+
+def test_process_memory_and_search_reuse_one_index():
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        process = cp.process(1)
+        memory = process.memory
+        assert memory.pid == 1
+        heap_hits = memory.search(b"5135a665e892afcc", kind="heap")
+        assert heap_hits and all(h.vma.path == "[heap]" for h in heap_hits)
+        assert all(h.vma.perms.startswith("rw") for h in memory.search(b"5135a665e892afcc", perms="rw"))
+        assert len(memory.search(b"5135a665e892afcc", max_hits=1)) == 1
+        every = cp.search(b"5135a665e892afcc")
+        assert {h.pid for h in every} == set(cp.pids) == {1, 6, 7}
+        assert len(cp.search(b"5135a665e892afcc", max_hits=3)) == 3
+        hit = memory.search(b"5135a665e892afcc", context=8)[0]
+        assert hit.context_start == hit.address - 8
+        assert hit.context == memory.read(hit.context_start, len(hit.context))
+        assert isinstance(every, criu_images.SearchResults) and isinstance(every, list)
+        assert "<table>" in every._repr_html_()
+
+
+def test_strings_find_markers_at_their_addresses():
+    truth = json.loads((FIXTURES / "counter-host/truth.json").read_text())
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        memory = cp.memory(24152)
+        strings = {(s.address, s.text) for s in memory.strings(min_len=8)}
+        for marker in truth["processes"][0]["markers"]:
+            assert any(addr <= marker["addr"] and marker["value"] in text for addr, text in strings)
+        assert [(s.address, s.text) for s in memory.strings(8, "ascii")] == [(s.address, s.text) for s in memory.strings(8)]
+        wide = memory.strings(6, ("ascii", "utf-16le"), kind=["heap", "stack"])
+        assert all(s.encoding in ("ascii", "utf-16le") for s in wide)
+        with pytest.raises(ValueError):
+            memory.strings(4, ["ebcdic"])
+
+
+def test_read_cstring_and_dump(tmp_path):
+    truth = json.loads((FIXTURES / "counter-host/truth.json").read_text())
+    marker = truth["processes"][0]["markers"][0]
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        memory = cp.memory(24152)
+        assert memory.read_cstring(marker["addr"], max=len(marker["value"])) == marker["value"].encode()
+        heap = next(r for r in memory.regions() if r.kind == "heap")
+        out = tmp_path / "heap.bin"
+        summary = memory.dump(out, vma=heap)
+        assert summary["start"] == heap.start and summary["size"] == heap.size
+        assert out.stat().st_size == heap.size
+        assert summary["dumped"] == heap.pages_dumped * memory.page_size
+        data = out.read_bytes()
+        offset = marker["addr"] - heap.start
+        assert data[offset:offset + len(marker["value"])] == marker["value"].encode()
+        small = memory.dump(tmp_path / "small.bin", addr=marker["addr"], size=16)
+        assert (tmp_path / "small.bin").read_bytes() == memory.read(marker["addr"], 16) and small["size"] == 16
+        with pytest.raises(ValueError):
+            memory.dump(tmp_path / "x.bin")
+        with pytest.raises(criu_images.MemoryReadError):
+            memory.dump(tmp_path / "x.bin", vma=0)
+
+
+def test_rootfs_diff_and_rootfs_directory(tmp_path):
+    truth = json.loads((FIXTURES / "pytree/truth.json").read_text())
+    marker = next(m for m in truth["processes"][0]["markers"] if m["mapping_path"] == "/data/run/mapped-shared.bin")
+    addr, value = marker["addr"], marker["value"].encode()
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        diff = cp.rootfs_diff
+        assert diff is not None and len(diff) > 0
+        assert "data/run/mapped-shared.bin" in [m.name for m in diff.members()]
+        assert "/data/run/mapped-shared.bin" in diff
+        contents = diff.read("/data/run/mapped-shared.bin")
+        with pytest.raises(criu_images.NotFoundError):
+            diff.read("/no/such/file")
+        with pytest.raises(criu_images.MemoryReadError):
+            cp.memory(1).read(addr, len(value))
+        filled = cp.memory(1, rootfs="diff")
+        assert filled.rootfs == "diff"
+        assert filled.read(addr, len(value)) == value
+        assert sum(r.pages_from_file for r in filled.regions()) > 0
+        root = tmp_path / "root"
+        (root / "data/run").mkdir(parents=True)
+        (root / "data/run/mapped-shared.bin").write_bytes(contents)
+        assert cp.memory(1, rootfs=root).read(addr, len(value)) == value
+        assert cp.memory(1, rootfs=str(root)).read(addr, len(value)) == value
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        assert cp.rootfs_diff is None
+        with pytest.raises(criu_images.NotFoundError, match="rootfs-diff.tar"):
+            cp.memory(24152, rootfs="diff")
+
+
+def test_images_iterate_as_crit_json(tmp_path):
+    host = FIXTURES / "counter-host"
+    with criu_images.open(host / "images") as cp:
+        names = [n for n in cp.images() if n.endswith(".img") and not n.startswith("pages-")]
+        assert len(names) >= 10
+        for name in names:
+            plain = (host / "decoded-crit-4.x-plain" / f"{name}.json").read_text()
+            pretty = (host / "decoded-crit-4.x" / f"{name}.json").read_text()
+            image = cp.image(name)
+            assert image.name == name and image.magic == json.loads(plain)["magic"]
+            assert list(image) == json.loads(plain)["entries"], name
+            assert list(image.entries(pretty=True)) == json.loads(pretty)["entries"], name
+            assert len(image) == len(json.loads(plain)["entries"])
+            assert image.to_json() == plain and image.to_json(pretty=True) == pretty
+            assert image.size == (host / "images" / name).stat().st_size
+        with pytest.raises(criu_images.FormatError, match="raw data"):
+            cp.image("pages-1.img")
+    with criu_images.open(FIXTURES / "threads/checkpoint.tar.zst") as cp:
+        golden = json.loads((FIXTURES / "threads/decoded-crit-4.x-plain/core-1.img.json").read_text())
+        assert list(cp.image("core-1.img")) == golden["entries"]
+        assert cp.member("checkpoint/pstree.img") == cp.member("./checkpoint//pstree.img")
+    with criu_images.open(host / "images" / "pstree.img") as cp:
+        assert cp.format == "file" and cp.images() == ["pstree.img"] and cp.pids == [24152]
+
+
+def test_closed_checkpoint_raises_and_handed_out_objects_live_on():
+    cp = criu_images.open(FIXTURES / "counter/zstd/checkpoint.tar.zst")
+    memory = cp.memory(1)
+    image = cp.image("pstree.img")
+    process = cp.process(1)
+    marker = json.loads((FIXTURES / "counter/zstd/truth.json").read_text())["processes"][0]["markers"][0]
+    view = memory.view(marker["addr"], len(marker["value"]))
+    cp.close()
+    cp.close()  # twice is fine
+    assert cp.closed and "closed" in repr(cp)
+    for use in [
+        lambda: cp.pids,
+        lambda: cp.processes,
+        lambda: cp.process(1),
+        lambda: cp.memory(1),
+        lambda: cp.search(b"x"),
+        lambda: cp.images(),
+        lambda: cp.image("pstree.img"),
+        lambda: cp.members(),
+        lambda: cp.member("checkpoint/pstree.img"),
+        lambda: cp.rootfs_diff,
+        lambda: process.memory,
+    ]:
+        with pytest.raises(criu_images.CriuImagesError, match="closed"):
+            use()
+    assert cp._repr_html_().startswith("<p>")
+    # Objects handed out before keep their own reference to the data.
+    assert process.pid == 1 and process.cmdline
+    assert memory.read(marker["addr"], len(marker["value"])) == marker["value"].encode()
+    assert list(image)[0]["pid"] == 1
+    del cp, memory, image, process
+    gc.collect()
+    assert bytes(view) == marker["value"].encode()
+
+
+def test_context_manager_closes():
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        assert cp.pids == [24152]
+    assert cp.closed
+
+
+def write_tar(path, members):
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            import io
+
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_errors_are_typed_and_say_where(tmp_path):
+    with pytest.raises(criu_images.NotFoundError) as err:
+        criu_images.open(tmp_path / "missing.tar")
+    assert err.value.file == str(tmp_path / "missing.tar")
+    assert issubclass(criu_images.NotFoundError, criu_images.CriuImagesError)
+
+    # A tar whose second header has a broken checksum.
+    bad = tmp_path / "bad.tar"
+    write_tar(bad, [("checkpoint/inventory.img", b"x" * 10), ("checkpoint/pstree.img", b"y" * 10)])
+    data = bytearray(bad.read_bytes())
+    data[1024 + 148] ^= 0x01
+    bad.write_bytes(bytes(data))
+    with pytest.raises(criu_images.ArchiveError, match=r"bad\.tar: offset 1024") as err:
+        criu_images.open(bad)
+    assert err.value.file == str(bad) and err.value.offset == 1024
+
+    # Decompression beyond the limit: LimitError, a kind of ArchiveError.
+    with pytest.raises(criu_images.LimitError, match="exceeds the limit of 4096 bytes") as err:
+        criu_images.open(FIXTURES / "counter/gzip/checkpoint.tar.gz", max_decompressed=4096)
+    assert isinstance(err.value, criu_images.ArchiveError)
+
+    # A truncated image in an images directory.
+    images = tmp_path / "images"
+    shutil.copytree(FIXTURES / "counter-host/images", images)
+    mm = images / "mm-24152.img"
+    mm.write_bytes(mm.read_bytes()[:-10])
+    with criu_images.open(images) as cp:
+        with pytest.raises(criu_images.FormatError, match=r"mm-24152\.img: offset 12 \(entry 0\): truncated") as err:
+            list(cp.image("mm-24152.img"))
+        assert err.value.file.endswith("mm-24152.img") and err.value.offset == 12 and err.value.entry == 0
+        with pytest.raises(criu_images.FormatError, match="mm-24152.img"):
+            cp.memory(24152)
+        with pytest.raises(criu_images.NotFoundError, match="no-such.img"):
+            cp.image("no-such.img")
+        with pytest.raises(criu_images.NotFoundError, match="member nope"):
+            cp.member("nope")
+
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        with pytest.raises(criu_images.NotFoundError, match="process 99"):
+            cp.process(99)
+        with pytest.raises(criu_images.NotFoundError, match="process 99"):
+            cp.search(b"x", pid=99)
+        memory = cp.memory(24152)
+        with pytest.raises(criu_images.MemoryReadError, match="not mapped") as err:
+            memory.read(0x10, 4)
+        assert err.value.address == 0x10 and err.value.pid == 24152
+        with pytest.raises(criu_images.PatternError):
+            memory.search("(unclosed", regex=True)
+        with pytest.raises(criu_images.PatternError):
+            memory.search(b"\xff(", regex=True)
+        with pytest.raises(ValueError, match="unknown kind"):
+            memory.search(b"x", kind="nope")
+        with pytest.raises(TypeError):
+            memory.search(12345)
+
+
+def test_search_from_two_threads():
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        memory = cp.memory(1)
+        pattern = rb"API_KEY=sk-test-[0-9a-f]{24}"
+        want_memory = [(h.address, h.match) for h in memory.search(pattern, regex=True)]
+        want_all = [(h.pid, h.address) for h in cp.search(pattern, regex=True)]
+        results, errors = [], []
+
+        def work():
+            try:
+                for _ in range(5):
+                    results.append([(h.address, h.match) for h in memory.search(pattern, regex=True)])
+                    results.append([(h.pid, h.address) for h in cp.search(pattern, regex=True)])
+                    cp.memory(6).strings(8)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert want_memory and want_all
+        assert results.count(want_memory) == 10 and results.count(want_all) == 10
+
+
+def test_reprs_and_html():
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        process = cp.process(1)
+        memory = process.memory
+        objects = [
+            cp,
+            process,
+            memory,
+            cp.image("pstree.img"),
+            iter(cp.image("pstree.img")),
+            cp.members()[0],
+            cp.rootfs_diff,
+            memory.regions()[0],
+            memory.search(b"5135a665e892afcc")[0],
+            memory.search(b"5135a665e892afcc")[0].vma,
+            memory.strings()[0],
+            process.threads[0],
+            process.creds,
+            process.vmas[0],
+            process.fds[0],
+            process.rlimits[0],
+        ] + process.sigactions[:1]
+        for obj in objects:
+            text = repr(obj)
+            assert text.startswith("<") and type(obj).__name__ in text, text
+        for obj in (cp, process, memory):
+            html = obj._repr_html_()
+            assert "<table>" in html
+        assert "[heap]" in memory._repr_html_()
+        assert "pytree" in cp._repr_html_()
