@@ -85,10 +85,11 @@ impl FileSource for RootDir {
         if !full.starts_with(&self.root) {
             return None;
         }
-        let file = std::fs::File::open(&full).ok()?;
-        if !file.metadata().ok()?.is_file() {
+        // Check before opening: opening a FIFO would block.
+        if !std::fs::metadata(&full).ok()?.is_file() {
             return None;
         }
+        let file = std::fs::File::open(&full).ok()?;
         // SAFETY: read-only map of a regular file inside the given root.
         let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
         let slice: *const [u8] = &map[..];
