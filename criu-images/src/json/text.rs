@@ -191,7 +191,8 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            0x7f => out.push(0x7f),
+            // Control characters and DEL: Python's ensure_ascii escapes
+            // everything outside ' '..='~' (json.dumps("\x7f") is "\u007f").
             _ => write_u_escape(out, u32::from(b)),
         }
         start = i + 1;
@@ -239,7 +240,10 @@ mod tests {
     #[test]
     fn strings_are_escaped_like_python() {
         assert_eq!(json(b"plain"), r#""plain""#);
-        assert_eq!(json(b"a\"b\\c\n\t\x01\x7f"), "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\"");
+        assert_eq!(json(b"a\"b\\c\n\t\x01"), "\"a\\\"b\\\\c\\n\\t\\u0001\"");
+        // DEL is escaped too: Python's json.dumps("\x7f") == "\"\\u007f\"".
+        assert_eq!(json(b"del\x7f"), r#""del\u007f""#);
+        assert_eq!(json("\u{7f}é".as_bytes()), r#""\u007f\u00e9""#);
         assert_eq!(json("é€😀".as_bytes()), r#""\u00e9\u20ac\ud83d\ude00""#);
         assert_eq!(json(b"ok\xff\xfeA"), r#""ok\udcff\udcfeA""#);
         // Non-ASCII before an escaped character is escaped too.
