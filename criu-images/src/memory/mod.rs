@@ -461,8 +461,9 @@ fn fill_from_files<'a>(pieces: &mut Vec<Piece<'a>>, vmas: &[Vma], source: &'a dy
     *pieces = out;
 }
 
-/// Every message of image `name` at `store`, typed; `None` if the file is absent.
-fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
+/// Every message of image `name` at `store`, typed; `None` if the file is
+/// absent. Shared with the model layer.
+pub(crate) fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
     let Some(bytes) = store.file(name)? else { return Ok(None) };
     let label = format!("{}/{name}", store.label());
     let image = Image::parse(&label, bytes)?;

@@ -18,19 +18,4 @@ pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, 
 pub use namespaces::{mounts, uts, Mount};
 pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, SigAction, TaskState, Thread};
 
-use crate::error::Result;
-use crate::image::Image;
-use crate::memory::ImageStore;
-use crate::proto::Message;
-
-/// Every message of image `name` at `store`, typed; `None` if the file is absent.
-pub(crate) fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
-    let Some(bytes) = store.file(name)? else { return Ok(None) };
-    let label = format!("{}/{name}", store.label());
-    let image = Image::parse(&label, bytes)?;
-    let mut messages = Vec::new();
-    for entry in image.entries() {
-        messages.push(entry?.decode()?);
-    }
-    Ok(Some(messages))
-}
+pub(crate) use crate::memory::decode_all;
