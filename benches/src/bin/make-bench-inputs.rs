@@ -1,15 +1,18 @@
-//! Writes the inputs of scripts/bench-vs-crit.sh into a directory:
-//! `pagemap-100k.img` (100,000 runs) and `dir/` (the counter-host images
-//! plus a 10,000-run pagemap, so a whole directory has real weight).
+//! Writes the inputs of scripts/bench-vs-crit.sh into DIR:
+//!
+//! * `pagemap-100k.img`: a 100,000-run CRIU 4.2 pagemap (1.8 MB);
+//! * `fixture/`: the real counter-host images (13 small images);
+//! * `busy/`: a generated images directory (4 processes x 4 threads, 2,000
+//!   VMAs, 5,000 pagemap runs and 256 files each: 41 images).
+
+use criu_images_benches::{busy_images, fixture_images, pagemap_image, write_images, BusySpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: make-bench-inputs DIR")?);
-    std::fs::create_dir_all(out.join("dir"))?;
-    std::fs::write(out.join("pagemap-100k.img"), criu_images_benches::pagemap_image(100_000))?;
-    for (name, bytes) in criu_images_benches::fixture_images() {
-        std::fs::write(out.join("dir").join(name), bytes)?;
-    }
-    std::fs::write(out.join("dir").join("pagemap-1.img"), criu_images_benches::pagemap_image(10_000))?;
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("pagemap-100k.img"), pagemap_image(100_000))?;
+    write_images(&out.join("fixture"), &fixture_images())?;
+    write_images(&out.join("busy"), &busy_images(BusySpec::DEFAULT))?;
     println!("{}", out.display());
     Ok(())
 }

@@ -346,7 +346,9 @@ pub struct IpcMessage<'a> {
     pub data: &'a [u8],
 }
 
-/// Iterator over the entries of an [`Image`].
+/// Iterator over the entries of an [`Image`]. A clone resumes where the
+/// original stands.
+#[derive(Clone)]
 pub struct Entries<'a> {
     image: Image<'a>,
     pos: usize,

@@ -19,45 +19,98 @@ pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut 
     w.string(image.kind().name().as_bytes());
     w.key("entries");
     w.begin_array();
-    // Framing is cheap and sequential; rendering is the work, and entries
-    // are independent, so large images render in parallel chunks that are
-    // then joined in order (the text is the same either way).
-    let entries = image.entries().collect::<Result<Vec<_>>>()?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if entries.len() < PARALLEL_ENTRIES || threads < 2 {
-        for entry in &entries {
-            write_entry(&mut w, image, entry, options)?;
+    if image.data().len() < PARALLEL_BYTES || threads < 2 {
+        let mut entries = image.entries();
+        while let Some(entry) = entries.next() {
+            if let Err(err) = write_entry(&mut w, image, &entry?, options) {
+                // The errors of framing every entry before rendering any:
+                // a framing error further on comes first.
+                for entry in entries {
+                    entry?;
+                }
+                return Err(err);
+            }
         }
     } else {
-        let chunk = entries.len().div_ceil(threads);
-        let parts: Vec<Result<Vec<u8>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = entries
-                .chunks(chunk)
-                .enumerate()
-                .map(|(i, part)| {
-                    scope.spawn(move || -> Result<Vec<u8>> {
-                        let mut buf = Vec::with_capacity(part.iter().map(|e| e.payload().len() * 6).sum());
-                        let mut cw = JsonWriter::inside_array(&mut buf, options.pretty.then_some(4), 2, i == 0);
-                        for entry in part {
-                            write_entry(&mut cw, image, entry, options)?;
-                        }
-                        Ok(buf)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("rendering does not panic")).collect()
-        });
-        for part in parts {
-            w.append_items(&part?);
-        }
+        write_entries_parallel(&mut w, image, options, threads)?;
     }
     w.end_array();
     w.end_object();
     Ok(())
 }
 
-/// Images with at least this many entries are rendered on several threads.
+/// Images of at least this many bytes and entries are rendered on several
+/// threads.
+const PARALLEL_BYTES: usize = 256 << 10;
 const PARALLEL_ENTRIES: usize = 20_000;
+
+/// Entries per resumption point of the framing pass.
+const BLOCK: usize = 1024;
+
+/// Framing is cheap and sequential; rendering is the work, and entries are
+/// independent. So one framing pass checks every entry (a malformed image
+/// fails before any of it is rendered) and keeps a resumable iterator every
+/// [`BLOCK`] entries; then `threads` ranges of blocks render at once, the
+/// first straight into the output on this thread, the others into buffers
+/// appended in order (the text is the same as rendered serially).
+fn write_entries_parallel(w: &mut JsonWriter<'_>, image: &Image<'_>, options: &DecodeOptions, threads: usize) -> Result<()> {
+    // (iterator at the block's first entry, its byte offset)
+    let mut blocks = Vec::new();
+    let mut entries = image.entries();
+    let mut count = 0usize;
+    loop {
+        if count.is_multiple_of(BLOCK) {
+            blocks.push((entries.clone(), entries.offset()));
+        }
+        match entries.next() {
+            Some(entry) => {
+                entry?;
+                count += 1;
+            }
+            None => break,
+        }
+    }
+    let end = entries.offset();
+    let render = |w: &mut JsonWriter<'_>, first: usize, last: usize| -> Result<()> {
+        let n = ((last - first) * BLOCK).min(count - first * BLOCK);
+        for entry in blocks[first].0.clone().take(n) {
+            write_entry(w, image, &entry?, options)?;
+        }
+        Ok(())
+    };
+    if count < PARALLEL_ENTRIES {
+        return render(w, 0, blocks.len());
+    }
+    let per = blocks.len().div_ceil(threads);
+    let ranges: Vec<(usize, usize)> =
+        (0..blocks.len()).step_by(per).map(|first| (first, (first + per).min(blocks.len()))).collect();
+    let indent = options.pretty.then_some(4);
+    let ratio = if options.pretty { 10 } else { 5 };
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = ranges[1..]
+            .iter()
+            .map(|&(first, last)| {
+                let bytes = blocks.get(last).map_or(end, |b| b.1) - blocks[first].1;
+                scope.spawn(move || -> Result<Vec<u8>> {
+                    let mut buf = Vec::with_capacity(bytes * ratio);
+                    render(&mut JsonWriter::inside_array(&mut buf, indent, 2, false), first, last)?;
+                    Ok(buf)
+                })
+            })
+            .collect();
+        let mine = render(w, ranges[0].0, ranges[0].1);
+        let parts: Vec<Result<Vec<u8>>> =
+            handles.into_iter().map(|h| h.join().expect("rendering does not panic")).collect();
+        mine?;
+        let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+        w.reserve(parts.iter().map(Vec::len).sum());
+        for part in &parts {
+            w.append_items(part);
+        }
+        Ok(())
+    })
+}
 
 /// Writes the JSON object of one entry, as it appears in the `entries` list.
 pub(crate) fn write_one_entry(image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions, out: &mut Vec<u8>) -> Result<()> {
@@ -154,6 +207,187 @@ fn within(whole: &[u8], part: &[u8], err: WireError) -> WireError {
 /// Writes the fields of one message (without the surrounding braces);
 /// `depth` counts the messages around it.
 fn write_fields(
+    w: &mut JsonWriter<'_>,
+    id: MessageId,
+    bytes: &[u8],
+    pretty: bool,
+    hex_inherited: bool,
+    depth: usize,
+) -> Result<(), WireError> {
+    if framed_in_order(bytes) && !general_path_only() {
+        write_in_order(w, id, bytes, pretty, hex_inherited, depth)
+    } else {
+        write_any_order(w, id, bytes, pretty, hex_inherited, depth)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests compare the streaming path with the general one.
+    static GENERAL_PATH_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+#[inline(always)]
+fn general_path_only() -> bool {
+    #[cfg(test)]
+    return GENERAL_PATH_ONLY.with(|only| only.get());
+    #[cfg(not(test))]
+    false
+}
+
+/// A varint of a message that [`framed_in_order`] accepted (or `None`
+/// where [`wire::read_varint`] fails).
+#[inline(always)]
+fn varint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let first = *data.get(*pos)?;
+    if first < 0x80 {
+        *pos += 1;
+        return Some(u64::from(first));
+    }
+    let mut at = *pos;
+    let mut value: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        let byte = *data.get(at)?;
+        at += 1;
+        if shift == 63 && byte > 1 {
+            return None;
+        }
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            *pos = at;
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The field at `*pos`, as [`Fields`] reads it; `None` for anything that
+/// [`Fields`] would reject.
+#[inline(always)]
+fn next_field<'a>(data: &'a [u8], pos: &mut usize) -> Option<(u32, WireValue<'a>)> {
+    let key = varint(data, pos)?;
+    let number = key >> 3;
+    if number == 0 || number > 0x1fff_ffff {
+        return None;
+    }
+    let value = match key & 7 {
+        0 => WireValue::Varint(varint(data, pos)?),
+        1 => {
+            let bytes = data.get(*pos..*pos + 8)?;
+            *pos += 8;
+            WireValue::Fixed64(u64::from_le_bytes(bytes.try_into().unwrap()))
+        }
+        2 => {
+            let len = varint(data, pos)?;
+            if len > (data.len() - *pos) as u64 {
+                return None;
+            }
+            let bytes = &data[*pos..*pos + len as usize];
+            *pos += bytes.len();
+            WireValue::Bytes(bytes)
+        }
+        5 => {
+            let bytes = data.get(*pos..*pos + 4)?;
+            *pos += 4;
+            WireValue::Fixed32(u32::from_le_bytes(bytes.try_into().unwrap()))
+        }
+        _ => return None,
+    };
+    Some((number as u32, value))
+}
+
+/// Whether every field of `bytes` is well framed and the field numbers
+/// never decrease: how CRIU writes messages. Such a message renders in one
+/// streaming pass with the same text and the same errors as the general
+/// path (which frames every field first, then sorts).
+fn framed_in_order(bytes: &[u8]) -> bool {
+    let mut pos = 0;
+    let mut last = 0;
+    while pos < bytes.len() {
+        match next_field(bytes, &mut pos) {
+            Some((number, _)) if number >= last => last = number,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`write_fields`] for a message that [`framed_in_order`] accepted:
+/// fields are read as they are written, the schema is walked alongside,
+/// and a lone scalar is written without gathering its values.
+fn write_in_order(
+    w: &mut JsonWriter<'_>,
+    id: MessageId,
+    bytes: &[u8],
+    pretty: bool,
+    hex_inherited: bool,
+    depth: usize,
+) -> Result<(), WireError> {
+    let schema = id.schema().fields;
+    let mut cursor = 0;
+    let mut pos = 0;
+    let read = |pos: &mut usize| if *pos < bytes.len() { next_field(bytes, pos) } else { None };
+    let mut next = read(&mut pos);
+    let mut group: smallvec::SmallVec<[WireValue<'_>; 4]> = smallvec::SmallVec::new();
+    while let Some((number, value)) = next {
+        next = read(&mut pos);
+        while cursor < schema.len() && schema[cursor].number < number {
+            cursor += 1;
+        }
+        let field = schema.get(cursor).filter(|f| f.number == number);
+        if next.is_some_and(|(n, _)| n == number) {
+            // Several values of one field number.
+            group.clear();
+            group.push(value);
+            while let Some((n, v)) = next {
+                if n != number {
+                    break;
+                }
+                group.push(v);
+                next = read(&mut pos);
+            }
+            if let Some(field) = field {
+                write_field(w, field, bytes, &group, pretty, hex_inherited, depth)?;
+            }
+            continue;
+        }
+        let Some(field) = field else {
+            continue; // unknown to our schema: crit drops these too
+        };
+        if !field.repeated {
+            if let Some(raw) = lone_scalar(field.ty, value) {
+                w.field_key(field.name);
+                write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));
+                continue;
+            }
+        }
+        write_field(w, field, bytes, std::slice::from_ref(&value), pretty, hex_inherited, depth)?;
+    }
+    Ok(())
+}
+
+/// The raw value of a singular scalar field of type `ty` given once as
+/// `value`, when `value` has the wire type `ty` is read from (what
+/// [`write_field`] would print); `None` leaves the case to [`write_field`].
+#[inline(always)]
+fn lone_scalar(ty: FieldType, value: WireValue<'_>) -> Option<u64> {
+    match (ty, value) {
+        (FieldType::Message(_) | FieldType::String | FieldType::Bytes, _) => None,
+        (FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float, WireValue::Fixed32(v)) => Some(v.into()),
+        (FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double, WireValue::Fixed64(v)) => Some(v),
+        (
+            FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float | FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double,
+            _,
+        ) => None,
+        (_, WireValue::Varint(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// [`write_fields`] for any message: frames every field first (so a
+/// malformed message fails before any of it is written), sorts the fields
+/// by number if needed, then writes them.
+fn write_any_order(
     w: &mut JsonWriter<'_>,
     id: MessageId,
     bytes: &[u8],
@@ -401,7 +635,9 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
                     return w.string(pretty::dev(value as u64, opts.odev).as_bytes());
                 }
                 if let Some(table) = opts.flags {
-                    return w.string(pretty::flags(table, value as u64).as_bytes());
+                    let mut text = pretty::FlagsText::new();
+                    pretty::write_flags(&mut text, table, value as u64);
+                    return w.string(&text);
                 }
                 if let Some(dict) = opts.dict {
                     if let Some(name) = pretty::dict_name(dict, field.name, value as u64) {
@@ -469,6 +705,62 @@ mod tests {
         // The joined text encodes back to the same image.
         let text = crate::json::to_json(&image, &DecodeOptions::PLAIN).unwrap();
         assert_eq!(crate::json::from_json(text.as_bytes(), "big.json").unwrap(), bytes);
+    }
+
+    #[test]
+    fn streaming_path_equals_general_path() {
+        // Every real and synthetic image, intact, with bytes flipped and
+        // truncated: the streaming path for in-order messages must give the
+        // text and the errors of the general path.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut files = Vec::new();
+        for dir in ["synthetic", "counter-host/images"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if name.ends_with(".img") && !name.starts_with("pages-") {
+                    files.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        assert!(files.len() > 60);
+        let render = |name: &str, bytes: &[u8], options: &DecodeOptions, general: bool| {
+            GENERAL_PATH_ONLY.with(|only| only.set(general));
+            let text = Image::parse(name, bytes)
+                .and_then(|image| super::super::to_json(&image, options))
+                .map_err(|e| e.to_string());
+            GENERAL_PATH_ONLY.with(|only| only.set(false));
+            text
+        };
+        let mut variants = 0;
+        for (name, bytes) in &files {
+            let mut inputs = vec![bytes.clone()];
+            for at in (8..bytes.len()).step_by(11) {
+                let mut flipped = bytes.clone();
+                flipped[at] ^= [0x80, 0x07, 0x10, 0xff][at % 4];
+                inputs.push(flipped);
+                inputs.push(bytes[..at].to_vec());
+            }
+            for input in &inputs {
+                for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY] {
+                    let streaming = render(name, input, &options, false);
+                    assert_eq!(streaming, render(name, input, &options, true), "{name}");
+                    variants += 1;
+                }
+            }
+        }
+        assert!(variants > 1000);
+    }
+
+    #[test]
+    fn framing_errors_come_before_rendering_errors() {
+        // pstree entry 0 ends in a truncated varint (a rendering error), then
+        // entry 1 claims 100 bytes that are not there (a framing error).
+        let mut bytes = image_of(crate::image::ImageKind::Pstree, &[0x08, 0x80]);
+        bytes.extend(100u32.to_le_bytes());
+        let image = Image::parse("pstree.img", &bytes).unwrap();
+        let err = super::super::to_json(&image, &DecodeOptions::PLAIN).unwrap_err().to_string();
+        assert!(err.contains("entry 1") && err.contains("100 bytes"), "{err}");
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! (`(criu).flags`), named values (`(criu).dict`), device numbers
 //! (`(criu).dev` / `odev`) and IP addresses (`(criu).ipadd`).
 
-use std::fmt::Write as _;
-
 /// `(criu).flags` tables: name -> bits, in crit's printing order.
 static FLAG_TABLES: &[(&str, &[(&str, u64)])] = &[
     ("mmap.prot", &[("PROT_READ", 0x1), ("PROT_WRITE", 0x2), ("PROT_EXEC", 0x4)]),
@@ -127,29 +125,40 @@ pub(crate) fn hex(value: i128) -> String {
 
 /// `"PROT_READ | PROT_WRITE | 0x100"`; `""` for zero. An unknown table
 /// prints plain hex, as crit does.
+#[cfg(test)]
 pub(crate) fn flags(table: &str, value: u64) -> String {
+    let mut out = FlagsText::new();
+    write_flags(&mut out, table, value);
+    String::from_utf8(out.to_vec()).expect("flag names and hex are ASCII")
+}
+
+/// The text of [`flags`], on the stack for the usual short ones.
+pub(crate) type FlagsText = smallvec::SmallVec<[u8; 128]>;
+
+/// Appends the text of [`flags`] (ASCII) to `out`.
+pub(crate) fn write_flags(out: &mut FlagsText, table: &str, value: u64) {
     let Some(table) = flag_table(table) else {
-        return hex(value.into());
+        out.extend_from_slice(hex(value.into()).as_bytes());
+        return;
     };
-    let mut out = String::new();
+    let start = out.len();
     let mut known = 0u64;
     for (name, bits) in table {
         known |= bits;
         if value & bits != 0 {
-            if !out.is_empty() {
-                out.push_str(" | ");
+            if out.len() > start {
+                out.extend_from_slice(b" | ");
             }
-            out.push_str(name);
+            out.extend_from_slice(name.as_bytes());
         }
     }
     let rest = value & !known;
     if rest != 0 {
-        if !out.is_empty() {
-            out.push_str(" | ");
+        if out.len() > start {
+            out.extend_from_slice(b" | ");
         }
-        write!(out, "0x{rest:x}").unwrap();
+        out.extend_from_slice(format!("0x{rest:x}").as_bytes());
     }
-    out
 }
 
 /// Parses flags written by [`flags`]: names and numbers joined by `|`.

@@ -36,6 +36,11 @@ impl<'o> JsonWriter<'o> {
         }
     }
 
+    /// Reserves room for `additional` more bytes of output.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.out.reserve(additional);
+    }
+
     fn newline(&mut self) {
         if let Some(indent) = self.indent {
             self.out.push(b'\n');
