@@ -180,9 +180,10 @@ fn schema_tables(pool: &DescriptorPool) -> String {
             }
             writeln!(
                 out,
-                "        FieldSchema {{ number: {}, name: {:?}, ty: {ty}, repeated: {}, packed: {}, opts: {opts} }},",
+                "        FieldSchema {{ number: {}, name: {:?}, json_key: {:?}, ty: {ty}, repeated: {}, packed: {}, opts: {opts} }},",
                 f.number(),
                 f.name(),
+                format!("\"{}\": ", f.name()),
                 f.cardinality() == Cardinality::Repeated,
                 f.is_packed(),
             )

@@ -100,6 +100,23 @@ fn truncated_images_name_file_offset_and_entry() {
 }
 
 #[test]
+fn a_failed_decode_leaves_no_output_file() {
+    // The image frames, but its last entry is not protobuf: the error
+    // comes after some of the text was written, and the file goes.
+    let mut image = std::fs::read(fixture("counter-host/images/pstree.img")).unwrap();
+    image.extend([3, 0, 0, 0, 0x08, 0x80, 0x80]);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pstree.img");
+    std::fs::write(&input, &image).unwrap();
+    let output = dir.path().join("pstree.json");
+    let out = criu_images(&["decode", "-i", input.to_str().unwrap(), "-o", output.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("pstree.img: offset") && err.contains("truncated varint"), "{err}");
+    assert!(!output.exists());
+}
+
+#[test]
 fn missing_files_and_bad_usage_fail_cleanly() {
     let out = criu_images(&["show", "/nonexistent/pstree.img"], None);
     assert_eq!(out.status.code(), Some(1));

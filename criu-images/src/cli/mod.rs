@@ -155,11 +155,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Decode(args) => {
             let input = read_input(args.input.as_ref())?;
             let options = DecodeOptions { pretty: args.pretty, no_payload: args.nopl };
-            let bytes = input.bytes()?;
-            // JSON runs to a few times the image's size; reserve it once.
-            let mut text = Vec::with_capacity(bytes.len().saturating_mul(if args.pretty { 8 } else { 4 }).min(1 << 30));
-            json::write_json(&input.image()?, &options, &mut text)?;
-            write_text_output(args.output.as_ref(), text)
+            write_json_output(&input.image()?, &options, args.output.as_ref())
         }
         Command::DecodeAll { path, output, pretty } => {
             let checkpoint = Checkpoint::open(&path)?;
@@ -174,10 +170,7 @@ fn run(cli: Cli) -> Result<()> {
                 let Ok(image) = Image::parse(&name, checkpoint.image_bytes(&name)?) else {
                     continue; // raw images, logs and other files have no JSON form
                 };
-                let mut text = Vec::new();
-                json::write_json(&image, &options, &mut text)?;
-                let target = output.join(format!("{name}.json"));
-                std::fs::write(&target, text).map_err(|e| Error::io(target.display().to_string(), e))?;
+                write_json_output(&image, &options, Some(&output.join(format!("{name}.json"))))?;
                 written += 1;
             }
             eprintln!("decoded {written} images into {}", output.display());
@@ -189,9 +182,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Show { input, nopl, .. } => {
             let input = open_input(&input)?;
-            let mut text = Vec::new();
-            json::write_json(&input.image()?, &DecodeOptions { pretty: true, no_payload: nopl }, &mut text)?;
-            write_text_output(None, text)
+            write_json_output(&input.image()?, &DecodeOptions { pretty: true, no_payload: nopl }, None)
         }
         Command::Encode(args) => {
             let input = read_input(args.input.as_ref())?;
@@ -424,12 +415,27 @@ fn read_input(path: Option<&PathBuf>) -> Result<Input> {
     }
 }
 
-/// JSON goes to the file as is; on standard output crit adds a newline.
-fn write_text_output(path: Option<&PathBuf>, mut text: Vec<u8>) -> Result<()> {
-    if path.is_none() {
-        text.push(b'\n');
+/// Streams the JSON of `image` to the file at `path` as is, or to standard
+/// output with the newline crit adds there. A file is not left behind
+/// half-written: on an error it is removed.
+fn write_json_output(image: &Image<'_>, options: &DecodeOptions, path: Option<&PathBuf>) -> Result<()> {
+    match path {
+        Some(path) => {
+            let name = path.display().to_string();
+            let mut file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
+            let written = json::write_json_to(image, options, &mut file, &name);
+            if written.is_err() {
+                drop(file);
+                let _ = std::fs::remove_file(path);
+            }
+            written
+        }
+        None => {
+            let mut stdout = io::stdout().lock();
+            json::write_json_to(image, options, &mut stdout, "<stdout>")?;
+            stdout.write_all(b"\n").and_then(|()| stdout.flush()).map_err(|e| Error::io("<stdout>", e))
+        }
     }
-    write_output(path, &text)
 }
 
 fn write_output(path: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {

@@ -151,12 +151,14 @@ impl<'a> Image<'a> {
 
     /// Iterates the entries lazily; each item borrows from the image bytes.
     pub fn entries(&self) -> Entries<'a> {
+        let no_extra = self.kind.extra() == ExtraKind::None && self.kind.layout() != Layout::GhostFile;
         Entries {
             image: *self,
             pos: self.body,
             index: 0,
             chunked_ghost: false,
             done: false,
+            no_extra,
         }
     }
 
@@ -355,6 +357,9 @@ pub struct Entries<'a> {
     index: usize,
     chunked_ghost: bool,
     done: bool,
+    // Entries are a size and a message, nothing after: the common case,
+    // framed without looking at the payload.
+    no_extra: bool,
 }
 
 impl<'a> Entries<'a> {
@@ -364,6 +369,12 @@ impl<'a> Entries<'a> {
     }
 
     fn next_entry(&mut self) -> Result<Entry<'a>> {
+        if self.no_extra {
+            if let Some(entry) = self.next_plain_entry() {
+                return Ok(entry);
+            }
+            // Truncated: the general path words the error.
+        }
         let image = self.image;
         let data = image.data;
         let start = self.pos;
@@ -488,6 +499,20 @@ impl<'a> Entries<'a> {
         self.pos = pos;
         self.index += 1;
         Ok(Entry { index, offset: start, message, payload, extra, name: image.name })
+    }
+
+    /// The next entry of an image without extra payloads, when it is whole.
+    #[inline]
+    fn next_plain_entry(&mut self) -> Option<Entry<'a>> {
+        let image = self.image;
+        let start = self.pos;
+        let size = image.endian.u32(image.data.get(start..start + 4)?.try_into().ok()?);
+        let end = (start + 4).checked_add(size as usize)?;
+        let payload = image.data.get(start + 4..end)?;
+        let index = self.index;
+        self.pos = end;
+        self.index += 1;
+        Some(Entry { index, offset: start, message: image.kind.entry_message(index), payload, extra: Extra::None, name: image.name })
     }
 
     fn read_u32(&self, offset: usize, expected: &str) -> Result<u32> {

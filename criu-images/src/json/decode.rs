@@ -7,106 +7,231 @@ use super::text::{mime_base64, quoted_printable};
 use super::writer::JsonWriter;
 use super::DecodeOptions;
 use crate::error::{Error, Location, Result};
-use crate::image::{Entry, Extra, Image};
+use crate::image::{Entries, Entry, Extra, Image};
+use std::io::Write;
 use crate::proto::wire::{self, Fields, WireError, WireValue};
 use crate::proto::{message_ids as m, FieldSchema, FieldType, MessageId};
 
-/// Writes `{"magic": ..., "entries": [...]}` for the whole image.
-pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>) -> Result<()> {
-    let mut w = JsonWriter::new(out, options.pretty.then_some(4));
+/// Where the text of an image goes: a buffer the entries are rendered
+/// into, handed on as it fills ([`Streamed`]), or kept whole (`Vec<u8>`).
+pub(crate) trait Output {
+    /// The buffer to render into; what is in it comes after everything
+    /// handed on so far.
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// Called between entries: may hand the buffer's contents on.
+    fn entry_done(&mut self) -> Result<()>;
+    /// Appends text rendered elsewhere, after the buffer's contents.
+    fn append(&mut self, piece: &[u8]) -> Result<()>;
+    /// Hands on what is left in the buffer.
+    fn finish(&mut self) -> Result<()>;
+}
+
+impl Output for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn entry_done(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn append(&mut self, piece: &[u8]) -> Result<()> {
+        self.extend_from_slice(piece);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Text written to `out` in pieces of about [`FLUSH_BYTES`], so the memory
+/// used stays small whatever the size of the image. `name` names `out` in
+/// errors.
+pub(crate) struct Streamed<'o, W: ?Sized> {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) out: &'o mut W,
+    pub(crate) name: &'o str,
+}
+
+impl<W: Write + ?Sized> Streamed<'_, W> {
+    fn hand_on(&mut self) -> Result<()> {
+        self.out.write_all(&self.buf).map_err(|e| Error::io(self.name, e))?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl<W: Write + ?Sized> Output for Streamed<'_, W> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    fn entry_done(&mut self) -> Result<()> {
+        if self.buf.len() >= FLUSH_BYTES {
+            self.hand_on()?;
+        }
+        Ok(())
+    }
+    fn append(&mut self, piece: &[u8]) -> Result<()> {
+        if !self.buf.is_empty() {
+            self.hand_on()?;
+        }
+        self.out.write_all(piece).map_err(|e| Error::io(self.name, e))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.hand_on()
+    }
+}
+
+/// Writes `{"magic": ..., "entries": [...]}` for the whole image to `out`.
+/// On an error, what was already handed on stays written.
+pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut impl Output) -> Result<()> {
+    let indent = options.pretty.then_some(4);
+    let mut w = JsonWriter::new(out.buf(), indent);
     w.begin_object();
     w.key("magic");
     w.string(image.kind().name().as_bytes());
     w.key("entries");
     w.begin_array();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if image.data().len() < PARALLEL_BYTES || threads < 2 {
-        let mut entries = image.entries();
-        while let Some(entry) = entries.next() {
-            if let Err(err) = write_entry(&mut w, image, &entry?, options) {
-                // The errors of framing every entry before rendering any:
-                // a framing error further on comes first.
-                for entry in entries {
-                    entry?;
-                }
-                return Err(err);
-            }
+    let count = if image.data().len() >= PARALLEL_BYTES && threads >= 2 {
+        let (blocks, count) = frame_blocks(image)?;
+        if count >= PARALLEL_ENTRIES {
+            write_blocks_parallel(image, options, &blocks, threads, out)?;
+            count
+        } else {
+            write_entries_serial(image, options, out)?
         }
     } else {
-        write_entries_parallel(&mut w, image, options, threads)?;
-    }
+        write_entries_serial(image, options, out)?
+    };
+    let mut w = JsonWriter::inside_array(out.buf(), indent, 2, count == 0);
     w.end_array();
     w.end_object();
-    Ok(())
+    out.finish()
 }
+
+/// Rendered text is handed to the output in pieces of about this size.
+const FLUSH_BYTES: usize = 256 << 10;
 
 /// Images of at least this many bytes and entries are rendered on several
 /// threads.
 const PARALLEL_BYTES: usize = 256 << 10;
 const PARALLEL_ENTRIES: usize = 20_000;
 
-/// Entries per resumption point of the framing pass.
-const BLOCK: usize = 1024;
+/// A block of entries rendered as one piece on one thread ends after this
+/// many entries or this many bytes of image, whichever comes first.
+const BLOCK_ENTRIES: usize = 2048;
+const BLOCK_BYTES: usize = 128 << 10;
 
-/// Framing is cheap and sequential; rendering is the work, and entries are
-/// independent. So one framing pass checks every entry (a malformed image
-/// fails before any of it is rendered) and keeps a resumable iterator every
-/// [`BLOCK`] entries; then `threads` ranges of blocks render at once, the
-/// first straight into the output on this thread, the others into buffers
-/// appended in order (the text is the same as rendered serially).
-fn write_entries_parallel(w: &mut JsonWriter<'_>, image: &Image<'_>, options: &DecodeOptions, threads: usize) -> Result<()> {
-    // (iterator at the block's first entry, its byte offset)
-    let mut blocks = Vec::new();
+/// Frames every entry, then renders them on this thread into `out`;
+/// returns the number of entries.
+fn write_entries_serial(image: &Image<'_>, options: &DecodeOptions, out: &mut impl Output) -> Result<usize> {
+    let indent = options.pretty.then_some(4);
+    // Framing first (it is cheap): a mis-framed image writes nothing, and
+    // its framing error comes before any rendering error.
+    for entry in image.entries() {
+        entry?;
+    }
+    let mut count = 0;
+    for entry in image.entries() {
+        let mut w = JsonWriter::inside_array(out.buf(), indent, 2, count == 0);
+        write_entry(&mut w, image, &entry?, options)?;
+        count += 1;
+        out.entry_done()?;
+    }
+    Ok(count)
+}
+
+/// A run of consecutive entries: an iterator standing at its first entry,
+/// the index of that entry, and how many entries the run has.
+struct Block<'a> {
+    entries: Entries<'a>,
+    first: usize,
+    len: usize,
+}
+
+/// Frames every entry (so a malformed image fails before any of it is
+/// rendered, as in the serial order) and cuts the entries into blocks of
+/// at most [`BLOCK_ENTRIES`] entries and about [`BLOCK_BYTES`] bytes.
+/// Returns the blocks and the number of entries.
+fn frame_blocks<'a>(image: &Image<'a>) -> Result<(Vec<Block<'a>>, usize)> {
+    let mut blocks: Vec<Block<'a>> = Vec::new();
     let mut entries = image.entries();
     let mut count = 0usize;
+    let mut block_start = usize::MAX; // byte offset where the open block starts
     loop {
-        if count.is_multiple_of(BLOCK) {
-            blocks.push((entries.clone(), entries.offset()));
+        let at = entries.offset();
+        let open = blocks.last().map_or(0, |b| b.len);
+        if blocks.is_empty() || open == BLOCK_ENTRIES || at - block_start >= BLOCK_BYTES {
+            blocks.push(Block { entries: entries.clone(), first: count, len: 0 });
+            block_start = at;
         }
         match entries.next() {
             Some(entry) => {
                 entry?;
                 count += 1;
+                blocks.last_mut().expect("a block is open").len += 1;
             }
             None => break,
         }
     }
-    let end = entries.offset();
-    let render = |w: &mut JsonWriter<'_>, first: usize, last: usize| -> Result<()> {
-        let n = ((last - first) * BLOCK).min(count - first * BLOCK);
-        for entry in blocks[first].0.clone().take(n) {
-            write_entry(w, image, &entry?, options)?;
-        }
-        Ok(())
-    };
-    if count < PARALLEL_ENTRIES {
-        return render(w, 0, blocks.len());
+    if blocks.last().is_some_and(|b| b.len == 0) {
+        blocks.pop();
     }
-    let per = blocks.len().div_ceil(threads);
-    let ranges: Vec<(usize, usize)> =
-        (0..blocks.len()).step_by(per).map(|first| (first, (first + per).min(blocks.len()))).collect();
+    Ok((blocks, count))
+}
+
+/// Renders the blocks on `threads` threads, this one included: block `i`
+/// on thread `i % threads`, the others working at most a few blocks ahead
+/// into recycled buffers, while this thread hands every block to `out` in
+/// order. The text is the text of the serial order, and so is the first
+/// error.
+fn write_blocks_parallel(
+    image: &Image<'_>,
+    options: &DecodeOptions,
+    blocks: &[Block<'_>],
+    threads: usize,
+    out: &mut impl Output,
+) -> Result<()> {
     let indent = options.pretty.then_some(4);
-    let ratio = if options.pretty { 10 } else { 5 };
+    let render = |block: &Block<'_>, piece: &mut Vec<u8>| -> Result<()> {
+        piece.clear();
+        let mut w = JsonWriter::inside_array(piece, indent, 2, block.first == 0);
+        block.entries.clone().take(block.len).try_for_each(|entry| write_entry(&mut w, image, &entry?, options))
+    };
+    let threads = threads.clamp(1, blocks.len().max(1));
     std::thread::scope(|scope| -> Result<()> {
-        let handles: Vec<_> = ranges[1..]
-            .iter()
-            .map(|&(first, last)| {
-                let bytes = blocks.get(last).map_or(end, |b| b.1) - blocks[first].1;
-                scope.spawn(move || -> Result<Vec<u8>> {
-                    let mut buf = Vec::with_capacity(bytes * ratio);
-                    render(&mut JsonWriter::inside_array(&mut buf, indent, 2, false), first, last)?;
-                    Ok(buf)
-                })
-            })
-            .collect();
-        let mine = render(w, ranges[0].0, ranges[0].1);
-        let parts: Vec<Result<Vec<u8>>> =
-            handles.into_iter().map(|h| h.join().expect("rendering does not panic")).collect();
-        mine?;
-        let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-        w.reserve(parts.iter().map(Vec::len).sum());
-        for part in &parts {
-            w.append_items(part);
+        // Per helper thread: rendered pieces coming back, buffers going out.
+        let mut helpers = Vec::with_capacity(threads - 1);
+        for helper in 1..threads {
+            let (done, rendered) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
+            let (recycle, free) = std::sync::mpsc::channel::<Vec<u8>>();
+            helpers.push((rendered, recycle));
+            scope.spawn(move || {
+                for block in blocks.iter().skip(helper).step_by(threads) {
+                    let mut piece = free.try_recv().unwrap_or_default();
+                    let result = render(block, &mut piece).map(|()| piece);
+                    let failed = result.is_err();
+                    // A closed channel means this thread's caller stopped.
+                    if done.send(result).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        let mut mine = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            match i % threads {
+                0 => {
+                    render(block, &mut mine)?;
+                    out.append(&mine)?;
+                }
+                n => {
+                    let (rendered, recycle) = &helpers[n - 1];
+                    let piece = rendered.recv().expect("a helper sends every block of its share until an error")?;
+                    out.append(&piece)?;
+                    // The helper may be done: then the buffer is dropped.
+                    let _ = recycle.send(piece);
+                }
+            }
         }
         Ok(())
     })
@@ -214,154 +339,47 @@ fn write_fields(
     hex_inherited: bool,
     depth: usize,
 ) -> Result<(), WireError> {
-    if framed_in_order(bytes) && !general_path_only() {
-        write_in_order(w, id, bytes, pretty, hex_inherited, depth)
-    } else {
-        write_any_order(w, id, bytes, pretty, hex_inherited, depth)
+    // One pass frames every field (so a malformed message fails before any
+    // of it is written); CRIU's writers emit fields in ascending number
+    // order, and anything else is sorted (stably: repeated values keep
+    // their order).
+    let mut fields: smallvec::SmallVec<[(u32, WireValue<'_>); 16]> = smallvec::SmallVec::new();
+    let mut in_order = true;
+    for field in Fields::new(bytes) {
+        let field = field?;
+        if fields.last().is_some_and(|(last, _)| field.0 < *last) {
+            in_order = false;
+        }
+        fields.push(field);
     }
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Tests compare the streaming path with the general one.
-    static GENERAL_PATH_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-#[inline(always)]
-fn general_path_only() -> bool {
-    #[cfg(test)]
-    return GENERAL_PATH_ONLY.with(|only| only.get());
-    #[cfg(not(test))]
-    false
-}
-
-/// A varint of a message that [`framed_in_order`] accepted (or `None`
-/// where [`wire::read_varint`] fails).
-#[inline(always)]
-fn varint(data: &[u8], pos: &mut usize) -> Option<u64> {
-    let first = *data.get(*pos)?;
-    if first < 0x80 {
-        *pos += 1;
-        return Some(u64::from(first));
+    if !in_order {
+        fields.sort_by_key(|(number, _)| *number);
     }
-    let mut at = *pos;
-    let mut value: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        let byte = *data.get(at)?;
-        at += 1;
-        if shift == 63 && byte > 1 {
-            return None;
-        }
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            *pos = at;
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// The field at `*pos`, as [`Fields`] reads it; `None` for anything that
-/// [`Fields`] would reject.
-#[inline(always)]
-fn next_field<'a>(data: &'a [u8], pos: &mut usize) -> Option<(u32, WireValue<'a>)> {
-    let key = varint(data, pos)?;
-    let number = key >> 3;
-    if number == 0 || number > 0x1fff_ffff {
-        return None;
-    }
-    let value = match key & 7 {
-        0 => WireValue::Varint(varint(data, pos)?),
-        1 => {
-            let bytes = data.get(*pos..*pos + 8)?;
-            *pos += 8;
-            WireValue::Fixed64(u64::from_le_bytes(bytes.try_into().unwrap()))
-        }
-        2 => {
-            let len = varint(data, pos)?;
-            if len > (data.len() - *pos) as u64 {
-                return None;
-            }
-            let bytes = &data[*pos..*pos + len as usize];
-            *pos += bytes.len();
-            WireValue::Bytes(bytes)
-        }
-        5 => {
-            let bytes = data.get(*pos..*pos + 4)?;
-            *pos += 4;
-            WireValue::Fixed32(u32::from_le_bytes(bytes.try_into().unwrap()))
-        }
-        _ => return None,
-    };
-    Some((number as u32, value))
-}
-
-/// Whether every field of `bytes` is well framed and the field numbers
-/// never decrease: how CRIU writes messages. Such a message renders in one
-/// streaming pass with the same text and the same errors as the general
-/// path (which frames every field first, then sorts).
-fn framed_in_order(bytes: &[u8]) -> bool {
-    let mut pos = 0;
-    let mut last = 0;
-    while pos < bytes.len() {
-        match next_field(bytes, &mut pos) {
-            Some((number, _)) if number >= last => last = number,
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// [`write_fields`] for a message that [`framed_in_order`] accepted:
-/// fields are read as they are written, the schema is walked alongside,
-/// and a lone scalar is written without gathering its values.
-fn write_in_order(
-    w: &mut JsonWriter<'_>,
-    id: MessageId,
-    bytes: &[u8],
-    pretty: bool,
-    hex_inherited: bool,
-    depth: usize,
-) -> Result<(), WireError> {
+    // Walk the schema (sorted by number too) alongside.
     let schema = id.schema().fields;
     let mut cursor = 0;
-    let mut pos = 0;
-    let read = |pos: &mut usize| if *pos < bytes.len() { next_field(bytes, pos) } else { None };
-    let mut next = read(&mut pos);
-    let mut group: smallvec::SmallVec<[WireValue<'_>; 4]> = smallvec::SmallVec::new();
-    while let Some((number, value)) = next {
-        next = read(&mut pos);
+    let mut rest = &fields[..];
+    while let Some(&(number, value)) = rest.first() {
+        // All values of one field number: the key is only written when at
+        // least one has the declared wire type (values of another type are
+        // unknown fields to protobuf, and crit drops them).
+        let run = rest.iter().position(|(n, _)| *n != number).unwrap_or(rest.len());
+        let (values, tail) = rest.split_at(run);
+        rest = tail;
         while cursor < schema.len() && schema[cursor].number < number {
             cursor += 1;
         }
-        let field = schema.get(cursor).filter(|f| f.number == number);
-        if next.is_some_and(|(n, _)| n == number) {
-            // Several values of one field number.
-            group.clear();
-            group.push(value);
-            while let Some((n, v)) = next {
-                if n != number {
-                    break;
-                }
-                group.push(v);
-                next = read(&mut pos);
-            }
-            if let Some(field) = field {
-                write_field(w, field, bytes, &group, pretty, hex_inherited, depth)?;
-            }
-            continue;
-        }
-        let Some(field) = field else {
+        let Some(field) = schema.get(cursor).filter(|f| f.number == number) else {
             continue; // unknown to our schema: crit drops these too
         };
-        if !field.repeated {
+        if run == 1 && !field.repeated {
             if let Some(raw) = lone_scalar(field.ty, value) {
-                w.field_key(field.name);
+                w.field_key(field.json_key);
                 write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));
                 continue;
             }
         }
-        write_field(w, field, bytes, std::slice::from_ref(&value), pretty, hex_inherited, depth)?;
+        write_field(w, field, bytes, values, pretty, hex_inherited, depth)?;
     }
     Ok(())
 }
@@ -384,71 +402,13 @@ fn lone_scalar(ty: FieldType, value: WireValue<'_>) -> Option<u64> {
     }
 }
 
-/// [`write_fields`] for any message: frames every field first (so a
-/// malformed message fails before any of it is written), sorts the fields
-/// by number if needed, then writes them.
-fn write_any_order(
-    w: &mut JsonWriter<'_>,
-    id: MessageId,
-    bytes: &[u8],
-    pretty: bool,
-    hex_inherited: bool,
-    depth: usize,
-) -> Result<(), WireError> {
-    // One pass frames every field (so a malformed message fails before any
-    // of it is written); CRIU's writers emit fields in ascending number
-    // order, and anything else is sorted (stably: repeated values keep
-    // their order).
-    let mut fields: smallvec::SmallVec<[(u32, WireValue<'_>); 16]> = smallvec::SmallVec::new();
-    let mut in_order = true;
-    for field in Fields::new(bytes) {
-        let field = field?;
-        if fields.last().is_some_and(|(last, _)| field.0 < *last) {
-            in_order = false;
-        }
-        fields.push(field);
-    }
-    if !in_order {
-        fields.sort_by_key(|(number, _)| *number);
-    }
-    write_sorted(w, id, bytes, fields.iter().copied(), pretty, hex_inherited, depth)
-}
-
-/// `bytes` is the message the fields come from (for error offsets).
-fn write_sorted<'a>(
-    w: &mut JsonWriter<'_>,
-    id: MessageId,
-    bytes: &'a [u8],
-    fields: impl Iterator<Item = (u32, WireValue<'a>)>,
-    pretty: bool,
-    hex_inherited: bool,
-    depth: usize,
-) -> Result<(), WireError> {
-    let schema = id.schema();
-    let mut fields = fields.peekable();
-    // Values of one field number, gathered before printing: the key is only
-    // written when at least one value has the declared wire type (values of
-    // another type are unknown fields to protobuf, and crit drops them).
-    let mut group: smallvec::SmallVec<[WireValue<'a>; 4]> = smallvec::SmallVec::new();
-    while let Some((number, first)) = fields.next() {
-        group.clear();
-        group.push(first);
-        while let Some((_, value)) = fields.next_if(|(n, _)| *n == number) {
-            group.push(value);
-        }
-        let Some(field) = schema.field(number) else {
-            continue; // unknown to our schema: crit drops these too
-        };
-        write_field(w, field, bytes, &group, pretty, hex_inherited, depth)?;
-    }
-    Ok(())
-}
-
+/// `values`: every `(number, value)` of the field, in order; `message` is
+/// the message they come from (for error offsets).
 fn write_field(
     w: &mut JsonWriter<'_>,
     field: &FieldSchema,
     message: &[u8],
-    values: &[WireValue<'_>],
+    values: &[(u32, WireValue<'_>)],
     pretty: bool,
     hex_inherited: bool,
     depth: usize,
@@ -458,7 +418,7 @@ fn write_field(
         FieldType::Message(child) => {
             let parts: Vec<&[u8]> = values
                 .iter()
-                .filter_map(|v| match v {
+                .filter_map(|(_, v)| match v {
                     WireValue::Bytes(b) => Some(*b),
                     _ => None,
                 })
@@ -470,7 +430,7 @@ fn write_field(
                 let err = WireError { offset: 0, what: "messages nested more than 100 deep" };
                 return Err(within(message, parts[0], err));
             }
-            w.field_key(field.name);
+            w.field_key(field.json_key);
             if field.repeated {
                 w.begin_array();
                 for part in parts {
@@ -503,7 +463,7 @@ fn write_field(
         FieldType::String | FieldType::Bytes => {
             let parts: Vec<&[u8]> = values
                 .iter()
-                .filter_map(|v| match v {
+                .filter_map(|(_, v)| match v {
                     WireValue::Bytes(b) => Some(*b),
                     _ => None,
                 })
@@ -511,7 +471,7 @@ fn write_field(
             let Some(last) = parts.last() else {
                 return Ok(());
             };
-            w.field_key(field.name);
+            w.field_key(field.json_key);
             if field.repeated {
                 w.begin_array();
                 for part in &parts {
@@ -524,7 +484,7 @@ fn write_field(
         }
         _ => {
             let mut scalars: smallvec::SmallVec<[u64; 8]> = smallvec::SmallVec::new();
-            for value in values {
+            for (_, value) in values {
                 if !field.repeated && matches!(value, WireValue::Bytes(_)) {
                     // Only repeated scalars may be packed; for a singular one
                     // this is a foreign wire type, an unknown field to
@@ -540,13 +500,13 @@ fn write_field(
             if scalars.is_empty() {
                 return Ok(());
             }
-            w.field_key(field.name);
+            w.field_key(field.json_key);
             if field.repeated {
                 if pretty && field.opts.ipadd {
                     let words: Vec<u32> = scalars.iter().map(|&v| v as u32).collect();
                     if let Some(address) = pretty::ip_address(&words) {
                         w.begin_array();
-                        w.string(address.as_bytes());
+                        w.ascii_string(address.as_bytes());
                         w.end_array();
                         return Ok(());
                     }
@@ -611,6 +571,7 @@ fn integer(ty: FieldType, raw: u64) -> i128 {
     }
 }
 
+#[inline]
 fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: bool, hex: bool) {
     match field.ty {
         FieldType::Bool => w.bool(raw != 0),
@@ -619,11 +580,19 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
         FieldType::Enum(e) => {
             let value = raw as u32 as i32;
             match e.schema().name_of(value) {
-                Some(name) => w.string(name.as_bytes()),
+                Some(name) => w.ascii_string(name.as_bytes()),
                 // crit crashes on values its enum does not know; print the number.
                 None => w.i64(value.into()),
             }
         }
+        ty if !pretty => match ty {
+            FieldType::Int32 | FieldType::Sfixed32 => w.i64((raw as u32 as i32).into()),
+            FieldType::Int64 | FieldType::Sfixed64 => w.i64(raw as i64),
+            FieldType::Uint32 | FieldType::Fixed32 => w.u64((raw as u32).into()),
+            FieldType::Sint32 => w.i64((wire::unzigzag(u64::from(raw as u32)) as i32).into()),
+            FieldType::Sint64 => w.i64(wire::unzigzag(raw)),
+            _ => w.u64(raw),
+        },
         ty => {
             let value = integer(ty, raw);
             if pretty {
@@ -632,16 +601,16 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
                 }
                 let opts = &field.opts;
                 if opts.dev || opts.odev {
-                    return w.string(pretty::dev(value as u64, opts.odev).as_bytes());
+                    return w.ascii_string(pretty::dev(value as u64, opts.odev).as_bytes());
                 }
                 if let Some(table) = opts.flags {
                     let mut text = pretty::FlagsText::new();
                     pretty::write_flags(&mut text, table, value as u64);
-                    return w.string(&text);
+                    return w.ascii_string(&text);
                 }
                 if let Some(dict) = opts.dict {
                     if let Some(name) = pretty::dict_name(dict, field.name, value as u64) {
-                        return w.string(name.as_bytes());
+                        return w.ascii_string(name.as_bytes());
                     }
                 }
             }
@@ -707,49 +676,93 @@ mod tests {
         assert_eq!(crate::json::from_json(text.as_bytes(), "big.json").unwrap(), bytes);
     }
 
+    /// A sink that records the size of every write.
+    struct Recorder {
+        text: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.writes.push(buf.len());
+            self.text.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A pagemap of `runs` entries; entry `bad`, if any, ends in a
+    /// truncated varint.
+    fn big_pagemap(runs: usize, bad: Option<usize>) -> Vec<u8> {
+        let mut bytes = image_of(crate::image::ImageKind::Pagemap, &[0x08, 0x01]);
+        for i in 0..runs {
+            let mut entry = vec![0x08];
+            wire::put_varint(&mut entry, (i as u64) << 16);
+            entry.extend([0x18, 0x04, 0x28, (i % 100 + 1) as u8]);
+            if bad == Some(i + 1) {
+                entry.extend([0x28, 0x80]);
+            }
+            bytes.extend((entry.len() as u32).to_le_bytes());
+            bytes.extend(entry);
+        }
+        bytes
+    }
+
     #[test]
-    fn streaming_path_equals_general_path() {
-        // Every real and synthetic image, intact, with bytes flipped and
-        // truncated: the streaming path for in-order messages must give the
-        // text and the errors of the general path.
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-        let mut files = Vec::new();
-        for dir in ["synthetic", "counter-host/images"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                let path = entry.unwrap().path();
-                let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                if name.ends_with(".img") && !name.starts_with("pages-") {
-                    files.push((name, std::fs::read(&path).unwrap()));
-                }
+    fn streamed_output_is_the_same_text_in_bounded_pieces() {
+        // Large enough for the parallel path (and over a few flushes).
+        let bytes = big_pagemap(PARALLEL_ENTRIES * 3, None);
+        assert!(bytes.len() >= PARALLEL_BYTES);
+        let image = Image::parse("pagemap-1.img", &bytes).unwrap();
+        for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY] {
+            let whole = crate::json::to_json(&image, &options).unwrap();
+            let mut sink = Recorder { text: Vec::new(), writes: Vec::new() };
+            crate::json::write_json_to(&image, &options, &mut sink, "out.json").unwrap();
+            assert!(sink.text == whole.as_bytes(), "pretty: {}", options.pretty);
+            assert!(sink.writes.len() > 10, "{:?}", sink.writes);
+            // No piece is larger than a flush or a block's text.
+            let largest = *sink.writes.iter().max().unwrap();
+            assert!(largest < FLUSH_BYTES + BLOCK_BYTES * 16, "{largest}");
+        }
+        // The serial path (a smaller image) streams too.
+        let bytes = big_pagemap(PARALLEL_ENTRIES / 2, None);
+        let image = Image::parse("pagemap-1.img", &bytes).unwrap();
+        let mut sink = Recorder { text: Vec::new(), writes: Vec::new() };
+        crate::json::write_json_to(&image, &DecodeOptions::PRETTY, &mut sink, "out.json").unwrap();
+        assert!(sink.text == crate::json::to_json(&image, &DecodeOptions::PRETTY).unwrap().as_bytes());
+        assert!(sink.writes.len() > 1 && sink.writes.iter().all(|&n| n < 2 * FLUSH_BYTES), "{:?}", sink.writes);
+    }
+
+    #[test]
+    fn streamed_output_stops_at_the_first_bad_entry() {
+        // A malformed message deep into a large image, in both paths: the
+        // error names it, and nothing after it is written.
+        for (runs, bad) in [(PARALLEL_ENTRIES * 3, 45_000), (5_000, 4_321)] {
+            let bytes = big_pagemap(runs, Some(bad));
+            let image = Image::parse("pagemap-1.img", &bytes).unwrap();
+            let mut sink = Recorder { text: Vec::new(), writes: Vec::new() };
+            let err = crate::json::write_json_to(&image, &DecodeOptions::PLAIN, &mut sink, "out.json").unwrap_err();
+            assert!(err.to_string().contains(&format!("(entry {bad})")), "{err}");
+            let text = String::from_utf8(sink.text).unwrap();
+            let last_vaddr = format!("\"vaddr\": {}", ((bad - 1) as u64) << 16);
+            assert!(!text.contains(&last_vaddr), "entry {bad} or later was written");
+        }
+        // A sink that fails: its name and the OS error.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::from_raw_os_error(28))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
             }
         }
-        assert!(files.len() > 60);
-        let render = |name: &str, bytes: &[u8], options: &DecodeOptions, general: bool| {
-            GENERAL_PATH_ONLY.with(|only| only.set(general));
-            let text = Image::parse(name, bytes)
-                .and_then(|image| super::super::to_json(&image, options))
-                .map_err(|e| e.to_string());
-            GENERAL_PATH_ONLY.with(|only| only.set(false));
-            text
-        };
-        let mut variants = 0;
-        for (name, bytes) in &files {
-            let mut inputs = vec![bytes.clone()];
-            for at in (8..bytes.len()).step_by(11) {
-                let mut flipped = bytes.clone();
-                flipped[at] ^= [0x80, 0x07, 0x10, 0xff][at % 4];
-                inputs.push(flipped);
-                inputs.push(bytes[..at].to_vec());
-            }
-            for input in &inputs {
-                for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY] {
-                    let streaming = render(name, input, &options, false);
-                    assert_eq!(streaming, render(name, input, &options, true), "{name}");
-                    variants += 1;
-                }
-            }
-        }
-        assert!(variants > 1000);
+        let bytes = big_pagemap(PARALLEL_ENTRIES * 3, None);
+        let image = Image::parse("pagemap-1.img", &bytes).unwrap();
+        let err = crate::json::write_json_to(&image, &DecodeOptions::PLAIN, &mut Full, "out.json").unwrap_err();
+        assert!(matches!(&err, Error::Io { path, .. } if path == "out.json"), "{err}");
     }
 
     #[test]

@@ -55,6 +55,34 @@ pub fn write_json(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>)
     decode::write_image(image, options, out)
 }
 
+/// Writes the JSON of `image` to `out` (no trailing newline) while it is
+/// rendered, a few hundred KB at a time: memory stays small whatever the
+/// size of the image, and large images render on several threads. The
+/// text is that of [`to_json`]. `out_name` names `out` in I/O errors. The
+/// whole image is framed before anything is written, so a truncated or
+/// mis-framed image writes nothing; a malformed message further in stops
+/// the output there, with the error.
+///
+/// ```
+/// # use criu_images::image::Image;
+/// # use criu_images::json::{self, DecodeOptions};
+/// # let bytes = [0x19, 0x43, 0x56, 0x54, 0x30, 0x30, 0x27, 0x50, 0x04, 0x00, 0x00, 0x00, 0x08, 0x01, 0x10, 0x00];
+/// let image = Image::parse("pstree.img", &bytes)?;
+/// let mut out = std::io::Cursor::new(Vec::new());
+/// json::write_json_to(&image, &DecodeOptions::PRETTY, &mut out, "pstree.json")?;
+/// assert!(out.get_ref().starts_with(b"{\n    \"magic\": \"PSTREE\""));
+/// # Ok::<(), criu_images::Error>(())
+/// ```
+pub fn write_json_to<W: std::io::Write + ?Sized>(
+    image: &Image<'_>,
+    options: &DecodeOptions,
+    out: &mut W,
+    out_name: &str,
+) -> Result<()> {
+    let buf = Vec::with_capacity(image.data().len().saturating_mul(8).min(1 << 20) + 64);
+    decode::write_image(image, options, &mut decode::Streamed { buf, out, name: out_name })
+}
+
 /// The JSON of `image` as a string (no trailing newline). The text is pure
 /// ASCII: everything else is `\u` escaped, as Python's `json` does.
 pub fn to_json(image: &Image<'_>, options: &DecodeOptions) -> Result<String> {

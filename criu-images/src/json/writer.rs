@@ -28,26 +28,22 @@ impl<'o> JsonWriter<'o> {
         JsonWriter { out, indent, depth, empty: first, after_key: false }
     }
 
-    /// Appends items written by an [`JsonWriter::inside_array`] writer.
-    pub(crate) fn append_items(&mut self, items: &[u8]) {
-        if !items.is_empty() {
-            self.out.extend_from_slice(items);
-            self.empty = false;
-        }
-    }
-
-    /// Reserves room for `additional` more bytes of output.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.out.reserve(additional);
-    }
-
+    #[inline]
     fn newline(&mut self) {
+        /// A newline and the indentation of the usual depths, copied at once.
+        const LINE: &[u8; 65] = b"\n                                                                ";
         if let Some(indent) = self.indent {
-            self.out.push(b'\n');
-            self.out.resize(self.out.len() + indent * self.depth, b' ');
+            match LINE.get(..1 + indent * self.depth) {
+                Some(line) => self.out.extend_from_slice(line),
+                None => {
+                    self.out.push(b'\n');
+                    self.out.resize(self.out.len() + indent * self.depth, b' ');
+                }
+            }
         }
     }
 
+    #[inline]
     fn item(&mut self) {
         if self.after_key {
             self.after_key = false;
@@ -56,13 +52,16 @@ impl<'o> JsonWriter<'o> {
         if self.depth == 0 {
             return;
         }
-        if !self.empty {
-            self.out.push(b',');
-            if self.indent.is_none() {
-                self.out.push(b' ');
+        match (self.empty, self.indent) {
+            (true, None) => {}
+            (false, None) => self.out.extend_from_slice(b", "),
+            (empty, Some(_)) => {
+                if !empty {
+                    self.out.push(b',');
+                }
+                self.newline();
             }
         }
-        self.newline();
         self.empty = false;
     }
 
@@ -97,15 +96,15 @@ impl<'o> JsonWriter<'o> {
         self.empty = false;
     }
 
-    /// Writes an object key; the next call writes its value.
-    /// A key that is a protobuf field name: an identifier (letters, digits,
-    /// `_`), written without escaping.
-    pub(crate) fn field_key(&mut self, name: &str) {
-        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    /// Writes an object key; the next call writes its value. `json_key` is
+    /// the key already quoted with its separator (`"name": `, a schema's
+    /// [`crate::proto::FieldSchema::json_key`]): a protobuf field name needs
+    /// no escaping.
+    #[inline]
+    pub(crate) fn field_key(&mut self, json_key: &str) {
+        debug_assert!(json_key.starts_with('"') && json_key.ends_with("\": "));
         self.item();
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\": ");
+        self.out.extend_from_slice(json_key.as_bytes());
         self.after_key = true;
     }
 
@@ -116,12 +115,24 @@ impl<'o> JsonWriter<'o> {
         self.after_key = true;
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self, value: u64) {
         self.item();
-        self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        // Flags, counts and small ids are most of the numbers in images.
+        if value < 10 {
+            self.out.push(b'0' + value as u8);
+        } else if value < 100 {
+            self.out.extend_from_slice(&[b'0' + (value / 10) as u8, b'0' + (value % 10) as u8]);
+        } else {
+            self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+        }
     }
 
+    #[inline]
     pub(crate) fn i64(&mut self, value: i64) {
+        if value >= 0 {
+            return self.u64(value as u64);
+        }
         self.item();
         self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
@@ -160,6 +171,17 @@ impl<'o> JsonWriter<'o> {
     pub(crate) fn string(&mut self, value: &[u8]) {
         self.item();
         write_json_string(self.out, value);
+    }
+
+    /// A string value of printable ASCII without `"` or `\\` (names from the
+    /// schema, flag and dict tables, hex, device numbers, IP addresses),
+    /// written without looking for bytes to escape.
+    pub(crate) fn ascii_string(&mut self, value: &[u8]) {
+        debug_assert!(value.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+        self.item();
+        self.out.push(b'"');
+        self.out.extend_from_slice(value);
+        self.out.push(b'"');
     }
 
     /// A value whose JSON text the caller has already formed (ASCII only).

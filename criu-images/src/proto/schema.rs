@@ -99,6 +99,8 @@ pub struct FieldSchema {
     pub number: u32,
     /// Field name, the JSON key.
     pub name: &'static str,
+    /// The key as crit's JSON writes it: `"name": ` (quoted, colon, space).
+    pub json_key: &'static str,
     /// Declared type.
     pub ty: FieldType,
     /// `repeated` label.

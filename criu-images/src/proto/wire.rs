@@ -48,8 +48,37 @@ impl fmt::Display for WireError {
 impl std::error::Error for WireError {}
 
 /// Reads a varint at `*pos`, advancing it.
-#[inline]
+#[inline(always)]
 pub fn read_varint(data: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    let start = *pos;
+    match data.get(start..) {
+        Some([first, ..]) if *first < 0x80 => {
+            *pos = start + 1;
+            return Ok(u64::from(*first));
+        }
+        // Room for the longest varint: no bounds to check byte by byte.
+        Some([b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, ..]) => {
+            let mut value = 0u64;
+            for (i, &byte) in [*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7, *b8].iter().enumerate() {
+                value |= u64::from(byte & 0x7f) << (7 * i);
+                if byte < 0x80 {
+                    *pos = start + i + 1;
+                    return Ok(value);
+                }
+            }
+            if *b9 > 1 {
+                return Err(WireError { offset: start, what: "varint longer than 64 bits" });
+            }
+            *pos = start + 10;
+            return Ok(value | (u64::from(*b9) << 63));
+        }
+        _ => {}
+    }
+    read_varint_near_end(data, pos)
+}
+
+/// [`read_varint`] where fewer than 10 bytes remain.
+fn read_varint_near_end(data: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let start = *pos;
     let mut value: u64 = 0;
     for shift in (0..70).step_by(7) {
@@ -86,6 +115,7 @@ impl<'a> Fields<'a> {
         self.pos
     }
 
+    #[inline(always)]
     fn read_field(&mut self) -> Result<(u32, WireValue<'a>), WireError> {
         let start = self.pos;
         let key = read_varint(self.data, &mut self.pos)?;
@@ -121,6 +151,7 @@ impl<'a> Fields<'a> {
         Ok((number as u32, value))
     }
 
+    #[inline(always)]
     fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(len).filter(|&end| end <= self.data.len());
         let Some(end) = end else {
@@ -135,6 +166,7 @@ impl<'a> Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, WireValue<'a>), WireError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.data.len() {
             return None;
