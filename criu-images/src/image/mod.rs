@@ -274,7 +274,8 @@ impl<'a> Entry<'a> {
         &self.extra
     }
 
-    /// Decodes the message into its typed prost form.
+    /// Decodes the message into its typed prost form (strings that are not
+    /// UTF-8 are read lossily: see [`MessageId::decode`]).
     pub fn decode(&self) -> Result<Message> {
         self.message.decode(self.payload).map_err(|err| Error::Protobuf {
             at: Location::new(self.name, self.offset as u64 + 4).in_entry(self.index),

@@ -604,9 +604,7 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
                     return w.ascii_string(pretty::dev(value as u64, opts.odev).as_bytes());
                 }
                 if let Some(table) = opts.flags {
-                    let mut text = pretty::FlagsText::new();
-                    pretty::write_flags(&mut text, table, value as u64);
-                    return w.ascii_string(&text);
+                    return w.ascii_string_with(|out| pretty::write_flags(out, table, value as u64));
                 }
                 if let Some(dict) = opts.dict {
                     if let Some(name) = pretty::dict_name(dict, field.name, value as u64) {

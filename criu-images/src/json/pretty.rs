@@ -127,16 +127,13 @@ pub(crate) fn hex(value: i128) -> String {
 /// prints plain hex, as crit does.
 #[cfg(test)]
 pub(crate) fn flags(table: &str, value: u64) -> String {
-    let mut out = FlagsText::new();
+    let mut out = Vec::new();
     write_flags(&mut out, table, value);
-    String::from_utf8(out.to_vec()).expect("flag names and hex are ASCII")
+    String::from_utf8(out).expect("flag names and hex are ASCII")
 }
 
-/// The text of [`flags`], on the stack for the usual short ones.
-pub(crate) type FlagsText = smallvec::SmallVec<[u8; 128]>;
-
 /// Appends the text of [`flags`] (ASCII) to `out`.
-pub(crate) fn write_flags(out: &mut FlagsText, table: &str, value: u64) {
+pub(crate) fn write_flags(out: &mut Vec<u8>, table: &str, value: u64) {
     let Some(table) = flag_table(table) else {
         out.extend_from_slice(hex(value.into()).as_bytes());
         return;

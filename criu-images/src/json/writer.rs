@@ -33,9 +33,14 @@ impl<'o> JsonWriter<'o> {
         /// A newline and the indentation of the usual depths, copied at once.
         const LINE: &[u8; 65] = b"\n                                                                ";
         if let Some(indent) = self.indent {
-            match LINE.get(..1 + indent * self.depth) {
-                Some(line) => self.out.extend_from_slice(line),
-                None => {
+            // Constant lengths for the usual depths: copied inline.
+            match 1 + indent * self.depth {
+                5 => self.out.extend_from_slice(&LINE[..5]),
+                9 => self.out.extend_from_slice(&LINE[..9]),
+                13 => self.out.extend_from_slice(&LINE[..13]),
+                17 => self.out.extend_from_slice(&LINE[..17]),
+                n if n <= LINE.len() => self.out.extend_from_slice(&LINE[..n]),
+                _ => {
                     self.out.push(b'\n');
                     self.out.resize(self.out.len() + indent * self.depth, b' ');
                 }
@@ -181,6 +186,16 @@ impl<'o> JsonWriter<'o> {
         self.item();
         self.out.push(b'"');
         self.out.extend_from_slice(value);
+        self.out.push(b'"');
+    }
+
+    /// [`JsonWriter::ascii_string`] of the text `text` appends to the output.
+    pub(crate) fn ascii_string_with(&mut self, text: impl FnOnce(&mut Vec<u8>)) {
+        self.item();
+        self.out.push(b'"');
+        let start = self.out.len();
+        text(self.out);
+        debug_assert!(self.out[start..].iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
         self.out.push(b'"');
     }
 

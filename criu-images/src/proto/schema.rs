@@ -177,9 +177,52 @@ impl MessageId {
     }
 
     /// Decodes protobuf bytes into the typed prost message.
+    ///
+    /// A `string` field that is not UTF-8 (a file or task name is whatever
+    /// bytes its owner chose, and an attacker may choose them to break
+    /// tools) is decoded lossily, each bad sequence becoming U+FFFD, rather
+    /// than failing the whole message. The JSON form keeps the exact bytes.
     pub fn decode(self, bytes: &[u8]) -> Result<Message, prost::DecodeError> {
-        decode_message(self, bytes)
+        decode_message(self, bytes).or_else(|err| match lossy_strings(self, bytes, 0) {
+            Some(repaired) => decode_message(self, &repaired).map_err(|_| err),
+            None => Err(err),
+        })
     }
+}
+
+/// `bytes` with every `string` field (nested messages included) that is
+/// not UTF-8 replaced by its lossy UTF-8 form, or `None` when there is
+/// nothing to replace or the message cannot be framed.
+fn lossy_strings(id: MessageId, bytes: &[u8], depth: usize) -> Option<Vec<u8>> {
+    // prost's own nesting limit; deeper messages fail anyway.
+    if depth > 100 {
+        return None;
+    }
+    let schema = id.schema();
+    let mut out = Vec::with_capacity(bytes.len() + 16);
+    let mut changed = false;
+    let mut fields = super::wire::Fields::new(bytes);
+    loop {
+        let start = fields.offset();
+        let Some(field) = fields.next() else { break };
+        let (number, value) = field.ok()?;
+        let raw = &bytes[start..fields.offset()];
+        let replacement = match (schema.field(number).map(|f| f.ty), value) {
+            (Some(FieldType::String), super::wire::WireValue::Bytes(text)) if std::str::from_utf8(text).is_err() => {
+                Some(String::from_utf8_lossy(text).into_owned().into_bytes())
+            }
+            (Some(FieldType::Message(child)), super::wire::WireValue::Bytes(inner)) => lossy_strings(child, inner, depth + 1),
+            _ => None,
+        };
+        match replacement {
+            Some(value) => {
+                super::wire::put_bytes_field(&mut out, number, &value);
+                changed = true;
+            }
+            None => out.extend_from_slice(raw),
+        }
+    }
+    changed.then_some(out)
 }
 
 impl EnumId {
@@ -194,6 +237,24 @@ include!(concat!(env!("OUT_DIR"), "/schema_tables.rs"));
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_that_are_not_utf8_decode_lossily() {
+        // reg_file_entry { id: 7, name: "/tmp/\xff\xfeevil" } inside a
+        // file_entry { type: REG, id: 7, reg: ... } (files.img).
+        let mut reg = Vec::new();
+        crate::proto::wire::put_key(&mut reg, 1, 0);
+        crate::proto::wire::put_varint(&mut reg, 7);
+        crate::proto::wire::put_bytes_field(&mut reg, 6, b"/tmp/\xff\xfeevil");
+        let mut file = vec![0x08, 0x01, 0x10, 0x07];
+        crate::proto::wire::put_bytes_field(&mut file, 3, &reg);
+        let id = MessageId::by_name("file_entry").unwrap();
+        assert!(decode_message(id, &file).is_err(), "prost alone refuses it");
+        let Message::FileEntry(entry) = id.decode(&file).unwrap() else { panic!("a file_entry") };
+        assert_eq!(entry.reg.unwrap().name, "/tmp/\u{fffd}\u{fffd}evil");
+        // Bytes that are no message at all still fail, with prost's words.
+        assert!(id.decode(&[0x0a, 0x05, 0x01]).is_err());
+    }
 
     #[test]
     fn fields_are_sorted_and_named() {
