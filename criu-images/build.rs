@@ -189,7 +189,12 @@ fn schema_tables(pool: &DescriptorPool) -> String {
             )
             .unwrap();
         }
-        writeln!(out, "    ] }},").unwrap();
+        // Flat: only singular numbers (no messages, strings, bytes or
+        // repeated fields), rendered in one streaming pass.
+        let flat = m.fields().all(|f| {
+            f.cardinality() != Cardinality::Repeated && !matches!(f.kind(), Kind::Message(_) | Kind::String | Kind::Bytes)
+        });
+        writeln!(out, "    ], flat: {flat} }},").unwrap();
     }
     writeln!(out, "];\n").unwrap();
 

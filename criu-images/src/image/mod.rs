@@ -502,6 +502,25 @@ impl<'a> Entries<'a> {
         Ok(Entry { index, offset: start, message, payload, extra, name: image.name })
     }
 
+    /// Steps over the next entry, checking its framing like
+    /// [`Iterator::next`] does, without building it.
+    #[inline]
+    pub(crate) fn skip_entry(&mut self) -> Option<Result<()>> {
+        if self.no_extra && !self.done {
+            let data = self.image.data;
+            let start = self.pos;
+            if let Some(size) = data.get(start..start + 4) {
+                let end = (start + 4).saturating_add(self.image.endian.u32(size.try_into().unwrap()) as usize);
+                if end <= data.len() {
+                    self.pos = end;
+                    self.index += 1;
+                    return Some(Ok(()));
+                }
+            }
+        }
+        self.next().map(|entry| entry.map(drop))
+    }
+
     /// The next entry of an image without extra payloads, when it is whole.
     #[inline]
     fn next_plain_entry(&mut self) -> Option<Entry<'a>> {

@@ -127,7 +127,8 @@ fn write_entries_serial(image: &Image<'_>, options: &DecodeOptions, out: &mut im
     let indent = options.pretty.then_some(4);
     // Framing first (it is cheap): a mis-framed image writes nothing, and
     // its framing error comes before any rendering error.
-    for entry in image.entries() {
+    let mut framing = image.entries();
+    while let Some(entry) = framing.skip_entry() {
         entry?;
     }
     let mut count = 0;
@@ -164,7 +165,7 @@ fn frame_blocks<'a>(image: &Image<'a>) -> Result<(Vec<Block<'a>>, usize)> {
             blocks.push(Block { entries: entries.clone(), first: count, len: 0 });
             block_start = at;
         }
-        match entries.next() {
+        match entries.skip_entry() {
             Some(entry) => {
                 entry?;
                 count += 1;
@@ -339,6 +340,17 @@ fn write_fields(
     hex_inherited: bool,
     depth: usize,
 ) -> Result<(), WireError> {
+    let schema = id.schema();
+    if schema.flat {
+        // Most entries of the largest images (pagemap runs, ...) are flat
+        // messages written in field order: render them as they are read,
+        // and leave anything unusual to the general path below.
+        let mark = w.mark();
+        if write_flat_in_order(w, schema.fields, bytes, pretty, hex_inherited) {
+            return Ok(());
+        }
+        w.rollback(mark);
+    }
     // One pass frames every field (so a malformed message fails before any
     // of it is written); CRIU's writers emit fields in ascending number
     // order, and anything else is sorted (stably: repeated values keep
@@ -356,7 +368,7 @@ fn write_fields(
         fields.sort_by_key(|(number, _)| *number);
     }
     // Walk the schema (sorted by number too) alongside.
-    let schema = id.schema().fields;
+    let schema = schema.fields;
     let mut cursor = 0;
     let mut rest = &fields[..];
     while let Some(&(number, value)) = rest.first() {
@@ -382,6 +394,55 @@ fn write_fields(
         write_field(w, field, bytes, values, pretty, hex_inherited, depth)?;
     }
     Ok(())
+}
+
+/// Renders a message of a flat schema (`fields`) in one pass, for the
+/// usual case only: every field well framed, known, of its declared wire
+/// type, and field numbers strictly ascending. Returns `false` at anything
+/// else, leaving partial output for the caller to roll back (one pass of
+/// a message with no nested ones: the retry costs at most as much again).
+#[inline]
+fn write_flat_in_order(w: &mut JsonWriter<'_>, fields: &[FieldSchema], bytes: &[u8], pretty: bool, hex_inherited: bool) -> bool {
+    let mut pos = 0;
+    let mut cursor = 0;
+    let mut last = 0;
+    while pos < bytes.len() {
+        let Ok(key) = wire::read_varint(bytes, &mut pos) else { return false };
+        let number = key >> 3;
+        if number <= last {
+            return false;
+        }
+        last = number;
+        let value = match key & 7 {
+            0 => match wire::read_varint(bytes, &mut pos) {
+                Ok(v) => WireValue::Varint(v),
+                Err(_) => return false,
+            },
+            1 => match bytes.get(pos..pos + 8) {
+                Some(b) => {
+                    pos += 8;
+                    WireValue::Fixed64(u64::from_le_bytes(b.try_into().unwrap()))
+                }
+                None => return false,
+            },
+            5 => match bytes.get(pos..pos + 4) {
+                Some(b) => {
+                    pos += 4;
+                    WireValue::Fixed32(u32::from_le_bytes(b.try_into().unwrap()))
+                }
+                None => return false,
+            },
+            _ => return false,
+        };
+        while cursor < fields.len() && u64::from(fields[cursor].number) < number {
+            cursor += 1;
+        }
+        let Some(field) = fields.get(cursor).filter(|f| u64::from(f.number) == number) else { return false };
+        let Some(raw) = lone_scalar(field.ty, value) else { return false };
+        w.field_key(field.json_key);
+        write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));
+    }
+    true
 }
 
 /// The raw value of a singular scalar field of type `ty` given once as

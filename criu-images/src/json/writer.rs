@@ -15,6 +15,15 @@ pub(crate) struct JsonWriter<'o> {
     after_key: bool,
 }
 
+/// A position of a [`JsonWriter`] (see [`JsonWriter::mark`]).
+#[derive(Clone, Copy)]
+pub(crate) struct WriterMark {
+    len: usize,
+    depth: usize,
+    empty: bool,
+    after_key: bool,
+}
+
 impl<'o> JsonWriter<'o> {
     /// `indent: None` gives crit's one-line `decode` output, `Some(4)` its
     /// `--pretty` / `show` layout.
@@ -26,6 +35,21 @@ impl<'o> JsonWriter<'o> {
     /// says whether the array has no item yet (so no separator is due).
     pub(crate) fn inside_array(out: &'o mut Vec<u8>, indent: Option<usize>, depth: usize, first: bool) -> Self {
         JsonWriter { out, indent, depth, empty: first, after_key: false }
+    }
+
+    /// Where the writer stands, to come back to with [`JsonWriter::rollback`].
+    #[inline]
+    pub(crate) fn mark(&self) -> WriterMark {
+        WriterMark { len: self.out.len(), depth: self.depth, empty: self.empty, after_key: self.after_key }
+    }
+
+    /// Forgets everything written since `mark`.
+    #[inline]
+    pub(crate) fn rollback(&mut self, mark: WriterMark) {
+        self.out.truncate(mark.len);
+        self.depth = mark.depth;
+        self.empty = mark.empty;
+        self.after_key = mark.after_key;
     }
 
     #[inline]

@@ -118,6 +118,9 @@ pub struct MessageSchema {
     pub name: &'static str,
     /// Fields in ascending field-number order.
     pub fields: &'static [FieldSchema],
+    /// Every field is a singular number, bool or enum (no messages,
+    /// strings, bytes or repeated fields).
+    pub flat: bool,
 }
 
 impl MessageSchema {
