@@ -825,6 +825,27 @@ mod tests {
     }
 
     #[test]
+    fn flat_messages_out_of_the_usual_order_render_like_crit() {
+        // pagemap runs (a flat message): in order, out of order, a field
+        // given twice (the last wins), an unknown field, a foreign wire type.
+        let cases: [(&[u8], &str); 5] = [
+            (&[0x08, 0x80, 0x20, 0x20, 0x04, 0x28, 0x02], r#"{"vaddr": 4096, "flags": 4, "nr_pages": 2}"#),
+            (&[0x28, 0x02, 0x08, 0x80, 0x20, 0x20, 0x04], r#"{"vaddr": 4096, "flags": 4, "nr_pages": 2}"#),
+            (&[0x08, 0x80, 0x20, 0x28, 0x02, 0x28, 0x03], r#"{"vaddr": 4096, "nr_pages": 3}"#),
+            (&[0x08, 0x80, 0x20, 0x38, 0x09, 0x28, 0x02], r#"{"vaddr": 4096, "nr_pages": 2}"#),
+            (&[0x08, 0x80, 0x20, 0x2a, 0x01, 0x02], r#"{"vaddr": 4096}"#),
+        ];
+        for (payload, expected) in cases {
+            let mut bytes = image_of(crate::image::ImageKind::Pagemap, &[0x08, 0x01]);
+            bytes.extend((payload.len() as u32).to_le_bytes());
+            bytes.extend(payload);
+            let image = Image::parse("pagemap-1.img", &bytes).unwrap();
+            let text = super::super::to_json(&image, &DecodeOptions::PLAIN).unwrap();
+            assert_eq!(text, format!(r#"{{"magic": "PAGEMAP", "entries": [{{"pages_id": 1}}, {expected}]}}"#), "{payload:x?}");
+        }
+    }
+
+    #[test]
     fn framing_errors_come_before_rendering_errors() {
         // pstree entry 0 ends in a truncated varint (a rendering error), then
         // entry 1 claims 100 bytes that are not there (a framing error).
