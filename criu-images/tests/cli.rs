@@ -312,6 +312,38 @@ fn decode_all_writes_what_crit_writes_for_every_image() {
 }
 
 #[test]
+fn decode_all_warns_about_unknown_images_and_fails_on_malformed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    for entry in std::fs::read_dir(fixture("counter-host/images")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, images.join(path.file_name().unwrap())).unwrap();
+    }
+    // An .img with a magic no CRIU image has: warned about, skipped.
+    std::fs::write(images.join("core-9.img"), b"\x01\x02\x03\x04\x05\x06\x07\x08rest").unwrap();
+    let out_dir = dir.path().join("json");
+    let out = criu_images(&["decode-all", images.to_str().unwrap(), "-o", out_dir.to_str().unwrap()], None);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: core-9.img not decoded"), "{err}");
+    assert!(out_dir.join("pstree.img.json").exists() && !out_dir.join("core-9.img.json").exists());
+    assert!(!out_dir.join("pages-1.img.json").exists(), "raw pages have no JSON");
+
+    // A protobuf image that frames but does not decode: the run fails and
+    // names it; its half-written JSON is not left behind.
+    let mut pstree = std::fs::read(images.join("pstree.img")).unwrap();
+    pstree.extend([3, 0, 0, 0, 0x08, 0x80, 0x80]);
+    std::fs::write(images.join("pstree.img"), pstree).unwrap();
+    std::fs::remove_dir_all(&out_dir).unwrap();
+    let out = criu_images(&["decode-all", images.to_str().unwrap(), "-o", out_dir.to_str().unwrap()], None);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("pstree.img: offset") && err.contains("truncated varint"), "{err}");
+    assert!(!out_dir.join("pstree.img.json").exists());
+}
+
+#[test]
 fn show_summarises_a_checkpoint_like_checkpointctl() {
     for (dir, archive) in [("counter/zstd", fixture("counter/zstd/checkpoint.tar.zst")), ("counter/none", fixture("counter/none/checkpoint.tar"))] {
         let out = criu_images(&["show", &archive, "--stats"], None);
