@@ -196,3 +196,117 @@ fn too_many_sigactions_are_refused() {
     assert!(err.contains("core-1.img: offset 8 (entry 0)") && err.contains("70 sigactions"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_file_type_gets_its_path_and_details() {
+    use criu_images::model::Detail::{Bool, Int, Text, Texts};
+    let dir = scratch("files");
+    pstree(&dir, &[1]);
+    write(&dir, "core-1.img", &core(Some(task_core(json!({}))), thread_core(json!({}))));
+    write(&dir, "ids-1.img", &json!({"magic": "IDS", "entries": [{"vm_id": 1, "files_id": 1, "fs_id": 1, "sighand_id": 1}]}));
+    // Every file type of files.proto, as the synthetic files.img has them, plus terminals and a pidfd.
+    let synthetic = common::fixtures_dir().join("synthetic");
+    let mut files: Value = serde_json::from_slice(&std::fs::read(synthetic.join("files.json")).unwrap()).unwrap();
+    let fown = json!({"uid": 0, "euid": 0, "signum": 0, "pid_type": 0, "pid": 0});
+    let entries = files["entries"].as_array_mut().unwrap();
+    entries.retain(|e| e["type"] != "TTY");
+    for (id, info, regf) in [(50, 6, None), (51, 7, None), (52, 2, None), (53, 6, Some(54))] {
+        let mut tty = json!({"id": id, "tty_info_id": info, "flags": 2, "fown": fown});
+        if let Some(regf) = regf {
+            tty["regf_id"] = json!(regf);
+        }
+        entries.push(json!({"type": "TTY", "id": id, "tty": tty}));
+    }
+    entries.push(json!({"type": "REG", "id": 54, "reg": {"id": 54, "flags": 2, "pos": 0, "fown": fown, "name": "/dev/pts/3"}}));
+    entries.push(json!({"type": "PIDFD", "id": 41, "pidfd": {"id": 41, "ino": 3042, "flags": 526336, "nspid": 4245, "fown": fown}}));
+    let fds: Vec<Value> = entries
+        .iter()
+        .filter(|e| e["id"] != 54 && e["id"] != 5 && e["id"] != 8)
+        .map(|e| json!({"id": e["id"], "flags": 0, "type": e["type"], "fd": e["id"]}))
+        .collect();
+    write(&dir, "files.img", &files);
+    write(&dir, "fdinfo-1.img", &json!({"magic": "FDINFO", "entries": fds}));
+    let pty = |id: u32| json!({"id": id, "type": "PTY", "locked": false, "exclusive": false, "packet_mode": false, "sid": 1, "pgrp": 1, "rdev": (136 << 8) | 3, "winsize": {"ws_row": 50, "ws_col": 160, "ws_xpixel": 0, "ws_ypixel": 0}, "pty": {"index": 3}});
+    let console = json!({"id": 2, "type": "CONSOLE", "locked": false, "exclusive": true, "packet_mode": false, "sid": 1, "pgrp": 1, "rdev": (5 << 8) | 1});
+    write(&dir, "tty-info.img", &json!({"magic": "TTY_INFO", "entries": [pty(6), pty(7), console]}));
+    write(&dir, "tty-data.img", &json!({"magic": "TTY_DATA", "entries": [{"tty_id": 6, "data": "aGVsbG8="}]}));
+    std::fs::copy(synthetic.join("bpfmap_data.img"), dir.join("bpfmap-data.img")).unwrap();
+
+    let p = &load(&dir).unwrap()[0];
+    let fd = |n: u32| p.fds.iter().find(|f| f.fd == n).unwrap_or_else(|| panic!("fd {n}"));
+    let detail = |n: u32, key: &str| fd(n).details.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+    let paths: Vec<(u32, &str, Option<&str>)> = p.fds.iter().map(|f| (f.fd, f.kind.as_str(), f.path.as_deref())).collect();
+    for (n, kind, path) in [
+        (13, "PACKETSK", None), // CRIU does not record a packet socket's inode
+        (16, "FANOTIFY", Some("anon_inode:[fanotify]")),
+        (17, "NETLINKSK", Some("socket:[59002]")),
+        (18, "NS", None), // CRIU records its own namespace id, not the kernel's inode
+        (19, "TUNF", Some("/dev/net/tun")),
+        (20, "EXT", None),
+        (23, "BPFMAP", Some("anon_inode:bpf-map")),
+        (41, "PIDFD", Some("anon_inode:[pidfd]")),
+        (50, "TTY", Some("/dev/pts/3")),
+        (51, "TTY", Some("/dev/ptmx")),
+        (52, "TTY", Some("/dev/console")),
+        (53, "TTY", Some("/dev/pts/3")),
+    ] {
+        assert!(paths.contains(&(n, kind, path)), "fd {n} {kind} {path:?}: {paths:?}");
+    }
+    assert_eq!(detail(13, "protocol"), Some(Text("0x0003".into())), "ETH_P_ALL");
+    assert_eq!(detail(13, "type"), Some(Text("RAW".into())));
+    assert_eq!(detail(16, "class"), Some(Text("notif".into())));
+    assert!(matches!(detail(16, "marks"), Some(Texts(m)) if m[0] == "/srv/data mask=0x3b"));
+    assert_eq!(detail(17, "protocol"), Some(Text("ROUTE".into())));
+    assert_eq!(detail(17, "groups"), Some(Texts(vec!["1".into()])));
+    assert_eq!(detail(18, "namespace"), Some(Text("net".into())));
+    assert_eq!(detail(18, "ns_id"), Some(Int(2)));
+    assert_eq!(detail(19, "netdev"), Some(Text("tap0".into())));
+    assert_eq!(detail(23, "map_type"), Some(Text("HASH".into())));
+    assert_eq!(detail(23, "map_name"), Some(Text("counters".into())));
+    assert_eq!(detail(23, "saved_entries"), Some(Int(3)));
+    assert_eq!(detail(41, "pid"), Some(Int(4245)));
+    assert_eq!(detail(50, "tty_type"), Some(Text("PTY".into())));
+    assert_eq!((detail(50, "index"), detail(50, "master"), detail(51, "master")), (Some(Int(3)), Some(Bool(false)), Some(Bool(true))));
+    assert_eq!(detail(50, "rdev"), Some(Text("136:3".into())));
+    assert_eq!(detail(50, "winsize"), Some(Text("160x50".into())));
+    assert_eq!(detail(50, "buffered_bytes"), Some(Int(5)));
+    assert_eq!(detail(52, "tty_type"), Some(Text("CONSOLE".into())));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+mod mutated {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The pytree images the model reads beyond framing, in memory.
+    fn pytree() -> &'static common::Files {
+        static SET: std::sync::OnceLock<common::Files> = std::sync::OnceLock::new();
+        SET.get_or_init(|| {
+            let set = common::image_sets().into_iter().find(|s| s.label == "pytree").unwrap();
+            common::levels_of(&set).remove(0)
+        })
+    }
+
+    const TARGETS: &[&str] = &["core-1.img", "core-8.img", "seccomp.img", "cgroup.img", "filelocks.img", "files.img", "fdinfo-2.img", "ids-1.img"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Bytes changed anywhere in the images the model reads: an error or a model, never a panic.
+        #[test]
+        fn mutated_model_images_never_panic(target in prop::sample::select(TARGETS), edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+            let base = pytree();
+            let mut files = base.files.clone();
+            let bytes = files.get_mut(target).unwrap();
+            for (at, value) in edits {
+                // Keep the 8 bytes of magic: past them is what the model reads.
+                let len = bytes.len() - 8;
+                bytes[8 + at.index(len)] = value;
+            }
+            let store = common::Files { label: base.label.clone(), files };
+            let _ = Process::load_all(&[&store as &dyn criu_images::memory::ImageStore]);
+            let _ = seccomp_filters(&store);
+            let _ = criu_images::model::cgroups(&store);
+        }
+    }
+}
