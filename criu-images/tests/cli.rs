@@ -328,3 +328,44 @@ fn inspect_shows_mounts_and_hostname() {
     let text = String::from_utf8(tree.stdout).unwrap();
     assert!(text.contains("Hostname: fx-pytree") && text.contains("/proc proc proc"), "{text}");
 }
+
+#[test]
+fn inspect_shows_signals_seccomp_cgroups_and_locks() {
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pytree/truth.json")).unwrap()).unwrap();
+    let out = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--format", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1, "additions only");
+    let p = &doc["processes"][0];
+    // SigIgn 0x1001000: SIGPIPE and SIGXFSZ.
+    let ignored: Vec<&str> = p["sigactions"].as_array().unwrap().iter().filter(|s| s["handler"] == "ignore").map(|s| s["signal"].as_str().unwrap()).collect();
+    assert_eq!(ignored, ["SIGPIPE", "SIGXFSZ"]);
+    assert_eq!(p["thread_details"][0]["blocked_signals"], serde_json::json!(["SIGUSR2"]));
+    assert_eq!(p["cgroups"].as_array().unwrap().len(), truth["processes"][0]["cgroup"].as_array().unwrap().len());
+    assert!(p["locks"].as_array().unwrap().iter().any(|l| l["fd"] == 13 && l["kind"] == "POSIX" && l["end"] == 99));
+    let filters = doc["seccomp_filters"].as_array().unwrap();
+    let chain = p["thread_details"][1]["seccomp_filters"].as_array().unwrap();
+    assert_eq!(chain.len(), 1, "the worker thread inherits the leader's TSYNC filter");
+    let filter = &filters[chain[0].as_u64().unwrap() as usize];
+    assert_eq!(filter["instructions"].as_u64().unwrap() as usize, filter["disassembly"].as_array().unwrap().len());
+    assert!(doc["cgroups"]["controllers"].as_array().unwrap().iter().any(|c| c["names"] == serde_json::json!(["pids"])
+        && c["dirs"].as_array().unwrap().iter().any(|d| d["properties"]["pids.max"] == "2048")));
+
+    let tree = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--files", "--signals", "--seccomp", "--cgroups", "--pid", "1"], None);
+    let text = String::from_utf8(tree.stdout).unwrap();
+    for line in [
+        "12  REG       /data/run/flock.lock  [FLOCK WRITE 0-EOF]",
+        "13  REG       /data/run/posix.lock  [POSIX WRITE 0-99]",
+        "SIGPIPE: ignored",
+        "thread 8 (py-worker-1): blocked SIGUSR2",
+        "all threads: filter, 1 filter(s)",
+        "pids:/libpod_parent/libpod-9578",
+        "pids.max=2048",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    assert!(text.contains(&format!("sha256 {}", filter["sha256"].as_str().unwrap())), "{text}");
+    let asm = criu_images(&["inspect", &fixture("threads/checkpoint.tar.zst"), "--disassemble"], None);
+    let text = String::from_utf8(asm.stdout).unwrap();
+    assert!(text.contains("0000: ld [arch]") && text.contains("ret ALLOW"), "{text}");
+}
