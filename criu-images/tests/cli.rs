@@ -369,3 +369,51 @@ fn inspect_shows_signals_seccomp_cgroups_and_locks() {
     let text = String::from_utf8(asm.stdout).unwrap();
     assert!(text.contains("0000: ld [arch]") && text.contains("ret ALLOW"), "{text}");
 }
+
+#[test]
+fn show_lists_devshm_deleted_files_and_the_dump_log() {
+    let out = criu_images(&["show", common::k8s_counter_tar().to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // CRI-O keeps dump.log in the archive: one logged error, which CRIU went past.
+    assert!(text.contains("CRIU dump log:  CRIU 4.2 (gitid 0), 0 warnings, 1 error, finished successfully"), "{text}");
+    assert!(text.contains("  line 68: (00.051176) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE"), "{text}");
+    assert!(!text.contains("/dev/shm:") && !text.contains("Deleted files:"), "{text}");
+
+    let out = criu_images(&["show", &fixture("counter/none/checkpoint.tar")], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("/dev/shm:       1.5 KiB (devshm-checkpoint.tar)"), "{text}");
+    assert!(text.contains("CRIU dump log:  none in the archive"), "{text}");
+
+    // No fixture deleted a file of its image: add a deleted.files to the counter archive.
+    let dir = std::env::temp_dir().join(format!("criu-images-cli-deleted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_member = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name.replace('.', "-") + ".tar");
+        let mut builder = tar::Builder::new(Vec::new());
+        for (member, data) in common::archive_members(&common::fixtures_dir().join("counter/none/checkpoint.tar")) {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, &member, &data[..]).unwrap();
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, bytes).unwrap();
+        std::fs::write(&path, builder.into_inner().unwrap()).unwrap();
+        path
+    };
+    let files: Vec<String> = (0..12).map(|i| format!("/etc/file-{i}")).collect();
+    let archive = with_member("deleted.files", serde_json::to_string(&files).unwrap().as_bytes());
+    let out = criu_images(&["show", archive.to_str().unwrap()], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Deleted files:  12\n  /etc/file-0\n"), "{text}");
+    assert!(text.contains("  /etc/file-9\n  ... and 2 more\n"), "{text}");
+    // A list that is not one is refused, naming the member.
+    let archive = with_member("deleted.files", br#"{"not": "a list"}"#);
+    let out = criu_images(&["show", archive.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deleted.files"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
