@@ -238,6 +238,30 @@ impl Checkpoint {
         crate::model::container::DumpStats::parse(bytes)
     }
 
+    /// A summary of CRIU's `dump.log` (at the archive's top, as CRI-O puts
+    /// it, or among the images, as `criu dump -o` leaves it), if present.
+    pub fn dump_log(&self) -> Result<Option<crate::model::container::DumpLog>> {
+        let bytes = match self.archive().read(crate::model::container::members::DUMP_LOG) {
+            Ok(bytes) => bytes,
+            Err(_) => match self.images.file("dump.log")? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(crate::model::container::dump_log_summary(bytes)))
+    }
+
+    /// The files deleted from the container image's root file system
+    /// (`deleted.files`, Podman and CRI-O), if the archive has the list.
+    pub fn deleted_files(&self) -> Result<Option<Vec<String>>> {
+        let archive = self.archive();
+        let name = crate::model::container::members::DELETED_FILES;
+        if archive.get(name).is_none() {
+            return Ok(None);
+        }
+        crate::model::container::deleted_files(archive.read(name)?).map(Some)
+    }
+
     /// The files the container changed or added (`rootfs-diff.tar`, written
     /// by Podman and CRI-O), indexed without extracting; `None` if absent.
     pub fn rootfs_diff(&self) -> Result<Option<TarView<'_>>> {

@@ -377,3 +377,92 @@ fn inspect_shows_mounts_and_hostname() {
     let text = String::from_utf8(tree.stdout).unwrap();
     assert!(text.contains("Hostname: fx-pytree") && text.contains("/proc proc proc"), "{text}");
 }
+
+#[test]
+fn inspect_shows_signals_seccomp_cgroups_and_locks() {
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pytree/truth.json")).unwrap()).unwrap();
+    let out = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--format", "json"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1, "additions only");
+    let p = &doc["processes"][0];
+    // SigIgn 0x1001000: SIGPIPE and SIGXFSZ.
+    let ignored: Vec<&str> = p["sigactions"].as_array().unwrap().iter().filter(|s| s["handler"] == "ignore").map(|s| s["signal"].as_str().unwrap()).collect();
+    assert_eq!(ignored, ["SIGPIPE", "SIGXFSZ"]);
+    assert_eq!(p["thread_details"][0]["blocked_signals"], serde_json::json!(["SIGUSR2"]));
+    assert_eq!(p["cgroups"].as_array().unwrap().len(), truth["processes"][0]["cgroup"].as_array().unwrap().len());
+    assert!(p["locks"].as_array().unwrap().iter().any(|l| l["fd"] == 13 && l["kind"] == "POSIX" && l["end"] == 99));
+    let filters = doc["seccomp_filters"].as_array().unwrap();
+    let chain = p["thread_details"][1]["seccomp_filters"].as_array().unwrap();
+    assert_eq!(chain.len(), 1, "the worker thread inherits the leader's TSYNC filter");
+    let filter = &filters[chain[0].as_u64().unwrap() as usize];
+    assert_eq!(filter["instructions"].as_u64().unwrap() as usize, filter["disassembly"].as_array().unwrap().len());
+    assert!(doc["cgroups"]["controllers"].as_array().unwrap().iter().any(|c| c["names"] == serde_json::json!(["pids"])
+        && c["dirs"].as_array().unwrap().iter().any(|d| d["properties"]["pids.max"] == "2048")));
+
+    let tree = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--files", "--signals", "--seccomp", "--cgroups", "--pid", "1"], None);
+    let text = String::from_utf8(tree.stdout).unwrap();
+    for line in [
+        "12  REG       /data/run/flock.lock  [FLOCK WRITE 0-EOF]",
+        "13  REG       /data/run/posix.lock  [POSIX WRITE 0-99]",
+        "SIGPIPE: ignored",
+        "thread 8 (py-worker-1): blocked SIGUSR2",
+        "all threads: filter, 1 filter(s)",
+        "pids:/libpod_parent/libpod-9578",
+        "pids.max=2048",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
+    assert!(text.contains(&format!("sha256 {}", filter["sha256"].as_str().unwrap())), "{text}");
+    let asm = criu_images(&["inspect", &fixture("threads/checkpoint.tar.zst"), "--disassemble"], None);
+    let text = String::from_utf8(asm.stdout).unwrap();
+    assert!(text.contains("0000: ld [arch]") && text.contains("ret ALLOW"), "{text}");
+}
+
+#[test]
+fn show_lists_devshm_deleted_files_and_the_dump_log() {
+    let out = criu_images(&["show", common::k8s_counter_tar().to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // CRI-O keeps dump.log in the archive: one logged error, which CRIU went past.
+    assert!(text.contains("CRIU dump log:  CRIU 4.2 (gitid 0), 0 warnings, 1 error, finished successfully"), "{text}");
+    assert!(text.contains("  line 68: (00.051176) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE"), "{text}");
+    assert!(!text.contains("/dev/shm:") && !text.contains("Deleted files:"), "{text}");
+
+    let out = criu_images(&["show", &fixture("counter/none/checkpoint.tar")], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("/dev/shm:       1.5 KiB (devshm-checkpoint.tar)"), "{text}");
+    assert!(text.contains("CRIU dump log:  none in the archive"), "{text}");
+
+    // No fixture deleted a file of its image: add a deleted.files to the counter archive.
+    let dir = std::env::temp_dir().join(format!("criu-images-cli-deleted-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_member = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name.replace('.', "-") + ".tar");
+        let mut builder = tar::Builder::new(Vec::new());
+        for (member, data) in common::archive_members(&common::fixtures_dir().join("counter/none/checkpoint.tar")) {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, &member, &data[..]).unwrap();
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, bytes).unwrap();
+        std::fs::write(&path, builder.into_inner().unwrap()).unwrap();
+        path
+    };
+    let files: Vec<String> = (0..12).map(|i| format!("/etc/file-{i}")).collect();
+    let archive = with_member("deleted.files", serde_json::to_string(&files).unwrap().as_bytes());
+    let out = criu_images(&["show", archive.to_str().unwrap()], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Deleted files:  12\n  /etc/file-0\n"), "{text}");
+    assert!(text.contains("  /etc/file-9\n  ... and 2 more\n"), "{text}");
+    // A list that is not one is refused, naming the member.
+    let archive = with_member("deleted.files", br#"{"not": "a list"}"#);
+    let out = criu_images(&["show", archive.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deleted.files"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

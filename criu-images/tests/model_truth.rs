@@ -122,3 +122,171 @@ fn sockets_match_proc_net() {
         assert!(checked >= 3, "{label}: only {checked} sockets checked");
     }
 }
+
+/// The processes of every image set that has a truth.json (not the pre-dumps).
+fn loaded_sets() -> Vec<(String, serde_json::Value, Vec<Process>, bool)> {
+    let mut out = Vec::new();
+    for set in common::image_sets() {
+        if set.label.starts_with("predump/pre") {
+            continue;
+        }
+        let levels = common::levels_of(&set);
+        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let processes = Process::load_all(&refs).unwrap();
+        let has_cgroup_img = set.files.iter().any(|(name, _)| name == "cgroup.img");
+        out.push((set.label.clone(), common::truth_of(&set.label), processes, has_cgroup_img));
+    }
+    out
+}
+
+fn hex_mask(value: &serde_json::Value) -> u64 {
+    u64::from_str_radix(value.as_str().unwrap(), 16).unwrap()
+}
+
+fn names_of(mask: u64) -> Vec<String> {
+    criu_images::model::signal_mask_names(mask)
+}
+
+#[test]
+fn signal_dispositions_and_masks_match_proc_status() {
+    let mut checked_threads = 0;
+    for (label, truth, processes, _) in loaded_sets() {
+        for want in truth["processes"].as_array().unwrap() {
+            let vpid = want["vpid"].as_u64().unwrap() as u32;
+            let got = processes.iter().find(|p| p.pid == vpid).unwrap();
+            // SigCgt: signals with a handler; SigIgn: ignored signals.
+            let caught: Vec<String> = got.sigactions.iter().filter(|s| !s.ignored()).map(|s| s.signal.clone()).collect();
+            let ignored: Vec<String> = got.sigactions.iter().filter(|s| s.ignored()).map(|s| s.signal.clone()).collect();
+            assert_eq!(caught, names_of(hex_mask(&want["status"]["SigCgt"])), "{label} {vpid} caught");
+            assert_eq!(ignored, names_of(hex_mask(&want["status"]["SigIgn"])), "{label} {vpid} ignored");
+            assert_eq!(got.pending_signals.len(), hex_mask(&want["status"]["ShdPnd"]).count_ones() as usize, "{label} {vpid} shared pending");
+            // SigBlk and SigPnd of every thread, matched by its id in the checkpoint.
+            for t in want["threads"].as_array().unwrap() {
+                let tid = t["nstid"].as_u64().unwrap() as u32;
+                let thread = got.threads.iter().find(|x| x.tid == tid).unwrap_or_else(|| panic!("{label} thread {tid}"));
+                let truth_blocked = hex_mask(&t["sig_blk"]);
+                if t["syscall"].as_str().unwrap().starts_with("128 ") {
+                    // In rt_sigtimedwait the kernel unblocks the awaited signals
+                    // until the call returns; the seize ends the call, so CRIU
+                    // saves the mask the program set.
+                    let saved = got.threads.iter().find(|x| x.tid == tid).unwrap().blocked.clone();
+                    assert!(names_of(truth_blocked).iter().all(|s| saved.contains(s)), "{label} thread {tid}: {saved:?}");
+                    checked_threads += 1;
+                    continue;
+                }
+                assert_eq!(thread.blocked, names_of(truth_blocked), "{label} thread {tid} blocked");
+                assert_eq!(thread.pending.len(), hex_mask(&t["sig_pnd"]).count_ones() as usize, "{label} thread {tid} pending");
+                checked_threads += 1;
+            }
+        }
+    }
+    assert!(checked_threads >= 20, "{checked_threads}");
+}
+
+#[test]
+fn seccomp_modes_and_filter_chains_match_proc_status() {
+    let mut filtered = 0;
+    for set in common::image_sets() {
+        if set.label.starts_with("predump/pre") {
+            continue;
+        }
+        let levels = common::levels_of(&set);
+        let filters = criu_images::model::seccomp_filters(&levels[0]).unwrap();
+        let truth = common::truth_of(&set.label);
+        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let processes = Process::load_all(&refs).unwrap();
+        for want in truth["processes"].as_array().unwrap() {
+            let got = processes.iter().find(|p| p.pid == want["vpid"].as_u64().unwrap() as u32).unwrap();
+            let mode = match want["status"]["Seccomp"].as_str().unwrap() {
+                "0" => "disabled",
+                "1" => "strict",
+                _ => "filter",
+            };
+            let count: usize = want["status"]["Seccomp_filters"].as_str().unwrap().parse().unwrap();
+            for thread in &got.threads {
+                assert_eq!(thread.seccomp, mode, "{} {}", set.label, thread.tid);
+                assert_eq!(thread.seccomp_filters.len(), count, "{} {}", set.label, thread.tid);
+            }
+            if count > 0 {
+                filtered += 1;
+                // Podman's default profile: a few hundred instructions, allowing most calls.
+                let filter = &filters[got.threads[0].seccomp_filters[0] as usize];
+                assert_eq!(filter.instructions * 8, filter.disassembly.len() * 8);
+                assert!(filter.instructions > 100, "{}", filter.instructions);
+                assert!(filter.actions.iter().any(|a| a == "ALLOW") && filter.actions.iter().any(|a| a.starts_with("ERRNO")), "{:?}", filter.actions);
+                assert_eq!(filter.disassembly[0], "0000: ld [arch]", "{}", set.label);
+                assert_eq!(filter.sha256.len(), 64);
+            }
+        }
+        // The container fixtures all ran under the same Podman profile: one hash.
+        let hashes: std::collections::BTreeSet<&str> = filters.iter().map(|f| f.sha256.as_str()).collect();
+        assert!(hashes.len() <= 1, "{}: {hashes:?}", set.label);
+    }
+    assert!(filtered >= 5, "{filtered}");
+}
+
+#[test]
+fn cgroups_match_proc_cgroup() {
+    let mut checked = 0;
+    for (label, truth, processes, has_cgroup_img) in loaded_sets() {
+        for want in truth["processes"].as_array().unwrap() {
+            let got = processes.iter().find(|p| p.pid == want["vpid"].as_u64().unwrap() as u32).unwrap();
+            assert!(got.cg_set.is_some(), "{label}: no cg_set");
+            if !has_cgroup_img {
+                // Host dumps: the task shares CRIU's own set, which CRIU does not save.
+                assert!(got.cgroups.is_empty(), "{label}");
+                continue;
+            }
+            // Lines of /proc/PID/cgroup: "N:controllers:path".
+            let mut want_lines: Vec<(String, String)> = want["cgroup"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    let mut parts = l.as_str().unwrap().splitn(3, ':');
+                    parts.next();
+                    (parts.next().unwrap().to_string(), parts.next().unwrap().to_string())
+                })
+                .collect();
+            let mut got_lines: Vec<(String, String)> = got.cgroups.iter().map(|m| (m.controller.clone(), m.path.clone())).collect();
+            want_lines.sort();
+            got_lines.sort();
+            assert_eq!(got_lines, want_lines, "{label}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "{checked}");
+}
+
+#[test]
+fn file_locks_match_proc_fdinfo() {
+    let mut checked = 0;
+    for (label, truth, processes, _) in loaded_sets() {
+        for want in truth["processes"].as_array().unwrap() {
+            let got = processes.iter().find(|p| p.pid == want["vpid"].as_u64().unwrap() as u32).unwrap();
+            let mut expected = 0;
+            for (fd, info) in want["fds"].as_object().unwrap() {
+                for extra in info["fdinfo"]["extra"].as_array().into_iter().flatten() {
+                    // "lock:\t1: FLOCK  ADVISORY  WRITE 25435 00:28:762316 0 EOF"
+                    let Some(line) = extra.as_str().unwrap().strip_prefix("lock:\t") else { continue };
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    // Children that inherited the fd see the lock too; CRIU
+                    // records it once, with the task that took it.
+                    if words[4].parse::<u64>().ok() != want["pid"].as_u64() {
+                        continue;
+                    }
+                    let fd: u32 = fd.parse().unwrap();
+                    let lock = got.locks_of(fd).next().unwrap_or_else(|| panic!("{label}: no lock on fd {fd}: {:?}", got.locks));
+                    assert_eq!(lock.kind, words[1], "{label} fd {fd}");
+                    assert_eq!(lock.lock_type, words[3], "{label} fd {fd}");
+                    assert_eq!(lock.start.to_string(), words[6], "{label} fd {fd}");
+                    assert_eq!(lock.end().map_or("EOF".to_string(), |e| e.to_string()), words[7], "{label} fd {fd}");
+                    expected += 1;
+                    checked += 1;
+                }
+            }
+            assert_eq!(got.locks.len(), expected, "{label} {}", got.pid);
+        }
+    }
+    assert_eq!(checked, 4, "pytree and pytree-host hold a flock and a POSIX lock each");
+}

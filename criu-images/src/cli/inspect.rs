@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
-use crate::model::{Detail, Process};
+use crate::model::{Cgroups, Detail, Fd, Mount, PendingSignal, Process, SeccompFilter};
 
 /// Version of the `inspect --format json` schema (docs/inspect.md).
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
@@ -48,6 +48,18 @@ pub(crate) struct InspectArgs {
     /// Mount table and host name of the root process's namespaces.
     #[arg(long)]
     mounts: bool,
+    /// Signal handlers, blocked and queued signals of each process and thread.
+    #[arg(long)]
+    signals: bool,
+    /// Seccomp mode and filters of each thread (instructions, SHA-256, actions).
+    #[arg(long)]
+    seccomp: bool,
+    /// With --seccomp: each filter's BPF program, disassembled.
+    #[arg(long)]
+    disassemble: bool,
+    /// The cgroups of each process, and the saved cgroup properties.
+    #[arg(long)]
+    cgroups: bool,
     /// Everything.
     #[arg(long)]
     all: bool,
@@ -66,9 +78,13 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
         processes.retain(|p| p.pid == pid);
     }
     let container = checkpoint.container()?;
+    let filters = crate::model::seccomp_filters(checkpoint.images())?;
+    let cgroups = crate::model::cgroups(checkpoint.images())?;
     match args.format {
         InspectFormat::Json => {
             let mut doc = inspect_json(&checkpoint, &processes);
+            doc["seccomp_filters"] = filters.iter().map(filter_json).collect();
+            doc["cgroups"] = cgroups_json(&cgroups);
             doc["container"] = container.as_ref().map_or(Value::Null, container_json);
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
@@ -93,7 +109,24 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
                 )
                 .ok();
             }
-            tree(&args, &checkpoint, &processes, out);
+            tree(&args, &checkpoint, &processes, &filters, out);
+            if (args.cgroups || args.all) && !cgroups.controllers.is_empty() {
+                writeln!(out, "Cgroup properties").ok();
+                let dirs: Vec<String> = cgroups
+                    .controllers
+                    .iter()
+                    .flat_map(|c| {
+                        let names = if c.names.iter().all(String::is_empty) { "unified".to_string() } else { c.names.join(",") };
+                        c.dirs.iter().filter(|d| !d.properties.is_empty()).map(move |d| {
+                            let props: Vec<String> = d.properties.iter().map(|(k, v)| format!("{k}={}", v.trim_end().replace('\n', "; "))).collect();
+                            format!("{names}:{} {}", d.path, props.join(" "))
+                        })
+                    })
+                    .collect();
+                for (i, line) in dirs.iter().enumerate() {
+                    writeln!(out, "{} {line}", if i + 1 == dirs.len() { "└──" } else { "├──" }).ok();
+                }
+            }
             if args.mounts || args.all {
                 let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
                 if let Some((host, domain)) = uts {
@@ -125,8 +158,11 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
     })
 }
 
+/// Host name and domain name.
+type UtsNames = Option<(String, String)>;
+
 /// Mounts and UTS names of the first process's namespaces.
-fn namespaces_of(checkpoint: &Checkpoint, processes: &[Process]) -> Result<(Vec<crate::model::Mount>, Option<(String, String)>)> {
+fn namespaces_of(checkpoint: &Checkpoint, processes: &[Process]) -> Result<(Vec<Mount>, UtsNames)> {
     let Some(first) = processes.first() else { return Ok((Vec::new(), None)) };
     let mounts = match first.namespaces.mnt {
         Some(ns) => crate::model::mounts(checkpoint.images(), ns)?,
@@ -162,6 +198,32 @@ pub(crate) fn container_json(c: &crate::model::container::ContainerInfo) -> Valu
         "annotations": c.annotations,
         "create_command": c.create_command,
     })
+}
+
+/// One filter of the top-level `seccomp_filters` array.
+fn filter_json(f: &SeccompFilter) -> Value {
+    json!({
+        "index": f.index, "prev": f.prev, "flags": f.flags, "flag_names": f.flag_names(),
+        "instructions": f.instructions, "sha256": f.sha256, "actions": f.actions, "disassembly": f.disassembly,
+    })
+}
+
+/// The top-level `cgroups` object.
+fn cgroups_json(c: &Cgroups) -> Value {
+    json!({
+        "sets": c.sets.iter().map(|s| json!({"id": s.id, "members": s.members.iter().map(|m| json!({"controller": m.controller, "path": m.path, "cgns_prefix": m.cgns_prefix})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "controllers": c.controllers.iter().map(|ctl| json!({
+            "names": ctl.names, "threaded": ctl.threaded,
+            "dirs": ctl.dirs.iter().map(|d| json!({"path": d.path, "properties": d.properties.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>()})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn pending_json(signals: &[PendingSignal]) -> Vec<Value> {
+    signals
+        .iter()
+        .map(|s| json!({"signal": s.signal, "number": s.number, "code": s.code, "code_name": s.code_name, "sender_pid": s.sender_pid, "sender_uid": s.sender_uid}))
+        .collect()
 }
 
 fn detail_json(detail: &Detail) -> Value {
@@ -202,8 +264,16 @@ fn process_json(p: &Process) -> Value {
             "mnt": p.namespaces.mnt, "user": p.namespaces.user, "cgroup": p.namespaces.cgroup, "time": p.namespaces.time,
         },
         "rlimits": p.rlimits.iter().map(|r| json!({"name": r.name, "soft": r.soft, "hard": r.hard})).collect::<Vec<_>>(),
+        "sigactions": p.sigactions.iter().map(|s| json!({
+            "signal": s.signal, "number": s.number, "handler": s.handler, "flags": s.flags, "flag_names": s.flag_names(), "mask": s.mask,
+        })).collect::<Vec<_>>(),
+        "pending_signals": pending_json(&p.pending_signals),
+        "cg_set": p.cg_set,
+        "cgroups": p.cgroups.iter().map(|m| json!({"controller": m.controller, "path": m.path})).collect::<Vec<_>>(),
+        "locks": p.locks.iter().map(|l| json!({"fd": l.fd, "kind": l.kind, "type": l.lock_type, "start": l.start, "len": l.len, "end": l.end()})).collect::<Vec<_>>(),
         "thread_details": p.threads.iter().map(|t| json!({
-            "tid": t.tid, "comm": t.comm, "blocked_signals": t.blocked, "seccomp": t.seccomp,
+            "tid": t.tid, "comm": t.comm, "blocked_signals": t.blocked, "pending_signals": pending_json(&t.pending),
+            "seccomp": t.seccomp, "seccomp_filters": t.seccomp_filters, "cg_set": t.cg_set,
             "registers": t.registers.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<Map<String, Value>>(),
         })).collect::<Vec<_>>(),
         "vmas": p.vmas.iter().map(|v| json!({"start": v.start, "end": v.end, "offset": v.offset, "perms": v.perms, "path": v.path})).collect::<Vec<_>>(),
@@ -214,23 +284,24 @@ fn process_json(p: &Process) -> Value {
     })
 }
 
-fn tree(args: &InspectArgs, checkpoint: &Checkpoint, processes: &[Process], out: &mut dyn Write) {
+fn tree(args: &InspectArgs, checkpoint: &Checkpoint, processes: &[Process], filters: &[SeccompFilter], out: &mut dyn Write) {
     let all = args.all;
     writeln!(out, "{} ({:?}, {} processes)", checkpoint.path().display(), checkpoint.archive().format(), processes.len()).ok();
     writeln!(out, "└── Process tree").ok();
     let roots: Vec<&Process> = processes.iter().filter(|p| !processes.iter().any(|q| q.pid == p.ppid && q.pid != p.pid)).collect();
     for (i, root) in roots.iter().enumerate() {
-        print_process(args, all, processes, root, "    ", i + 1 == roots.len(), out);
+        print_process(args, all, processes, filters, root, "    ", i + 1 == roots.len(), out);
     }
 }
 
-fn print_process(args: &InspectArgs, all: bool, processes: &[Process], p: &Process, prefix: &str, last: bool, out: &mut dyn Write) {
+#[allow(clippy::too_many_arguments)]
+fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: &[SeccompFilter], p: &Process, prefix: &str, last: bool, out: &mut dyn Write) {
     let (branch, cont) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
     let threads = if p.threads.len() == 1 { "1 thread".to_string() } else { format!("{} threads", p.threads.len()) };
     writeln!(out, "{prefix}{branch}[{}] {} ({}, {threads})", p.pid, p.comm, p.state.name()).ok();
     let inner = format!("{prefix}{cont}");
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    if args.cmdline || all || !(args.files || args.sockets || args.env || args.creds || args.maps) {
+    if args.cmdline || all || !(args.files || args.sockets || args.env || args.creds || args.maps || args.signals || args.seccomp || args.disassemble || args.cgroups) {
         lines.push((format!("cmdline: {}", shell_words(&p.cmdline)), Vec::new()));
     }
     if all {
@@ -250,8 +321,73 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], p: &Proce
     if args.files || all {
         lines.push((
             "open files".into(),
-            p.fds.iter().map(|f| format!("{:>4}  {:<9} {}", f.fd, f.kind, f.path.as_deref().unwrap_or("?"))).collect(),
+            p.fds
+                .iter()
+                .map(|f| {
+                    let locks: String = p.locks_of(f.fd).map(|l| format!("  [{} {} {}-{}]", l.kind, l.lock_type, l.start, l.end().map_or("EOF".into(), |e| e.to_string()))).collect();
+                    format!("{:>4}  {:<9} {}{locks}", f.fd, f.kind, fd_target(f))
+                })
+                .collect(),
         ));
+    }
+    if args.signals || all {
+        let mut items: Vec<String> = p
+            .sigactions
+            .iter()
+            .map(|s| {
+                let flags = s.flag_names();
+                let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(" ")) };
+                let mask = if s.mask.is_empty() { String::new() } else { format!(" blocks {}", s.mask.join(",")) };
+                if s.ignored() { format!("{}: ignored", s.signal) } else { format!("{}: handler {}{flags}{mask}", s.signal, s.handler) }
+            })
+            .collect();
+        items.extend(p.pending_signals.iter().map(|s| format!("queued for the process: {}", pending_text(s))));
+        for t in &p.threads {
+            let blocked = if t.blocked.is_empty() { "none".to_string() } else { t.blocked.join(",") };
+            items.push(format!("thread {} ({}): blocked {blocked}", t.tid, t.comm));
+            items.extend(t.pending.iter().map(|s| format!("queued for thread {}: {}", t.tid, pending_text(s))));
+        }
+        lines.push(("signals".into(), items));
+    }
+    if args.seccomp || args.disassemble || all {
+        let mut items = Vec::new();
+        // Threads under the same filters are listed once.
+        let mut groups: Vec<(&str, &[u32], Vec<u32>)> = Vec::new();
+        for t in &p.threads {
+            match groups.iter_mut().find(|(mode, chain, _)| *mode == t.seccomp && *chain == t.seccomp_filters.as_slice()) {
+                Some(group) => group.2.push(t.tid),
+                None => groups.push((t.seccomp.as_str(), t.seccomp_filters.as_slice(), vec![t.tid])),
+            }
+        }
+        for (mode, chain, tids) in groups {
+            let who = if tids.len() == p.threads.len() { "all threads".to_string() } else { format!("threads {tids:?}") };
+            items.push(format!("{who}: {mode}{}", if chain.is_empty() { String::new() } else { format!(", {} filter(s), newest first", chain.len()) }));
+            for index in chain {
+                let Some(f) = filters.get(*index as usize) else { continue };
+                let flags = f.flag_names();
+                items.push(format!(
+                    "  filter {}: {} instructions, sha256 {}, returns {}{}",
+                    f.index,
+                    f.instructions,
+                    f.sha256,
+                    f.actions.join(" "),
+                    if flags.is_empty() { String::new() } else { format!(", flags {}", flags.join(",")) }
+                ));
+                if args.disassemble {
+                    items.extend(f.disassembly.iter().map(|l| format!("    {l}")));
+                }
+            }
+        }
+        lines.push(("seccomp".into(), items));
+    }
+    if args.cgroups || all {
+        let items = p.cgroups.iter().map(|m| format!("{}:{}", m.controller, m.path)).collect();
+        let head = match p.cg_set {
+            Some(id) if p.cgroups.is_empty() => format!("cgroups: set {id} (not saved: CRIU's own)"),
+            Some(id) => format!("cgroups (set {id})"),
+            None => "cgroups: none recorded".to_string(),
+        };
+        lines.push((head, items));
     }
     if args.sockets || all {
         let sockets: Vec<String> = p
@@ -285,7 +421,27 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], p: &Proce
         }
     }
     for (i, child) in children.iter().enumerate() {
-        print_process(args, all, processes, child, &inner, lines.len() + i + 1 == count, out);
+        print_process(args, all, processes, filters, child, &inner, lines.len() + i + 1 == count, out);
+    }
+}
+
+/// What an fd points to: its path, or for the types whose link CRIU cannot
+/// rebuild, what the images do say.
+fn fd_target(f: &Fd) -> String {
+    if let Some(path) = &f.path {
+        return path.clone();
+    }
+    let get = |key: &str| f.details.iter().find(|(k, _)| *k == key).map(|(_, v)| detail_text(v));
+    match (get("namespace"), get("ns_id")) {
+        (Some(kind), Some(id)) => format!("{kind} namespace (CRIU id {id}; the kernel's inode is not recorded)"),
+        _ => "?".into(),
+    }
+}
+
+fn pending_text(s: &PendingSignal) -> String {
+    match (s.sender_pid, s.sender_uid) {
+        (Some(pid), Some(uid)) => format!("{} ({}, from pid {pid} uid {uid})", s.signal, s.code_name),
+        _ => format!("{} ({})", s.signal, s.code_name),
     }
 }
 

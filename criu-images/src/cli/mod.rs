@@ -339,7 +339,8 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     use std::fmt::Write as _;
     let mut s = String::new();
     let archive = checkpoint.archive();
-    if let Some(c) = checkpoint.container()? {
+    let container = checkpoint.container()?;
+    if let Some(c) = &container {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         writeln!(s, "Container:      {} ({}{})", opt(&c.name), c.engine.name(), c.runtime.as_ref().map(|r| format!(", {r}")).unwrap_or_default()).ok();
         writeln!(s, "ID:             {}", opt(&c.id)).ok();
@@ -373,6 +374,46 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     writeln!(s, "Memory pages:   {}", human_bytes(pages)).ok();
     if let Some(diff) = archive.get("rootfs-diff.tar") {
         writeln!(s, "Root fs diff:   {}", human_bytes(diff.size)).ok();
+    }
+    if let Some(shm) = archive.get("devshm-checkpoint.tar") {
+        writeln!(s, "/dev/shm:       {} (devshm-checkpoint.tar)", human_bytes(shm.size)).ok();
+    }
+    if let Some(files) = checkpoint.deleted_files()? {
+        const SHOWN: usize = 10;
+        writeln!(s, "Deleted files:  {}", files.len()).ok();
+        for file in files.iter().take(SHOWN) {
+            writeln!(s, "  {file}").ok();
+        }
+        if files.len() > SHOWN {
+            writeln!(s, "  ... and {} more", files.len() - SHOWN).ok();
+        }
+    }
+    let log = checkpoint.dump_log()?;
+    if log.is_none() && container.is_some() {
+        writeln!(s, "CRIU dump log:  none in the archive (Podman keeps it out)").ok();
+    }
+    if let Some(log) = log {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let outcome = match log.finished {
+            Some(true) => "finished successfully",
+            Some(false) => "FAILED",
+            None => "no end (truncated?)",
+        };
+        writeln!(
+            s,
+            "CRIU dump log:  CRIU {}, {}, {}, {outcome}",
+            log.version.as_deref().unwrap_or("version unknown"),
+            plural(log.warning_count, "warning"),
+            plural(log.error_count, "error")
+        )
+        .ok();
+        const SHOWN: usize = 5;
+        for line in log.errors.iter().chain(&log.warnings).take(SHOWN) {
+            writeln!(s, "  line {}: {}", line.number, line.text).ok();
+        }
+        if log.error_count + log.warning_count > SHOWN {
+            writeln!(s, "  ... {} more", log.error_count + log.warning_count - SHOWN).ok();
+        }
     }
     if !checkpoint.parents().is_empty() {
         let parents: Vec<String> = checkpoint.parents().iter().map(|p| p.label()).collect();

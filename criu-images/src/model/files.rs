@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::error::Result;
 use crate::json::ip_address;
 use crate::memory::ImageStore;
-use crate::proto::{FdTypes, FileEntry, Message, RemapType};
+use crate::proto::{FanotifyMarkEntry, FdTypes, FileEntry, InotifyWdEntry, Message, RemapType, TtyInfoEntry, TtyType};
 
 use super::decode_all;
 use super::names::signal_mask_names;
@@ -33,8 +33,17 @@ pub struct FileTable {
     remaps: HashMap<u32, RemapType>,
     /// memfd inode id -> name.
     memfd_names: HashMap<u64, String>,
-    /// tty info id -> (type, pty index).
-    ttys: HashMap<u32, (i32, Option<u32>)>,
+    /// tty info id -> the terminal (tty-info.img).
+    ttys: HashMap<u32, TtyInfoEntry>,
+    /// tty info id -> buffered bytes (tty-data.img).
+    tty_data: HashMap<u32, u64>,
+    /// BPF map id -> (entries, bytes of keys and values) (bpfmap-data.img).
+    bpf_data: HashMap<u32, (u64, u64)>,
+    /// Watches and marks CRIU before 2.x kept outside files.img, by file id.
+    inotify_wds: HashMap<u32, Vec<InotifyWdEntry>>,
+    fanotify_marks: HashMap<u32, Vec<FanotifyMarkEntry>>,
+    /// files.img came from a big-endian host (s390x).
+    big_endian: bool,
     /// pipe inode -> buffered bytes (pipes-data.img, fifo-data.img).
     pipe_data: HashMap<u32, u64>,
     /// socket id -> (queued packets, bytes) (sk-queues.img).
@@ -44,9 +53,15 @@ pub struct FileTable {
 }
 
 impl FileTable {
-    /// Reads `files.img`, `remap-fpath.img`, `memfd.img` and `tty-info.img`.
+    /// Reads `files.img` and the images that complete its entries:
+    /// `remap-fpath.img`, `memfd.img`, `tty-info.img`, `tty-data.img`,
+    /// `pipes-data.img`, `fifo-data.img`, `sk-queues.img`, `tcp-stream-*.img`,
+    /// `bpfmap-data.img` and the legacy `inotify-wd.img`, `fanotify-mark.img`.
     pub fn load(store: &dyn ImageStore) -> Result<FileTable> {
         let mut table = FileTable::default();
+        if let Some(bytes) = store.file("files.img")? {
+            table.big_endian = crate::image::Image::parse("files.img", bytes)?.endian() == crate::image::Endian::Big;
+        }
         for message in decode_all(store, "files.img")?.unwrap_or_default() {
             if let Message::FileEntry(file) = message {
                 table.entries.insert(file.id, file);
@@ -64,7 +79,29 @@ impl FileTable {
         }
         for message in decode_all(store, "tty-info.img")?.unwrap_or_default() {
             if let Message::TtyInfoEntry(info) = message {
-                table.ttys.insert(info.id, (info.r#type, info.pty.map(|p| p.index)));
+                table.ttys.insert(info.id, info);
+            }
+        }
+        for message in decode_all(store, "tty-data.img")?.unwrap_or_default() {
+            if let Message::TtyDataEntry(data) = message {
+                *table.tty_data.entry(data.tty_id).or_default() += data.data.len() as u64;
+            }
+        }
+        for message in decode_all(store, "bpfmap-data.img")?.unwrap_or_default() {
+            if let Message::BpfmapDataEntry(data) = message {
+                let map = table.bpf_data.entry(data.map_id).or_default();
+                map.0 += u64::from(data.count);
+                map.1 += u64::from(data.keys_bytes) + u64::from(data.values_bytes);
+            }
+        }
+        for message in decode_all(store, "inotify-wd.img")?.unwrap_or_default() {
+            if let Message::InotifyWdEntry(wd) = message {
+                table.inotify_wds.entry(wd.id).or_default().push(wd);
+            }
+        }
+        for message in decode_all(store, "fanotify-mark.img")?.unwrap_or_default() {
+            if let Message::FanotifyMarkEntry(mark) = message {
+                table.fanotify_marks.entry(mark.id).or_default().push(mark);
             }
         }
         for name in ["pipes-data.img", "fifo-data.img"] {
@@ -131,26 +168,17 @@ impl FileTable {
             FdTypes::Inotify => "anon_inode:inotify".into(),
             FdTypes::Fanotify => "anon_inode:[fanotify]".into(),
             FdTypes::Bpfmap => "anon_inode:bpf-map".into(),
+            // pidfs (Linux 6.9+) kept the anon_inode name for compatibility.
             FdTypes::Pidfd => "anon_inode:[pidfd]".into(),
             FdTypes::Tunf => "/dev/net/tun".into(),
             FdTypes::Memfd => {
                 let inode = u64::from(file.memfd.as_ref()?.inode_id);
                 format!("/memfd:{} (deleted)", self.memfd_names.get(&inode)?)
             }
-            FdTypes::Ns => {
-                let ns = file.nsf.as_ref()?;
-                format!("{}:[{}]", namespace_kind(ns.ns_cflag), ns.ns_id)
-            }
-            FdTypes::Tty | FdTypes::CtlTty => {
-                let tty = file.tty.as_ref()?;
-                if let Some(path) = tty.regf_id.and_then(|r| self.reg_path(r)) {
-                    return Some(path);
-                }
-                match self.ttys.get(&tty.tty_info_id) {
-                    Some((_, Some(index))) => format!("/dev/pts/{index}"),
-                    _ => "/dev/tty".into(),
-                }
-            }
+            // CRIU records its own namespace id, not the kernel's inode
+            // number that `net:[4026531840]` shows: the link cannot be rebuilt.
+            FdTypes::Ns => return None,
+            FdTypes::Tty | FdTypes::CtlTty => return self.tty_path(file.tty.as_ref()?),
             FdTypes::Und | FdTypes::Ext | FdTypes::AutofsPipe => return None,
         };
         Some(path)
@@ -158,6 +186,28 @@ impl FileTable {
 }
 
 impl FileTable {
+    /// The device path of a terminal: the path CRIU saved with it, else the
+    /// name its driver gives (`/dev/ptmx`, `/dev/pts/N`, `/dev/console`,
+    /// `/dev/tty`, `/dev/ttyN`, `/dev/ttySN`); `None` for external terminals.
+    fn tty_path(&self, tty: &crate::proto::TtyFileEntry) -> Option<String> {
+        if let Some(path) = tty.regf_id.and_then(|r| self.reg_path(r)) {
+            return Some(path);
+        }
+        let info = self.ttys.get(&tty.tty_info_id)?;
+        let (major, minor) = dev_numbers(info.rdev);
+        Some(match TtyType::try_from(info.r#type).ok()? {
+            // CRIU numbers a pty pair's ends (index << 1) + master.
+            TtyType::Pty if tty.tty_info_id & 1 == 1 => "/dev/ptmx".into(),
+            TtyType::Pty => format!("/dev/pts/{}", info.pty.as_ref()?.index),
+            TtyType::Console => "/dev/console".into(),
+            TtyType::Ctty => "/dev/tty".into(),
+            TtyType::Vt => format!("/dev/tty{minor}"),
+            TtyType::Serial if major == 4 && minor >= 64 => format!("/dev/ttyS{}", minor - 64),
+            TtyType::Serial if major == 188 => format!("/dev/ttyUSB{minor}"),
+            TtyType::Serial | TtyType::ExtTty | TtyType::Unknown => return None,
+        })
+    }
+
     /// Typed details of the file object `id`: positions and flags of regular
     /// files, socket addresses and states, queued and buffered data, epoll
     /// targets, signal masks, inotify watches.
@@ -222,7 +272,100 @@ impl FileTable {
             out.push(("interval", Text(format!("{}.{:09}", tfd.isec, tfd.insec))));
         }
         if let Some(ify) = &file.ify {
-            out.push(("watches", Texts(ify.wd.iter().map(|w| w.f_handle.path.clone().unwrap_or_else(|| format!("inode {}", w.i_ino))).collect())));
+            let legacy = self.inotify_wds.get(&ify.id).map(Vec::as_slice).unwrap_or_default();
+            out.push(("watches", Texts(ify.wd.iter().chain(legacy).map(|w| w.f_handle.path.clone().unwrap_or_else(|| format!("inode {}", w.i_ino))).collect())));
+        }
+        if let Some(ffy) = &file.ffy {
+            // FAN_CLASS_* are the two bits at 0x0c of the init flags.
+            let class = match ffy.faflags & 0x0c {
+                0x00 => "notif".to_string(),
+                0x04 => "content".to_string(),
+                0x08 => "pre_content".to_string(),
+                other => format!("{other:#x}"),
+            };
+            out.push(("class", Text(class)));
+            out.push(("init_flags", Int(i64::from(ffy.faflags))));
+            out.push(("event_flags", Int(i64::from(ffy.evflags))));
+            let legacy = self.fanotify_marks.get(&ffy.id).map(Vec::as_slice).unwrap_or_default();
+            let marks = ffy.mark.iter().chain(legacy).map(|m| {
+                let what = match (&m.ie, &m.me) {
+                    (Some(ie), _) => ie.f_handle.path.clone().unwrap_or_else(|| format!("inode {}", ie.i_ino)),
+                    (None, Some(me)) => format!("mount {}", me.path.clone().unwrap_or_else(|| format!("id {}", me.mnt_id))),
+                    (None, None) => format!("{} mark", if m.r#type == 2 { "mount" } else { "inode" }),
+                };
+                format!("{what} mask={:#x}", m.mask)
+            });
+            out.push(("marks", Texts(marks.collect())));
+        }
+        if let Some(tty) = &file.tty {
+            out.push(("tty_info_id", Int(i64::from(tty.tty_info_id))));
+            if let Some(info) = self.ttys.get(&tty.tty_info_id) {
+                let kind = TtyType::try_from(info.r#type).map_or_else(|_| info.r#type.to_string(), |t| t.as_str_name().to_string());
+                out.push(("tty_type", Text(kind)));
+                if let Some(pty) = &info.pty {
+                    out.push(("index", Int(i64::from(pty.index))));
+                    out.push(("master", Bool(tty.tty_info_id & 1 == 1)));
+                }
+                let (major, minor) = dev_numbers(info.rdev);
+                out.push(("rdev", Text(format!("{major}:{minor}"))));
+                out.push(("sid", Int(i64::from(info.sid))));
+                out.push(("pgrp", Int(i64::from(info.pgrp))));
+                out.push(("locked", Bool(info.locked)));
+                out.push(("packet_mode", Bool(info.packet_mode)));
+                if let Some(w) = &info.winsize {
+                    out.push(("winsize", Text(format!("{}x{}", w.ws_col, w.ws_row))));
+                }
+                out.push(("buffered_bytes", Int(self.tty_data.get(&tty.tty_info_id).copied().unwrap_or(0) as i64)));
+            }
+        }
+        if let Some(pidfd) = &file.pidfd {
+            // -1: the process had exited.
+            out.push(("pid", Int(i64::from(pidfd.nspid))));
+            out.push(("inode", Int(i64::from(pidfd.ino))));
+            out.push(("flags", Int(i64::from(pidfd.flags))));
+        }
+        if let Some(bpf) = &file.bpf {
+            out.push(("map_type", Text(bpf_map_type(bpf.map_type))));
+            out.push(("map_name", Text(bpf.map_name.clone())));
+            out.push(("map_id", Int(i64::from(bpf.map_id))));
+            out.push(("key_size", Int(i64::from(bpf.key_size))));
+            out.push(("value_size", Int(i64::from(bpf.value_size))));
+            out.push(("max_entries", Int(i64::from(bpf.max_entries))));
+            out.push(("map_flags", Int(i64::from(bpf.map_flags))));
+            out.push(("memlock", Int(bpf.memlock as i64)));
+            out.push(("frozen", Bool(bpf.frozen)));
+            if let Some((entries, bytes)) = self.bpf_data.get(&bpf.map_id) {
+                out.push(("saved_entries", Int(*entries as i64)));
+                out.push(("saved_bytes", Int(*bytes as i64)));
+            }
+        }
+        if let Some(ns) = &file.nsf {
+            out.push(("namespace", Text(namespace_kind(ns.ns_cflag).to_string())));
+            // The id tasks' `namespaces` use: equal ids mean the same namespace.
+            out.push(("ns_id", Int(i64::from(ns.ns_id))));
+        }
+        if let Some(sk) = &file.psk {
+            out.push(("type", Text(sk_name("type", sk.r#type))));
+            // CRIU stores htons(ethertype) as a number of the dumping host.
+            let ethertype = if self.big_endian { sk.protocol as u16 } else { (sk.protocol as u16).swap_bytes() };
+            out.push(("protocol", Text(format!("{ethertype:#06x}"))));
+            out.push(("ifindex", Int(i64::from(sk.ifindex))));
+            out.push(("version", Int(i64::from(sk.version))));
+            if let Some(fanout) = sk.fanout.filter(|&f| f != u32::MAX) {
+                out.push(("fanout", Int(i64::from(fanout))));
+            }
+        }
+        if let Some(sk) = &file.nlsk {
+            out.push(("protocol", Text(netlink_protocol(sk.protocol))));
+            out.push(("inode", Int(i64::from(sk.ino))));
+            out.push(("portid", Int(i64::from(sk.portid))));
+            out.push(("groups", Texts(sk.groups.iter().enumerate().flat_map(|(w, word)| (0..32).filter(move |b| word & (1 << b) != 0).map(move |b| (w * 32 + b + 1).to_string())).collect())));
+            out.push(("dst_portid", Int(i64::from(sk.dst_portid))));
+            out.push(("dst_group", Int(i64::from(sk.dst_group))));
+        }
+        if let Some(tun) = &file.tunf {
+            out.push(("netdev", Text(tun.netdev.clone().unwrap_or_default())));
+            out.push(("detached", Bool(tun.detached.unwrap_or(false))));
         }
         if let Some(memfd) = &file.memfd {
             if let Some(name) = self.memfd_names.get(&u64::from(memfd.inode_id)) {
@@ -232,6 +375,52 @@ impl FileTable {
         }
         out
     }
+}
+
+/// Major and minor of a device number in glibc's `dev_t` encoding, as
+/// `stat` gives it and CRIU stores it (the low 32 bits).
+fn dev_numbers(dev: u32) -> (u32, u32) {
+    ((dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
+/// `BPF_MAP_TYPE_*` by number (`uapi/linux/bpf.h`).
+fn bpf_map_type(value: u32) -> String {
+    const NAMES: &[&str] = &[
+        "UNSPEC", "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY", "STACK_TRACE",
+        "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "DEVMAP", "SOCKMAP",
+        "CPUMAP", "XSKMAP", "SOCKHASH", "CGROUP_STORAGE", "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE",
+        "STACK", "SK_STORAGE", "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE", "BLOOM_FILTER",
+        "USER_RINGBUF", "CGRP_STORAGE", "ARENA",
+    ];
+    NAMES.get(value as usize).map_or_else(|| value.to_string(), |n| n.to_string())
+}
+
+/// `NETLINK_*` protocol names (`uapi/linux/netlink.h`).
+fn netlink_protocol(value: u32) -> String {
+    let name = match value {
+        0 => "ROUTE",
+        2 => "USERSOCK",
+        4 => "SOCK_DIAG",
+        5 => "NFLOG",
+        6 => "XFRM",
+        7 => "SELINUX",
+        8 => "ISCSI",
+        9 => "AUDIT",
+        10 => "FIB_LOOKUP",
+        11 => "CONNECTOR",
+        12 => "NETFILTER",
+        13 => "IP6_FW",
+        14 => "DNRTMSG",
+        15 => "KOBJECT_UEVENT",
+        16 => "GENERIC",
+        18 => "SCSITRANSPORT",
+        19 => "ECRYPTFS",
+        20 => "RDMA",
+        21 => "CRYPTO",
+        22 => "SMC",
+        _ => return value.to_string(),
+    };
+    name.to_string()
 }
 
 /// A unix socket name as `ss` prints it: abstract names start with `@`.

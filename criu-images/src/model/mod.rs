@@ -7,15 +7,24 @@
 //! directories, tar, gzip and zstd sources all feed it the same way.
 
 mod bounded_json;
+mod cgroups;
 pub mod container;
 mod files;
+mod locks;
 mod names;
 mod namespaces;
 mod process;
+mod registers;
+mod seccomp;
+mod signals;
 
+pub use cgroups::{cgroups, CgroupController, CgroupDir, CgroupMember, CgroupSet, Cgroups};
 pub use files::{Detail, FileTable};
+pub use locks::{file_locks, FileLock};
 pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
 pub use namespaces::{mounts, uts, Mount};
-pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, SigAction, TaskState, Thread};
+pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, TaskState, Thread};
+pub use seccomp::{filter_chain, seccomp_filters, SeccompFilter};
+pub use signals::{sa_flag_names, signal_set_names, PendingSignal, SigAction};
 
 pub(crate) use crate::memory::decode_all;

@@ -2,13 +2,19 @@
 //! memory areas and open files, from `pstree`, `core-*`, `ids-*`, `fs-*`,
 //! `mm-*` and `fdinfo-*` images.
 
-use crate::error::Result;
+use crate::error::{Error, Location, Result};
+use crate::image::Image;
 use crate::memory::{ImageStore, ProcessMemory};
 use crate::proto::{CoreEntry, FdTypes, Message, PstreeEntry};
 
-use super::files::{Detail, FileTable};
-use super::names::{capability_names, signal_mask_names, signal_name, RLIMITS};
+use super::cgroups::{cgroups, CgroupMember, Cgroups};
 use super::decode_all;
+use super::files::{Detail, FileTable};
+use super::locks::{file_locks, FileLock};
+use super::names::{capability_names, RLIMITS};
+use super::registers::registers;
+use super::seccomp::{filter_chain, seccomp_filters, SeccompFilter};
+use super::signals::{pending, sigactions, signal_set_names, PendingSignal, SigAction, SiginfoLayout};
 
 /// Kernel task state as CRIU records it (`compel/include/uapi/task-state.h`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -96,11 +102,19 @@ pub struct Thread {
     pub comm: String,
     /// Blocked signals.
     pub blocked: Vec<String>,
+    /// Signals queued for this thread only (`tgkill`, faults), not yet delivered.
+    pub pending: Vec<PendingSignal>,
     /// Seccomp mode: `disabled`, `strict` or `filter`.
     pub seccomp: String,
+    /// The seccomp filters the thread runs under, newest first: indexes
+    /// into [`seccomp_filters`](super::seccomp_filters) (empty unless the mode is `filter`).
+    pub seccomp_filters: Vec<u32>,
+    /// The cgroup set of the thread (`cgroup.img`), threads may differ.
+    pub cg_set: Option<u32>,
     /// Credentials (threads may differ).
     pub creds: Option<Creds>,
-    /// General-purpose registers by name (x86-64 and arm64), in order.
+    /// General-purpose registers by name, in order: x86-64 and arm64 by
+    /// their usual names, other architectures by their proto field names.
     pub registers: Vec<(String, u64)>,
 }
 
@@ -115,17 +129,6 @@ pub struct Rlimit {
     pub soft: Option<u64>,
     /// Hard limit (`None`: unlimited).
     pub hard: Option<u64>,
-}
-
-/// A signal handler that is not the default.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SigAction {
-    /// `SIGTERM`, ...
-    pub signal: String,
-    /// `ignore` or the handler address in hex.
-    pub handler: String,
-    /// `sa_flags`.
-    pub flags: u64,
 }
 
 /// Namespace ids of a task (as CRIU numbers them, shared by tasks in the same namespace).
@@ -208,6 +211,15 @@ pub struct Process {
     pub rlimits: Vec<Rlimit>,
     /// Non-default signal handlers.
     pub sigactions: Vec<SigAction>,
+    /// Signals queued for the whole process (`kill`), not yet delivered.
+    pub pending_signals: Vec<PendingSignal>,
+    /// The cgroup set of the main thread.
+    pub cg_set: Option<u32>,
+    /// The cgroups of that set, as `/proc/PID/cgroup` lists them (empty if
+    /// `cgroup.img` does not hold the set: CRIU leaves out its own).
+    pub cgroups: Vec<CgroupMember>,
+    /// File locks the process holds (each with the fd it was found through).
+    pub locks: Vec<FileLock>,
     /// Current directory.
     pub cwd: Option<String>,
     /// Root directory.
@@ -229,29 +241,48 @@ impl Process {
     /// parents after it, for memory), in `pstree.img` order.
     pub fn load_all(levels: &[&dyn ImageStore]) -> Result<Vec<Process>> {
         let store = levels[0];
-        let files = FileTable::load(store)?;
+        let tables = Tables { files: FileTable::load(store)?, seccomp: seccomp_filters(store)?, cgroups: cgroups(store)?, locks: file_locks(store)? };
         let mut processes = Vec::new();
         for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
             if let Message::PstreeEntry(task) = message {
-                processes.push(Process::load(&task, levels, &files)?);
+                processes.push(Process::load(&task, levels, &tables)?);
             }
         }
         Ok(processes)
     }
 
-    fn load(task: &PstreeEntry, levels: &[&dyn ImageStore], files: &FileTable) -> Result<Process> {
+    /// The locks this process holds through descriptor `fd`.
+    pub fn locks_of(&self, fd: u32) -> impl Iterator<Item = &FileLock> {
+        self.locks.iter().filter(move |l| i64::from(l.fd) == i64::from(fd))
+    }
+
+    fn load(task: &PstreeEntry, levels: &[&dyn ImageStore], tables: &Tables) -> Result<Process> {
         let store = levels[0];
+        let files = &tables.files;
         let core = core_of(store, task.pid)?;
-        let tc = core.as_ref().and_then(|c| c.tc.as_ref());
+        let tc = core.as_ref().and_then(|c| c.core.tc.as_ref());
         let state = TaskState::from_raw(tc.map_or(1, |tc| tc.task_state));
         let mut threads = Vec::new();
         for &tid in &task.threads {
             let thread_core = if tid == task.pid { core.clone() } else { core_of(store, tid)? };
-            if let Some(core) = thread_core {
-                threads.push(thread(tid, &core));
+            if let Some(thread_core) = thread_core {
+                threads.push(thread(tid, &thread_core, tc, &tables.seccomp)?);
             }
         }
+        inherit_tsync_filters(&mut threads, &tables.seccomp);
         let creds = threads.first().and_then(|t| t.creds.clone());
+        let cg_set = threads.first().and_then(|t| t.cg_set);
+        let cgroups = cg_set.and_then(|id| tables.cgroups.set(id)).map(|s| s.members.clone()).unwrap_or_default();
+        let locks = tables.locks.iter().filter(|l| i64::from(l.pid) == i64::from(task.pid)).cloned().collect();
+        let (sigactions, pending_signals) = match &core {
+            Some(c) => match c.core.tc.as_ref() {
+                Some(tc) => (sigactions(&tc.sigactions, &c.at)?, pending(tc.signals_s.as_ref(), c.layout, &c.at)?),
+                None => Default::default(),
+            },
+            None => Default::default(),
+        };
+        let core = core.map(|c| c.core);
+        let tc = core.as_ref().and_then(|c| c.tc.as_ref());
 
         let mut namespaces = Namespaces::default();
         let mut files_id = None;
@@ -308,21 +339,6 @@ impl Process {
                     .collect()
             })
             .unwrap_or_default();
-        let sigactions = tc
-            .map(|tc| {
-                tc.sigactions
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, sa)| sa.sigaction != 0)
-                    .map(|(i, sa)| SigAction {
-                        signal: signal_name(i as u32 + 1),
-                        handler: if sa.sigaction == 1 { "ignore".into() } else { format!("{:#x}", sa.sigaction) },
-                        flags: sa.flags,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-
         let (mut exe, mut vmas, mut cmdline, mut environ) = (None, Vec::new(), Vec::new(), Vec::new());
         let mm = decode_all(store, &format!("mm-{}.img", task.pid))?.unwrap_or_default().into_iter().find_map(|m| match m {
             Message::MmEntry(mm) => Some(mm),
@@ -365,6 +381,10 @@ impl Process {
             namespaces,
             rlimits,
             sigactions,
+            pending_signals,
+            cg_set,
+            cgroups,
+            locks,
             cwd,
             root,
             exe,
@@ -376,11 +396,54 @@ impl Process {
     }
 }
 
-fn core_of(store: &dyn ImageStore, tid: u32) -> Result<Option<CoreEntry>> {
-    Ok(decode_all(store, &format!("core-{tid}.img"))?.unwrap_or_default().into_iter().find_map(|m| match m {
-        Message::CoreEntry(core) => Some(core),
-        _ => None,
-    }))
+/// Tables every process refers to, read once per checkpoint.
+struct Tables {
+    files: FileTable,
+    seccomp: Vec<SeccompFilter>,
+    cgroups: Cgroups,
+    locks: Vec<FileLock>,
+}
+
+/// A core image's entry, with where it is (for errors) and how its
+/// architecture lays out a `siginfo_t`.
+#[derive(Clone)]
+struct LocatedCore {
+    core: CoreEntry,
+    at: Location,
+    layout: SiginfoLayout,
+}
+
+fn core_of(store: &dyn ImageStore, tid: u32) -> Result<Option<LocatedCore>> {
+    let name = format!("core-{tid}.img");
+    let Some(bytes) = store.file(&name)? else { return Ok(None) };
+    let label = format!("{}/{name}", store.label());
+    let image = Image::parse(&label, bytes)?;
+    for entry in image.entries() {
+        let entry = entry?;
+        if let Message::CoreEntry(core) = entry.decode()? {
+            // 32-bit arm has no padding before the siginfo union.
+            let union_offset = if core.mtype == 2 { 12 } else { 16 };
+            let layout = SiginfoLayout { endian: image.endian(), union_offset };
+            let at = Location::new(label.clone(), entry.offset() as u64).in_entry(entry.index());
+            return Ok(Some(LocatedCore { core, at, layout }));
+        }
+    }
+    Ok(None)
+}
+
+/// When every thread runs under the leader's filters, CRIU marks them
+/// `TSYNC` and records them for the leader only, as a restore installs them
+/// for all threads at once: give the other threads the leader's chain.
+fn inherit_tsync_filters(threads: &mut [Thread], filters: &[SeccompFilter]) {
+    let Some((leader, others)) = threads.split_first_mut() else { return };
+    let tsync = |index: &u32| filters.get(*index as usize).is_some_and(|f| f.flags & 1 != 0);
+    if leader.seccomp != "filter" || leader.seccomp_filters.is_empty() || !leader.seccomp_filters.iter().all(tsync) {
+        return;
+    }
+    for thread in others.iter_mut().filter(|t| t.seccomp == "disabled") {
+        thread.seccomp = leader.seccomp.clone();
+        thread.seccomp_filters = leader.seccomp_filters.clone();
+    }
 }
 
 /// NUL-separated strings; a trailing NUL ends the list, invalid UTF-8 is
@@ -393,19 +456,39 @@ fn split_nul(bytes: &[u8]) -> Vec<String> {
     bytes.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
 }
 
-fn thread(tid: u32, core: &CoreEntry) -> Thread {
+fn thread(tid: u32, located: &LocatedCore, leader: Option<&crate::proto::TaskCoreEntry>, filters: &[SeccompFilter]) -> Result<Thread> {
+    let core = &located.core;
     let tc = core.thread_core.as_ref();
+    // Cores of the leader's threads carry no task_core: the task's legacy fields are the leader's.
+    let task = core.tc.as_ref().or(leader);
     let comm = tc
         .and_then(|t| t.comm.clone())
         .or_else(|| core.tc.as_ref().map(|t| t.comm.clone()))
         .unwrap_or_default();
-    let blocked = tc.and_then(|t| t.blk_sigset).or_else(|| core.tc.as_ref().map(|t| t.blk_sigset)).unwrap_or(0);
-    let seccomp = match tc.and_then(|t| t.seccomp_mode) {
-        Some(1) => "strict",
-        Some(2) => "filter",
-        _ => "disabled",
-    }
-    .to_string();
+    let blocked = match tc.and_then(|t| t.blk_sigset) {
+        Some(mask) => signal_set_names(mask, tc.and_then(|t| t.blk_sigset_extended)),
+        None => core.tc.as_ref().map(|t| signal_set_names(t.blk_sigset, t.blk_sigset_extended)).unwrap_or_default(),
+    };
+    // CRIU before 3.x kept the mode and filter per task.
+    let (mode, first_filter) = match tc.and_then(|t| t.seccomp_mode) {
+        Some(mode) => (mode, tc.and_then(|t| t.seccomp_filter)),
+        None => (task.and_then(|t| t.old_seccomp_mode).unwrap_or(0), task.and_then(|t| t.old_seccomp_filter)),
+    };
+    let seccomp = match mode {
+        0 => "disabled".to_string(),
+        1 => "strict".to_string(),
+        2 => "filter".to_string(),
+        other => other.to_string(),
+    };
+    let seccomp_filters = match first_filter.filter(|_| mode == 2) {
+        Some(first) => filter_chain(filters, first).ok_or_else(|| Error::Malformed {
+            at: located.at.clone(),
+            detail: format!("thread {tid} runs under seccomp filter {first}, but seccomp.img has {} filters or their chain loops", filters.len()),
+        })?,
+        None => Vec::new(),
+    };
+    let cg_set = tc.and_then(|t| t.cg_set).or_else(|| task.and_then(|t| t.cg_set));
+    let pending = pending(tc.and_then(|t| t.signals_p.as_ref()), located.layout, &located.at)?;
     let creds = tc.and_then(|t| t.creds.as_ref()).map(|c| Creds {
         uid: c.uid,
         euid: c.euid,
@@ -425,31 +508,5 @@ fn thread(tid: u32, core: &CoreEntry) -> Thread {
         no_new_privs: c.no_new_privs.unwrap_or(0) != 0,
         lsm_profile: c.lsm_profile.clone(),
     });
-    Thread { tid, comm, blocked: signal_mask_names(blocked), seccomp, creds, registers: registers(core) }
-}
-
-/// General-purpose registers by name, for the architectures we decode.
-fn registers(core: &CoreEntry) -> Vec<(String, u64)> {
-    if let Some(x86) = core.thread_info.as_ref() {
-        let r = &x86.gpregs;
-        return [
-            ("r15", r.r15), ("r14", r.r14), ("r13", r.r13), ("r12", r.r12), ("rbp", r.bp), ("rbx", r.bx),
-            ("r11", r.r11), ("r10", r.r10), ("r9", r.r9), ("r8", r.r8), ("rax", r.ax), ("rcx", r.cx),
-            ("rdx", r.dx), ("rsi", r.si), ("rdi", r.di), ("orig_rax", r.orig_ax), ("rip", r.ip), ("cs", r.cs),
-            ("eflags", r.flags), ("rsp", r.sp), ("ss", r.ss), ("fs_base", r.fs_base), ("gs_base", r.gs_base),
-            ("ds", r.ds), ("es", r.es), ("fs", r.fs), ("gs", r.gs),
-        ]
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
-    }
-    if let Some(arm64) = core.ti_aarch64.as_ref() {
-        let r = &arm64.gpregs;
-        let mut out: Vec<(String, u64)> = r.regs.iter().enumerate().map(|(i, v)| (format!("x{i}"), *v)).collect();
-        out.push(("sp".into(), r.sp));
-        out.push(("pc".into(), r.pc));
-        out.push(("pstate".into(), r.pstate));
-        return out;
-    }
-    Vec::new()
+    Ok(Thread { tid, comm, blocked, pending, seccomp, seccomp_filters, cg_set, creds, registers: registers(core, &located.at)? })
 }
