@@ -48,7 +48,7 @@ pub struct FileTable {
     pipe_data: HashMap<u32, u64>,
     /// socket id -> (queued packets, bytes) (sk-queues.img).
     sk_queues: HashMap<u32, (u64, u64)>,
-    /// Files of the images directory, to find tcp-stream-<inode>.img.
+    /// Files of the images directory, to find `tcp-stream-<inode>.img`.
     tcp_streams: HashMap<u32, (u64, u64)>,
 }
 

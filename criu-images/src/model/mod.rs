@@ -3,7 +3,7 @@
 //! areas, open files and sockets.
 //!
 //! The model does not open archives itself: its entry points take image
-//! stores ([`ImageStore`]) or a lookup of members by name, so that
+//! stores ([`ImageStore`](crate::memory::ImageStore)) or a lookup of members by name, so that
 //! directories, tar, gzip and zstd sources all feed it the same way.
 
 mod bounded_json;

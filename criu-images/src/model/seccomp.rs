@@ -27,7 +27,7 @@ pub struct SeccompFilter {
     /// SHA-256 of the program bytes as the image holds them (lower-case hex):
     /// equal programs have equal hashes.
     pub sha256: String,
-    /// The program, one instruction a line (see [`disassemble`]).
+    /// The program, one instruction a line.
     pub disassembly: Vec<String>,
     /// The distinct actions its `ret` instructions return, e.g. `ALLOW`,
     /// `ERRNO(1)`, `KILL_PROCESS`, in order of first appearance.
