@@ -69,7 +69,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
     match args.format {
         InspectFormat::Json => {
             let mut doc = inspect_json(&checkpoint, &processes);
-            doc["container"] = container.as_ref().map_or(Value::Null, container_json);
+            doc["container"] = container.as_ref().map_or(Value::Null, |c| c.to_json());
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
                 .iter()
@@ -137,31 +137,6 @@ fn namespaces_of(checkpoint: &Checkpoint, processes: &[Process]) -> Result<(Vec<
         None => None,
     };
     Ok((mounts, uts))
-}
-
-/// The `container` object of `inspect --format json`.
-pub(crate) fn container_json(c: &crate::model::container::ContainerInfo) -> Value {
-    json!({
-        "engine": c.engine.name(),
-        "runtime": c.runtime,
-        "name": c.name,
-        "id": c.id,
-        "image": c.image_name,
-        "image_id": c.image_id,
-        "pod": c.pod,
-        "namespace": c.namespace,
-        "created": c.created,
-        "checkpointed": c.checkpointed,
-        "hostname": c.hostname,
-        "ip": c.primary_ip(),
-        "network": c.network.as_ref().map(|interfaces| interfaces.iter().map(|i| json!({
-            "network": i.network, "name": i.name, "mac": i.mac,
-            "addresses": i.addresses.iter().map(|a| json!({"address": a.address, "gateway": a.gateway})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()),
-        "cgroup_path": c.cgroup_path,
-        "annotations": c.annotations,
-        "create_command": c.create_command,
-    })
 }
 
 fn detail_json(detail: &Detail) -> Value {
@@ -257,9 +232,9 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], p: &Proce
         let sockets: Vec<String> = p
             .fds
             .iter()
-            .filter(|f| f.kind.ends_with("SK"))
+            .filter(|f| f.is_socket())
             .map(|f| {
-                let d: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={}", detail_text(v))).collect();
+                let d: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("{:>4}  {:<9} {}", f.fd, f.kind, d.join(" "))
             })
             .collect();
@@ -291,15 +266,6 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], p: &Proce
 
 fn opt(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("?")
-}
-
-fn detail_text(detail: &Detail) -> String {
-    match detail {
-        Detail::Int(v) => v.to_string(),
-        Detail::Text(t) => t.clone(),
-        Detail::Texts(t) => t.join(","),
-        Detail::Bool(b) => b.to_string(),
-    }
 }
 
 /// Arguments joined for display, quoted where a shell would need it.

@@ -166,14 +166,8 @@ fn run(cli: Cli) -> Result<()> {
             std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
             let options = DecodeOptions { pretty, no_payload: false };
             let mut written = 0;
-            for name in checkpoint.image_names() {
-                // Member names of one directory: never a path, but make sure.
-                if name.contains('/') || name.starts_with('.') {
-                    continue;
-                }
-                let Ok(image) = Image::parse(&name, checkpoint.image_bytes(&name)?) else {
-                    continue; // raw images, logs and other files have no JSON form
-                };
+            for name in checkpoint.protobuf_image_names() {
+                let image = checkpoint.image(&name)?;
                 let mut text = Vec::new();
                 json::write_json(&image, &options, &mut text)?;
                 let target = output.join(format!("{name}.json"));
