@@ -5,12 +5,11 @@ import json
 import pathlib
 import sys
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 import criu_images
-
-pa = pytest.importorskip("pyarrow")
-pd = pytest.importorskip("pandas")
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
 K8S_TAR = next((FIXTURES / "k8s-counter").glob("*.tar"))
