@@ -380,7 +380,7 @@ impl PyCheckpoint {
     fn container<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let checkpoint = self.checkpoint()?;
         let text = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json().to_string())))?;
-        text.map(|t| crate::image::json_loads(py, &t)).transpose()
+        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
     }
 
     /// A table as a `pyarrow.Table`: `"processes"` (one row per process),

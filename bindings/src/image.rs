@@ -70,7 +70,7 @@ type Rendered = Result<criu_images::Result<String>, Box<dyn Any + Send>>;
 
 /// `Checkpoint.decode_all`: a worker thread renders each image's JSON text
 /// (no GIL needed) while this thread turns the texts into dicts, so that
-/// Rust and `json.loads` run at the same time.
+/// the two run at the same time.
 pub(crate) fn decode_all<'py>(
     py: Python<'py>,
     checkpoint: &Checkpoint,
@@ -109,7 +109,7 @@ pub(crate) fn decode_all<'py>(
                     Some(Ok(Err(payload))) => return Err(panic_to_py(payload)),
                     _ => return Err(CriuImagesError::new_err("internal error in criu-images: the decoding thread stopped early")),
                 };
-                out.set_item(name, json_loads(py, &text)?)?;
+                out.set_item(name, crate::pyjson::loads(py, &text)?)?;
                 done += size;
                 if let Some(callback) = callback.as_mut() {
                     if reported.elapsed() >= INTERVAL || done == total {
@@ -228,7 +228,7 @@ impl ImageEntries {
                 }
             })
         })?;
-        text.map(|t| json_loads(py, &t)).transpose()
+        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
     }
 
     fn __repr__(&self) -> String {

@@ -12,6 +12,7 @@ mod image;
 mod memory;
 mod process;
 mod progress;
+mod pyjson;
 mod tables;
 
 use std::path::PathBuf;
