@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 use self_cell::self_cell;
+
+use criu_images::json::DecodeOptions;
+use criu_images::progress::Progress;
 
 use criu_images::archive::{MemberKind, OpenOptions};
 use criu_images::checkpoint::Rootfs;
@@ -21,6 +24,8 @@ use crate::errors::{quick, run, CriuImagesError};
 use crate::image::Image;
 use crate::memory::{hits_to_py, search_options, to_pattern, Memory};
 use crate::process::Process;
+use crate::progress::{run_with, Callback};
+use crate::tables;
 
 self_cell!(
     /// A root filesystem (`rootfs-diff.tar` or a directory) of a checkpoint it borrows.
@@ -313,7 +318,8 @@ impl PyCheckpoint {
 
     /// Finds `pattern` in the memory of every process (or of `pid`), like
     /// `Memory.search`; dead and zombie tasks have no memory and are skipped.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None))]
+    /// `progress` counts the bytes of all of them.
+    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -326,9 +332,13 @@ impl PyCheckpoint {
         pid: Option<u32>,
         max_hits: Option<usize>,
         rootfs: Option<&Bound<'py, PyAny>>,
+        progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let pattern = to_pattern(py, pattern, regex)?;
-        let options = search_options(context, perms, kind, None, max_hits)?;
+        let mut options = search_options(context, perms, kind, None, max_hits)?;
+        let callback = Callback::new(progress)?;
+        let counter = Arc::new(Progress::new());
+        options.progress = callback.is_some().then(|| counter.clone());
         let choice = RootfsChoice::from_py(rootfs)?;
         let shared = self.shared()?;
         let checkpoint = shared.checkpoint.clone();
@@ -340,8 +350,53 @@ impl PyCheckpoint {
             None => run(py, || checkpoint.memory_pids())?,
         };
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
-        let hits = run(py, || search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options))?;
+        let hits = run_with(py, callback, &counter, || search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options))?;
         hits_to_py(py, hits)
+    }
+
+    /// Every image with protobuf entries (not pages-*.img and other raw
+    /// files) decoded, as `{name: {"magic": ..., "entries": [...]}}` in name
+    /// order: each value equals `criu_images.decode()` of that image, and
+    /// crit's JSON. Images are rendered on a worker thread while this one
+    /// turns the text into dicts. `progress` counts the images' bytes.
+    #[pyo3(signature = (*, pretty = false, nopl = false, progress = None))]
+    fn decode_all<'py>(
+        &self,
+        py: Python<'py>,
+        pretty: bool,
+        nopl: bool,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let checkpoint = self.checkpoint()?;
+        let callback = Callback::new(progress)?;
+        crate::image::decode_all(py, &checkpoint, DecodeOptions { pretty, no_payload: nopl }, callback)
+    }
+
+    /// What the container engine recorded (Podman, CRI-O, containerd): the
+    /// `container` object of `criu-images inspect --format json` (engine,
+    /// name, id, image, pod, namespace, created, checkpointed, hostname, ip,
+    /// network, annotations, ...); None for a plain CRIU images directory.
+    #[getter]
+    fn container<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let checkpoint = self.checkpoint()?;
+        let text = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json().to_string())))?;
+        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
+    }
+
+    /// A table as a `pyarrow.Table`: `"processes"` (one row per process),
+    /// `"vmas"` (memory areas of every process with their page counts),
+    /// `"fds"` (open file descriptors) or `"sockets"` (socket descriptors
+    /// with addresses, ports, states and queued bytes). Columns are listed
+    /// in docs/python.md. Needs pyarrow (`pip install 'criu-images[tables]'`).
+    fn to_arrow<'py>(slf: &Bound<'py, Self>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
+        table(slf, kind, "to_arrow", false)
+    }
+
+    /// A table as a `pandas.DataFrame`, with the columns of `to_arrow()`;
+    /// integer columns have pandas' nullable dtypes (`UInt64`, ...). Needs
+    /// pandas and pyarrow (`pip install 'criu-images[tables]'`).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
+        table(slf, kind, "to_pandas", true)
     }
 
     /// The files the container changed or added (`rootfs-diff.tar`, written
@@ -373,6 +428,33 @@ impl PyCheckpoint {
     fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
         display::html(slf.py(), "checkpoint_html", slf.as_any())
     }
+}
+
+/// `Checkpoint.to_arrow(kind)` or `.to_pandas(kind)`.
+fn table<'py>(slf: &Bound<'py, PyCheckpoint>, kind: &str, method: &str, pandas: bool) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    if !tables::KINDS.contains(&kind) {
+        return Err(tables::unknown_kind(kind));
+    }
+    let module = py.import("criu_images._tables")?;
+    module.getattr("require")?.call1((format!("Checkpoint.{method}()"), pandas))?;
+    let shared = slf.get().shared()?;
+    let columns = if kind == "vmas" {
+        let checkpoint = shared.checkpoint.clone();
+        let pids = run(py, || checkpoint.memory_pids())?;
+        let cells = pids.into_iter().map(|p| shared.memory(py, p, &RootfsChoice::None)).collect::<PyResult<Vec<_>>>()?;
+        let memories: Vec<_> = cells.iter().map(|c| c.borrow_dependent()).collect();
+        tables::vmas(&memories)
+    } else {
+        let all = shared.processes(py)?;
+        let processes: Vec<&ProcessData> = all.iter().map(|p| &**p).collect();
+        match kind {
+            "processes" => tables::processes(&processes),
+            "fds" => tables::fds(&processes),
+            _ => tables::sockets(&processes),
+        }
+    };
+    module.getattr(method)?.call1((tables::to_py(py, &columns)?,))
 }
 
 /// A member of a checkpoint archive (or of rootfs-diff.tar).

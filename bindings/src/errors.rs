@@ -117,7 +117,7 @@ pub(crate) fn to_py(py: Python<'_>, err: Error) -> PyErr {
 }
 
 /// A panic turned into an exception: a bug to report, never a crash.
-fn panic_to_py(payload: Box<dyn Any + Send>) -> PyErr {
+pub(crate) fn panic_to_py(payload: Box<dyn Any + Send>) -> PyErr {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

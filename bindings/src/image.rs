@@ -1,10 +1,15 @@
 //! `Image`: one CRIU image of a checkpoint, decoded to crit's JSON objects
 //! one entry at a time.
 
-use std::sync::{Arc, Mutex};
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
 use self_cell::self_cell;
 
 use criu_images::archive::ArchiveFormat;
@@ -13,7 +18,8 @@ use criu_images::json::{self, DecodeOptions};
 use criu_images::Checkpoint;
 
 use crate::checkpoint::lock;
-use crate::errors::{quick, run};
+use crate::errors::{panic_to_py, quick, run, to_py, CriuImagesError};
+use crate::progress::{Callback, INTERVAL};
 
 /// Where an image's bytes are: a checkpoint (kept alive) and the file name.
 struct Source {
@@ -55,8 +61,76 @@ impl Image {
 
 static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     JSON_LOADS.import(py, "json", "loads")?.call1((text,))
+}
+
+/// What the rendering thread of [`decode_all`] sends for each image.
+type Rendered = Result<criu_images::Result<String>, Box<dyn Any + Send>>;
+
+/// `Checkpoint.decode_all`: a worker thread renders each image's JSON text
+/// (no GIL needed) while this thread turns the texts into dicts, so that
+/// the two run at the same time.
+pub(crate) fn decode_all<'py>(
+    py: Python<'py>,
+    checkpoint: &Checkpoint,
+    options: DecodeOptions,
+    mut callback: Option<Callback<'py>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let names = run(py, || Ok(checkpoint.protobuf_image_names()))?;
+    let sizes = quick(py, || names.iter().map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64)).collect::<criu_images::Result<Vec<_>>>())?;
+    let total: u64 = sizes.iter().sum();
+    let out = PyDict::new(py);
+    let stop = AtomicBool::new(false);
+    // A few images ahead at most: the texts wait in memory until converted.
+    let (sender, receiver) = mpsc::sync_channel::<Rendered>(4);
+    let receiver = Mutex::new(Some(receiver));
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            for name in &names {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let text = catch_unwind(AssertUnwindSafe(|| json::to_json(&checkpoint.image(name)?, &options)));
+                let failed = !matches!(text, Ok(Ok(_)));
+                // A send fails once the receiver is gone: nobody wants the rest.
+                if sender.send(text).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut convert = || -> PyResult<()> {
+            let (mut done, mut reported) = (0u64, Instant::now());
+            for (name, size) in names.iter().zip(&sizes) {
+                let rendered = py.detach(|| lock(&receiver).as_ref().map(|r| r.recv()));
+                let text = match rendered {
+                    Some(Ok(Ok(Ok(text)))) => text,
+                    Some(Ok(Ok(Err(err)))) => return Err(to_py(py, err)),
+                    Some(Ok(Err(payload))) => return Err(panic_to_py(payload)),
+                    _ => return Err(CriuImagesError::new_err("internal error in criu-images: the decoding thread stopped early")),
+                };
+                out.set_item(name, crate::pyjson::loads(py, &text)?)?;
+                done += size;
+                if let Some(callback) = callback.as_mut() {
+                    if reported.elapsed() >= INTERVAL || done == total {
+                        py.check_signals()?;
+                        callback.report(done, total)?;
+                        reported = Instant::now();
+                    }
+                }
+            }
+            Ok(())
+        };
+        let converted = convert();
+        if converted.is_err() {
+            stop.store(true, Ordering::Relaxed);
+            // Dropping the receiver wakes a worker blocked on a full channel.
+            lock(&receiver).take();
+        }
+        let _ = py.detach(|| worker.join());
+        converted
+    })?;
+    Ok(out)
 }
 
 #[pymethods]
@@ -154,7 +228,7 @@ impl ImageEntries {
                 }
             })
         })?;
-        text.map(|t| json_loads(py, &t)).transpose()
+        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
     }
 
     fn __repr__(&self) -> String {

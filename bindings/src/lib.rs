@@ -11,6 +11,9 @@ mod errors;
 mod image;
 mod memory;
 mod process;
+mod progress;
+mod pyjson;
+mod tables;
 
 use std::path::PathBuf;
 
@@ -99,6 +102,14 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
     })
 }
 
+/// The columns of `SearchResults.to_arrow()`: one row per `Hit` of `hits`,
+/// built without asking the hits for their attributes one by one.
+#[pyfunction]
+fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
+    let refs: Vec<&memory::Hit> = hits.iter().map(|h| h.get()).collect();
+    tables::to_py(py, &tables::hits(&refs))
+}
+
 /// Open a checkpoint: an images directory, a tar, tar.gz or tar.zst archive
 /// (Podman, CRI-O, kubelet), or a single image file. The format is detected
 /// from the content. `max_decompressed` bounds the decompressed size of a
@@ -136,5 +147,6 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(info_json, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(_hit_columns, m)?)?;
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use criu_images::progress::Progress;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -16,6 +18,7 @@ use crate::buffer;
 use crate::checkpoint::MemoryCell;
 use crate::display;
 use crate::errors::{quick, run, to_py};
+use crate::progress::{run_with, Callback};
 
 /// The address space of one process, reconstructed from `mm`, `pagemap`
 /// and `pages` images through the pre-dump chain. Every byte of every
@@ -129,8 +132,14 @@ impl Memory {
     /// match (`"r-x"`, `"rw"`, `"rw-p"`); `kind` keeps regions of a kind or
     /// kinds (`heap`, `stack`, `anon`, `file`, `shared`, `vdso`); `range`
     /// is `(start, end)`. Matches that straddle pages or regions are found
-    /// wherever memory is contiguous. Returns a `SearchResults` list of `Hit`.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None))]
+    /// wherever memory is contiguous. Returns a `SearchResults` list of `Hit`
+    /// (with `to_arrow()` and `to_pandas()`).
+    ///
+    /// `progress`: a callable `f(done, total)` or a tqdm bar, called from
+    /// this thread a few times a second with the bytes searched, and at the
+    /// end with `done == total`; an exception it raises stops the search
+    /// and is raised here.
+    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -142,17 +151,23 @@ impl Memory {
         kind: Option<&Bound<'py, PyAny>>,
         range: Option<(u64, u64)>,
         max_hits: Option<usize>,
+        progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let pattern = to_pattern(py, pattern, regex)?;
-        let options = search_options(context, perms, kind, range, max_hits)?;
-        let hits = run(py, || self.index().search(&pattern, &options))?;
+        let mut options = search_options(context, perms, kind, range, max_hits)?;
+        let callback = Callback::new(progress)?;
+        let counter = Arc::new(Progress::new());
+        options.progress = callback.is_some().then(|| counter.clone());
+        let hits = run_with(py, callback, &counter, || self.index().search(&pattern, &options))?;
         hits_to_py(py, hits)
     }
 
     /// Printable strings of at least `min_len` characters, in address order.
     /// `encodings`: `"ascii"` (the default) and/or `"utf-16le"`; `perms`, `kind` and
-    /// `range` select regions as in `search()`.
-    #[pyo3(signature = (min_len = 4, encodings = None, *, perms = None, kind = None, range = None))]
+    /// `range` select regions as in `search()`. `progress` as in `search()`
+    /// (bytes read, once per encoding).
+    #[pyo3(signature = (min_len = 4, encodings = None, *, perms = None, kind = None, range = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
     fn strings(
         &self,
         py: Python<'_>,
@@ -161,22 +176,27 @@ impl Memory {
         perms: Option<String>,
         kind: Option<&Bound<'_, PyAny>>,
         range: Option<(u64, u64)>,
+        progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<StringHit>> {
         let encodings = one_or_many(encodings)?.unwrap_or_else(|| vec!["ascii".to_string()]);
         let encodings = encodings
             .iter()
             .map(|e| Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\""))))
             .collect::<PyResult<Vec<_>>>()?;
-        let options = search_options(0, perms, kind, range, None)?;
-        let found = run(py, || Ok(self.index().strings(min_len, &encodings, &options)))?;
+        let mut options = search_options(0, perms, kind, range, None)?;
+        let callback = Callback::new(progress)?;
+        let counter = Arc::new(Progress::new());
+        options.progress = callback.is_some().then(|| counter.clone());
+        let found = run_with(py, callback, &counter, || self.index().strings(min_len, &encodings, &options))?;
         Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
     }
 
     /// Writes memory to the file `path`: `addr` and `size`, or the whole
     /// region containing `vma` (an address, or a Region/Vma). File offset =
     /// address - start; zero and missing pages are holes (zeros). Returns
-    /// `{"start", "size", "dumped", "missing"}` (bytes).
-    #[pyo3(signature = (path, *, addr = None, size = None, vma = None))]
+    /// `{"start", "size", "dumped", "missing"}` (bytes). `progress` as in
+    /// `search()` (bytes written); when it raises, the incomplete file is removed.
+    #[pyo3(signature = (path, *, addr = None, size = None, vma = None, progress = None))]
     fn dump<'py>(
         &self,
         py: Python<'py>,
@@ -184,6 +204,7 @@ impl Memory {
         addr: Option<u64>,
         size: Option<u64>,
         vma: Option<&Bound<'py, PyAny>>,
+        progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let index = self.index();
         let (start, end) = match (addr, size, vma) {
@@ -198,7 +219,10 @@ impl Memory {
             }
             _ => return Err(PyValueError::new_err("give addr and size, or vma")),
         };
-        let summary = run(py, || index.dump(start, end, &path))?;
+        let callback = Callback::new(progress)?;
+        let counter = Arc::new(Progress::new());
+        let counting = callback.is_some().then_some(&*counter);
+        let summary = run_with(py, callback, &counter, || index.dump_with(start, end, &path, counting))?;
         let out = PyDict::new(py);
         out.set_item("start", start)?;
         out.set_item("size", summary.size)?;
@@ -259,7 +283,7 @@ pub(crate) fn search_options(
             })?);
         }
     }
-    Ok(SearchOptions { context, perms, kinds, range, max_hits })
+    Ok(SearchOptions { context, perms, kinds, range, max_hits, progress: None })
 }
 
 /// A str, or a sequence of str; None for None.
@@ -334,6 +358,13 @@ impl Region {
 #[pyclass(frozen, module = "criu_images")]
 pub struct Hit {
     hit: memory::Hit,
+}
+
+impl Hit {
+    /// The crate's record.
+    pub(crate) fn data(&self) -> &memory::Hit {
+        &self.hit
+    }
 }
 
 #[pymethods]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use criu_images::model;
+use criu_images::model::{self, Detail};
 
 use crate::checkpoint::{PyCheckpoint, RootfsChoice};
 use crate::display;
@@ -174,7 +174,14 @@ impl Process {
         self.data
             .fds
             .iter()
-            .map(|f| Fd { fd: f.fd, r#type: f.kind.clone(), path: f.path.clone(), file_id: f.file_id, flags: f.flags })
+            .map(|f| Fd {
+                fd: f.fd,
+                r#type: f.kind.clone(),
+                path: f.path.clone(),
+                file_id: f.file_id,
+                flags: f.flags,
+                details: f.details.clone(),
+            })
             .collect()
     }
 
@@ -362,22 +369,49 @@ impl Vma {
 }
 
 /// An open file descriptor.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct Fd {
     /// Descriptor number.
+    #[pyo3(get)]
     fd: u32,
     /// File type, e.g. `REG`, `PIPE`, `INETSK`, `UNIXSK`.
+    #[pyo3(get)]
     r#type: String,
     /// What `readlink /proc/PID/fd/N` shows; None where CRIU records no name.
+    #[pyo3(get)]
     path: Option<String>,
     /// Id of the file object in files.img.
+    #[pyo3(get)]
     file_id: u32,
     /// Descriptor flags (close-on-exec).
+    #[pyo3(get)]
     flags: u32,
+    details: Vec<(&'static str, Detail)>,
 }
 
 #[pymethods]
 impl Fd {
+    /// Typed details by name: `pos`, `flags`, `size`, `deleted` of regular
+    /// files; `family`, `type`, `protocol`, `state`, `local_address`,
+    /// `local_port`, `remote_address`, `remote_port`, `inode`, `inq_bytes`,
+    /// `outq_bytes` of inet sockets; `name`, `peer`, `queued_packets`,
+    /// `queued_bytes` of unix sockets; `buffered_bytes` of pipes; `counter`,
+    /// `targets`, `signals`, `watches`, ... Values are int, str, bool or a
+    /// list of str.
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (key, value) in &self.details {
+            match value {
+                Detail::Int(v) => out.set_item(key, v)?,
+                Detail::Text(t) => out.set_item(key, t)?,
+                Detail::Texts(t) => out.set_item(key, t)?,
+                Detail::Bool(b) => out.set_item(key, b)?,
+            }
+        }
+        Ok(out)
+    }
+
     fn __repr__(&self) -> String {
         format!("<Fd {} {} {}>", self.fd, self.r#type, self.path.as_deref().unwrap_or("?"))
     }

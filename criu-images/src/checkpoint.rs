@@ -142,6 +142,18 @@ impl Checkpoint {
         self.images.file_names()
     }
 
+    /// Names of the files of the images directory that are CRIU images with
+    /// protobuf entries (what crit decodes), in name order: raw images
+    /// (`pages-*.img`, tarballs), logs and other files without a CRIU magic
+    /// are left out.
+    pub fn protobuf_image_names(&self) -> Vec<String> {
+        self.image_names()
+            .into_iter()
+            // Names of one directory: never a path, but make sure.
+            .filter(|name| !name.contains('/') && !name.starts_with('.') && self.image(name).is_ok())
+            .collect()
+    }
+
     /// The raw bytes of file `name` of the images directory.
     pub fn image_bytes(&self, name: &str) -> Result<&[u8]> {
         self.images.file(name)?.ok_or_else(|| Error::NotFound {

@@ -174,6 +174,10 @@ pub enum Error {
         /// What was expected.
         detail: String,
     },
+
+    /// The operation was cancelled through its [`Progress`](crate::progress::Progress).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {

@@ -35,6 +35,7 @@ pub mod image;
 pub mod json;
 pub mod memory;
 pub mod model;
+pub mod progress;
 pub mod proto;
 
 #[cfg(feature = "cli")]

@@ -197,3 +197,49 @@ fn predump_chain_reads_through_two_parent_levels() {
     let none = full.pieces().iter().filter(|p| p.content == Content::Missing(criu_images::memory::Missing::NotInParent)).count();
     assert!(still > 0 && none == 0, "one parent: {still} missing pieces, two parents: {none}");
 }
+
+#[test]
+fn progress_counts_the_bytes_read_and_cancelling_stops_search_strings_and_dump() {
+    use std::sync::Arc;
+
+    use criu_images::memory::Encoding;
+    use criu_images::progress::Progress;
+    use criu_images::Error;
+
+    let set = common::image_sets().into_iter().find(|s| s.label == "threads").unwrap();
+    let levels = levels_of(&set);
+    let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+    let memory = ProcessMemory::build(1, &refs).unwrap();
+    let dumped: u64 = memory.pieces().iter().filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum();
+    // tests/fixtures/threads: 1268 pages of the 64 MiB area alone are dumped.
+    assert!(dumped >= 1268 * 4096, "{dumped}");
+
+    let progress = Arc::new(Progress::new());
+    let options = SearchOptions { progress: Some(progress.clone()), ..Default::default() };
+    assert_eq!(memory.searchable_bytes(&options), dumped);
+    let hits = memory.search(&Pattern::literal("REGION-MARKER"), &options).unwrap();
+    assert!(!hits.is_empty());
+    assert_eq!((progress.done(), progress.total()), (dumped, dumped));
+
+    let both = [Encoding::Ascii, Encoding::Utf16Le];
+    assert!(!memory.strings(8, &both, &options).unwrap().is_empty());
+    assert_eq!((progress.done(), progress.total()), (2 * dumped, 2 * dumped));
+
+    let heap = memory.vmas().iter().max_by_key(|v| v.end - v.start).unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("area.bin");
+    let done = Progress::new();
+    let summary = memory.dump_with(heap.start, heap.end, &out, Some(&done)).unwrap();
+    assert_eq!((done.done(), done.total()), (summary.dumped, summary.dumped));
+    assert!(summary.dumped > 0);
+
+    // Cancelled before it starts: each stops with Error::Cancelled, and an
+    // incomplete dump file is not left behind.
+    progress.cancel();
+    assert!(matches!(memory.search(&Pattern::literal("REGION-MARKER"), &options), Err(Error::Cancelled)));
+    assert!(matches!(memory.strings(8, &both, &options), Err(Error::Cancelled)));
+    assert!(progress.done() < progress.total());
+    let stopped = dir.path().join("stopped.bin");
+    assert!(matches!(memory.dump_with(heap.start, heap.end, &stopped, Some(&progress)), Err(Error::Cancelled)));
+    assert!(!stopped.exists());
+}

@@ -6,14 +6,21 @@ test_stubs.py checks that it lists exactly the extension's public names.
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._display import SearchResults
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
 
 __version__: str
 
 _PathLike = Union[str, "os.PathLike[str]"]
 _Kind = Union[str, Sequence[str], None]
+# A callable f(done, total), or a tqdm progress bar (anything with update() and total).
+_Progress = Union[Callable[[int, int], Any], Any, None]
+_Table = Literal["processes", "vmas", "fds", "sockets"]
 
 class CriuImagesError(Exception):
     """Base class of every error criu_images raises; the message names the file and byte offset."""
@@ -81,7 +88,20 @@ class Checkpoint:
         pid: Optional[int] = None,
         max_hits: Optional[int] = None,
         rootfs: Optional[_PathLike] = None,
-    ) -> SearchResults: ...
+        progress: _Progress = None,
+    ) -> SearchResults:
+        """Every process's memory; `progress(done, total)` counts bytes of all of them."""
+    def decode_all(
+        self, *, pretty: bool = False, nopl: bool = False, progress: _Progress = None
+    ) -> Dict[str, Dict[str, Any]]:
+        """Every protobuf image as {name: crit JSON dict}; `progress` counts image bytes."""
+    @property
+    def container(self) -> Optional[Dict[str, Any]]:
+        """The engine's record of the container (inspect JSON's `container`); None without one."""
+    def to_arrow(self, kind: _Table) -> "pyarrow.Table":
+        """A table of processes, vmas, fds or sockets (needs pyarrow)."""
+    def to_pandas(self, kind: _Table) -> "pandas.DataFrame":
+        """A table of processes, vmas, fds or sockets (needs pandas and pyarrow)."""
     @property
     def rootfs_diff(self) -> Optional[RootfsDiff]: ...
     def _repr_html_(self) -> str: ...
@@ -151,7 +171,9 @@ class Memory:
         kind: _Kind = None,
         range: Optional[Tuple[int, int]] = None,
         max_hits: Optional[int] = None,
-    ) -> SearchResults: ...
+        progress: _Progress = None,
+    ) -> SearchResults:
+        """`progress(done, total)`: bytes searched; an exception it raises stops the search."""
     def strings(
         self,
         min_len: int = 4,
@@ -160,6 +182,7 @@ class Memory:
         perms: Optional[str] = None,
         kind: _Kind = None,
         range: Optional[Tuple[int, int]] = None,
+        progress: _Progress = None,
     ) -> List[StringHit]: ...
     def dump(
         self,
@@ -168,6 +191,7 @@ class Memory:
         addr: Optional[int] = None,
         size: Optional[int] = None,
         vma: Union[int, Region, Vma, HitArea, None] = None,
+        progress: _Progress = None,
     ) -> Dict[str, int]: ...
     def _repr_html_(self) -> str: ...
 
@@ -366,6 +390,9 @@ class Fd:
     def file_id(self) -> int: ...
     @property
     def flags(self) -> int: ...
+    @property
+    def details(self) -> Dict[str, Union[int, str, bool, List[str]]]:
+        """Typed details: file position, socket addresses and states, queued bytes, ..."""
 
 class Rlimit:
     """A resource limit (None: unlimited)."""

@@ -46,13 +46,30 @@ def _hex(value: int) -> str:
 
 
 class SearchResults(List[Any]):
-    """A list of ``Hit`` with a table view in notebooks."""
+    """A list of ``Hit`` with a table view in notebooks, and as a table:
+    ``to_arrow()`` / ``to_pandas()`` give one row per hit with columns
+    ``pid``, ``address``, ``match``, ``context_start``, ``context``,
+    ``vma_start``, ``vma_end``, ``vma_perms``, ``vma_path``."""
 
     def __repr__(self) -> str:
         return f"SearchResults({list.__repr__(self)})"
 
     def _repr_html_(self) -> str:
         return hits_html(self)
+
+    def to_arrow(self) -> Any:
+        """The hits as a ``pyarrow.Table`` (needs pyarrow: ``pip install 'criu-images[tables]'``)."""
+        from . import _criu_images, _tables
+
+        _tables.require("SearchResults.to_arrow()")
+        return _tables.to_arrow(_criu_images._hit_columns(self))
+
+    def to_pandas(self) -> Any:
+        """The hits as a ``pandas.DataFrame`` (needs pandas and pyarrow)."""
+        from . import _criu_images, _tables
+
+        _tables.require("SearchResults.to_pandas()", pandas=True)
+        return _tables.to_pandas(_criu_images._hit_columns(self))
 
 
 def hits_html(hits: Sequence[Any]) -> str:

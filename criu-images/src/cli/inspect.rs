@@ -85,7 +85,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             let mut doc = inspect_json(&checkpoint, &processes);
             doc["seccomp_filters"] = filters.iter().map(filter_json).collect();
             doc["cgroups"] = cgroups_json(&cgroups);
-            doc["container"] = container.as_ref().map_or(Value::Null, container_json);
+            doc["container"] = container.as_ref().map_or(Value::Null, |c| c.to_json());
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
                 .iter()
@@ -173,31 +173,6 @@ fn namespaces_of(checkpoint: &Checkpoint, processes: &[Process]) -> Result<(Vec<
         None => None,
     };
     Ok((mounts, uts))
-}
-
-/// The `container` object of `inspect --format json`.
-pub(crate) fn container_json(c: &crate::model::container::ContainerInfo) -> Value {
-    json!({
-        "engine": c.engine.name(),
-        "runtime": c.runtime,
-        "name": c.name,
-        "id": c.id,
-        "image": c.image_name,
-        "image_id": c.image_id,
-        "pod": c.pod,
-        "namespace": c.namespace,
-        "created": c.created,
-        "checkpointed": c.checkpointed,
-        "hostname": c.hostname,
-        "ip": c.primary_ip(),
-        "network": c.network.as_ref().map(|interfaces| interfaces.iter().map(|i| json!({
-            "network": i.network, "name": i.name, "mac": i.mac,
-            "addresses": i.addresses.iter().map(|a| json!({"address": a.address, "gateway": a.gateway})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()),
-        "cgroup_path": c.cgroup_path,
-        "annotations": c.annotations,
-        "create_command": c.create_command,
-    })
 }
 
 /// One filter of the top-level `seccomp_filters` array.
@@ -393,9 +368,9 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
         let sockets: Vec<String> = p
             .fds
             .iter()
-            .filter(|f| f.kind.ends_with("SK"))
+            .filter(|f| f.is_socket())
             .map(|f| {
-                let d: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={}", detail_text(v))).collect();
+                let d: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("{:>4}  {:<9} {}", f.fd, f.kind, d.join(" "))
             })
             .collect();
@@ -431,7 +406,7 @@ fn fd_target(f: &Fd) -> String {
     if let Some(path) = &f.path {
         return path.clone();
     }
-    let get = |key: &str| f.details.iter().find(|(k, _)| *k == key).map(|(_, v)| detail_text(v));
+    let get = |key: &str| f.details.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
     match (get("namespace"), get("ns_id")) {
         (Some(kind), Some(id)) => format!("{kind} namespace (CRIU id {id}; the kernel's inode is not recorded)"),
         _ => "?".into(),
@@ -447,15 +422,6 @@ fn pending_text(s: &PendingSignal) -> String {
 
 fn opt(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("?")
-}
-
-fn detail_text(detail: &Detail) -> String {
-    match detail {
-        Detail::Int(v) => v.to_string(),
-        Detail::Text(t) => t.clone(),
-        Detail::Texts(t) => t.join(","),
-        Detail::Bool(b) => b.to_string(),
-    }
 }
 
 /// Arguments joined for display, quoted where a shell would need it.

@@ -348,7 +348,7 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
     let options = options(&args.filters);
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
-        for s in memory.strings(args.min_len, encodings, &options) {
+        for s in memory.strings(args.min_len, encodings, &options)? {
             let tag = match s.encoding {
                 Encoding::Ascii => "",
                 Encoding::Utf16Le => " (utf-16le)",

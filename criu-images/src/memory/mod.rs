@@ -32,6 +32,7 @@ pub use vma::{status, Vma, VmaKind};
 
 use crate::error::{Error, Result};
 use crate::image::Image;
+use crate::progress::{Progress, STEP};
 use crate::proto::{core_entry, Message};
 
 /// One level of a dump chain, as the memory layer sees it: named files.
@@ -409,6 +410,16 @@ impl<'a> ProcessMemory<'a> {
     /// offsets, zero and missing pages as holes (sparse where the file
     /// system allows), so that file offset = address - `start`.
     pub fn dump(&self, start: u64, end: u64, path: &Path) -> Result<DumpSummary> {
+        self.dump_with(start, end, path, None)
+    }
+
+    /// [`dump`](Self::dump), reporting the bytes written to `progress` (its
+    /// total: the dumped bytes of the range). Cancelling it stops the work
+    /// with [`Error::Cancelled`] and removes the incomplete file.
+    pub fn dump_with(&self, start: u64, end: u64, path: &Path, progress: Option<&Progress>) -> Result<DumpSummary> {
+        if let Some(progress) = progress {
+            progress.set_total(self.pieces_in(start, end).filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum());
+        }
         let name = path.display().to_string();
         let mut file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
         let mut summary = DumpSummary { size: end.saturating_sub(start), ..DumpSummary::default() };
@@ -416,7 +427,19 @@ impl<'a> ProcessMemory<'a> {
             let offset = piece.start - start;
             match piece.content {
                 Content::Dumped(bytes) | Content::File(bytes) => {
-                    file.seek(SeekFrom::Start(offset)).and_then(|_| file.write_all(bytes)).map_err(|e| Error::io(&name, e))?;
+                    file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&name, e))?;
+                    for chunk in bytes.chunks(STEP) {
+                        if let Some(progress) = progress {
+                            if progress.is_cancelled() {
+                                drop(file);
+                                // An incomplete dump must not pass for the memory.
+                                let _ = std::fs::remove_file(path);
+                                return Err(Error::Cancelled);
+                            }
+                            progress.advance(chunk.len() as u64);
+                        }
+                        file.write_all(chunk).map_err(|e| Error::io(&name, e))?;
+                    }
                     summary.dumped += bytes.len() as u64;
                 }
                 Content::Zero => {}
@@ -424,6 +447,9 @@ impl<'a> ProcessMemory<'a> {
             }
         }
         file.set_len(summary.size).map_err(|e| Error::io(&name, e))?;
+        if let Some(progress) = progress {
+            progress.finish();
+        }
         Ok(summary)
     }
 

@@ -9,11 +9,14 @@
 //! memory is contiguous. Zero pages hold nothing the process wrote and are
 //! not searched; missing pages are not in the checkpoint.
 
+use std::sync::Arc;
+
 use memchr::memmem;
 use regex::bytes::Regex;
 
 use super::{Content, Piece, ProcessMemory, Vma, VmaKind};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, STEP};
 
 /// Longest regex match guaranteed to be found across a piece boundary.
 const REGEX_WINDOW: u64 = 4096;
@@ -72,6 +75,10 @@ pub struct SearchOptions {
     pub range: Option<(u64, u64)>,
     /// Stop after this many hits.
     pub max_hits: Option<usize>,
+    /// Where to report the bytes searched (the total is the bytes of the
+    /// selected dumped memory); cancelling it stops the work with
+    /// [`Error::Cancelled`].
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl SearchOptions {
@@ -208,6 +215,26 @@ impl<'a> ProcessMemory<'a> {
         streams
     }
 
+    /// The pieces `options.range` selects.
+    fn selected_pieces(&self, options: &SearchOptions) -> Vec<Piece<'a>> {
+        match options.range {
+            Some((start, end)) => self.pieces_in(start, end).collect(),
+            None => self.pieces.clone(),
+        }
+    }
+
+    /// Bytes [`search`](Self::search) reads with these options: the dumped
+    /// (and file-filled) memory of the selected areas; zero pages are not read.
+    pub fn searchable_bytes(&self, options: &SearchOptions) -> u64 {
+        let pieces = self.selected_pieces(options);
+        self.streams(options, &pieces)
+            .iter()
+            .flat_map(|s| s.pieces.iter())
+            .filter_map(|p| p.content.bytes())
+            .map(|b| b.len() as u64)
+            .sum()
+    }
+
     /// Finds `pattern` in this process's memory.
     ///
     /// ```no_run
@@ -220,10 +247,20 @@ impl<'a> ProcessMemory<'a> {
     /// # Ok(()) }
     /// ```
     pub fn search(&self, pattern: &Pattern, options: &SearchOptions) -> Result<Vec<Hit>> {
-        let pieces: Vec<Piece<'a>> = match options.range {
-            Some((start, end)) => self.pieces_in(start, end).collect(),
-            None => self.pieces.clone(),
-        };
+        if let Some(progress) = &options.progress {
+            progress.set_total(self.searchable_bytes(options));
+        }
+        let hits = self.search_counted(pattern, options)?;
+        if let Some(progress) = &options.progress {
+            progress.finish();
+        }
+        Ok(hits)
+    }
+
+    /// [`search`](Self::search), adding to a progress whose total the caller set.
+    fn search_counted(&self, pattern: &Pattern, options: &SearchOptions) -> Result<Vec<Hit>> {
+        let progress = options.progress.as_deref();
+        let pieces = self.selected_pieces(options);
         let limit = options.max_hits.unwrap_or(usize::MAX);
         let mut hits: Vec<Hit> = Vec::new();
         for stream in self.streams(options, &pieces) {
@@ -233,9 +270,9 @@ impl<'a> ProcessMemory<'a> {
                 Pattern::Literal(needle) => {
                     let finder = memmem::Finder::new(needle);
                     let m = needle.len() as u64;
-                    found.extend(find_in_pieces(stream.pieces, needle.len() - 1, |bytes| {
+                    found.extend(find_in_pieces(stream.pieces, CHUNK, needle.len() - 1, progress, |bytes| {
                         finder.find_iter(bytes).map(|pos| (pos, needle.len())).collect()
-                    }));
+                    })?);
                     for piece in &stream.pieces[..stream.pieces.len() - 1] {
                         if m > 1 {
                             let boundary = piece.end;
@@ -250,9 +287,9 @@ impl<'a> ProcessMemory<'a> {
                     }
                 }
                 Pattern::Regex(regex) => {
-                    found.extend(find_in_pieces(stream.pieces, REGEX_WINDOW as usize, |bytes| {
+                    found.extend(find_in_pieces(stream.pieces, CHUNK, REGEX_WINDOW as usize, progress, |bytes| {
                         regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (m.start(), m.len())).collect()
-                    }));
+                    })?);
                     for piece in &stream.pieces[..stream.pieces.len() - 1] {
                         let boundary = piece.end;
                         let (base, window) = stream.bytes(boundary.saturating_sub(REGEX_WINDOW), boundary.saturating_add(REGEX_WINDOW));
@@ -292,17 +329,21 @@ impl<'a> ProcessMemory<'a> {
     }
 
     /// Printable strings of at least `min_len` characters in the selected
-    /// memory, in address order.
-    pub fn strings(&self, min_len: usize, encodings: &[Encoding], options: &SearchOptions) -> Vec<StringHit> {
+    /// memory, in address order. Progress counts the bytes read once per
+    /// encoding.
+    pub fn strings(&self, min_len: usize, encodings: &[Encoding], options: &SearchOptions) -> Result<Vec<StringHit>> {
         let min_len = min_len.max(1);
-        let pieces: Vec<Piece<'a>> = match options.range {
-            Some((start, end)) => self.pieces_in(start, end).collect(),
-            None => self.pieces.clone(),
-        };
+        let progress = options.progress.as_deref();
+        let ascii = encodings.contains(&Encoding::Ascii);
+        let utf16 = encodings.contains(&Encoding::Utf16Le);
+        if let Some(progress) = progress {
+            progress.set_total(self.searchable_bytes(options) * (u64::from(ascii) + u64::from(utf16)));
+        }
+        let pieces = self.selected_pieces(options);
         let mut out = Vec::new();
         for stream in self.streams(options, &pieces) {
-            if encodings.contains(&Encoding::Ascii) {
-                // Runs may continue from one piece into the next.
+            if ascii {
+                // Runs may continue from one piece (and one step) into the next.
                 let mut run: Vec<u8> = Vec::new();
                 let mut run_start = 0u64;
                 for piece in stream.pieces {
@@ -310,43 +351,58 @@ impl<'a> ProcessMemory<'a> {
                         flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
                         continue;
                     };
-                    let mut i = 0;
-                    while i < bytes.len() {
-                        if is_printable(bytes[i]) {
-                            if run.is_empty() {
-                                run_start = piece.start + i as u64;
+                    for (step, chunk) in bytes.chunks(STEP).enumerate() {
+                        report(progress, 0)?;
+                        let base = piece.start + (step * STEP) as u64;
+                        let mut i = 0;
+                        while i < chunk.len() {
+                            if is_printable(chunk[i]) {
+                                if run.is_empty() {
+                                    run_start = base + i as u64;
+                                }
+                                let end = chunk[i..].iter().position(|&b| !is_printable(b)).map_or(chunk.len(), |n| i + n);
+                                run.extend_from_slice(&chunk[i..end]);
+                                i = end;
+                            } else {
+                                flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
+                                i += 1;
                             }
-                            let end = bytes[i..].iter().position(|&b| !is_printable(b)).map_or(bytes.len(), |n| i + n);
-                            run.extend_from_slice(&bytes[i..end]);
-                            i = end;
-                        } else {
-                            flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
-                            i += 1;
                         }
+                        report(progress, chunk.len())?;
                     }
                 }
                 flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
             }
-            if encodings.contains(&Encoding::Utf16Le) {
+            if utf16 {
                 for piece in stream.pieces {
                     if let Some(bytes) = piece.content.bytes() {
+                        report(progress, 0)?;
                         utf16_strings(self.pid, piece.start, bytes, min_len, &mut out);
+                        report(progress, bytes.len())?;
                     }
                 }
             }
         }
         out.sort_by_key(|s| s.address);
-        out
+        if let Some(progress) = progress {
+            progress.finish();
+        }
+        Ok(out)
     }
 }
 
 /// Finds `pattern` in several processes, one after the other;
-/// `options.max_hits` bounds the total number of hits.
+/// `options.max_hits` bounds the total number of hits, and the progress
+/// total is the searchable bytes of all of them.
 pub fn search_all<'m, 'a: 'm>(
     memories: impl IntoIterator<Item = &'m ProcessMemory<'a>>,
     pattern: &Pattern,
     options: &SearchOptions,
 ) -> Result<Vec<Hit>> {
+    let memories: Vec<&ProcessMemory<'a>> = memories.into_iter().collect();
+    if let Some(progress) = &options.progress {
+        progress.set_total(memories.iter().map(|m| m.searchable_bytes(options)).sum());
+    }
     let mut hits = Vec::new();
     let mut options = options.clone();
     let limit = options.max_hits;
@@ -355,9 +411,23 @@ pub fn search_all<'m, 'a: 'm>(
         if options.max_hits == Some(0) {
             break;
         }
-        hits.extend(memory.search(pattern, &options)?);
+        hits.extend(memory.search_counted(pattern, &options)?);
+    }
+    if let Some(progress) = &options.progress {
+        progress.finish();
     }
     Ok(hits)
+}
+
+/// Adds `units` to `progress`, and fails once it is cancelled.
+fn report(progress: Option<&Progress>, units: usize) -> Result<()> {
+    match progress {
+        None => Ok(()),
+        Some(progress) => {
+            progress.advance(units as u64);
+            progress.check()
+        }
+    }
 }
 
 /// Bytes one search task covers; large pieces are split so that every core
@@ -366,30 +436,40 @@ const CHUNK: usize = 8 << 20;
 
 /// Runs `find` over the bytes of every piece, in parallel chunks that
 /// overlap by `overlap` bytes; returns `(address, length)` of each match,
-/// each reported once (by the chunk where it starts).
+/// each reported once (by the chunk where it starts). Each chunk adds its
+/// own bytes to `progress`; a cancelled progress stops the work.
 fn find_in_pieces(
     pieces: &[Piece<'_>],
+    chunk: usize,
     overlap: usize,
+    progress: Option<&Progress>,
     find: impl Fn(&[u8]) -> Vec<(usize, usize)> + Sync,
-) -> Vec<(u64, u64)> {
+) -> Result<Vec<(u64, u64)>> {
     // (address of the chunk, bytes to search, bytes where a match may start)
     let mut tasks: Vec<(u64, &[u8], usize)> = Vec::new();
     for piece in pieces {
         let Some(bytes) = piece.content.bytes() else { continue };
         let mut offset = 0;
         while offset < bytes.len() {
-            let own = CHUNK.min(bytes.len() - offset);
+            let own = chunk.min(bytes.len() - offset);
             let end = (offset + own + overlap).min(bytes.len());
             tasks.push((piece.start + offset as u64, &bytes[offset..end], own));
             offset += own;
         }
     }
-    let run = |(base, bytes, own): &(u64, &[u8], usize)| -> Vec<(u64, u64)> {
-        find(bytes).into_iter().filter(|(at, _)| at < own).map(|(at, len)| (base + at as u64, len as u64)).collect()
+    let run = |(base, bytes, own): &(u64, &[u8], usize)| -> Result<Vec<(u64, u64)>> {
+        progress.map_or(Ok(()), Progress::check)?;
+        let found = find(bytes).into_iter().filter(|(at, _)| at < own).map(|(at, len)| (base + at as u64, len as u64)).collect();
+        report(progress, *own)?;
+        Ok(found)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8).min(tasks.len());
     if threads <= 1 {
-        return tasks.iter().flat_map(run).collect();
+        let mut found = Vec::new();
+        for task in &tasks {
+            found.extend(run(task)?);
+        }
+        return Ok(found);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::new());
@@ -400,7 +480,10 @@ fn find_in_pieces(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(task) = tasks.get(i) else { break };
-                    mine.extend(run(task));
+                    match run(task) {
+                        Ok(found) => mine.extend(found),
+                        Err(_) => break, // cancelled: reported below
+                    }
                 }
                 if let Ok(mut all) = results.lock() {
                     all.extend(mine);
@@ -408,7 +491,8 @@ fn find_in_pieces(
             });
         }
     });
-    results.into_inner().unwrap_or_default()
+    progress.map_or(Ok(()), Progress::check)?;
+    Ok(results.into_inner().unwrap_or_default())
 }
 
 fn is_printable(b: u8) -> bool {
@@ -465,9 +549,31 @@ mod tests {
         }
         let piece = Piece { start: 0x1000, end: 0x1000 + bytes.len() as u64, vma: 0, content: Content::Dumped(&bytes) };
         let finder = memmem::Finder::new(needle);
-        let mut found = find_in_pieces(&[piece], needle.len() - 1, |b| finder.find_iter(b).map(|p| (p, needle.len())).collect());
+        let progress = Progress::new();
+        progress.set_total(bytes.len() as u64);
+        let mut found =
+            find_in_pieces(&[piece], CHUNK, needle.len() - 1, Some(&progress), |b| finder.find_iter(b).map(|p| (p, needle.len())).collect()).unwrap();
+        assert_eq!(progress.done(), bytes.len() as u64);
         found.sort_unstable();
         let want: Vec<(u64, u64)> = spots.iter().map(|&at| (0x1000 + at as u64, 6)).collect();
         assert_eq!(found, want);
+    }
+
+    #[test]
+    fn a_cancelled_progress_stops_the_chunks_with_an_error() {
+        let bytes = vec![b'.'; 1000 * 64];
+        let piece = Piece { start: 0, end: bytes.len() as u64, vma: 0, content: Content::Dumped(&bytes) };
+        let progress = Progress::new();
+        progress.set_total(bytes.len() as u64);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        // The first chunk searched cancels; at most one more per thread (8 at most) runs.
+        let result = find_in_pieces(&[piece], 64, 0, Some(&progress), |_| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            progress.cancel();
+            Vec::new()
+        });
+        assert!(matches!(result, Err(Error::Cancelled)));
+        assert!(calls.into_inner() <= 8);
+        assert!(progress.done() <= 8 * 64);
     }
 }

@@ -391,6 +391,32 @@ impl ContainerInfo {
         let interfaces = self.network.as_deref()?;
         interfaces.iter().flat_map(|i| &i.addresses).map(|a| strip_prefix_len(&a.address)).next()
     }
+
+    /// The `container` object of `inspect --format json` (docs/inspect.md),
+    /// also `Checkpoint.container` in Python.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "engine": self.engine.name(),
+            "runtime": self.runtime,
+            "name": self.name,
+            "id": self.id,
+            "image": self.image_name,
+            "image_id": self.image_id,
+            "pod": self.pod,
+            "namespace": self.namespace,
+            "created": self.created,
+            "checkpointed": self.checkpointed,
+            "hostname": self.hostname,
+            "ip": self.primary_ip(),
+            "network": self.network.as_ref().map(|interfaces| interfaces.iter().map(|i| serde_json::json!({
+                "network": i.network, "name": i.name, "mac": i.mac,
+                "addresses": i.addresses.iter().map(|a| serde_json::json!({"address": a.address, "gateway": a.gateway})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()),
+            "cgroup_path": self.cgroup_path,
+            "annotations": self.annotations,
+            "create_command": self.create_command,
+        })
+    }
 }
 
 fn missing_partner(absent: &str, present: &str) -> Error {

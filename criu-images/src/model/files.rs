@@ -25,6 +25,18 @@ pub enum Detail {
     Bool(bool),
 }
 
+impl std::fmt::Display for Detail {
+    /// As `inspect` prints it: lists joined with commas.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Detail::Int(v) => write!(f, "{v}"),
+            Detail::Text(t) => f.write_str(t),
+            Detail::Texts(t) => f.write_str(&t.join(",")),
+            Detail::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
 /// Every file object of a checkpoint, by id, with what is needed to name it.
 #[derive(Default)]
 pub struct FileTable {

@@ -184,6 +184,13 @@ pub struct Fd {
     pub details: Vec<(&'static str, Detail)>,
 }
 
+impl Fd {
+    /// Whether the descriptor is a socket (`INETSK`, `UNIXSK`, `PACKETSK`, `NETLINKSK`).
+    pub fn is_socket(&self) -> bool {
+        self.kind.ends_with("SK")
+    }
+}
+
 /// Everything the images say about one process.
 #[derive(Clone, PartialEq, Debug)]
 pub struct Process {

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Side by side: our Python API against pycriu (the Python package of
+# Debian's criu 3.17, the interpreter on crit's #! line), on inputs made
+# with our own encoder:
+#   1. whole-directory decode of busy/ (benches/src/bin/make-bench-inputs.rs:
+#      41 images, 4 processes x 4 threads, 2,000 VMAs, 5,000 pagemap runs and
+#      256 files each): pycriu.images.load of every non-pages .img vs
+#      criu_images.open(DIR).decode_all(), both giving a dict per image;
+#   2. process-memory search, which pycriu cannot do: Checkpoint.search in
+#      Python vs the Rust CLI `criu-images mem search`, on a synthetic
+#      checkpoint (criu-images/examples/synth_checkpoint.rs, BENCH_MIB MiB).
+# Each is timed as whole processes with hyperfine (interpreter start and
+# imports included; `python -c "import criu_images"` is timed too, to show
+# what is left once they are taken out), and inside one interpreter (best
+# of RUNS, only the work). Prints ratios: the machine is shared and noisy,
+# times mean little.
+#
+# Needs: cargo, hyperfine, crit (Debian packages hyperfine, criu).
+# Environment: CARGO_TARGET_DIR (default target), BENCH_DIR (default a new
+# temporary directory, kept), BENCH_MIB (default 1024), RUNS (default 5),
+# PYTHON (an interpreter with criu_images installed; default: a venv in
+# $CARGO_TARGET_DIR/bench-venv with `pip install .`, a release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-5}
+mib=${BENCH_MIB:-1024}
+target=${CARGO_TARGET_DIR:-$PWD/target}
+work=${BENCH_DIR:-$(mktemp -d /tmp/criu-images-vs-pycriu.XXXXXX)}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+needle=SYNTHETIC-NEEDLE-0123456789
+
+command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
+crit=$(command -v crit) || { echo "needs crit (apt-get install criu)" >&2; exit 2; }
+# crit's interpreter (the one that has pycriu), from its #! line.
+critpy=$(head -1 "$crit" | sed -e 's/^#! *//' -e 's/ .*//')
+"$critpy" -c 'import pycriu' || { echo "$critpy has no pycriu" >&2; exit 2; }
+
+echo "== building (release) and writing the inputs to $work"
+cargo build --release -q -p criu-images --bin criu-images --example synth_checkpoint
+cargo run --release -q -p criu-images-benches --bin make-bench-inputs -- "$work" >/dev/null
+[ -f "$work/mem-$mib/pages-1.img" ] || "$target/release/examples/synth_checkpoint" "$work/mem-$mib" "$mib"
+cli=$target/release/criu-images
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+    venv=$target/bench-venv
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet .
+    python=$venv/bin/python
+fi
+busy=$work/busy
+
+echo "== the same images, the same entries"
+"$critpy" - "$busy" >"$work/pycriu-counts.json" <<'PY'
+import json, os, sys
+from pycriu import images
+d = sys.argv[1]
+out = {}
+for name in sorted(os.listdir(d)):
+    if name.endswith(".img") and not name.startswith("pages-"):
+        with open(os.path.join(d, name), "rb") as f:
+            out[name] = len(images.load(f)["entries"])
+json.dump(out, sys.stdout)
+PY
+"$python" - "$busy" "$work/pycriu-counts.json" <<'PY'
+import json, sys
+import criu_images
+ours = {n: len(doc["entries"]) for n, doc in criu_images.open(sys.argv[1]).decode_all().items()}
+theirs = json.load(open(sys.argv[2]))
+assert ours == theirs, (ours, theirs)
+print(f"{len(ours)} images, {sum(ours.values())} entries, decoded by both")
+PY
+
+echo "== timings (hyperfine, $runs runs each)"
+cat >"$work/pycriu-all.py" <<'PY'
+import os, sys
+from pycriu import images
+d = sys.argv[1]
+decoded = {}
+for name in sorted(os.listdir(d)):
+    if name.endswith(".img") and not name.startswith("pages-"):
+        with open(os.path.join(d, name), "rb") as f:
+            decoded[name] = images.load(f)
+PY
+cat >"$work/ours-all.py" <<'PY'
+import sys
+import criu_images
+decoded = criu_images.open(sys.argv[1]).decode_all()
+PY
+echo "import criu_images" >"$work/import.py"
+cat >"$work/ours-search.py" <<'PY'
+import sys
+import criu_images
+hits = criu_images.open(sys.argv[1]).search(sys.argv[2].encode())
+print(len(hits))
+PY
+hf() { hyperfine --style=basic --warmup 1 --runs "$runs" "$@"; }
+hf -N --export-json "$work/decode.json" \
+    -n pycriu "$critpy $work/pycriu-all.py $busy" \
+    -n criu_images "$python $work/ours-all.py $busy"
+hf -N --export-json "$work/search.json" \
+    -n python "$python $work/ours-search.py $work/mem-$mib $needle" \
+    -n cli "$cli mem search $work/mem-$mib --pid 1 -s $needle --format json" \
+    -n import "$python $work/import.py"
+
+echo "== inside one interpreter (best of $runs, the work only)"
+"$critpy" - "$busy" "$runs" >"$work/inproc-pycriu.txt" <<'PY'
+import os, sys, time
+from pycriu import images
+d, runs = sys.argv[1], int(sys.argv[2])
+names = sorted(n for n in os.listdir(d) if n.endswith(".img") and not n.startswith("pages-"))
+best = float("inf")
+for _ in range(runs):
+    t = time.perf_counter()
+    for name in names:
+        with open(os.path.join(d, name), "rb") as f:
+            images.load(f)
+    best = min(best, time.perf_counter() - t)
+print(best)
+PY
+"$python" - "$busy" "$work/mem-$mib" "$needle" "$runs" >"$work/inproc-ours.txt" <<'PY'
+import pickle, sys, time
+import criu_images
+busy, mem, needle, runs = sys.argv[1], sys.argv[2], sys.argv[3].encode(), int(sys.argv[4])
+def best(work):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t)
+    return min(times)
+cp = criu_images.open(busy)
+print(best(lambda: cp.decode_all()))
+# The floor for anything that hands over these dicts: CPython making the
+# same objects from pickle's compact form, with no decoding at all.
+blob = pickle.dumps(cp.decode_all(), protocol=pickle.HIGHEST_PROTOCOL)
+print(best(lambda: pickle.loads(blob)))
+mem_cp = criu_images.open(mem)
+mem_cp.memory(1)  # the page index, built once (the CLI builds it too)
+print(best(lambda: mem_cp.search(needle)))
+PY
+
+echo "== ratios"
+python3 - "$work" "$mib" <<'PY'
+import json, os, sys
+work, mib = sys.argv[1], sys.argv[2]
+def load(name):
+    return {r["command"]: r for r in json.load(open(os.path.join(work, name + ".json")))["results"]}
+d, s = load("decode"), load("search")
+cpu = lambda r: r["user"] + r["system"]
+print("whole-directory decode to dicts (busy/, 41 images), pycriu / criu_images:")
+print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU   (target >= 30x)")
+pycriu_in = float(open(os.path.join(work, "inproc-pycriu.txt")).read())
+ours_decode, floor, ours_search = map(float, open(os.path.join(work, "inproc-ours.txt")).read().split())
+print(f"    in-process: {pycriu_in / ours_decode:6.1f}x  (pycriu {pycriu_in * 1000:.0f} ms, criu_images {ours_decode * 1000:.1f} ms)")
+print(f"    ceiling for any producer of these dicts (pickle.loads of them, {floor * 1000:.1f} ms): {pycriu_in / floor:6.1f}x")
+print(f"search of {mib} MiB of process memory, Python Checkpoint.search / Rust CLI mem search (pycriu cannot search):")
+print(f"    processes: {s['python']['mean'] / s['cli']['mean']:6.2f}x wall  {cpu(s['python']) / cpu(s['cli']):6.2f}x CPU   (1.00 = Rust speed)")
+print(f"    without interpreter start and import ({s['import']['mean'] * 1000:.0f} ms): {(s['python']['mean'] - s['import']['mean']) / s['cli']['mean']:6.2f}x wall")
+print(f"    in-process search alone: {ours_search * 1000:.0f} ms for {mib} MiB ({int(mib) / 1024 / ours_search:.1f} GiB/s)")
+print("the machine is shared and noisy: compare ratios, not times")
+PY
+echo "inputs and hyperfine JSON kept in $work (BENCH_DIR=$work to reuse)"

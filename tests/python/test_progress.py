@@ -1,0 +1,209 @@
+"""progress= of Memory.search / strings / dump, Checkpoint.search and
+Checkpoint.decode_all: callbacks from the calling thread, monotonic, ending
+at the total; tqdm bars; exceptions that stop the work."""
+
+import io
+import json
+import os
+import pathlib
+import threading
+
+import pytest
+
+import criu_images
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+PAGE = 4096
+BASE = 0x7F0000000000
+STEP = 8 << 20  # the crate's progress step (criu-images/src/progress.rs)
+NEEDLE = b"PROGRESS-NEEDLE-0123456789"
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A synthetic images directory (our encoder): one process with a 40 MiB
+    dumped area, the needle at the start of every MiB."""
+    path = tmp_path_factory.mktemp("big")
+    pages = 40 * 256
+    images = {
+        "pstree.img": {"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]},
+        "pagemap-1.img": {
+            "magic": "PAGEMAP",
+            "entries": [{"pages_id": 1}, {"vaddr": BASE, "compat_nr_pages": 0, "flags": 6, "nr_pages": pages}],
+        },
+        "mm-1.img": {
+            "magic": "MM",
+            "entries": [{
+                "mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0,
+                "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0,
+                "exe_file_id": 0, "mm_saved_auxv": [6, PAGE, 0, 0],
+                "vmas": [{"start": BASE, "end": BASE + pages * PAGE, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}],
+            }],
+        },
+    }
+    for name, doc in images.items():
+        (path / name).write_bytes(criu_images.encode(doc))
+    mib = bytearray(os.urandom(1 << 20))
+    mib[: len(NEEDLE)] = NEEDLE
+    with open(path / "pages-1.img", "wb") as f:
+        for _ in range(pages // 256):
+            f.write(mib)
+    return path
+
+
+class Recorder:
+    def __init__(self, fail_at=None):
+        self.calls, self.threads, self.fail_at = [], set(), fail_at
+
+    def __call__(self, done, total):
+        self.calls.append((done, total))
+        self.threads.add(threading.get_ident())
+        if self.fail_at is not None and len(self.calls) >= self.fail_at:
+            raise Stop(f"stopped at {done} of {total}")
+
+    def check(self, total):
+        """Monotonic, one total, ends at it, from this thread, not per byte."""
+        assert self.calls, "never called"
+        assert self.threads == {threading.get_ident()}
+        assert all(t == total for _, t in self.calls), self.calls
+        done = [d for d, _ in self.calls]
+        assert done == sorted(done) and done[-1] == total and len(set(done)) == len(done), self.calls
+        assert len(self.calls) <= total // STEP + 2, self.calls
+
+
+class Stop(Exception):
+    pass
+
+
+def test_memory_search_strings_and_dump_report_bytes(big, tmp_path):
+    with criu_images.open(big) as cp:
+        memory = cp.memory(1)
+        dumped = sum(r.pages_dumped for r in memory.regions()) * memory.page_size
+        assert dumped == 40 << 20
+
+        progress = Recorder()
+        hits = memory.search(NEEDLE, progress=progress)
+        progress.check(dumped)
+        assert [h.address for h in hits] == [BASE + i * (1 << 20) for i in range(40)]
+        assert [h.address for h in memory.search(NEEDLE)] == [h.address for h in hits]
+
+        progress = Recorder()
+        regex_hits = memory.search(rb"PROGRESS-NEEDLE-\d+", regex=True, max_hits=3, progress=progress)
+        progress.check(dumped)  # stopping at max_hits completes the work
+        assert len(regex_hits) == 3
+
+        progress = Recorder()
+        strings = memory.strings(20, ("ascii", "utf-16le"), progress=progress)
+        progress.check(2 * dumped)
+        assert any(s.text.startswith(NEEDLE.decode()) for s in strings)
+
+        progress = Recorder()
+        summary = memory.dump(tmp_path / "area.bin", vma=BASE, progress=progress)
+        progress.check(summary["dumped"])
+        assert summary["dumped"] == dumped and (tmp_path / "area.bin").stat().st_size == dumped
+
+
+def test_checkpoint_search_counts_every_process():
+    truth = json.loads((FIXTURES / "pytree/truth.json").read_text())
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        total = sum(r.pages_dumped * cp.memory(pid).page_size for pid in cp.pids for r in cp.memory(pid).regions())
+        progress = Recorder()
+        hits = cp.search(b"5135a665e892afcc", progress=progress)
+        progress.check(total)
+        assert {h.pid for h in hits} == {p["vpid"] for p in truth["processes"]}
+        progress = Recorder()
+        assert len(cp.search(b"5135a665e892afcc", pid=6, progress=progress)) >= 1
+        progress.check(sum(r.pages_dumped for r in cp.memory(6).regions()) * PAGE)
+
+
+def test_decode_all_equals_crit_and_reports_image_bytes():
+    host = FIXTURES / "counter-host"
+    with criu_images.open(host / "images") as cp:
+        progress = Recorder()
+        decoded = cp.decode_all(progress=progress)
+        goldens = {p.name[: -len(".json")] for p in (host / "decoded-crit-4.x-plain").iterdir()}
+        assert goldens <= set(decoded) and set(decoded) - goldens == {"stats-dump"}
+        assert list(decoded) == sorted(decoded)
+        for name in goldens:
+            assert decoded[name] == json.loads((host / "decoded-crit-4.x-plain" / f"{name}.json").read_text()), name
+        assert decoded["stats-dump"] == criu_images.decode(host / "images" / "stats-dump")
+        progress.check(sum((host / "images" / n).stat().st_size for n in decoded))
+        pretty = cp.decode_all(pretty=True)
+        for name in goldens:
+            assert pretty[name] == json.loads((host / "decoded-crit-4.x" / f"{name}.json").read_text()), name
+        assert cp.decode_all() == decoded  # without progress
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        decoded = cp.decode_all(nopl=True)
+        assert "pages-1.img" not in decoded and not any(n.startswith("tmpfs-") for n in decoded)
+        assert decoded["pstree.img"]["entries"] == list(cp.image("pstree.img"))
+
+
+def test_tqdm_bars_fill_up(big):
+    from tqdm import tqdm
+    out = io.StringIO()
+    with criu_images.open(big) as cp:
+        with tqdm(unit="B", unit_scale=True, file=out) as bar:
+            cp.search(NEEDLE, progress=bar)
+            assert bar.n == bar.total == 40 << 20
+        with tqdm(total=1, file=out) as bar:  # a wrong total is corrected
+            cp.decode_all(progress=bar)
+            assert bar.n == bar.total == sum((big / n).stat().st_size for n in ("mm-1.img", "pagemap-1.img", "pstree.img"))
+    assert "100%" in out.getvalue()
+
+
+def test_an_exception_in_the_callback_stops_the_work_and_is_raised(big, tmp_path):
+    with criu_images.open(big) as cp:
+        memory = cp.memory(1)
+        calls = {
+            "search": lambda p: memory.search(NEEDLE, progress=p),
+            "regex": lambda p: cp.search(rb"PROGRESS-NEEDLE-\d+", regex=True, progress=p),
+            "strings": lambda p: memory.strings(8, progress=p),
+            "dump": lambda p: memory.dump(tmp_path / "stopped.bin", vma=BASE, progress=p),
+            "decode_all": lambda p: cp.decode_all(progress=p),
+        }
+        for name, call in calls.items():
+            progress = Recorder(fail_at=1)
+            with pytest.raises(Stop, match="stopped at"):
+                call(progress)
+            assert len(progress.calls) == 1, name  # never called again once it raised
+        # Everything still works afterwards, without progress and with it.
+        assert len(memory.search(NEEDLE)) == 40
+        progress = Recorder()
+        assert len(cp.search(NEEDLE, progress=progress)) == 40
+        progress.check(40 << 20)
+        with pytest.raises(TypeError, match="progress must be a callable"):
+            memory.search(NEEDLE, progress=42)
+
+
+def test_decode_all_raises_for_a_broken_image(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for f in (FIXTURES / "counter-host/images").iterdir():
+        (images / f.name).write_bytes(f.read_bytes())
+    mm = images / "mm-24152.img"
+    mm.write_bytes(mm.read_bytes()[:-10])
+    with criu_images.open(images) as cp:
+        with pytest.raises(criu_images.FormatError, match=r"mm-24152\.img"):
+            cp.decode_all(progress=lambda done, total: None)
+        with pytest.raises(criu_images.FormatError, match=r"mm-24152\.img"):
+            cp.decode_all()
+        assert list(cp.image("pstree.img"))[0]["pid"] == 24152
+
+
+def test_decode_all_equals_decode_for_every_synthetic_image(tmp_path):
+    # Every image kind our encoder writes, including strings that are not
+    # UTF-8 (lone surrogates in the JSON, as crit's convention has them).
+    synthetic = FIXTURES / "synthetic"
+    for image in synthetic.glob("*.img"):
+        (tmp_path / image.name).write_bytes(image.read_bytes())
+    with criu_images.open(tmp_path) as cp:
+        decoded = cp.decode_all()
+        assert len(decoded) >= 40 and set(decoded) == {p.name for p in synthetic.glob("*.img")}
+        for name, doc in decoded.items():
+            assert doc == criu_images.decode(tmp_path / name), name
+        plain = json.loads((synthetic / "reg_files-non-utf8.ours-plain.json").read_text())
+        assert decoded["reg_files-non-utf8.img"] == plain
+        assert any("\udce9" in json.dumps(e, ensure_ascii=False) for e in plain["entries"])
+        pretty = cp.decode_all(pretty=True)
+        for name in decoded:
+            assert pretty[name] == criu_images.decode(tmp_path / name, pretty=True), name
