@@ -114,6 +114,15 @@ impl Process {
             .collect()
     }
 
+    /// Everything the model has about the process as plain Python data:
+    /// the object `criu-images inspect --format json` prints for it (ids,
+    /// threads with registers, blocked and pending signals and seccomp
+    /// filters, credentials, namespaces, limits, handlers, cgroups, file
+    /// locks, memory areas, open files with details; see docs/inspect.md).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::pyjson::loads(py, &self.data.to_json().to_string())
+    }
+
     /// Signal handlers that are not the default.
     #[getter]
     fn sigactions(&self) -> Vec<SigAction> {

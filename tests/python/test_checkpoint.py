@@ -6,6 +6,8 @@ import gc
 import json
 import pathlib
 import shutil
+import subprocess
+import sys
 import tarfile
 import threading
 import tracemalloc
@@ -93,6 +95,25 @@ def test_processes_match_truth(opened):
         check("namespaces", set(got.namespaces) == {"pid", "net", "ipc", "uts", "mnt", "user", "cgroup", "time"}, got.namespaces)
         check("rlimits", any(r.name == "RLIMIT_NOFILE" for r in got.rlimits), got.rlimits)
     assert not failures, "\n".join(failures)
+
+
+def test_to_dict_is_what_inspect_prints(opened):
+    name, cp, _, truth = opened
+    path = {c[0]: c[1] for c in CHECKPOINTS}[name]
+    out = subprocess.run(
+        [sys.executable, "-m", "criu_images", "inspect", str(path), "--format", "json"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    printed = {p["pid"]: p for p in json.loads(out)["processes"]}
+    for process in cp.processes:
+        d = process.to_dict()
+        assert d == printed[process.pid], f"{name}: {process.pid}"
+        assert d["threads"] == [t.tid for t in process.threads]
+        assert [t["tid"] for t in d["thread_details"]] == d["threads"]
+    for want in truth["processes"]:
+        got = cp.process(want["vpid"]).to_dict()
+        root = truth["root_pid"] == want["pid"]
+        assert got["comm"] == want["comm"] and got["ppid"] == (0 if root else want["vppid"])
 
 
 def test_every_marker_is_found_at_its_address(opened):

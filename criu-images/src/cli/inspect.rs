@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
-use crate::model::{Cgroups, Detail, Fd, Mount, PendingSignal, Process, SeccompFilter};
+use crate::model::{Cgroups, Fd, Mount, PendingSignal, Process, SeccompFilter};
 
 /// Version of the `inspect --format json` schema (docs/inspect.md).
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
@@ -154,7 +154,7 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
             "parents": checkpoint.parents().iter().map(|p| p.label()).collect::<Vec<_>>(),
         },
         "container": Value::Null,
-        "processes": processes.iter().map(process_json).collect::<Vec<_>>(),
+        "processes": processes.iter().map(Process::to_json).collect::<Vec<_>>(),
     })
 }
 
@@ -190,71 +190,6 @@ fn cgroups_json(c: &Cgroups) -> Value {
         "controllers": c.controllers.iter().map(|ctl| json!({
             "names": ctl.names, "threaded": ctl.threaded,
             "dirs": ctl.dirs.iter().map(|d| json!({"path": d.path, "properties": d.properties.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>()})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn pending_json(signals: &[PendingSignal]) -> Vec<Value> {
-    signals
-        .iter()
-        .map(|s| json!({"signal": s.signal, "number": s.number, "code": s.code, "code_name": s.code_name, "sender_pid": s.sender_pid, "sender_uid": s.sender_uid}))
-        .collect()
-}
-
-fn detail_json(detail: &Detail) -> Value {
-    match detail {
-        Detail::Int(v) => json!(v),
-        Detail::Text(t) => json!(t),
-        Detail::Texts(t) => json!(t),
-        Detail::Bool(b) => json!(b),
-    }
-}
-
-fn process_json(p: &Process) -> Value {
-    let environ: Map<String, Value> = p.environ.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    json!({
-        "pid": p.pid,
-        "ppid": p.ppid,
-        "pgid": p.pgid,
-        "sid": p.sid,
-        "threads": p.threads.iter().map(|t| t.tid).collect::<Vec<_>>(),
-        "comm": p.comm,
-        "state": p.state.name(),
-        "exit_code": p.exit_code,
-        "exe": p.exe,
-        "cwd": p.cwd,
-        "root": p.root,
-        "cmdline": p.cmdline,
-        "environ": environ,
-        "creds": p.creds.as_ref().map(|c| json!({
-            "uid": c.uid, "euid": c.euid, "suid": c.suid, "fsuid": c.fsuid,
-            "gid": c.gid, "egid": c.egid, "sgid": c.sgid, "fsgid": c.fsgid,
-            "groups": c.groups,
-            "cap_effective": c.cap_effective, "cap_permitted": c.cap_permitted,
-            "cap_inheritable": c.cap_inheritable, "cap_bounding": c.cap_bounding, "cap_ambient": c.cap_ambient,
-            "no_new_privs": c.no_new_privs, "lsm_profile": c.lsm_profile,
-        })),
-        "namespaces": {
-            "pid": p.namespaces.pid, "net": p.namespaces.net, "ipc": p.namespaces.ipc, "uts": p.namespaces.uts,
-            "mnt": p.namespaces.mnt, "user": p.namespaces.user, "cgroup": p.namespaces.cgroup, "time": p.namespaces.time,
-        },
-        "rlimits": p.rlimits.iter().map(|r| json!({"name": r.name, "soft": r.soft, "hard": r.hard})).collect::<Vec<_>>(),
-        "sigactions": p.sigactions.iter().map(|s| json!({
-            "signal": s.signal, "number": s.number, "handler": s.handler, "flags": s.flags, "flag_names": s.flag_names(), "mask": s.mask,
-        })).collect::<Vec<_>>(),
-        "pending_signals": pending_json(&p.pending_signals),
-        "cg_set": p.cg_set,
-        "cgroups": p.cgroups.iter().map(|m| json!({"controller": m.controller, "path": m.path})).collect::<Vec<_>>(),
-        "locks": p.locks.iter().map(|l| json!({"fd": l.fd, "kind": l.kind, "type": l.lock_type, "start": l.start, "len": l.len, "end": l.end()})).collect::<Vec<_>>(),
-        "thread_details": p.threads.iter().map(|t| json!({
-            "tid": t.tid, "comm": t.comm, "blocked_signals": t.blocked, "pending_signals": pending_json(&t.pending),
-            "seccomp": t.seccomp, "seccomp_filters": t.seccomp_filters, "cg_set": t.cg_set,
-            "registers": t.registers.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<Map<String, Value>>(),
-        })).collect::<Vec<_>>(),
-        "vmas": p.vmas.iter().map(|v| json!({"start": v.start, "end": v.end, "offset": v.offset, "perms": v.perms, "path": v.path})).collect::<Vec<_>>(),
-        "fds": p.fds.iter().map(|f| json!({
-            "fd": f.fd, "type": f.kind, "path": f.path,
-            "details": f.details.iter().map(|(k, v)| (k.to_string(), detail_json(v))).collect::<Map<String, Value>>(),
         })).collect::<Vec<_>>(),
     })
 }
