@@ -338,7 +338,8 @@ impl PyCheckpoint {
         let mut options = search_options(context, perms, kind, None, max_hits)?;
         let callback = Callback::new(progress)?;
         let counter = Arc::new(Progress::new());
-        options.progress = callback.is_some().then(|| counter.clone());
+        // Watched even without a callback: Ctrl-C cancels through it.
+        options.progress = Some(counter.clone());
         let choice = RootfsChoice::from_py(rootfs)?;
         let shared = self.shared()?;
         let checkpoint = shared.checkpoint.clone();

@@ -157,7 +157,8 @@ impl Memory {
         let mut options = search_options(context, perms, kind, range, max_hits)?;
         let callback = Callback::new(progress)?;
         let counter = Arc::new(Progress::new());
-        options.progress = callback.is_some().then(|| counter.clone());
+        // Watched even without a callback: Ctrl-C cancels through it.
+        options.progress = Some(counter.clone());
         let hits = run_with(py, callback, &counter, || self.index().search(&pattern, &options))?;
         hits_to_py(py, hits)
     }
@@ -186,7 +187,8 @@ impl Memory {
         let mut options = search_options(0, perms, kind, range, None)?;
         let callback = Callback::new(progress)?;
         let counter = Arc::new(Progress::new());
-        options.progress = callback.is_some().then(|| counter.clone());
+        // Watched even without a callback: Ctrl-C cancels through it.
+        options.progress = Some(counter.clone());
         let found = run_with(py, callback, &counter, || self.index().strings(min_len, &encodings, &options))?;
         Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
     }
@@ -221,7 +223,7 @@ impl Memory {
         };
         let callback = Callback::new(progress)?;
         let counter = Arc::new(Progress::new());
-        let counting = callback.is_some().then_some(&*counter);
+        let counting = Some(&*counter);
         let summary = run_with(py, callback, &counter, || index.dump_with(start, end, &path, counting))?;
         let out = PyDict::new(py);
         out.set_item("start", start)?;

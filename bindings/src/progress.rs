@@ -13,7 +13,7 @@ use pyo3::sync::PyOnceLock;
 
 use criu_images::progress::Progress;
 
-use crate::errors::{panic_to_py, run, to_py};
+use crate::errors::{panic_to_py, to_py};
 
 /// How often the callback is called while the work runs.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
@@ -46,16 +46,18 @@ impl<'py> Callback<'py> {
     }
 }
 
-/// Runs `work` with the GIL released. With a callback, the work runs on a
-/// scoped thread and the calling thread reports `progress` every
-/// [`INTERVAL`] and once more, `(total, total)`, when the work is done.
+/// Runs `work` with the GIL released, on a scoped thread, while the calling
+/// thread wakes every [`INTERVAL`] to see whether a signal (Ctrl-C, a
+/// notebook's interrupt) arrived and to report `progress` to the callback,
+/// if any, and once more, `(total, total)`, when the work is done. A signal
+/// or an exception from the callback cancels the work through `progress`,
+/// which the work must watch.
 pub(crate) fn run_with<T: Send>(
     py: Python<'_>,
-    callback: Option<Callback<'_>>,
+    mut callback: Option<Callback<'_>>,
     progress: &Arc<Progress>,
     work: impl FnOnce() -> criu_images::Result<T> + Send,
 ) -> PyResult<T> {
-    let Some(mut callback) = callback else { return run(py, work) };
     let finished = (Mutex::new(false), Condvar::new());
     let mut raised: Option<PyErr> = None;
     let outcome = std::thread::scope(|scope| {
@@ -77,7 +79,10 @@ pub(crate) fn run_with<T: Send>(
             if raised.is_none() {
                 let (now, total) = (progress.done(), progress.total());
                 // Before the work has counted its total there is nothing to say.
-                let checked = py.check_signals().and_then(|_| if total > 0 { callback.report(now, total) } else { Ok(()) });
+                let checked = py.check_signals().and_then(|_| match callback.as_mut() {
+                    Some(callback) if total > 0 => callback.report(now, total),
+                    _ => Ok(()),
+                });
                 if let Err(err) = checked {
                     progress.cancel();
                     raised = Some(err);
@@ -92,7 +97,9 @@ pub(crate) fn run_with<T: Send>(
     }
     match outcome {
         Ok(Ok(Ok(value))) => {
-            callback.report(progress.total(), progress.total())?;
+            if let Some(callback) = callback.as_mut() {
+                callback.report(progress.total(), progress.total())?;
+            }
             Ok(value)
         }
         Ok(Ok(Err(err))) => Err(to_py(py, err)),

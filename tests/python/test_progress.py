@@ -7,6 +7,8 @@ import json
 import os
 import pathlib
 import threading
+import time
+import _thread
 
 import pytest
 
@@ -173,6 +175,40 @@ def test_an_exception_in_the_callback_stops_the_work_and_is_raised(big, tmp_path
         progress.check(40 << 20)
         with pytest.raises(TypeError, match="progress must be a callable"):
             memory.search(NEEDLE, progress=42)
+
+
+# A regex the engine cannot run on its fast DFA (its cache thrashes), so a
+# search of the 40 MiB takes seconds: long enough to interrupt for sure.
+SLOW = rb"(?u)(\w{1,5}\s?){20}Z"
+
+
+def test_ctrl_c_stops_a_long_search_without_a_progress_callback(big):
+    # On one CPU the search goes step after step (8 MiB each, five in all),
+    # whatever the machine: a cancelled search stops after about one.
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        with criu_images.open(big) as cp:
+            memory = cp.memory(1)
+            start = time.monotonic()
+            assert len(memory.search(SLOW, regex=True, range=(BASE, BASE + STEP))) == 0
+            step = time.monotonic() - start
+
+            # One Ctrl-C, half a step into the five-step search.
+            ctrl_c = threading.Timer(step / 2, _thread.interrupt_main)
+            start = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                ctrl_c.start()
+                memory.search(SLOW, regex=True)
+            interrupted = time.monotonic() - start
+            ctrl_c.join()
+            # Checks fall between steps and a signal is seen within 0.1 s:
+            # stopped after one or two steps, not five.
+            assert interrupted < 3 * step, (interrupted, step)
+            # The memory is still usable.
+            assert len(memory.search(NEEDLE)) == 40
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 def test_decode_all_raises_for_a_broken_image(tmp_path):
