@@ -111,12 +111,13 @@ pub(crate) fn decode_all<'py>(
                 };
                 out.set_item(name, crate::pyjson::loads(py, &text)?)?;
                 done += size;
-                if let Some(callback) = callback.as_mut() {
-                    if reported.elapsed() >= INTERVAL || done == total {
-                        py.check_signals()?;
+                // Ctrl-C is looked for with or without a callback.
+                if reported.elapsed() >= INTERVAL || done == total {
+                    py.check_signals()?;
+                    if let Some(callback) = callback.as_mut() {
                         callback.report(done, total)?;
-                        reported = Instant::now();
                     }
+                    reported = Instant::now();
                 }
             }
             Ok(())

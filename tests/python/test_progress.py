@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import threading
 import time
 import _thread
@@ -209,6 +210,41 @@ def test_ctrl_c_stops_a_long_search_without_a_progress_callback(big):
             assert len(memory.search(NEEDLE)) == 40
     finally:
         os.sched_setaffinity(0, cpus)
+
+
+def test_ctrl_c_stops_decode_all_without_a_progress_callback(tmp_path):
+    # 20 pagemaps of 100,000 runs each, written byte by byte.
+    def varint(v):
+        out = bytearray()
+        while v >= 0x80:
+            out.append(v & 0x7F | 0x80)
+            v >>= 7
+        out.append(v)
+        return bytes(out)
+
+    runs = bytearray(criu_images.encode({"magic": "PAGEMAP", "entries": [{"pages_id": 1}]}))
+    for i in range(100_000):
+        entry = b"\x08" + varint(BASE + i * 2 * PAGE) + b"\x20\x04\x28\x01"
+        runs += len(entry).to_bytes(4, "little") + entry
+    images = tmp_path / "images"
+    shutil.copytree(FIXTURES / "counter-host/images", images)
+    for n in range(20):
+        (images / f"pagemap-{1000 + n}.img").write_bytes(runs)
+    start = time.monotonic()
+    assert len(criu_images.decode(bytes(runs))["entries"]) == 100_001
+    one = time.monotonic() - start
+
+    with criu_images.open(images) as cp:
+        ctrl_c = threading.Timer(one / 2, _thread.interrupt_main)
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.start()
+            cp.decode_all()
+        interrupted = time.monotonic() - start
+        ctrl_c.join()
+        # Signals are looked for between images: stopped after a few of
+        # the twenty, not all.
+        assert interrupted < 5 * one + 0.2, (interrupted, one)
 
 
 def test_decode_all_raises_for_a_broken_image(tmp_path):
