@@ -11,7 +11,6 @@ use pyo3::types::{PyBytes, PyDict};
 use self_cell::self_cell;
 
 use criu_images::json::DecodeOptions;
-use criu_images::progress::Progress;
 
 use criu_images::archive::{MemberKind, OpenOptions};
 use criu_images::checkpoint::Rootfs;
@@ -336,10 +335,6 @@ impl PyCheckpoint {
     ) -> PyResult<Bound<'py, PyAny>> {
         let pattern = to_pattern(py, pattern, regex)?;
         let mut options = search_options(context, perms, kind, None, max_hits)?;
-        let callback = Callback::new(progress)?;
-        let counter = Arc::new(Progress::new());
-        // Watched even without a callback: Ctrl-C cancels through it.
-        options.progress = Some(counter.clone());
         let choice = RootfsChoice::from_py(rootfs)?;
         let shared = self.shared()?;
         let checkpoint = shared.checkpoint.clone();
@@ -351,7 +346,10 @@ impl PyCheckpoint {
             None => run(py, || checkpoint.memory_pids())?,
         };
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
-        let hits = run_with(py, callback, &counter, || search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options))?;
+        let hits = run_with(py, progress, |counter| {
+            options.progress = Some(counter.clone());
+            search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options)
+        })?;
         hits_to_py(py, hits)
     }
 

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use criu_images::progress::Progress;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -18,7 +17,7 @@ use crate::buffer;
 use crate::checkpoint::MemoryCell;
 use crate::display;
 use crate::errors::{quick, run, to_py};
-use crate::progress::{run_with, Callback};
+use crate::progress::run_with;
 
 /// The address space of one process, reconstructed from `mm`, `pagemap`
 /// and `pages` images through the pre-dump chain. Every byte of every
@@ -155,11 +154,10 @@ impl Memory {
     ) -> PyResult<Bound<'py, PyAny>> {
         let pattern = to_pattern(py, pattern, regex)?;
         let mut options = search_options(context, perms, kind, range, max_hits)?;
-        let callback = Callback::new(progress)?;
-        let counter = Arc::new(Progress::new());
-        // Watched even without a callback: Ctrl-C cancels through it.
-        options.progress = Some(counter.clone());
-        let hits = run_with(py, callback, &counter, || self.index().search(&pattern, &options))?;
+        let hits = run_with(py, progress, |counter| {
+            options.progress = Some(counter.clone());
+            self.index().search(&pattern, &options)
+        })?;
         hits_to_py(py, hits)
     }
 
@@ -185,11 +183,10 @@ impl Memory {
             .map(|e| Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\""))))
             .collect::<PyResult<Vec<_>>>()?;
         let mut options = search_options(0, perms, kind, range, None)?;
-        let callback = Callback::new(progress)?;
-        let counter = Arc::new(Progress::new());
-        // Watched even without a callback: Ctrl-C cancels through it.
-        options.progress = Some(counter.clone());
-        let found = run_with(py, callback, &counter, || self.index().strings(min_len, &encodings, &options))?;
+        let found = run_with(py, progress, |counter| {
+            options.progress = Some(counter.clone());
+            self.index().strings(min_len, &encodings, &options)
+        })?;
         Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
     }
 
@@ -221,10 +218,7 @@ impl Memory {
             }
             _ => return Err(PyValueError::new_err("give addr and size, or vma")),
         };
-        let callback = Callback::new(progress)?;
-        let counter = Arc::new(Progress::new());
-        let counting = Some(&*counter);
-        let summary = run_with(py, callback, &counter, || index.dump_with(start, end, &path, counting))?;
+        let summary = run_with(py, progress, |counter| index.dump_with(start, end, &path, Some(counter)))?;
         let out = PyDict::new(py);
         out.set_item("start", start)?;
         out.set_item("size", summary.size)?;

@@ -46,23 +46,24 @@ impl<'py> Callback<'py> {
     }
 }
 
-/// Runs `work` with the GIL released, on a scoped thread, while the calling
-/// thread wakes every [`INTERVAL`] to see whether a signal (Ctrl-C, a
-/// notebook's interrupt) arrived and to report `progress` to the callback,
-/// if any, and once more, `(total, total)`, when the work is done. A signal
-/// or an exception from the callback cancels the work through `progress`,
-/// which the work must watch.
+/// Runs `work` with the GIL released, on a scoped thread, handing it the
+/// [`Progress`] it must count into and watch. Meanwhile the calling thread
+/// wakes every [`INTERVAL`] to see whether a signal (Ctrl-C, a notebook's
+/// interrupt) arrived and to report to the user's `progress=` callback, if
+/// any, and once more, `(total, total)`, when the work is done. A signal or
+/// an exception from the callback cancels the work.
 pub(crate) fn run_with<T: Send>(
     py: Python<'_>,
-    mut callback: Option<Callback<'_>>,
-    progress: &Arc<Progress>,
-    work: impl FnOnce() -> criu_images::Result<T> + Send,
+    callback: Option<&Bound<'_, PyAny>>,
+    work: impl FnOnce(&Arc<Progress>) -> criu_images::Result<T> + Send,
 ) -> PyResult<T> {
+    let mut callback = Callback::new(callback)?;
+    let progress = &Arc::new(Progress::new());
     let finished = (Mutex::new(false), Condvar::new());
     let mut raised: Option<PyErr> = None;
     let outcome = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let outcome = catch_unwind(AssertUnwindSafe(work));
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(progress)));
             *finished.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
             finished.1.notify_all();
             outcome

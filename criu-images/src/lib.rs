@@ -35,6 +35,7 @@ pub mod image;
 pub mod json;
 pub mod memory;
 pub mod model;
+mod parallel;
 pub mod progress;
 pub mod proto;
 

@@ -164,12 +164,9 @@ fn run(cli: Cli) -> Result<()> {
             // Member names of one directory: never a path, but make sure.
             let names: Vec<String> =
                 checkpoint.image_names().into_iter().filter(|name| !name.contains('/') && !name.starts_with('.')).collect();
-            // Images are independent: decode them on every core, each
-            // thread taking the next name; report the first error in
-            // name order.
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(names.len().max(1));
-            let decode_one = |name: &str| -> Result<bool> {
+            // Images are independent: decode them on every core.
+            let decoded = crate::parallel::map_tasks(names.len(), |i| {
+                let name = &names[i];
                 match Image::parse(name, checkpoint.image_bytes(name)?) {
                     Ok(image) => {
                         write_json_output(&image, &options, Some(&output.join(format!("{name}.json"))))?;
@@ -183,36 +180,8 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     Err(_) => Ok(false),
                 }
-            };
-            let results: Vec<(usize, Result<bool>)> = std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut done = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(name) = names.get(i) else { break };
-                                let result = decode_one(name);
-                                let failed = result.is_err();
-                                done.push((i, result));
-                                if failed {
-                                    // Stop the others at their next image.
-                                    next.store(names.len(), std::sync::atomic::Ordering::Relaxed);
-                                    break;
-                                }
-                            }
-                            done
-                        })
-                    })
-                    .collect();
-                workers.into_iter().flat_map(|worker| worker.join().expect("decoding does not panic")).collect()
-            });
-            let mut results = results;
-            results.sort_by_key(|(i, _)| *i);
-            let mut written = 0;
-            for (_, result) in results {
-                written += usize::from(result?);
-            }
+            })?;
+            let written = decoded.into_iter().filter(|&written| written).count();
             eprintln!("decoded {written} images into {}", output.display());
             Ok(())
         }

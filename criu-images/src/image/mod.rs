@@ -370,12 +370,11 @@ impl<'a> Entries<'a> {
     }
 
     fn next_entry(&mut self) -> Result<Entry<'a>> {
-        if self.no_extra {
-            if let Some(entry) = self.next_plain_entry() {
-                return Ok(entry);
-            }
-            // Truncated: the general path words the error.
+        if let Some(entry) = self.next_plain_entry() {
+            return Ok(entry);
         }
+        // Entries with extra payloads, and truncated ones: the general path
+        // frames them and words the error.
         let image = self.image;
         let data = image.data;
         let start = self.pos;
@@ -506,16 +505,11 @@ impl<'a> Entries<'a> {
     /// [`Iterator::next`] does, without building it.
     #[inline]
     pub(crate) fn skip_entry(&mut self) -> Option<Result<()>> {
-        if self.no_extra && !self.done {
-            let data = self.image.data;
-            let start = self.pos;
-            if let Some(size) = data.get(start..start + 4) {
-                let end = (start + 4).saturating_add(self.image.endian.u32(size.try_into().unwrap()) as usize);
-                if end <= data.len() {
-                    self.pos = end;
-                    self.index += 1;
-                    return Some(Ok(()));
-                }
+        if !self.done {
+            if let Some(end) = self.plain_entry_end() {
+                self.pos = end;
+                self.index += 1;
+                return Some(Ok(()));
             }
         }
         self.next().map(|entry| entry.map(drop))
@@ -524,15 +518,26 @@ impl<'a> Entries<'a> {
     /// The next entry of an image without extra payloads, when it is whole.
     #[inline]
     fn next_plain_entry(&mut self) -> Option<Entry<'a>> {
+        let end = self.plain_entry_end()?;
         let image = self.image;
-        let start = self.pos;
-        let size = image.endian.u32(image.data.get(start..start + 4)?.try_into().ok()?);
-        let end = (start + 4).checked_add(size as usize)?;
-        let payload = image.data.get(start + 4..end)?;
-        let index = self.index;
+        let (start, index) = (self.pos, self.index);
         self.pos = end;
         self.index += 1;
+        let payload = &image.data[start + 4..end];
         Some(Entry { index, offset: start, message: image.kind.entry_message(index), payload, extra: Extra::None, name: image.name })
+    }
+
+    /// Where the next entry ends, for an image without extra payloads and
+    /// an entry that is whole (`None` otherwise: the general path decides).
+    #[inline]
+    fn plain_entry_end(&self) -> Option<usize> {
+        if !self.no_extra {
+            return None;
+        }
+        let data = self.image.data;
+        let size = self.image.endian.u32(data.get(self.pos..self.pos + 4)?.try_into().ok()?);
+        let end = (self.pos + 4).checked_add(size as usize)?;
+        (end <= data.len()).then_some(end)
     }
 
     fn read_u32(&self, offset: usize, expected: &str) -> Result<u32> {

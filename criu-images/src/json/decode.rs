@@ -7,8 +7,9 @@ use super::text::{mime_base64, quoted_printable};
 use super::writer::JsonWriter;
 use super::DecodeOptions;
 use crate::error::{Error, Location, Result};
-use crate::image::{Entries, Entry, Extra, Image};
 use std::io::Write;
+
+use crate::image::{Entries, Entry, Extra, Image};
 use crate::proto::wire::{self, Fields, WireError, WireValue};
 use crate::proto::{message_ids as m, FieldSchema, FieldType, MessageId};
 
@@ -90,18 +91,16 @@ pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut 
     w.string(image.kind().name().as_bytes());
     w.key("entries");
     w.begin_array();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let count = if image.data().len() >= PARALLEL_BYTES && threads >= 2 {
-        let (blocks, count) = frame_blocks(image)?;
-        if count >= PARALLEL_ENTRIES {
-            write_blocks_parallel(image, options, &blocks, threads, out)?;
-            count
-        } else {
-            write_entries_serial(image, options, out)?
-        }
+    // Framing first (it is cheap and sequential): a mis-framed image writes
+    // nothing, and its framing error comes before any rendering error.
+    let blocks = frame_blocks(image)?;
+    let count: usize = blocks.iter().map(|b| b.len).sum();
+    let threads = crate::parallel::threads();
+    if image.data().len() >= PARALLEL_BYTES && count >= PARALLEL_ENTRIES && threads >= 2 {
+        write_blocks_parallel(image, options, &blocks, threads, out)?;
     } else {
-        write_entries_serial(image, options, out)?
-    };
+        write_entries_serial(image, options, out)?;
+    }
     let mut w = JsonWriter::inside_array(out.buf(), indent, 2, count == 0);
     w.end_array();
     w.end_object();
@@ -121,67 +120,47 @@ const PARALLEL_ENTRIES: usize = 20_000;
 const BLOCK_ENTRIES: usize = 2048;
 const BLOCK_BYTES: usize = 128 << 10;
 
-/// Frames every entry, then renders them on this thread into `out`;
-/// returns the number of entries.
-fn write_entries_serial(image: &Image<'_>, options: &DecodeOptions, out: &mut impl Output) -> Result<usize> {
+/// Renders every entry (already framed) on this thread into `out`.
+fn write_entries_serial(image: &Image<'_>, options: &DecodeOptions, out: &mut impl Output) -> Result<()> {
     let indent = options.pretty.then_some(4);
-    // Framing first (it is cheap): a mis-framed image writes nothing, and
-    // its framing error comes before any rendering error.
-    let mut framing = image.entries();
-    while let Some(entry) = framing.skip_entry() {
-        entry?;
-    }
-    let mut count = 0;
-    for entry in image.entries() {
-        let mut w = JsonWriter::inside_array(out.buf(), indent, 2, count == 0);
+    for (i, entry) in image.entries().enumerate() {
+        let mut w = JsonWriter::inside_array(out.buf(), indent, 2, i == 0);
         write_entry(&mut w, image, &entry?, options)?;
-        count += 1;
         out.entry_done()?;
     }
-    Ok(count)
+    Ok(())
 }
 
 /// A run of consecutive entries: an iterator standing at its first entry,
-/// the index of that entry, and how many entries the run has.
+/// and how many entries the run has.
 struct Block<'a> {
     entries: Entries<'a>,
-    first: usize,
     len: usize,
 }
 
-/// Frames every entry (so a malformed image fails before any of it is
-/// rendered, as in the serial order) and cuts the entries into blocks of
-/// at most [`BLOCK_ENTRIES`] entries and about [`BLOCK_BYTES`] bytes.
-/// Returns the blocks and the number of entries.
-fn frame_blocks<'a>(image: &Image<'a>) -> Result<(Vec<Block<'a>>, usize)> {
+/// Frames every entry and cuts the entries into blocks of at most
+/// [`BLOCK_ENTRIES`] entries and about [`BLOCK_BYTES`] bytes.
+fn frame_blocks<'a>(image: &Image<'a>) -> Result<Vec<Block<'a>>> {
     let mut blocks: Vec<Block<'a>> = Vec::new();
     let mut entries = image.entries();
-    let mut count = 0usize;
-    let mut block_start = usize::MAX; // byte offset where the open block starts
+    let mut block_start = 0; // byte offset where the last block starts
     loop {
         let at = entries.offset();
-        let open = blocks.last().map_or(0, |b| b.len);
-        if blocks.is_empty() || open == BLOCK_ENTRIES || at - block_start >= BLOCK_BYTES {
-            blocks.push(Block { entries: entries.clone(), first: count, len: 0 });
+        let full = blocks.last().is_none_or(|b| b.len == BLOCK_ENTRIES || at - block_start >= BLOCK_BYTES);
+        let start = full.then(|| entries.clone());
+        let Some(entry) = entries.skip_entry() else { break };
+        entry?;
+        if let Some(entries) = start {
+            blocks.push(Block { entries, len: 0 });
             block_start = at;
         }
-        match entries.skip_entry() {
-            Some(entry) => {
-                entry?;
-                count += 1;
-                blocks.last_mut().expect("a block is open").len += 1;
-            }
-            None => break,
-        }
+        blocks.last_mut().expect("a block is open").len += 1;
     }
-    if blocks.last().is_some_and(|b| b.len == 0) {
-        blocks.pop();
-    }
-    Ok((blocks, count))
+    Ok(blocks)
 }
 
 /// Renders the blocks on `threads` threads, this one included: block `i`
-/// on thread `i % threads`, the others working at most a few blocks ahead
+/// on thread `i % threads` (so block 0, the one without a separator, here), the others working at most a few blocks ahead
 /// into recycled buffers, while this thread hands every block to `out` in
 /// order. The text is the text of the serial order, and so is the first
 /// error.
@@ -193,9 +172,9 @@ fn write_blocks_parallel(
     out: &mut impl Output,
 ) -> Result<()> {
     let indent = options.pretty.then_some(4);
-    let render = |block: &Block<'_>, piece: &mut Vec<u8>| -> Result<()> {
+    let render = |block: &Block<'_>, first: bool, piece: &mut Vec<u8>| -> Result<()> {
         piece.clear();
-        let mut w = JsonWriter::inside_array(piece, indent, 2, block.first == 0);
+        let mut w = JsonWriter::inside_array(piece, indent, 2, first);
         block.entries.clone().take(block.len).try_for_each(|entry| write_entry(&mut w, image, &entry?, options))
     };
     let threads = threads.clamp(1, blocks.len().max(1));
@@ -209,7 +188,7 @@ fn write_blocks_parallel(
             scope.spawn(move || {
                 for block in blocks.iter().skip(helper).step_by(threads) {
                     let mut piece = free.try_recv().unwrap_or_default();
-                    let result = render(block, &mut piece).map(|()| piece);
+                    let result = render(block, false, &mut piece).map(|()| piece);
                     let failed = result.is_err();
                     // A closed channel means this thread's caller stopped.
                     if done.send(result).is_err() || failed {
@@ -222,7 +201,7 @@ fn write_blocks_parallel(
         for (i, block) in blocks.iter().enumerate() {
             match i % threads {
                 0 => {
-                    render(block, &mut mine)?;
+                    render(block, i == 0, &mut mine)?;
                     out.append(&mine)?;
                 }
                 n => {
@@ -403,41 +382,18 @@ fn write_fields(
 /// a message with no nested ones: the retry costs at most as much again).
 #[inline]
 fn write_flat_in_order(w: &mut JsonWriter<'_>, fields: &[FieldSchema], bytes: &[u8], pretty: bool, hex_inherited: bool) -> bool {
-    let mut pos = 0;
     let mut cursor = 0;
     let mut last = 0;
-    while pos < bytes.len() {
-        let Ok(key) = wire::read_varint(bytes, &mut pos) else { return false };
-        let number = key >> 3;
+    for field in Fields::new(bytes) {
+        let Ok((number, value)) = field else { return false };
         if number <= last {
             return false;
         }
         last = number;
-        let value = match key & 7 {
-            0 => match wire::read_varint(bytes, &mut pos) {
-                Ok(v) => WireValue::Varint(v),
-                Err(_) => return false,
-            },
-            1 => match bytes.get(pos..pos + 8) {
-                Some(b) => {
-                    pos += 8;
-                    WireValue::Fixed64(u64::from_le_bytes(b.try_into().unwrap()))
-                }
-                None => return false,
-            },
-            5 => match bytes.get(pos..pos + 4) {
-                Some(b) => {
-                    pos += 4;
-                    WireValue::Fixed32(u32::from_le_bytes(b.try_into().unwrap()))
-                }
-                None => return false,
-            },
-            _ => return false,
-        };
-        while cursor < fields.len() && u64::from(fields[cursor].number) < number {
+        while cursor < fields.len() && fields[cursor].number < number {
             cursor += 1;
         }
-        let Some(field) = fields.get(cursor).filter(|f| u64::from(f.number) == number) else { return false };
+        let Some(field) = fields.get(cursor).filter(|f| f.number == number) else { return false };
         let Some(raw) = lone_scalar(field.ty, value) else { return false };
         w.field_key(field.json_key);
         write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));

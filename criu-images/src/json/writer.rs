@@ -206,11 +206,7 @@ impl<'o> JsonWriter<'o> {
     /// schema, flag and dict tables, hex, device numbers, IP addresses),
     /// written without looking for bytes to escape.
     pub(crate) fn ascii_string(&mut self, value: &[u8]) {
-        debug_assert!(value.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
-        self.item();
-        self.out.push(b'"');
-        self.out.extend_from_slice(value);
-        self.out.push(b'"');
+        self.ascii_string_with(|out| out.extend_from_slice(value));
     }
 
     /// [`JsonWriter::ascii_string`] of the text `text` appends to the output.

@@ -463,36 +463,8 @@ fn find_in_pieces(
         report(progress, *own)?;
         Ok(found)
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8).min(tasks.len());
-    if threads <= 1 {
-        let mut found = Vec::new();
-        for task in &tasks {
-            found.extend(run(task)?);
-        }
-        return Ok(found);
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut mine = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(task) = tasks.get(i) else { break };
-                    match run(task) {
-                        Ok(found) => mine.extend(found),
-                        Err(_) => break, // cancelled: reported below
-                    }
-                }
-                if let Ok(mut all) = results.lock() {
-                    all.extend(mine);
-                }
-            });
-        }
-    });
-    progress.map_or(Ok(()), Progress::check)?;
-    Ok(results.into_inner().unwrap_or_default())
+    let found = crate::parallel::map_tasks(tasks.len(), |i| run(&tasks[i]))?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn is_printable(b: u8) -> bool {
