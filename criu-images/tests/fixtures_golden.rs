@@ -5,7 +5,7 @@
 mod common;
 
 use criu_images::image::{raw_image_kind, Image};
-use criu_images::json::{self, DecodeOptions};
+use criu_images::json::{self, tape, DecodeOptions};
 
 fn read_golden(path: &std::path::Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
@@ -50,10 +50,17 @@ fn every_fixture_image_matches_crit_4_2_byte_for_byte() {
             if pretty != pretty_golden {
                 failures.push(format!("{label}: pretty JSON differs from crit 4.2"));
             }
+            // The values without the text (what Python's decode builds on).
+            if tape::to_tape(&image, &DecodeOptions::PRETTY).unwrap().to_json(true) != pretty_golden {
+                failures.push(format!("{label}: pretty tape differs from crit 4.2"));
+            }
             if let Some(plain_golden) = &plain_golden {
                 let plain = json::to_json(&image, &DecodeOptions::PLAIN).unwrap();
                 if &plain != plain_golden {
                     failures.push(format!("{label}: plain JSON differs from crit 4.2"));
+                }
+                if tape::to_tape(&image, &DecodeOptions::PLAIN).unwrap().to_json(false) != *plain_golden {
+                    failures.push(format!("{label}: plain tape differs from crit 4.2"));
                 }
                 if json::from_json(plain_golden.as_bytes(), &label).unwrap() != *bytes {
                     failures.push(format!("{label}: encoding crit's plain JSON does not give the image back"));

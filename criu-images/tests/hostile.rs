@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use criu_images::image::{ExtraKind, Layout};
-use criu_images::json::{self, DecodeOptions};
+use criu_images::json::{self, tape, DecodeOptions};
 use criu_images::proto::{message_ids as m, FieldSchema, FieldType, MessageId};
 use criu_images::{Error, Image, ImageKind};
 use proptest::prelude::*;
@@ -178,7 +178,14 @@ fn exercise(name: &str, data: &[u8]) {
         DecodeOptions::PRETTY,
         DecodeOptions { pretty: true, no_payload: true },
     ] {
-        match json::to_json(&image, &options) {
+        let text = json::to_json(&image, &options);
+        // The tape (Python's decode) holds the same values, or the same error.
+        match (&text, tape::to_tape(&image, &options)) {
+            (Ok(text), Ok(tape)) => assert_eq!(tape.to_json(options.pretty), *text, "{name}: tape differs from text"),
+            (Err(text_err), Err(tape_err)) => assert_eq!(tape_err.to_string(), text_err.to_string(), "{name}"),
+            (text, tape) => panic!("{name}: text {:?} but tape {:?}", text.as_ref().err(), tape.err()),
+        }
+        match text {
             Ok(text) => {
                 assert!(framed.is_ok());
                 assert_valid_json(&text);

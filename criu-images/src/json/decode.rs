@@ -4,6 +4,7 @@
 
 use super::pretty;
 use super::text::{mime_base64, quoted_printable};
+use super::sink::Sink;
 use super::writer::JsonWriter;
 use super::DecodeOptions;
 use crate::error::{Error, Location, Result};
@@ -88,7 +89,7 @@ pub(crate) fn write_image(image: &Image<'_>, options: &DecodeOptions, out: &mut 
     let mut w = JsonWriter::new(out.buf(), indent);
     w.begin_object();
     w.key("magic");
-    w.string(image.kind().name().as_bytes());
+    w.name(image.kind().name());
     w.key("entries");
     w.begin_array();
     // Framing first (it is cheap and sequential): a mis-framed image writes
@@ -223,7 +224,7 @@ pub(crate) fn write_one_entry(image: &Image<'_>, entry: &Entry<'_>, options: &De
     write_entry(&mut w, image, entry, options)
 }
 
-fn write_entry(w: &mut JsonWriter<'_>, image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<()> {
+pub(crate) fn write_entry(w: &mut impl Sink, image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<()> {
     let at = |err: WireError| Error::Protobuf {
         at: Location::new(image.name(), (entry.offset() + 4 + err.offset) as u64).in_entry(entry.index()),
         message: entry.message_id().name(),
@@ -312,7 +313,7 @@ fn within(whole: &[u8], part: &[u8], err: WireError) -> WireError {
 /// Writes the fields of one message (without the surrounding braces);
 /// `depth` counts the messages around it.
 fn write_fields(
-    w: &mut JsonWriter<'_>,
+    w: &mut impl Sink,
     id: MessageId,
     bytes: &[u8],
     pretty: bool,
@@ -365,7 +366,7 @@ fn write_fields(
         };
         if run == 1 && !field.repeated {
             if let Some(raw) = lone_scalar(field.ty, value) {
-                w.field_key(field.json_key);
+                w.field_key(field);
                 write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));
                 continue;
             }
@@ -381,7 +382,7 @@ fn write_fields(
 /// else, leaving partial output for the caller to roll back (one pass of
 /// a message with no nested ones: the retry costs at most as much again).
 #[inline]
-fn write_flat_in_order(w: &mut JsonWriter<'_>, fields: &[FieldSchema], bytes: &[u8], pretty: bool, hex_inherited: bool) -> bool {
+fn write_flat_in_order(w: &mut impl Sink, fields: &'static [FieldSchema], bytes: &[u8], pretty: bool, hex_inherited: bool) -> bool {
     let mut cursor = 0;
     let mut last = 0;
     for field in Fields::new(bytes) {
@@ -395,7 +396,7 @@ fn write_flat_in_order(w: &mut JsonWriter<'_>, fields: &[FieldSchema], bytes: &[
         }
         let Some(field) = fields.get(cursor).filter(|f| f.number == number) else { return false };
         let Some(raw) = lone_scalar(field.ty, value) else { return false };
-        w.field_key(field.json_key);
+        w.field_key(field);
         write_scalar(w, field, raw, pretty, pretty && (hex_inherited || field.opts.hex));
     }
     true
@@ -422,8 +423,8 @@ fn lone_scalar(ty: FieldType, value: WireValue<'_>) -> Option<u64> {
 /// `values`: every `(number, value)` of the field, in order; `message` is
 /// the message they come from (for error offsets).
 fn write_field(
-    w: &mut JsonWriter<'_>,
-    field: &FieldSchema,
+    w: &mut impl Sink,
+    field: &'static FieldSchema,
     message: &[u8],
     values: &[(u32, WireValue<'_>)],
     pretty: bool,
@@ -447,7 +448,7 @@ fn write_field(
                 let err = WireError { offset: 0, what: "messages nested more than 100 deep" };
                 return Err(within(message, parts[0], err));
             }
-            w.field_key(field.json_key);
+            w.field_key(field);
             if field.repeated {
                 w.begin_array();
                 for part in parts {
@@ -488,7 +489,7 @@ fn write_field(
             let Some(last) = parts.last() else {
                 return Ok(());
             };
-            w.field_key(field.json_key);
+            w.field_key(field);
             if field.repeated {
                 w.begin_array();
                 for part in &parts {
@@ -517,13 +518,13 @@ fn write_field(
             if scalars.is_empty() {
                 return Ok(());
             }
-            w.field_key(field.json_key);
+            w.field_key(field);
             if field.repeated {
                 if pretty && field.opts.ipadd {
                     let words: Vec<u32> = scalars.iter().map(|&v| v as u32).collect();
                     if let Some(address) = pretty::ip_address(&words) {
                         w.begin_array();
-                        w.ascii_string(address.as_bytes());
+                        w.ascii_string_with(|out| out.extend_from_slice(address.as_bytes()));
                         w.end_array();
                         return Ok(());
                     }
@@ -589,15 +590,15 @@ fn integer(ty: FieldType, raw: u64) -> i128 {
 }
 
 #[inline]
-fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: bool, hex: bool) {
+fn write_scalar(w: &mut impl Sink, field: &'static FieldSchema, raw: u64, pretty: bool, hex: bool) {
     match field.ty {
         FieldType::Bool => w.bool(raw != 0),
-        FieldType::Float => w.raw(&python_float(f64::from(f32::from_bits(raw as u32)))),
-        FieldType::Double => w.raw(&python_float(f64::from_bits(raw))),
+        FieldType::Float => w.f64(f64::from(f32::from_bits(raw as u32))),
+        FieldType::Double => w.f64(f64::from_bits(raw)),
         FieldType::Enum(e) => {
             let value = raw as u32 as i32;
             match e.schema().name_of(value) {
-                Some(name) => w.ascii_string(name.as_bytes()),
+                Some(name) => w.name(name),
                 // crit crashes on values its enum does not know; print the number.
                 None => w.i64(value.into()),
             }
@@ -618,14 +619,14 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
                 }
                 let opts = &field.opts;
                 if opts.dev || opts.odev {
-                    return w.ascii_string(pretty::dev(value as u64, opts.odev).as_bytes());
+                    return w.ascii_string_with(|out| out.extend_from_slice(pretty::dev(value as u64, opts.odev).as_bytes()));
                 }
                 if let Some(table) = opts.flags {
                     return w.ascii_string_with(|out| pretty::write_flags(out, table, value as u64));
                 }
                 if let Some(dict) = opts.dict {
                     if let Some(name) = pretty::dict_name(dict, field.name, value as u64) {
-                        return w.ascii_string(name.as_bytes());
+                        return w.name(name);
                     }
                 }
             }
@@ -638,23 +639,12 @@ fn write_scalar(w: &mut JsonWriter<'_>, field: &FieldSchema, raw: u64, pretty: b
     }
 }
 
-fn write_bytes_value(w: &mut JsonWriter<'_>, field: &FieldSchema, bytes: &[u8]) {
+fn write_bytes_value(w: &mut impl Sink, field: &FieldSchema, bytes: &[u8]) {
     match field.ty {
         FieldType::String => w.string(bytes),
         _ if field.opts.conv == Some("unix_name") => w.string(quoted_printable(bytes).as_bytes()),
         _ => w.string(mime_base64(bytes).as_bytes()),
     }
-}
-
-/// Python's `repr(float)` for the values JSON can hold.
-fn python_float(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
-    }
-    format!("{v:?}")
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@
 mod decode;
 mod encode;
 mod pretty;
+mod sink;
+pub mod tape;
 mod text;
 mod value;
 mod writer;

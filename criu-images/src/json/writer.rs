@@ -2,7 +2,11 @@
 //! `json.dump` does: `", "` and `": "` separators on one line, or
 //! `indent=4` with `","` at line ends and `[]`/`{}` for empty containers.
 
+use std::io::Write as _;
+
+use super::sink::Sink;
 use super::text::write_json_string;
+use crate::proto::FieldSchema;
 
 /// Writes JSON into a byte buffer.
 pub(crate) struct JsonWriter<'o> {
@@ -35,21 +39,6 @@ impl<'o> JsonWriter<'o> {
     /// says whether the array has no item yet (so no separator is due).
     pub(crate) fn inside_array(out: &'o mut Vec<u8>, indent: Option<usize>, depth: usize, first: bool) -> Self {
         JsonWriter { out, indent, depth, empty: first, after_key: false }
-    }
-
-    /// Where the writer stands, to come back to with [`JsonWriter::rollback`].
-    #[inline]
-    pub(crate) fn mark(&self) -> WriterMark {
-        WriterMark { len: self.out.len(), depth: self.depth, empty: self.empty, after_key: self.after_key }
-    }
-
-    /// Forgets everything written since `mark`.
-    #[inline]
-    pub(crate) fn rollback(&mut self, mark: WriterMark) {
-        self.out.truncate(mark.len);
-        self.depth = mark.depth;
-        self.empty = mark.empty;
-        self.after_key = mark.after_key;
     }
 
     #[inline]
@@ -94,28 +83,6 @@ impl<'o> JsonWriter<'o> {
         self.empty = false;
     }
 
-    pub(crate) fn begin_object(&mut self) {
-        self.item();
-        self.out.push(b'{');
-        self.depth += 1;
-        self.empty = true;
-    }
-
-    pub(crate) fn end_object(&mut self) {
-        self.close(b'}');
-    }
-
-    pub(crate) fn begin_array(&mut self) {
-        self.item();
-        self.out.push(b'[');
-        self.depth += 1;
-        self.empty = true;
-    }
-
-    pub(crate) fn end_array(&mut self) {
-        self.close(b']');
-    }
-
     fn close(&mut self, bracket: u8) {
         self.depth -= 1;
         if !self.empty {
@@ -124,20 +91,57 @@ impl<'o> JsonWriter<'o> {
         self.out.push(bracket);
         self.empty = false;
     }
+}
 
-    /// Writes an object key; the next call writes its value. `json_key` is
-    /// the key already quoted with its separator (`"name": `, a schema's
-    /// [`crate::proto::FieldSchema::json_key`]): a protobuf field name needs
-    /// no escaping.
+impl Sink for JsonWriter<'_> {
+    type Mark = WriterMark;
+
     #[inline]
-    pub(crate) fn field_key(&mut self, json_key: &str) {
-        debug_assert!(json_key.starts_with('"') && json_key.ends_with("\": "));
+    fn mark(&self) -> WriterMark {
+        WriterMark { len: self.out.len(), depth: self.depth, empty: self.empty, after_key: self.after_key }
+    }
+
+    #[inline]
+    fn rollback(&mut self, mark: WriterMark) {
+        self.out.truncate(mark.len);
+        self.depth = mark.depth;
+        self.empty = mark.empty;
+        self.after_key = mark.after_key;
+    }
+
+    fn begin_object(&mut self) {
         self.item();
-        self.out.extend_from_slice(json_key.as_bytes());
+        self.out.push(b'{');
+        self.depth += 1;
+        self.empty = true;
+    }
+
+    fn end_object(&mut self) {
+        self.close(b'}');
+    }
+
+    fn begin_array(&mut self) {
+        self.item();
+        self.out.push(b'[');
+        self.depth += 1;
+        self.empty = true;
+    }
+
+    fn end_array(&mut self) {
+        self.close(b']');
+    }
+
+    /// The key is the schema's ready-quoted [`FieldSchema::json_key`]
+    /// (`"name": `): a protobuf field name needs no escaping.
+    #[inline]
+    fn field_key(&mut self, field: &'static FieldSchema) {
+        debug_assert!(field.json_key.starts_with('"') && field.json_key.ends_with("\": "));
+        self.item();
+        self.out.extend_from_slice(field.json_key.as_bytes());
         self.after_key = true;
     }
 
-    pub(crate) fn key(&mut self, key: &str) {
+    fn key(&mut self, key: &'static str) {
         self.item();
         write_json_string(self.out, key.as_bytes());
         self.out.extend_from_slice(b": ");
@@ -145,7 +149,7 @@ impl<'o> JsonWriter<'o> {
     }
 
     #[inline]
-    pub(crate) fn u64(&mut self, value: u64) {
+    fn u64(&mut self, value: u64) {
         self.item();
         // Flags, counts and small ids are most of the numbers in images.
         if value < 10 {
@@ -158,7 +162,7 @@ impl<'o> JsonWriter<'o> {
     }
 
     #[inline]
-    pub(crate) fn i64(&mut self, value: i64) {
+    fn i64(&mut self, value: i64) {
         if value >= 0 {
             return self.u64(value as u64);
         }
@@ -166,51 +170,40 @@ impl<'o> JsonWriter<'o> {
         self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
-    /// `"0x1f"` (and `"-0x5"`), crit's pretty hex, without a temporary string.
-    pub(crate) fn hex_string(&mut self, value: i128) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    /// Python's `repr(float)`, and its `NaN` / `Infinity` for the values
+    /// JSON has no numbers for.
+    fn f64(&mut self, value: f64) {
         self.item();
-        self.out.push(b'"');
-        if value < 0 {
-            self.out.push(b'-');
+        if value.is_nan() {
+            self.out.extend_from_slice(b"NaN");
+        } else if value.is_infinite() {
+            self.out.extend_from_slice(if value > 0.0 { b"Infinity" } else { b"-Infinity" });
+        } else {
+            write!(self.out, "{value:?}").expect("writing to a Vec does not fail");
         }
-        self.out.extend_from_slice(b"0x");
-        let magnitude = value.unsigned_abs();
-        let mut buf = [0u8; 32];
-        let mut i = buf.len();
-        let mut v = magnitude;
-        loop {
-            i -= 1;
-            buf[i] = DIGITS[(v & 15) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
-            }
-        }
-        self.out.extend_from_slice(&buf[i..]);
-        self.out.push(b'"');
     }
 
-    pub(crate) fn bool(&mut self, value: bool) {
+    fn hex_string(&mut self, value: i128) {
+        self.ascii_string_with(|out| write_hex(out, value));
+    }
+
+    fn bool(&mut self, value: bool) {
         self.item();
         self.out.extend_from_slice(if value { b"true" } else { b"false" });
     }
 
-    /// A string value; bytes that are not UTF-8 are escaped as lone surrogates.
-    pub(crate) fn string(&mut self, value: &[u8]) {
+    /// Bytes that are not UTF-8 are escaped as lone surrogates.
+    fn string(&mut self, value: &[u8]) {
         self.item();
         write_json_string(self.out, value);
     }
 
-    /// A string value of printable ASCII without `"` or `\\` (names from the
-    /// schema, flag and dict tables, hex, device numbers, IP addresses),
-    /// written without looking for bytes to escape.
-    pub(crate) fn ascii_string(&mut self, value: &[u8]) {
-        self.ascii_string_with(|out| out.extend_from_slice(value));
+    fn name(&mut self, value: &'static str) {
+        self.ascii_string_with(|out| out.extend_from_slice(value.as_bytes()));
     }
 
-    /// [`JsonWriter::ascii_string`] of the text `text` appends to the output.
-    pub(crate) fn ascii_string_with(&mut self, text: impl FnOnce(&mut Vec<u8>)) {
+    /// Written without looking for bytes to escape.
+    fn ascii_string_with(&mut self, text: impl FnOnce(&mut Vec<u8>)) {
         self.item();
         self.out.push(b'"');
         let start = self.out.len();
@@ -218,12 +211,27 @@ impl<'o> JsonWriter<'o> {
         debug_assert!(self.out[start..].iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
         self.out.push(b'"');
     }
+}
 
-    /// A value whose JSON text the caller has already formed (ASCII only).
-    pub(crate) fn raw(&mut self, json: &str) {
-        self.item();
-        self.out.extend_from_slice(json.as_bytes());
+/// Appends crit's pretty hex of `value` (`0x1f`, `-0x5`).
+pub(crate) fn write_hex(out: &mut Vec<u8>, value: i128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    if value < 0 {
+        out.push(b'-');
     }
+    out.extend_from_slice(b"0x");
+    let mut buf = [0u8; 32];
+    let mut i = buf.len();
+    let mut v = value.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]
