@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -14,12 +14,14 @@ use self_cell::self_cell;
 
 use criu_images::archive::ArchiveFormat;
 use criu_images::image::{Entries, Image as ImageView};
+use criu_images::json::tape::{self, Tape};
 use criu_images::json::{self, DecodeOptions};
 use criu_images::Checkpoint;
 
 use crate::checkpoint::lock;
 use crate::errors::{panic_to_py, quick, run, to_py, CriuImagesError};
 use crate::progress::{Callback, INTERVAL};
+use crate::pytape::{Builder, GcPaused};
 
 /// Where an image's bytes are: a checkpoint (kept alive) and the file name.
 struct Source {
@@ -65,59 +67,83 @@ pub(crate) fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py
     JSON_LOADS.import(py, "json", "loads")?.call1((text,))
 }
 
-/// What the rendering thread of [`decode_all`] sends for each image.
-type Rendered = Result<criu_images::Result<String>, Box<dyn Any + Send>>;
+/// What the decoding thread of [`decode_all`] sends for each image.
+type Rendered = Result<criu_images::Result<Tape>, Box<dyn Any + Send>>;
 
-/// `Checkpoint.decode_all`: a worker thread renders each image's JSON text
-/// (no GIL needed) while this thread turns the texts into dicts, so that
-/// the two run at the same time.
+/// How far the decoding thread of [`decode_all`] may run ahead of the
+/// building, in bytes of images (their tapes take about 15 times that).
+const AHEAD_BYTES: u64 = 4 << 20;
+
+/// `Checkpoint.decode_all`: a worker thread decodes image after image into
+/// tapes of values (no GIL needed) while this thread builds the dicts of
+/// the ones before, so that the two run at the same time. The worker is
+/// usually ahead: this thread then takes each tape without waiting (no
+/// thread wake-ups per image, which would cost more than small images).
 pub(crate) fn decode_all<'py>(
     py: Python<'py>,
     checkpoint: &Checkpoint,
     options: DecodeOptions,
-    mut callback: Option<Callback<'py>>,
+    callback: Option<Callback<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let names = run(py, || Ok(checkpoint.protobuf_image_names()))?;
     let sizes = quick(py, || names.iter().map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64)).collect::<criu_images::Result<Vec<_>>>())?;
-    let total: u64 = sizes.iter().sum();
-    let out = PyDict::new(py);
+    let mut build = Build { out: PyDict::new(py), builder: Builder::new(py), callback, done: 0, total: sizes.iter().sum(), reported: Instant::now() };
+    let _gc = GcPaused::new(py)?;
+    // Bytes of images decoded and not yet built; the worker waits for room.
+    let ahead = (Mutex::new(0u64), Condvar::new());
     let stop = AtomicBool::new(false);
-    // A few images ahead at most: the texts wait in memory until converted.
-    let (sender, receiver) = mpsc::sync_channel::<Rendered>(4);
-    let receiver = Mutex::new(Some(receiver));
+    let (sender, receiver) = mpsc::channel::<Rendered>();
+    // In a mutex only to cross into `py.detach`; this thread alone uses it.
+    let receiver = Mutex::new(receiver);
+    // Tapes come back once built, so their memory serves the next images.
+    let (recycle, recycled) = mpsc::channel::<Tape>();
     std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            for name in &names {
+        let (names, sizes, stop, ahead) = (&names, &sizes, &stop, &ahead);
+        let worker = scope.spawn(move || {
+            for (name, size) in names.iter().zip(sizes) {
+                {
+                    let mut bytes = lock(&ahead.0);
+                    while *bytes >= AHEAD_BYTES && !stop.load(Ordering::Relaxed) {
+                        bytes = ahead.1.wait(bytes).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    }
+                    *bytes += size;
+                }
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let text = catch_unwind(AssertUnwindSafe(|| json::to_json(&checkpoint.image(name)?, &options)));
-                let failed = !matches!(text, Ok(Ok(_)));
+                let mut tape = recycled.try_recv().unwrap_or_default();
+                tape.clear();
+                let tape = catch_unwind(AssertUnwindSafe(|| {
+                    tape::write_tape(&checkpoint.image(name)?, &options, &mut tape).map(|()| tape)
+                }));
+                let failed = !matches!(tape, Ok(Ok(_)));
                 // A send fails once the receiver is gone: nobody wants the rest.
-                if sender.send(text).is_err() || failed {
+                if sender.send(tape).is_err() || failed {
                     break;
                 }
             }
         });
         let mut convert = || -> PyResult<()> {
-            let (mut done, mut reported) = (0u64, Instant::now());
-            for (name, size) in names.iter().zip(&sizes) {
-                let rendered = py.detach(|| lock(&receiver).as_ref().map(|r| r.recv()));
-                let text = match rendered {
-                    Some(Ok(Ok(Ok(text)))) => text,
-                    Some(Ok(Ok(Err(err)))) => return Err(to_py(py, err)),
-                    Some(Ok(Err(payload))) => return Err(panic_to_py(payload)),
-                    _ => return Err(CriuImagesError::new_err("internal error in criu-images: the decoding thread stopped early")),
+            for (name, size) in names.iter().zip(sizes) {
+                let ready = lock(&receiver).try_recv();
+                let rendered = match ready {
+                    Ok(rendered) => Ok(rendered),
+                    Err(_) => py.detach(|| lock(&receiver).recv()),
                 };
-                out.set_item(name, crate::pyjson::loads(py, &text)?)?;
-                done += size;
-                // Ctrl-C is looked for with or without a callback.
-                if reported.elapsed() >= INTERVAL || done == total {
-                    py.check_signals()?;
-                    if let Some(callback) = callback.as_mut() {
-                        callback.report(done, total)?;
-                    }
-                    reported = Instant::now();
+                let tape = match rendered {
+                    Ok(Ok(Ok(tape))) => tape,
+                    Ok(Ok(Err(err))) => return Err(to_py(py, err)),
+                    Ok(Err(payload)) => return Err(panic_to_py(payload)),
+                    Err(_) => return Err(CriuImagesError::new_err("internal error in criu-images: the decoding thread stopped early")),
+                };
+                build.add(name, *size, &tape)?;
+                // The worker may be done: then the tape is dropped.
+                let _ = recycle.send(tape);
+                let mut bytes = lock(&ahead.0);
+                let was_full = *bytes >= AHEAD_BYTES;
+                *bytes -= size;
+                if was_full {
+                    ahead.1.notify_one();
                 }
             }
             Ok(())
@@ -125,13 +151,44 @@ pub(crate) fn decode_all<'py>(
         let converted = convert();
         if converted.is_err() {
             stop.store(true, Ordering::Relaxed);
-            // Dropping the receiver wakes a worker blocked on a full channel.
-            lock(&receiver).take();
+            // Wakes a worker waiting for room; it then sees `stop`.
+            let _bytes = lock(&ahead.0);
+            ahead.1.notify_one();
         }
         let _ = py.detach(|| worker.join());
         converted
     })?;
-    Ok(out)
+    Ok(build.out)
+}
+
+/// The dict [`decode_all`] returns, as it fills, and its progress.
+struct Build<'py> {
+    out: Bound<'py, PyDict>,
+    builder: Builder<'py>,
+    callback: Option<Callback<'py>>,
+    /// Bytes of the images built so far, of `total`.
+    done: u64,
+    total: u64,
+    reported: Instant,
+}
+
+impl Build<'_> {
+    fn add(&mut self, name: &str, size: u64, tape: &Tape) -> PyResult<()> {
+        self.out.set_item(name, self.builder.build(tape)?)?;
+        self.done += size;
+        if self.reported.elapsed() >= INTERVAL || self.done == self.total {
+            // This thread holds the GIL while the worker keeps ahead: let
+            // other Python threads (timers, progress displays) have a turn.
+            self.out.py().detach(|| ());
+            // Ctrl-C is looked for with or without a callback.
+            self.out.py().check_signals()?;
+            if let Some(callback) = self.callback.as_mut() {
+                callback.report(self.done, self.total)?;
+            }
+            self.reported = Instant::now();
+        }
+        Ok(())
+    }
 }
 
 #[pymethods]
@@ -219,17 +276,17 @@ impl ImageEntries {
 
     /// The next entry as a dict.
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let text = quick(py, || {
+        let tape = quick(py, || {
             self.cell.with_dependent(|_, state| {
                 let mut state = lock(state);
                 let (image, entries) = &mut *state;
                 match entries.next() {
                     None => Ok(None),
-                    Some(entry) => json::entry_to_json(image, &entry?, &self.options).map(Some),
+                    Some(entry) => tape::entry_to_tape(image, &entry?, &self.options).map(Some),
                 }
             })
         })?;
-        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
+        tape.map(|t| Builder::new(py).build(&t)).transpose()
     }
 
     fn __repr__(&self) -> String {

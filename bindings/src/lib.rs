@@ -13,6 +13,7 @@ mod memory;
 mod process;
 mod progress;
 mod pyjson;
+mod pytape;
 mod tables;
 
 use std::path::PathBuf;
@@ -71,6 +72,17 @@ fn with_image<T: Send>(
 fn decode_json(py: Python<'_>, source: Source<'_>, pretty: bool, nopl: bool) -> PyResult<String> {
     let options = DecodeOptions { pretty, no_payload: nopl };
     with_image(py, source, |image| json::to_json(image, &options))
+}
+
+/// Decode an image (path or bytes) to the dict `json.loads` makes of
+/// crit's JSON text, built directly from the decoded values.
+#[pyfunction]
+#[pyo3(signature = (source, pretty = false, nopl = false))]
+fn decode_obj<'py>(py: Python<'py>, source: Source<'_>, pretty: bool, nopl: bool) -> PyResult<Bound<'py, PyAny>> {
+    let options = DecodeOptions { pretty, no_payload: nopl };
+    let tape = with_image(py, source, |image| json::tape::to_tape(image, &options))?;
+    let _gc = pytape::GcPaused::new(py)?;
+    pytape::Builder::new(py).build(&tape)
 }
 
 /// Encode crit's JSON text to image bytes.
@@ -144,6 +156,7 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<process::SigAction>()?;
     m.add("PagesBuffer", buffer::pages_type(m.py())?)?;
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_obj, m)?)?;
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(info_json, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -52,6 +52,7 @@ from ._criu_images import (
     open,
 )
 from ._criu_images import decode_json as _decode_json
+from ._criu_images import decode_obj as _decode_obj
 from ._criu_images import encode_json as _encode_json
 from ._criu_images import info_json as _info_json
 from ._display import SearchResults
@@ -107,7 +108,7 @@ def decode_json(source: Source, pretty: bool = False, nopl: bool = False) -> str
 def decode(source: Source, pretty: bool = False, nopl: bool = False) -> Dict[str, Any]:
     """The image at ``source`` as a dict ``{"magic": ..., "entries": [...]}``,
     equal to what ``crit decode`` prints."""
-    return json.loads(_decode_json(source, pretty, nopl))
+    return _decode_obj(source, pretty, nopl)
 
 
 def encode(image: Dict[str, Any]) -> bytes:

@@ -50,6 +50,21 @@ def test_opens_every_format(opened):
     assert cp.image("pstree.img").magic == "PSTREE"
 
 
+def test_decoded_dicts_equal_the_json_text(opened):
+    # decode_all, Image iteration and decode build dicts from decoded values
+    # directly; they must equal json.loads of the JSON text (itself checked
+    # against crit byte for byte in the Rust tests), in every mode.
+    name, cp, _, _ = opened
+    for pretty, nopl in [(False, False), (True, False), (True, True)]:
+        decoded = cp.decode_all(pretty=pretty, nopl=nopl)
+        assert len(decoded) >= 10, name
+        for image_name, doc in decoded.items():
+            image = cp.image(image_name)
+            text = json.loads(image.to_json(pretty=pretty, nopl=nopl))
+            assert doc == text, (name, image_name, pretty, nopl)
+            assert list(image.entries(pretty=pretty, nopl=nopl)) == text["entries"], (name, image_name)
+
+
 def test_processes_match_truth(opened):
     name, cp, _, truth = opened
     failures = []

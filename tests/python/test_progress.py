@@ -272,10 +272,12 @@ def test_decode_all_equals_decode_for_every_synthetic_image(tmp_path):
         decoded = cp.decode_all()
         assert len(decoded) >= 40 and set(decoded) == {p.name for p in synthetic.glob("*.img")}
         for name, doc in decoded.items():
+            # Dicts built from decoded values against json.loads of the text.
+            assert doc == json.loads(criu_images.decode_json(tmp_path / name)), name
             assert doc == criu_images.decode(tmp_path / name), name
         plain = json.loads((synthetic / "reg_files-non-utf8.ours-plain.json").read_text())
         assert decoded["reg_files-non-utf8.img"] == plain
         assert any("\udce9" in json.dumps(e, ensure_ascii=False) for e in plain["entries"])
         pretty = cp.decode_all(pretty=True)
         for name in decoded:
-            assert pretty[name] == criu_images.decode(tmp_path / name, pretty=True), name
+            assert pretty[name] == json.loads(criu_images.decode_json(tmp_path / name, pretty=True)), name
