@@ -18,9 +18,13 @@ change.
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any, Dict, Union
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (quick import)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Union
+
+    Source = Union[str, "os.PathLike[str]", bytes]
 
 from ._criu_images import (
     ArchiveError,
@@ -92,8 +96,6 @@ __all__ = [
     "open",
 ]
 
-Source = Union[str, "os.PathLike[str]", bytes]
-
 
 def decode_json(source: Source, pretty: bool = False, nopl: bool = False) -> str:
     """The image at ``source`` (a path, or the image's bytes) as crit's JSON text.
@@ -113,10 +115,14 @@ def decode(source: Source, pretty: bool = False, nopl: bool = False) -> Dict[str
 
 def encode(image: Dict[str, Any]) -> bytes:
     """Image bytes from a dict in crit's JSON shape (plain or pretty)."""
+    import json
+
     # ensure_ascii keeps non-UTF-8 bytes (escaped as lone surrogates) intact.
     return _encode_json(json.dumps(image, ensure_ascii=True))
 
 
 def info(source: Source) -> Dict[str, Any]:
     """``{"magic": NAME, "count": N}`` as ``crit info`` prints it."""
+    import json
+
     return json.loads(_info_json(source))

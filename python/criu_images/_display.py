@@ -7,8 +7,17 @@ crate computed.
 
 from __future__ import annotations
 
-import html
-from typing import Any, Iterable, List, Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Sequence
+
+
+def _escape(text: str) -> str:
+    # html (and the re it imports) only once a table is shown: a plain
+    # `import criu_images` stays quick.
+    import html
+
+    return html.escape(text)
 
 __all__ = ["SearchResults", "checkpoint_html", "process_html", "memory_html", "hits_html"]
 
@@ -19,15 +28,15 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bytes):
-        return html.escape(repr(value)[2:-1])
-    return html.escape(str(value))
+        return _escape(repr(value)[2:-1])
+    return _escape(str(value))
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = "") -> str:
     out = ["<table>"]
     if caption:
-        out.append(f"<caption style='text-align:left'>{html.escape(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+        out.append(f"<caption style='text-align:left'>{_escape(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{_escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
     shown = 0
     total = 0
     for row in rows:
@@ -45,7 +54,7 @@ def _hex(value: int) -> str:
     return f"{value:#x}"
 
 
-class SearchResults(List[Any]):
+class SearchResults(list):  # type: ignore[type-arg]
     """A list of ``Hit`` with a table view in notebooks, and as a table:
     ``to_arrow()`` / ``to_pandas()`` give one row per hit with columns
     ``pid``, ``address``, ``match``, ``context_start``, ``context``,
@@ -120,7 +129,7 @@ def process_html(process: Any) -> str:
 def checkpoint_html(checkpoint: Any) -> str:
     """A checkpoint's processes as an HTML table."""
     if checkpoint.closed:
-        return f"<p>{html.escape(repr(checkpoint))}</p>"
+        return f"<p>{_escape(repr(checkpoint))}</p>"
     rows = (
         (p.pid, p.ppid, p.state, p.comm, " ".join(p.cmdline), len(p.threads), len(p.fds))
         for p in checkpoint.processes
