@@ -2,10 +2,12 @@
 # Side by side: our Python API against pycriu (the Python package of
 # Debian's criu 3.17, the interpreter on crit's #! line), on inputs made
 # with our own encoder:
-#   1. whole-directory decode of busy/ (benches/src/bin/make-bench-inputs.rs:
-#      41 images, 4 processes x 4 threads, 2,000 VMAs, 5,000 pagemap runs and
-#      256 files each): pycriu.images.load of every non-pages .img vs
-#      criu_images.open(DIR).decode_all(), both giving a dict per image;
+#   1. whole-directory decode: pycriu.images.load of every protobuf image
+#      vs criu_images.open(DIR).decode_all(), both giving a dict per image,
+#      on a real checkpoint (the pytree fixture: 3 processes, 39 images)
+#      and on busy/ (benches/src/bin/make-bench-inputs.rs: 41 images,
+#      4 processes x 4 threads, 2,000 VMAs, 5,000 pagemap runs and 256
+#      files each, 22k entries);
 #   2. process-memory search, which pycriu cannot do: Checkpoint.search in
 #      Python vs the Rust CLI `criu-images mem search`, on a synthetic
 #      checkpoint (criu-images/examples/synth_checkpoint.rs, BENCH_MIB MiB).
@@ -50,44 +52,49 @@ if [ -z "$python" ]; then
     python=$venv/bin/python
 fi
 busy=$work/busy
+real=$work/pytree
+[ -f "$real/pstree.img" ] || { mkdir -p "$real" && tar -xzf tests/fixtures/pytree/checkpoint.tar.gz -C "$real" --strip-components=1 checkpoint/; }
 
-echo "== the same images, the same entries"
-"$critpy" - "$busy" >"$work/pycriu-counts.json" <<'PY'
-import json, os, sys
-from pycriu import images
-d = sys.argv[1]
-out = {}
-for name in sorted(os.listdir(d)):
-    if name.endswith(".img") and not name.startswith("pages-"):
-        with open(os.path.join(d, name), "rb") as f:
-            out[name] = len(images.load(f)["entries"])
-json.dump(out, sys.stdout)
-PY
-"$python" - "$busy" "$work/pycriu-counts.json" <<'PY'
-import json, sys
-import criu_images
-ours = {n: len(doc["entries"]) for n, doc in criu_images.open(sys.argv[1]).decode_all().items()}
-theirs = json.load(open(sys.argv[2]))
-assert ours == theirs, (ours, theirs)
-print(f"{len(ours)} images, {sum(ours.values())} entries, decoded by both")
-PY
-
-echo "== timings (hyperfine, $runs runs each)"
+# pycriu's share of a directory: the .img files with protobuf entries
+# (not pages-*.img or tmpfs-*.tar.gz.img, raw data it cannot load).
 cat >"$work/pycriu-all.py" <<'PY'
 import os, sys
 from pycriu import images
-d = sys.argv[1]
-decoded = {}
-for name in sorted(os.listdir(d)):
-    if name.endswith(".img") and not name.startswith("pages-"):
+def names(d):
+    return sorted(n for n in os.listdir(d) if n.endswith(".img") and not n.startswith(("pages-", "tmpfs-")))
+def load_all(d):
+    decoded = {}
+    for name in names(d):
         with open(os.path.join(d, name), "rb") as f:
             decoded[name] = images.load(f)
+    return decoded
+if __name__ == "__main__":
+    load_all(sys.argv[1])
 PY
 cat >"$work/ours-all.py" <<'PY'
 import sys
 import criu_images
 decoded = criu_images.open(sys.argv[1]).decode_all()
 PY
+
+echo "== the same images, the same entries"
+for dir in "$real" "$busy"; do
+    "$critpy" - "$work" "$dir" >"$work/pycriu-counts.json" <<'PY'
+import json, runpy, sys
+load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
+json.dump({n: len(doc["entries"]) for n, doc in load_all(sys.argv[2]).items()}, sys.stdout)
+PY
+    "$python" - "$dir" "$work/pycriu-counts.json" <<'PY'
+import json, sys
+import criu_images
+ours = {n: len(doc["entries"]) for n, doc in criu_images.open(sys.argv[1]).decode_all().items()}
+theirs = json.load(open(sys.argv[2]))
+assert ours == theirs, (ours, theirs)
+print(f"{sys.argv[1]}: {len(ours)} images, {sum(ours.values())} entries, decoded by both")
+PY
+done
+
+echo "== timings (hyperfine, $runs runs each)"
 echo "import criu_images" >"$work/import.py"
 cat >"$work/ours-search.py" <<'PY'
 import sys
@@ -96,49 +103,57 @@ hits = criu_images.open(sys.argv[1]).search(sys.argv[2].encode())
 print(len(hits))
 PY
 hf() { hyperfine --style=basic --warmup 1 --runs "$runs" "$@"; }
-hf -N --export-json "$work/decode.json" \
-    -n pycriu "$critpy $work/pycriu-all.py $busy" \
-    -n criu_images "$python $work/ours-all.py $busy"
+for dir in "$real" "$busy"; do
+    hf -N --export-json "$work/decode-$(basename "$dir").json" \
+        -n pycriu "$critpy $work/pycriu-all.py $dir" \
+        -n criu_images "$python $work/ours-all.py $dir"
+done
 hf -N --export-json "$work/search.json" \
     -n python "$python $work/ours-search.py $work/mem-$mib $needle" \
     -n cli "$cli mem search $work/mem-$mib --pid 1 -s $needle --format json" \
     -n import "$python $work/import.py"
 
 echo "== inside one interpreter (best of $runs, the work only)"
-"$critpy" - "$busy" "$runs" >"$work/inproc-pycriu.txt" <<'PY'
-import os, sys, time
-from pycriu import images
-d, runs = sys.argv[1], int(sys.argv[2])
-names = sorted(n for n in os.listdir(d) if n.endswith(".img") and not n.startswith("pages-"))
+for dir in "$real" "$busy"; do
+    "$critpy" - "$work" "$dir" "$runs" >"$work/inproc-pycriu-$(basename "$dir").txt" <<'PY'
+import runpy, sys, time
+load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
 best = float("inf")
-for _ in range(runs):
+for _ in range(int(sys.argv[3])):
     t = time.perf_counter()
-    for name in names:
-        with open(os.path.join(d, name), "rb") as f:
-            images.load(f)
+    load_all(sys.argv[2])
     best = min(best, time.perf_counter() - t)
 print(best)
 PY
-"$python" - "$busy" "$work/mem-$mib" "$needle" "$runs" >"$work/inproc-ours.txt" <<'PY'
-import pickle, sys, time
+    "$python" - "$dir" "$runs" >"$work/inproc-ours-$(basename "$dir").txt" <<'PY'
+import marshal, sys, time
 import criu_images
-busy, mem, needle, runs = sys.argv[1], sys.argv[2], sys.argv[3].encode(), int(sys.argv[4])
 def best(work):
     times = []
-    for _ in range(runs):
+    for _ in range(int(sys.argv[2])):
         t = time.perf_counter()
         work()
         times.append(time.perf_counter() - t)
     return min(times)
-cp = criu_images.open(busy)
+cp = criu_images.open(sys.argv[1])
 print(best(lambda: cp.decode_all()))
 # The floor for anything that hands over these dicts: CPython making the
-# same objects from pickle's compact form, with no decoding at all.
-blob = pickle.dumps(cp.decode_all(), protocol=pickle.HIGHEST_PROTOCOL)
-print(best(lambda: pickle.loads(blob)))
-mem_cp = criu_images.open(mem)
+# same objects from marshal's compact form (C code, no decoding at all).
+blob = marshal.dumps(cp.decode_all())
+print(best(lambda: marshal.loads(blob)))
+PY
+done
+"$python" - "$work/mem-$mib" "$needle" "$runs" >"$work/inproc-search.txt" <<'PY'
+import sys, time
+import criu_images
+mem_cp = criu_images.open(sys.argv[1])
 mem_cp.memory(1)  # the page index, built once (the CLI builds it too)
-print(best(lambda: mem_cp.search(needle)))
+times = []
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    mem_cp.search(sys.argv[2].encode())
+    times.append(time.perf_counter() - t)
+print(min(times))
 PY
 
 echo "== ratios"
@@ -147,14 +162,20 @@ import json, os, sys
 work, mib = sys.argv[1], sys.argv[2]
 def load(name):
     return {r["command"]: r for r in json.load(open(os.path.join(work, name + ".json")))["results"]}
-d, s = load("decode"), load("search")
+def number(name):
+    return [float(x) for x in open(os.path.join(work, name + ".txt")).read().split()]
 cpu = lambda r: r["user"] + r["system"]
-print("whole-directory decode to dicts (busy/, 41 images), pycriu / criu_images:")
-print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU   (target >= 30x)")
-pycriu_in = float(open(os.path.join(work, "inproc-pycriu.txt")).read())
-ours_decode, floor, ours_search = map(float, open(os.path.join(work, "inproc-ours.txt")).read().split())
-print(f"    in-process: {pycriu_in / ours_decode:6.1f}x  (pycriu {pycriu_in * 1000:.0f} ms, criu_images {ours_decode * 1000:.1f} ms)")
-print(f"    ceiling for any producer of these dicts (pickle.loads of them, {floor * 1000:.1f} ms): {pycriu_in / floor:6.1f}x")
+print("whole-directory decode to dicts, pycriu / criu_images (target >= 30x):")
+for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 41 images, 22k entries")]:
+    d = load("decode-" + dir)
+    (pycriu_in,) = number("inproc-pycriu-" + dir)
+    ours, floor = number("inproc-ours-" + dir)
+    print(f"  {dir}/ ({what}):")
+    print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU")
+    print(f"    in-process: {pycriu_in / ours:6.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, criu_images {ours * 1000:.2f} ms)")
+    print(f"    ceiling for any producer of these dicts (marshal.loads of them, {floor * 1000:.2f} ms): {pycriu_in / floor:6.1f}x")
+s = load("search")
+(ours_search,) = number("inproc-search")
 print(f"search of {mib} MiB of process memory, Python Checkpoint.search / Rust CLI mem search (pycriu cannot search):")
 print(f"    processes: {s['python']['mean'] / s['cli']['mean']:6.2f}x wall  {cpu(s['python']) / cpu(s['cli']):6.2f}x CPU   (1.00 = Rust speed)")
 print(f"    without interpreter start and import ({s['import']['mean'] * 1000:.0f} ms): {(s['python']['mean'] - s['import']['mean']) / s['cli']['mean']:6.2f}x wall")
