@@ -126,6 +126,14 @@ fn pretty_bound(len: usize) -> usize {
     (64 + 8 * 100) * len + MIB
 }
 
+/// A tape holds an event of 24 bytes per value, key and bracket: an empty
+/// nested message (2 input bytes) makes three, and a growing `Vec` may
+/// hold twice what it needs. Still far below the Python objects a caller
+/// builds from it.
+fn tape_bound(len: usize) -> usize {
+    2 * 3 * 24 / 2 * len + MIB
+}
+
 #[derive(Default)]
 struct Worst {
     ratio: f64,
@@ -175,6 +183,12 @@ fn decode_checked(name: &str, data: &[u8], worst: &mut Worst) {
 
     let (_, usage) = measure(|| json::to_json(&image, &DecodeOptions::PRETTY));
     check(&format!("{name}: to_json --pretty"), len, usage, pretty_bound(len));
+
+    for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY] {
+        let (_, usage) = measure(|| json::tape::to_tape(&image, &options));
+        check(&format!("{name}: to_tape {options:?}"), len, usage, tape_bound(len));
+        worst.note(&format!("{name}: to_tape"), len, usage);
+    }
 
     if let Ok(text) = plain {
         // And back: the JSON parser and encoder, bounded by the JSON's size.

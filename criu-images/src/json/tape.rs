@@ -186,7 +186,8 @@ pub fn write_tape(image: &Image<'_>, options: &DecodeOptions, tape: &mut Tape) -
     // Framing first, as for the text: a mis-framed image gives its framing
     // error even when an earlier entry is malformed inside.
     image.count()?;
-    tape.ops.reserve(image.data().len() / 2 + 8);
+    // About what the usual images need, growing from there for the rest.
+    tape.ops.reserve((image.data().len() / 2).min(1 << 20) + 8);
     tape.begin_object();
     tape.key("magic");
     tape.name(image.kind().name());
@@ -202,7 +203,7 @@ pub fn write_tape(image: &Image<'_>, options: &DecodeOptions, tape: &mut Tape) -
 
 /// The values of one entry, as [`super::entry_to_json`] writes them.
 pub fn entry_to_tape(image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<Tape> {
-    let mut tape = Tape { ops: Vec::with_capacity(entry.payload().len() / 2 + 8), text: Vec::new() };
+    let mut tape = Tape { ops: Vec::with_capacity((entry.payload().len() / 2).min(1 << 20) + 8), text: Vec::new() };
     write_entry(&mut tape, image, entry, options)?;
     Ok(tape)
 }
