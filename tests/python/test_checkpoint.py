@@ -458,6 +458,7 @@ def test_search_from_two_threads():
         pattern = rb"API_KEY=sk-test-[0-9a-f]{24}"
         want_memory = [(h.address, h.match) for h in memory.search(pattern, regex=True)]
         want_all = [(h.pid, h.address) for h in cp.search(pattern, regex=True)]
+        want_decoded = cp.decode_all()
         results, errors = [], []
 
         def work():
@@ -466,6 +467,10 @@ def test_search_from_two_threads():
                     results.append([(h.address, h.match) for h in memory.search(pattern, regex=True)])
                     results.append([(h.pid, h.address) for h in cp.search(pattern, regex=True)])
                     cp.memory(6).strings(8)
+                    # decode_all pauses the garbage collector: two at once
+                    # must leave it as it was.
+                    assert cp.decode_all() == want_decoded
+                    assert list(cp.image("pstree.img")) == want_decoded["pstree.img"]["entries"]
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
@@ -477,6 +482,24 @@ def test_search_from_two_threads():
         assert not errors
         assert want_memory and want_all
         assert results.count(want_memory) == 10 and results.count(want_all) == 10
+        assert gc.isenabled()
+
+
+def test_decode_leaves_the_garbage_collector_as_it_was():
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        assert gc.isenabled()
+        cp.decode_all()
+        criu_images.decode(FIXTURES / "counter-host/images/mm-24152.img")
+        assert gc.isenabled()
+        with pytest.raises(ZeroDivisionError):
+            cp.decode_all(progress=lambda done, total: 1 / 0)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            cp.decode_all()
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
 
 
 def test_reprs_and_html():
