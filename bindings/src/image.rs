@@ -21,7 +21,7 @@ use criu_images::Checkpoint;
 use crate::checkpoint::lock;
 use crate::errors::{panic_to_py, quick, run, to_py, CriuImagesError};
 use crate::progress::{Callback, INTERVAL};
-use crate::pytape::{Builder, GcPaused};
+use crate::pytape::{Builder, GcPaused, Strings};
 
 /// Where an image's bytes are: a checkpoint (kept alive) and the file name.
 struct Source {
@@ -222,7 +222,7 @@ impl Image {
                 Ok::<_, criu_images::Error>(Mutex::new((image, image.entries())))
             })
         })?;
-        Ok(ImageEntries { cell, options: DecodeOptions { pretty, no_payload: nopl } })
+        Ok(ImageEntries { cell, options: DecodeOptions { pretty, no_payload: nopl }, strings: Mutex::default() })
     }
 
     /// The entries as dicts (plain crit JSON).
@@ -265,6 +265,8 @@ self_cell!(
 pub struct ImageEntries {
     cell: EntriesCell,
     options: DecodeOptions,
+    /// Keys and names already made into strs, shared by all entries.
+    strings: Mutex<Strings>,
 }
 
 #[pymethods]
@@ -286,7 +288,11 @@ impl ImageEntries {
                 }
             })
         })?;
-        tape.map(|t| Builder::new(py).build(&t)).transpose()
+        let Some(tape) = tape else { return Ok(None) };
+        let mut builder = Builder::with_strings(py, std::mem::take(&mut *lock(&self.strings)));
+        let built = builder.build(&tape);
+        *lock(&self.strings) = builder.into_strings();
+        built.map(Some)
     }
 
     fn __repr__(&self) -> String {

@@ -16,11 +16,15 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyModule, PyString};
 use criu_images::json::tape::{Event, Tape};
 
 /// Makes Python objects from tapes; keeps the strings of keys and names
-/// for the tapes that follow (build many tapes with one builder).
+/// for the tapes that follow (build many tapes with one builder, or hand
+/// its [`Strings`] to the next one).
 pub(crate) struct Builder<'py> {
     py: Python<'py>,
-    statics: HashMap<(usize, usize), Bound<'py, PyString>, BuildHasherDefault<AddressHasher>>,
+    strings: Strings,
 }
+
+/// The Python strs of keys and names made so far, by `&'static str`.
+pub(crate) type Strings = HashMap<(usize, usize), Py<PyString>, BuildHasherDefault<AddressHasher>>;
 
 /// Hashes a `&'static str` by its address and length: the same key is
 /// the same address (the schema tables are statics), and a few distinct
@@ -28,7 +32,7 @@ pub(crate) struct Builder<'py> {
 /// (The length matters: the compiler may let a string start where another
 /// one does.)
 #[derive(Default)]
-struct AddressHasher(u64);
+pub(crate) struct AddressHasher(u64);
 
 impl Hasher for AddressHasher {
     fn finish(&self) -> u64 {
@@ -45,7 +49,17 @@ impl Hasher for AddressHasher {
 
 impl<'py> Builder<'py> {
     pub(crate) fn new(py: Python<'py>) -> Self {
-        Builder { py, statics: HashMap::default() }
+        Builder::with_strings(py, Strings::default())
+    }
+
+    /// A builder that starts with the strs an earlier one made.
+    pub(crate) fn with_strings(py: Python<'py>, strings: Strings) -> Self {
+        Builder { py, strings }
+    }
+
+    /// The strs made, for the next builder.
+    pub(crate) fn into_strings(self) -> Strings {
+        self.strings
     }
 
     /// The value the tape holds (one document: an image or an entry).
@@ -105,7 +119,7 @@ impl<'py> Builder<'py> {
 
     fn static_str(&mut self, text: &'static str) -> &Bound<'py, PyString> {
         let py = self.py;
-        self.statics.entry((text.as_ptr() as usize, text.len())).or_insert_with(|| PyString::new(py, text))
+        self.strings.entry((text.as_ptr() as usize, text.len())).or_insert_with(|| PyString::new(py, text).unbind()).bind(py)
     }
 }
 
