@@ -38,9 +38,7 @@ fn main() {
 
     let mut config = prost_build::Config::new();
     config.out_dir(&out_dir);
-    config
-        .compile_fds(fds)
-        .expect("prost-build failed to generate the CRIU messages");
+    config.compile_fds(fds).expect("prost-build failed to generate the CRIU messages");
 
     let tables = schema_tables(&pool);
     std::fs::write(out_dir.join("schema_tables.rs"), tables).expect("write schema_tables.rs");
@@ -76,18 +74,10 @@ fn snake(name: &str) -> String {
 }
 
 fn schema_tables(pool: &DescriptorPool) -> String {
-    let criu_ext = pool
-        .get_extension_by_name("criu")
-        .expect("opts.proto must define the `criu` FieldOptions extension");
+    let criu_ext = pool.get_extension_by_name("criu").expect("opts.proto must define the `criu` FieldOptions extension");
 
-    let messages: Vec<_> = pool
-        .all_messages()
-        .filter(|m| !m.full_name().starts_with("google."))
-        .collect();
-    let enums: Vec<_> = pool
-        .all_enums()
-        .filter(|e| !e.full_name().starts_with("google."))
-        .collect();
+    let messages: Vec<_> = pool.all_messages().filter(|m| !m.full_name().starts_with("google.")).collect();
+    let enums: Vec<_> = pool.all_enums().filter(|e| !e.full_name().starts_with("google.")).collect();
     let message_index = |name: &str| messages.iter().position(|m| m.full_name() == name).unwrap();
     let enum_index = |name: &str| enums.iter().position(|e| e.full_name() == name).unwrap();
 
@@ -105,8 +95,7 @@ fn schema_tables(pool: &DescriptorPool) -> String {
 
     writeln!(out, "pub(crate) static ENUMS: &[EnumSchema] = &[").unwrap();
     for e in &enums {
-        let mut values: Vec<(i32, String)> =
-            e.values().map(|v| (v.number(), v.name().to_string())).collect();
+        let mut values: Vec<(i32, String)> = e.values().map(|v| (v.number(), v.name().to_string())).collect();
         values.sort_by_key(|(number, _)| *number);
         values.dedup_by_key(|(number, _)| *number);
         write!(out, "    EnumSchema {{ name: {:?}, values: &[", e.full_name()).unwrap();
@@ -153,11 +142,7 @@ fn schema_tables(pool: &DescriptorPool) -> String {
             if options.has_extension(&criu_ext) {
                 let ext = options.get_extension(&criu_ext);
                 let ext = ext.as_message().expect("criu option is a message");
-                let flag = |name: &str| {
-                    ext.get_field_by_name(name)
-                        .and_then(|v| v.as_bool())
-                        .unwrap_or(false)
-                };
+                let flag = |name: &str| ext.get_field_by_name(name).and_then(|v| v.as_bool()).unwrap_or(false);
                 let text = |name: &str| -> String {
                     if !ext.has_field_by_name(name) {
                         return "None".to_string();
@@ -191,9 +176,9 @@ fn schema_tables(pool: &DescriptorPool) -> String {
         }
         // Flat: only singular numbers (no messages, strings, bytes or
         // repeated fields), rendered in one streaming pass.
-        let flat = m.fields().all(|f| {
-            f.cardinality() != Cardinality::Repeated && !matches!(f.kind(), Kind::Message(_) | Kind::String | Kind::Bytes)
-        });
+        let flat = m
+            .fields()
+            .all(|f| f.cardinality() != Cardinality::Repeated && !matches!(f.kind(), Kind::Message(_) | Kind::String | Kind::Bytes));
         writeln!(out, "    ], flat: {flat} }},").unwrap();
     }
     writeln!(out, "];\n").unwrap();
@@ -207,13 +192,7 @@ fn schema_tables(pool: &DescriptorPool) -> String {
     writeln!(out, "pub enum Message {{").unwrap();
     for m in &messages {
         writeln!(out, "    /// `{}`", m.full_name()).unwrap();
-        writeln!(
-            out,
-            "    {}(crate::proto::{}),",
-            variant_name(m.full_name()),
-            rust_type_path(m.full_name())
-        )
-        .unwrap();
+        writeln!(out, "    {}(crate::proto::{}),", variant_name(m.full_name()), rust_type_path(m.full_name())).unwrap();
     }
     writeln!(out, "}}\n").unwrap();
 

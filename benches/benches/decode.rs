@@ -36,15 +36,12 @@ fn pagemap(c: &mut Criterion) {
     let image = Image::parse("pagemap-100k.img", &bytes).unwrap();
     let plain = to_json(&image, &DecodeOptions::PLAIN).unwrap();
     // Bytes, then entries (the head included) per second.
-    for (name, throughput) in [
-        ("pagemap-100k", Throughput::Bytes(bytes.len() as u64)),
-        ("pagemap-100k-elements", Throughput::Elements(ENTRIES as u64 + 1)),
-    ] {
+    for (name, throughput) in
+        [("pagemap-100k", Throughput::Bytes(bytes.len() as u64)), ("pagemap-100k-elements", Throughput::Elements(ENTRIES as u64 + 1))]
+    {
         let mut group = quick(c, name);
         group.throughput(throughput);
-        group.bench_function("entries", |b| {
-            b.iter(|| image.entries().map(|e| e.unwrap().payload().len()).sum::<usize>())
-        });
+        group.bench_function("entries", |b| b.iter(|| image.entries().map(|e| e.unwrap().payload().len()).sum::<usize>()));
         group.bench_function("typed", |b| {
             b.iter(|| {
                 let mut n = 0;

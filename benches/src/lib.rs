@@ -104,12 +104,8 @@ pub fn busy_images(spec: BusySpec) -> Vec<ImageFileBytes> {
         let ppid = if p == 0 { 0 } else { pid_of(0) };
         let threads: Vec<u32> = (0..spec.threads as u32).map(|t| pid + t).collect();
         let sep = if p == 0 { "" } else { ", " };
-        let _ = write!(
-            pstree,
-            r#"{sep}{{"pid": {pid}, "ppid": {ppid}, "pgid": {}, "sid": {}, "threads": {threads:?}}}"#,
-            pid_of(0),
-            pid_of(0)
-        );
+        let _ =
+            write!(pstree, r#"{sep}{{"pid": {pid}, "ppid": {ppid}, "pgid": {}, "sid": {}, "threads": {threads:?}}}"#, pid_of(0), pid_of(0));
         for tid in &threads {
             files.push((format!("core-{tid}.img"), core.clone()));
         }
@@ -166,7 +162,11 @@ pub fn mm_image(vmas: usize, seed: u64) -> Vec<u8> {
         let sep = if i == 0 { "" } else { ", " };
         if i % 3 == 0 {
             // anonymous private memory
-            let _ = write!(json, r#"{sep}{{"start": {start}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 545, "fd": -1}}"#, start + len);
+            let _ = write!(
+                json,
+                r#"{sep}{{"start": {start}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 545, "fd": -1}}"#,
+                start + len
+            );
         } else {
             // a private file mapping (a shared library's segment)
             let _ = write!(

@@ -100,9 +100,8 @@ impl Shared {
             return Ok(cell.clone());
         }
         let checkpoint = self.checkpoint.clone();
-        let cell = run(py, move || {
-            RootfsCell::try_new(checkpoint, |c| Ok::<_, Error>(c.rootfs_diff()?.map_or(Rootfs::None, Rootfs::Diff)))
-        })?;
+        let cell =
+            run(py, move || RootfsCell::try_new(checkpoint, |c| Ok::<_, Error>(c.rootfs_diff()?.map_or(Rootfs::None, Rootfs::Diff))))?;
         Ok(lock(&self.diff).get_or_insert(Arc::new(cell)).clone())
     }
 
@@ -193,9 +192,7 @@ impl PyCheckpoint {
     /// The open state, or `CriuImagesError` once closed.
     pub(crate) fn shared(&self) -> PyResult<Arc<Shared>> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state
-            .clone()
-            .ok_or_else(|| CriuImagesError::new_err(format!("{}: the checkpoint is closed", self.path.display())))
+        state.clone().ok_or_else(|| CriuImagesError::new_err(format!("{}: the checkpoint is closed", self.path.display())))
     }
 
     fn checkpoint(&self) -> PyResult<Arc<Checkpoint>> {

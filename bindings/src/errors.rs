@@ -36,24 +36,14 @@ create_exception!(
     ArchiveError,
     "A limit would be exceeded, e.g. the decompressed size of a .tar.gz or .tar.zst (max_decompressed)."
 );
-create_exception!(
-    criu_images,
-    NotFoundError,
-    CriuImagesError,
-    "A file, archive member, image or process that does not exist."
-);
+create_exception!(criu_images, NotFoundError, CriuImagesError, "A file, archive member, image or process that does not exist.");
 create_exception!(
     criu_images,
     MemoryReadError,
     CriuImagesError,
     "Process memory that cannot be read as asked: not mapped, or not in the checkpoint (lazy or file-backed pages). Attributes `pid` and `address`."
 );
-create_exception!(
-    criu_images,
-    PatternError,
-    CriuImagesError,
-    "A search pattern that cannot be used (e.g. an invalid regular expression)."
-);
+create_exception!(criu_images, PatternError, CriuImagesError, "A search pattern that cannot be used (e.g. an invalid regular expression).");
 
 /// The Python exception for a crate error, with `file`, `offset` and
 /// `entry` (and `pid`, `address` for memory) set as attributes.

@@ -86,8 +86,10 @@ pub(crate) fn decode_all<'py>(
     callback: Option<Callback<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let names = run(py, || Ok(checkpoint.protobuf_image_names()))?;
-    let sizes = quick(py, || names.iter().map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64)).collect::<criu_images::Result<Vec<_>>>())?;
-    let mut build = Build { out: PyDict::new(py), builder: Builder::new(py), callback, done: 0, total: sizes.iter().sum(), reported: Instant::now() };
+    let sizes =
+        quick(py, || names.iter().map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64)).collect::<criu_images::Result<Vec<_>>>())?;
+    let mut build =
+        Build { out: PyDict::new(py), builder: Builder::new(py), callback, done: 0, total: sizes.iter().sum(), reported: Instant::now() };
     let _gc = GcPaused::new(py)?;
     // Bytes of images decoded and not yet built; the worker waits for room.
     let ahead = (Mutex::new(0u64), Condvar::new());
@@ -113,9 +115,8 @@ pub(crate) fn decode_all<'py>(
                 }
                 let mut tape = recycled.try_recv().unwrap_or_default();
                 tape.clear();
-                let tape = catch_unwind(AssertUnwindSafe(|| {
-                    tape::write_tape(&checkpoint.image(name)?, &options, &mut tape).map(|()| tape)
-                }));
+                let tape =
+                    catch_unwind(AssertUnwindSafe(|| tape::write_tape(&checkpoint.image(name)?, &options, &mut tape).map(|()| tape)));
                 let failed = !matches!(tape, Ok(Ok(_)));
                 // A send fails once the receiver is gone: nobody wants the rest.
                 if sender.send(tape).is_err() || failed {

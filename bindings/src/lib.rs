@@ -42,18 +42,12 @@ impl<'py> FromPyObject<'_, 'py> for Source<'py> {
         if let Ok(path) = obj.extract::<PathBuf>() {
             return Ok(Source::Path(path));
         }
-        Err(pyo3::exceptions::PyTypeError::new_err(
-            "expected a path (str or os.PathLike) or bytes",
-        ))
+        Err(pyo3::exceptions::PyTypeError::new_err("expected a path (str or os.PathLike) or bytes"))
     }
 }
 
 /// Runs `work` on the image, with the GIL released.
-fn with_image<T: Send>(
-    py: Python<'_>,
-    source: Source<'_>,
-    work: impl FnOnce(&Image<'_>) -> criu_images::Result<T> + Send,
-) -> PyResult<T> {
+fn with_image<T: Send>(py: Python<'_>, source: Source<'_>, work: impl FnOnce(&Image<'_>) -> criu_images::Result<T> + Send) -> PyResult<T> {
     match source {
         Source::Path(path) => run(py, || {
             let file = ImageFile::open(&path)?;

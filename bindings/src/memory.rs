@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
@@ -180,7 +179,9 @@ impl Memory {
         let encodings = one_or_many(encodings)?.unwrap_or_else(|| vec!["ascii".to_string()]);
         let encodings = encodings
             .iter()
-            .map(|e| Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\""))))
+            .map(|e| {
+                Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\"")))
+            })
             .collect::<PyResult<Vec<_>>>()?;
         let mut options = search_options(0, perms, kind, range, None)?;
         let found = run_with(py, progress, |counter| {
@@ -252,9 +253,7 @@ pub(crate) fn to_pattern(py: Python<'_>, pattern: &Bound<'_, PyAny>, regex: bool
         let text = text.to_cow()?;
         return if regex { quick(py, || Pattern::regex(&text)) } else { Ok(Pattern::literal(text.as_bytes())) };
     }
-    let bytes: Vec<u8> = pattern
-        .extract()
-        .map_err(|_| pyo3::exceptions::PyTypeError::new_err("pattern must be bytes or str"))?;
+    let bytes: Vec<u8> = pattern.extract().map_err(|_| pyo3::exceptions::PyTypeError::new_err("pattern must be bytes or str"))?;
     if !regex {
         return Ok(Pattern::literal(bytes));
     }
@@ -274,9 +273,10 @@ pub(crate) fn search_options(
     let mut kinds = Vec::new();
     if let Some(names) = one_or_many(kind)? {
         for name in names {
-            kinds.push(VmaKind::parse(&name).ok_or_else(|| {
-                PyValueError::new_err(format!("unknown kind {name:?}: use heap, stack, anon, file, shared or vdso"))
-            })?);
+            kinds.push(
+                VmaKind::parse(&name)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown kind {name:?}: use heap, stack, anon, file, shared or vdso")))?,
+            );
         }
     }
     Ok(SearchOptions { context, perms, kinds, range, max_hits, progress: None })
@@ -404,7 +404,14 @@ impl Hit {
 
     fn __repr__(&self) -> String {
         let area = self.hit.area.path.clone().unwrap_or_else(|| format!("{:#x}-{:#x}", self.hit.area.start, self.hit.area.end));
-        format!("<Hit pid={} address={:#x} {} {} match={}>", self.hit.pid, self.hit.address, self.hit.area.perms, area, bytes_repr(&self.hit.matched))
+        format!(
+            "<Hit pid={} address={:#x} {} {} match={}>",
+            self.hit.pid,
+            self.hit.address,
+            self.hit.area.perms,
+            area,
+            bytes_repr(&self.hit.matched)
+        )
     }
 }
 

@@ -126,11 +126,7 @@ impl Process {
     /// Signal handlers that are not the default.
     #[getter]
     fn sigactions(&self) -> Vec<SigAction> {
-        self.data
-            .sigactions
-            .iter()
-            .map(|s| SigAction { signal: s.signal.clone(), handler: s.handler.clone(), flags: s.flags })
-            .collect()
+        self.data.sigactions.iter().map(|s| SigAction { signal: s.signal.clone(), handler: s.handler.clone(), flags: s.flags }).collect()
     }
 
     /// Current directory.

@@ -157,14 +157,17 @@ impl Column {
         for child in &self.children {
             children.append(child.to_py(py)?)?;
         }
-        PyTuple::new(py, [
-            self.name.clone().into_pyobject(py)?.into_any(),
-            self.kind.into_pyobject(py)?.into_any(),
-            self.len.into_pyobject(py)?.into_any(),
-            self.null_count.into_pyobject(py)?.into_any(),
-            buffers.into_any(),
-            children.into_any(),
-        ])
+        PyTuple::new(
+            py,
+            [
+                self.name.clone().into_pyobject(py)?.into_any(),
+                self.kind.into_pyobject(py)?.into_any(),
+                self.len.into_pyobject(py)?.into_any(),
+                self.null_count.into_pyobject(py)?.into_any(),
+                buffers.into_any(),
+                children.into_any(),
+            ],
+        )
     }
 }
 
@@ -247,7 +250,8 @@ pub(crate) fn vmas(memories: &[&ProcessMemory<'_>]) -> Vec<Column> {
 /// One row per open file descriptor of every process; `details` as text.
 pub(crate) fn fds(all: &[&Process]) -> Vec<Column> {
     let rows: Vec<(u32, &Fd)> = all.iter().flat_map(|p| p.fds.iter().map(move |f| (p.pid, f))).collect();
-    let details: Vec<Vec<(&str, String)>> = rows.iter().map(|(_, f)| f.details.iter().map(|(k, v)| (*k, v.to_string())).collect()).collect();
+    let details: Vec<Vec<(&str, String)>> =
+        rows.iter().map(|(_, f)| f.details.iter().map(|(k, v)| (*k, v.to_string())).collect()).collect();
     vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
@@ -292,10 +296,13 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
     for (key, integer) in SOCKET_DETAILS {
         let values: Vec<Option<Detail>> = rows.iter().map(|(_, f)| detail(f, key)).collect();
         columns.push(if integer {
-            Column::i64(key, values.iter().map(|v| match v {
-                Some(Detail::Int(n)) => Some(*n),
-                _ => None,
-            }))
+            Column::i64(
+                key,
+                values.iter().map(|v| match v {
+                    Some(Detail::Int(n)) => Some(*n),
+                    _ => None,
+                }),
+            )
         } else {
             let texts: Vec<Option<String>> = values.iter().map(|v| v.as_ref().map(Detail::to_string)).collect();
             Column::str(key, texts.iter().map(|t| t.as_deref()))

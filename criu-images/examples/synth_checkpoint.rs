@@ -31,10 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut dumped = 0;
     while page < pages_total {
         let n = RUN.min(pages_total - page);
-        entries.push(format!(
-            r#"{{"vaddr": {}, "compat_nr_pages": 0, "flags": 6, "nr_pages": {n}}}"#,
-            BASE + page * PAGE
-        ));
+        entries.push(format!(r#"{{"vaddr": {}, "compat_nr_pages": 0, "flags": 6, "nr_pages": {n}}}"#, BASE + page * PAGE));
         dumped += n;
         page += n + 1;
     }
@@ -44,10 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     write_image("pagemap-1.img", format!(r#"{{"magic": "PAGEMAP", "entries": [{}]}}"#, entries.join(", ")))?;
-    write_image(
-        "pstree.img",
-        r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]}"#.into(),
-    )?;
+    write_image("pstree.img", r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]}"#.into())?;
     write_image(
         "mm-1.img",
         format!(

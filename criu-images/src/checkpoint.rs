@@ -367,10 +367,10 @@ fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageD
                 ImageDir { archive, dir: String::new() }
             }
             (MemberKind::Symlink(target), _) => {
-                let resolved = current.archive.resolve_link(&current.dir, target).map_err(|_| Error::Archive {
-                    at: at(),
-                    detail: format!("parent link {target:?} points outside the archive"),
-                })?;
+                let resolved = current
+                    .archive
+                    .resolve_link(&current.dir, target)
+                    .map_err(|_| Error::Archive { at: at(), detail: format!("parent link {target:?} points outside the archive") })?;
                 let probe = format!("{resolved}/inventory.img");
                 if current.archive.get(&probe).is_none() && current.archive.get(&format!("{resolved}/")).is_none() {
                     return Err(Error::Archive {
@@ -389,16 +389,10 @@ fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageD
         };
         let key = (canonical(&next), next.dir.clone());
         if seen.contains(&key) {
-            return Err(Error::Archive {
-                at: at(),
-                detail: "parent links form a loop".to_string(),
-            });
+            return Err(Error::Archive { at: at(), detail: "parent links form a loop".to_string() });
         }
         if chain.len() >= MAX_CHAIN {
-            return Err(Error::Archive {
-                at: at(),
-                detail: format!("pre-dump chain longer than {MAX_CHAIN} levels"),
-            });
+            return Err(Error::Archive { at: at(), detail: format!("pre-dump chain longer than {MAX_CHAIN} levels") });
         }
         seen.push(key);
         chain.push(next.clone());

@@ -91,10 +91,7 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, Usage) {
     PEAK.with(|p| p.set(base));
     LARGEST.with(|l| l.set(0));
     let out = f();
-    let usage = Usage {
-        largest: LARGEST.with(Cell::get),
-        peak: (PEAK.with(Cell::get) - base).max(0) as usize,
-    };
+    let usage = Usage { largest: LARGEST.with(Cell::get), peak: (PEAK.with(Cell::get) - base).max(0) as usize };
     (out, usage)
 }
 
@@ -328,11 +325,8 @@ fn many_cheap_elements_stay_within_bounds() {
                         payload.extend(std::iter::repeat_n(0u8, N * width));
                     }
                 }
-                let entries: Vec<(&[u8], &[u8])> = if index == 0 {
-                    vec![(&payload, &[])]
-                } else {
-                    vec![(&[0x08, 0x01][..], &[][..]), (&payload, &[])]
-                };
+                let entries: Vec<(&[u8], &[u8])> =
+                    if index == 0 { vec![(&payload, &[])] } else { vec![(&[0x08, 0x01][..], &[][..]), (&payload, &[])] };
                 let data = image_with(kind, &entries);
                 let name = format!("{}.{}", kind.name(), field.name);
                 decode_checked(&name, &data, &mut worst);

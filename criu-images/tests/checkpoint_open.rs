@@ -51,7 +51,8 @@ fn tar_gz_and_zst_of_one_checkpoint_are_identical() {
 fn directories_follow_their_parent_chain() {
     let checkpoint = Checkpoint::open(fixture("predump/dump")).unwrap();
     assert_eq!(checkpoint.archive().format(), ArchiveFormat::Directory);
-    let parents: Vec<String> = checkpoint.parents().iter().map(|p| p.archive().path().file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let parents: Vec<String> =
+        checkpoint.parents().iter().map(|p| p.archive().path().file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(parents, ["pre2", "pre1"]);
     assert!(matches!(checkpoint.archive().get("parent").unwrap().kind, MemberKind::Symlink(t) if t == "../pre2"));
     let memory = checkpoint.memory(25946).unwrap();
@@ -113,7 +114,15 @@ fn hostile_archives_give_clear_errors() {
     assert!(err(&absolute).contains("absolute"));
 
     // Links are listed, never followed out of the archive.
-    let links = write("links.tar", &tar_with(&[("a", b'0', b"data", ""), ("sym", b'2', b"", "/etc/shadow"), ("hard", b'1', b"", "a"), ("dangling", b'1', b"", "nope")]));
+    let links = write(
+        "links.tar",
+        &tar_with(&[
+            ("a", b'0', b"data", ""),
+            ("sym", b'2', b"", "/etc/shadow"),
+            ("hard", b'1', b"", "a"),
+            ("dangling", b'1', b"", "nope"),
+        ]),
+    );
     let archive = Archive::open(&links, &OpenOptions::default()).unwrap();
     assert_eq!(archive.read("hard").unwrap(), b"data");
     assert!(archive.read("sym").unwrap_err().to_string().contains("not a regular file"));
@@ -133,12 +142,20 @@ fn hostile_archives_give_clear_errors() {
     assert!(err(&write("cut.tar", &cut)).contains("truncated tar header"));
 
     // A parent link that leaves the archive, and one that loops.
-    let outside = write("outside.tar", &tar_with(&[("checkpoint/inventory.img", b'0', b"", ""), ("checkpoint/parent", b'2', b"", "../../elsewhere")]));
+    let outside = write(
+        "outside.tar",
+        &tar_with(&[("checkpoint/inventory.img", b'0', b"", ""), ("checkpoint/parent", b'2', b"", "../../elsewhere")]),
+    );
     let text = Checkpoint::open(&outside).err().unwrap().to_string();
     assert!(text.contains("points outside the archive"), "{text}");
     let looped = write(
         "loop.tar",
-        &tar_with(&[("a/inventory.img", b'0', b"", ""), ("a/parent", b'2', b"", "../b"), ("b/inventory.img", b'0', b"", ""), ("b/parent", b'2', b"", "../a")]),
+        &tar_with(&[
+            ("a/inventory.img", b'0', b"", ""),
+            ("a/parent", b'2', b"", "../b"),
+            ("b/inventory.img", b'0', b"", ""),
+            ("b/parent", b'2', b"", "../a"),
+        ]),
     );
     let text = Checkpoint::open(&looped).err().unwrap().to_string();
     assert!(text.contains("loop"), "{text}");
@@ -171,12 +188,8 @@ fn file_backed_pages_come_from_the_rootfs_diff_when_asked() {
     use criu_images::memory::{Content, Missing};
     let checkpoint = Checkpoint::open(fixture("pytree/checkpoint.tar.gz")).unwrap();
     let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("pytree/truth.json")).unwrap()).unwrap();
-    let marker = truth["processes"][0]["markers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["mapping_path"] == "/data/run/mapped-shared.bin")
-        .unwrap();
+    let marker =
+        truth["processes"][0]["markers"].as_array().unwrap().iter().find(|m| m["mapping_path"] == "/data/run/mapped-shared.bin").unwrap();
     let addr = marker["addr"].as_u64().unwrap();
     let value = marker["value"].as_str().unwrap().as_bytes();
 

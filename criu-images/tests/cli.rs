@@ -143,7 +143,11 @@ fn images_inside_archives_are_addressed_as_archive_colon_member() {
 fn ls_lists_members_with_sizes_and_kinds() {
     let out = criu_images(&["ls", &fixture("k8s-counter")], None);
     assert!(out.status.success());
-    let tar = std::fs::read_dir(fixture("k8s-counter")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "tar")).unwrap();
+    let tar = std::fs::read_dir(fixture("k8s-counter"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tar"))
+        .unwrap();
     let out = criu_images(&["ls", tar.to_str().unwrap()], None);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().any(|l| l.contains("PSTREE") && l.ends_with("checkpoint/pstree.img")), "{text}");
@@ -155,7 +159,17 @@ fn ls_lists_members_with_sizes_and_kinds() {
 fn mem_search_json_reports_markers_at_their_addresses() {
     let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture("threads/truth.json")).unwrap()).unwrap();
     let out = criu_images(
-        &["mem", "search", &fixture("threads/checkpoint.tar.zst"), "-r", "THREAD-STACK-MARKER-[0-9]+-[0-9a-f]{16}", "--context", "4", "--format", "json"],
+        &[
+            "mem",
+            "search",
+            &fixture("threads/checkpoint.tar.zst"),
+            "-r",
+            "THREAD-STACK-MARKER-[0-9]+-[0-9a-f]{16}",
+            "--context",
+            "4",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -237,7 +251,11 @@ fn inspect_json_has_the_documented_shape() {
 
 #[test]
 fn x_explorers_print_what_crit_prints() {
-    let k8s_tar = std::fs::read_dir(fixture("k8s-counter")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "tar")).unwrap();
+    let k8s_tar = std::fs::read_dir(fixture("k8s-counter"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "tar"))
+        .unwrap();
     let cases = [
         ("counter/none", fixture("counter/none/checkpoint.tar")),
         ("counter/gzip", fixture("counter/gzip/checkpoint.tar.gz")),
@@ -291,13 +309,17 @@ fn rootfs_lists_and_reads_the_changed_files() {
 fn decode_all_writes_what_crit_writes_for_every_image() {
     let dir = std::env::temp_dir().join(format!("criu-images-decode-all-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    for (path, golden) in [("pytree/checkpoint.tar.gz", "pytree/decoded-crit-4.x"), ("counter-host/images", "counter-host/decoded-crit-4.x")] {
+    for (path, golden) in
+        [("pytree/checkpoint.tar.gz", "pytree/decoded-crit-4.x"), ("counter-host/images", "counter-host/decoded-crit-4.x")]
+    {
         let out = criu_images(&["decode-all", &fixture(path), "-o", dir.to_str().unwrap(), "--pretty"], None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let golden = std::path::PathBuf::from(fixture(golden));
-        let mut expected: Vec<String> = std::fs::read_dir(&golden).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut expected: Vec<String> =
+            std::fs::read_dir(&golden).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         expected.sort();
-        let mut got: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut got: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         got.sort();
         // Podman keeps stats-dump outside checkpoint/; crit's goldens of
         // plain directories include it.
@@ -345,11 +367,14 @@ fn decode_all_warns_about_unknown_images_and_fails_on_malformed_ones() {
 
 #[test]
 fn show_summarises_a_checkpoint_like_checkpointctl() {
-    for (dir, archive) in [("counter/zstd", fixture("counter/zstd/checkpoint.tar.zst")), ("counter/none", fixture("counter/none/checkpoint.tar"))] {
+    for (dir, archive) in
+        [("counter/zstd", fixture("counter/zstd/checkpoint.tar.zst")), ("counter/none", fixture("counter/none/checkpoint.tar"))]
+    {
         let out = criu_images(&["show", &archive, "--stats"], None);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8(out.stdout).unwrap();
-        let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/podman-print-stats.json"))).unwrap()).unwrap();
+        let stats: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{dir}/podman-print-stats.json"))).unwrap()).unwrap();
         let c = &stats["container_statistics"][0];
         assert!(text.contains(&format!("ID:             {}", c["Id"].as_str().unwrap())), "{text}");
         assert!(text.contains(&format!("Container:      {} (Podman, runc)", c["RawInput"].as_str().unwrap())), "{text}");
@@ -387,7 +412,8 @@ fn inspect_shows_signals_seccomp_cgroups_and_locks() {
     assert_eq!(doc["schema_version"], 1, "additions only");
     let p = &doc["processes"][0];
     // SigIgn 0x1001000: SIGPIPE and SIGXFSZ.
-    let ignored: Vec<&str> = p["sigactions"].as_array().unwrap().iter().filter(|s| s["handler"] == "ignore").map(|s| s["signal"].as_str().unwrap()).collect();
+    let ignored: Vec<&str> =
+        p["sigactions"].as_array().unwrap().iter().filter(|s| s["handler"] == "ignore").map(|s| s["signal"].as_str().unwrap()).collect();
     assert_eq!(ignored, ["SIGPIPE", "SIGXFSZ"]);
     assert_eq!(p["thread_details"][0]["blocked_signals"], serde_json::json!(["SIGUSR2"]));
     assert_eq!(p["cgroups"].as_array().unwrap().len(), truth["processes"][0]["cgroup"].as_array().unwrap().len());
@@ -400,7 +426,10 @@ fn inspect_shows_signals_seccomp_cgroups_and_locks() {
     assert!(doc["cgroups"]["controllers"].as_array().unwrap().iter().any(|c| c["names"] == serde_json::json!(["pids"])
         && c["dirs"].as_array().unwrap().iter().any(|d| d["properties"]["pids.max"] == "2048")));
 
-    let tree = criu_images(&["inspect", &fixture("pytree/checkpoint.tar.gz"), "--files", "--signals", "--seccomp", "--cgroups", "--pid", "1"], None);
+    let tree = criu_images(
+        &["inspect", &fixture("pytree/checkpoint.tar.gz"), "--files", "--signals", "--seccomp", "--cgroups", "--pid", "1"],
+        None,
+    );
     let text = String::from_utf8(tree.stdout).unwrap();
     for line in [
         "12  REG       /data/run/flock.lock  [FLOCK WRITE 0-EOF]",

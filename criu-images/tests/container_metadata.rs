@@ -8,9 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use criu_images::model::container::{
-    deleted_files, dump_log_summary, ContainerInfo, DumpStats, Engine, MAX_METADATA_SIZE,
-};
+use criu_images::model::container::{deleted_files, dump_log_summary, ContainerInfo, DumpStats, Engine, MAX_METADATA_SIZE};
 use criu_images::Error;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -61,23 +59,15 @@ fn podman_counter_archives_on_the_bridge_network() {
         assert_eq!(info.id.as_deref(), commands["container_id"].as_str(), "{dir}");
         assert_eq!(info.image_name.as_deref(), Some("localhost/fx-base:latest"), "{dir}");
         assert_eq!(info.image_id.as_ref().map(String::len), Some(64), "{dir}");
-        assert_eq!(
-            (info.pod.as_ref(), info.namespace.as_ref(), info.checkpointed.as_ref()),
-            (None, None, None)
-        );
-        assert!(
-            info.created.as_deref().is_some_and(|t| t.starts_with("2026-11-28T20:")),
-            "{dir}: {:?}",
-            info.created
-        );
+        assert_eq!((info.pod.as_ref(), info.namespace.as_ref(), info.checkpointed.as_ref()), (None, None, None));
+        assert!(info.created.as_deref().is_some_and(|t| t.starts_with("2026-11-28T20:")), "{dir}: {:?}", info.created);
         assert_eq!(info.log_member, Some("ctr.log"), "{dir}");
         assert!(info.log_path.as_deref().is_some_and(|p| p.ends_with("/userdata/ctr.log")), "{dir}");
         assert_eq!(info.annotations.get("io.container.manager").map(String::as_str), Some("libpod"));
         assert_eq!(info.bind_mounts, None, "{dir}");
 
         // `podman run` as commands.json recorded it, secret included.
-        let run: Vec<&str> =
-            commands["commands"][0]["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let run: Vec<&str> = commands["commands"][0]["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
         assert_eq!(info.create_command, run, "{dir}");
 
         // The README: podman's default bridge network, eth0 with IP and MAC.
@@ -121,10 +111,7 @@ fn kubelet_archive_from_crio() {
     // The kubelet file name's timestamp is the checkpoint time, to the second.
     let checkpointed = info.checkpointed.as_deref().unwrap();
     assert!(checkpointed.starts_with(&crio["checkpointed"].as_str().unwrap()[..19]), "{checkpointed}");
-    assert_eq!(
-        info.annotations.get("io.kubernetes.cri-o.Name").map(String::as_str),
-        crio["crio_container_name"].as_str()
-    );
+    assert_eq!(info.annotations.get("io.kubernetes.cri-o.Name").map(String::as_str), crio["crio_container_name"].as_str());
     // CRI-O writes no network.status, and this pod had no IP annotation.
     assert!(crio["ip"].is_null());
     assert_eq!((info.network.as_ref(), info.primary_ip()), (None, None));
@@ -160,9 +147,7 @@ fn process_spec_matches_the_proc_truth() {
         let info = container(&common::archive_members(&archive));
         let truth = read_json(&common::fixtures_dir().join(dir).join("truth.json"));
         let init = &truth["processes"][0];
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
-        };
+        let strings = |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
         let process = info.process.as_ref().expect("spec.dump process");
         assert_eq!(process.args, strings(&init["cmdline"]), "{dir}");
         // Same variables; the kernel keeps the order runc passed, which is the spec's.
@@ -177,8 +162,7 @@ fn process_spec_matches_the_proc_truth() {
         }
 
         // cgroup v2 line "0::<path>" of /proc/PID/cgroup is the spec's cgroupsPath.
-        let unified =
-            strings(&init["cgroup"]).into_iter().find_map(|l| l.strip_prefix("0::").map(String::from));
+        let unified = strings(&init["cgroup"]).into_iter().find_map(|l| l.strip_prefix("0::").map(String::from));
         assert_eq!(info.cgroup_path, unified, "{dir}");
         assert!(info.cgroup_path.as_deref().unwrap().ends_with(info.id.as_deref().unwrap()), "{dir}");
 
@@ -227,8 +211,7 @@ fn dump_stats_equal_what_podman_printed() {
         ];
         assert_eq!(printed.len(), 6, "{dir}: podman prints six of the fields");
         for (key, value) in printed {
-            let ours =
-                ours.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{dir}: unknown {key}")).1;
+            let ours = ours.iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("{dir}: unknown {key}")).1;
             assert_eq!(ours, value.as_u64(), "{dir}: {key}");
         }
         // CRIU 4.2 writes every field; podman just does not print them all.
@@ -284,8 +267,7 @@ fn plain_image_directories_are_not_containers() {
     let mut members = Members::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let entry = entry.unwrap();
-        members
-            .insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap());
+        members.insert(entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap());
     }
     assert!(members.contains_key("stats-dump"), "counter-host keeps stats-dump in the image dir");
     assert_eq!(ContainerInfo::from_members(lookup(&members)).unwrap(), None);
@@ -318,8 +300,7 @@ fn truncated_members_are_json_errors() {
     for name in ["config.dump", "spec.dump", "network.status"] {
         let whole = &members[name];
         for cut in [0, 1, whole.len() / 3, whole.len() / 2, whole.len() - 1] {
-            let err = ContainerInfo::from_members(lookup(&with(members, name, whole[..cut].to_vec())))
-                .expect_err("a truncated member");
+            let err = ContainerInfo::from_members(lookup(&with(members, name, whole[..cut].to_vec()))).expect_err("a truncated member");
             let Error::Json { file, line, .. } = &err else { panic!("{name} cut at {cut}: {err:?}") };
             assert_eq!(file, name);
             assert!(*line >= 1, "{err}");
@@ -341,22 +322,13 @@ fn truncated_members_are_json_errors() {
 fn wrong_types_in_real_members_name_the_path() {
     let members = counter_members();
     let cases: Vec<(Members, &str)> = vec![
-        (
-            edited_spec(members, |s| s["process"]["args"] = Value::from(5)),
-            "$.process.args: expected an array",
-        ),
-        (
-            edited_spec(members, |s| s["process"]["env"][3] = Value::Null),
-            "$.process.env[3]: expected a string",
-        ),
+        (edited_spec(members, |s| s["process"]["args"] = Value::from(5)), "$.process.args: expected an array"),
+        (edited_spec(members, |s| s["process"]["env"][3] = Value::Null), "$.process.env[3]: expected a string"),
         (edited_spec(members, |s| s["mounts"][2]["options"] = Value::from("ro")), "$.mounts[2].options"),
         (edited_spec(members, |s| s["linux"] = Value::from(true)), "$.linux: expected an object"),
         (edited_spec(members, |s| s["process"]["user"]["uid"] = Value::from(-5)), "$.process.user.uid"),
         (with(members, "config.dump", br#"{"name": {"first": "x"}}"#.to_vec()), "$.name: expected a string"),
-        (
-            with(members, "network.status", br#"{"podman": {"interfaces": []}}"#.to_vec()),
-            "$.podman.interfaces",
-        ),
+        (with(members, "network.status", br#"{"podman": {"interfaces": []}}"#.to_vec()), "$.podman.interfaces"),
         (with(members, "network.status", br#""eth0""#.to_vec()), "network.status"),
     ];
     for (members, expected) in cases {
@@ -372,11 +344,8 @@ fn huge_members_are_refused() {
     // Far below the size cap, but far more values than any real spec.
     let args: Vec<Value> = (0..300_000).map(|_| Value::from("")).collect();
     let err =
-        ContainerInfo::from_members(lookup(&edited_spec(members, |s| s["process"]["args"] = args.into())))
-            .expect_err("too many values");
-    assert!(
-        matches!(&err, Error::Json { file, detail, .. } if file == "spec.dump" && detail.contains("JSON values"))
-    );
+        ContainerInfo::from_members(lookup(&edited_spec(members, |s| s["process"]["args"] = args.into()))).expect_err("too many values");
+    assert!(matches!(&err, Error::Json { file, detail, .. } if file == "spec.dump" && detail.contains("JSON values")));
 
     let mut big = b"[".to_vec();
     big.resize(MAX_METADATA_SIZE + 1, b' ');

@@ -75,18 +75,34 @@ fn image(kind: &str, entries: &str) -> Vec<u8> {
 
 #[test]
 fn task_state_names_follow_criu_not_crit_4_2() {
-    let core = |state: u32| format!(r#"{{"mtype": "X86_64", "tc": {{"task_state": {state}, "exit_code": 0, "personality": 0, "flags": 0, "blk_sigset": 0, "comm": "t"}}}}"#);
+    let core = |state: u32| {
+        format!(
+            r#"{{"mtype": "X86_64", "tc": {{"task_state": {state}, "exit_code": 0, "personality": 0, "flags": 0, "blk_sigset": 0, "comm": "t"}}}}"#
+        )
+    };
     let bytes = image("CORE", &[core(1), core(2), core(3), core(6), core(9)].join(", "));
     let pretty = to_json(&Image::parse("core", &bytes).unwrap(), &DecodeOptions::PRETTY).unwrap();
     let states: Vec<&str> = pretty.lines().filter(|l| l.contains("task_state")).map(|l| l.trim()).collect();
-    assert_eq!(states, [r#""task_state": "Alive","#, r#""task_state": "Dead","#, r#""task_state": "Stopped","#, r#""task_state": "Zombie","#, r#""task_state": 9,"#]);
+    assert_eq!(
+        states,
+        [
+            r#""task_state": "Alive","#,
+            r#""task_state": "Dead","#,
+            r#""task_state": "Stopped","#,
+            r#""task_state": "Zombie","#,
+            r#""task_state": 9,"#
+        ]
+    );
     assert_eq!(from_json(pretty.as_bytes(), "core").unwrap(), bytes);
 }
 
 #[test]
 fn ipcns_shm_in_pagemaps_keeps_every_entry() {
     let desc = r#"{"key": 1, "uid": 0, "gid": 0, "cuid": 0, "cgid": 0, "mode": 438, "id": 5}"#;
-    let bytes = image("IPCNS_SHM", &format!(r#"{{"desc": {desc}, "size": 4096, "in_pagemaps": true}}, {{"desc": {desc}, "size": 8192, "in_pagemaps": true}}"#));
+    let bytes = image(
+        "IPCNS_SHM",
+        &format!(r#"{{"desc": {desc}, "size": 4096, "in_pagemaps": true}}, {{"desc": {desc}, "size": 8192, "in_pagemaps": true}}"#),
+    );
     let img = Image::parse("ipcns-shm-1.img", &bytes).unwrap();
     assert_eq!(img.count().unwrap(), 2, "crit reads the second entry as the first one's data");
     let text = to_json(&img, &DecodeOptions::PLAIN).unwrap();
@@ -97,7 +113,10 @@ fn ipcns_shm_in_pagemaps_keeps_every_entry() {
 #[test]
 fn unknown_enum_values_and_non_utf8_strings_round_trip() {
     // mtype 99 is no march value; comm holds bytes that are not UTF-8.
-    let bytes = image("CORE", r#"{"mtype": 99, "tc": {"task_state": 1, "exit_code": 0, "personality": 0, "flags": 0, "blk_sigset": 0, "comm": "a\udcffb\udcfe"}}"#);
+    let bytes = image(
+        "CORE",
+        r#"{"mtype": 99, "tc": {"task_state": 1, "exit_code": 0, "personality": 0, "flags": 0, "blk_sigset": 0, "comm": "a\udcffb\udcfe"}}"#,
+    );
     let img = Image::parse("core", &bytes).unwrap();
     let text = to_json(&img, &DecodeOptions::PLAIN).unwrap();
     assert!(text.contains(r#""mtype": 99"#) && text.contains(r#""comm": "a\udcffb\udcfe""#), "{text}");

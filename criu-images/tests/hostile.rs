@@ -36,11 +36,7 @@ fn fixtures() -> &'static [(String, Vec<u8>)] {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
         let mut files = Vec::new();
         for dir in ["counter-host/images", "predump/dump", "predump/pre1"] {
-            let mut names: Vec<_> = std::fs::read_dir(root.join(dir))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.is_file())
-                .collect();
+            let mut names: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
             names.sort();
             for path in names {
                 let name = format!("{dir}/{}", path.file_name().unwrap().to_string_lossy());
@@ -173,11 +169,7 @@ fn exercise(name: &str, data: &[u8]) {
         Ok(text) => assert!(framed.is_ok(), "info succeeded on a badly framed image: {text}"),
         Err(err) => check_image_error(&err, name),
     }
-    for options in [
-        DecodeOptions::PLAIN,
-        DecodeOptions::PRETTY,
-        DecodeOptions { pretty: true, no_payload: true },
-    ] {
+    for options in [DecodeOptions::PLAIN, DecodeOptions::PRETTY, DecodeOptions { pretty: true, no_payload: true }] {
         let text = json::to_json(&image, &options);
         // The tape (Python's decode) holds the same values, or the same error.
         match (&text, tape::to_tape(&image, &options)) {
@@ -417,9 +409,7 @@ fn json_leaf_positions(text: &str) -> Vec<(usize, usize)> {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let starts_value = matches!(b, b'-' | b'0'..=b'9' | b't' | b'f' | b'"')
-            && i > 0
-            && matches!(bytes[i - 1], b' ' | b'[' | b'\n');
+        let starts_value = matches!(b, b'-' | b'0'..=b'9' | b't' | b'f' | b'"') && i > 0 && matches!(bytes[i - 1], b' ' | b'[' | b'\n');
         if starts_value {
             let end = if b == b'"' {
                 let mut j = i + 1;
@@ -666,7 +656,7 @@ impl Rng {
                 out.extend(["é", "€", "😀", "\u{7f}", "\u{ffff}"][self.below(5) as usize].as_bytes());
             }
             let b = match self.below(6) {
-                0 => self.below(0x20) as u8,                 // control
+                0 => self.below(0x20) as u8,                // control
                 1 => b"\"\\/=. \n"[self.below(7) as usize], // specials
                 2 => 0x80 + self.below(0x80) as u8,         // not UTF-8 alone
                 _ => b'!' + self.below(94) as u8,           // printable
@@ -1116,7 +1106,11 @@ fn deeply_nested_messages_do_not_overflow_the_stack() {
 
 #[test]
 fn deeply_nested_json() {
-    for text in ["[".repeat(100_000), "{\"a\":".repeat(100_000), format!("{{\"magic\": \"CGROUP\", \"entries\": [{}]}}", "{\"controllers\": [{\"dirs\": [".repeat(20_000))] {
+    for text in [
+        "[".repeat(100_000),
+        "{\"a\":".repeat(100_000),
+        format!("{{\"magic\": \"CGROUP\", \"entries\": [{}]}}", "{\"controllers\": [{\"dirs\": [".repeat(20_000)),
+    ] {
         quickly("nested JSON", Duration::from_secs(5), || {
             let err = json::from_json(text.as_bytes(), "deep.json").unwrap_err();
             check_json_error(&err, "deep.json", text.len());
@@ -1175,5 +1169,3 @@ fn ten_megabytes_of_random_bytes() {
         exercise_json("random.json", &text);
     });
 }
-
-

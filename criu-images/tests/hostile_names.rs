@@ -2,8 +2,8 @@
 //! attacker names with bytes that are not UTF-8 must not blind the tool.
 //! The typed model reads them lossily (U+FFFD); the JSON keeps the bytes.
 
-use criu_images::json::{from_json, to_json, DecodeOptions};
 use criu_images::image::Image;
+use criu_images::json::{from_json, to_json, DecodeOptions};
 use criu_images::model::Process;
 use criu_images::Checkpoint;
 

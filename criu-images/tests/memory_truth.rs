@@ -147,7 +147,11 @@ fn check_region(label: &str, truth_file: &str, levels: &[&dyn ImageStore]) -> us
     let info = truth["program_info"]["threads.info"].as_str().unwrap();
     let (addr, pid, expected, pages) = expected_region(info);
     // The program prints the pid it sees; the images of the host dump use host pids.
-    let pid = if truth["processes"][0]["vpid"].as_u64().unwrap() as u32 != pid { truth["processes"][0]["vpid"].as_u64().unwrap() as u32 } else { pid };
+    let pid = if truth["processes"][0]["vpid"].as_u64().unwrap() as u32 != pid {
+        truth["processes"][0]["vpid"].as_u64().unwrap() as u32
+    } else {
+        pid
+    };
     let memory = ProcessMemory::build(pid, levels).unwrap();
     let mut dumped = 0;
     for page in 0..pages {
@@ -156,7 +160,10 @@ fn check_region(label: &str, truth_file: &str, levels: &[&dyn ImageStore]) -> us
         match expected.get(&page) {
             Some(bytes) => {
                 let got = memory.read(start, PAGE).unwrap_or_else(|e| panic!("{label}: page {page}: {e}"));
-                assert!(pieces.iter().all(|p| matches!(p.content, Content::Dumped(_))), "{label}: page {page} should be dumped: {pieces:?}");
+                assert!(
+                    pieces.iter().all(|p| matches!(p.content, Content::Dumped(_))),
+                    "{label}: page {page} should be dumped: {pieces:?}"
+                );
                 assert!(&*got == bytes.as_slice(), "{label}: page {page} differs from the generator");
                 dumped += 1;
             }

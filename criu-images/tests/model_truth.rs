@@ -27,7 +27,8 @@ fn processes_match_proc() {
                     failures.push(format!("{} pid {vpid}: {what}: {detail}", set.label));
                 }
             };
-            let (vppid, vpgid, vsid) = (want["vppid"].as_u64().unwrap() as u32, want["vpgid"].as_u64().unwrap() as u32, want["vsid"].as_u64().unwrap() as u32);
+            let (vppid, vpgid, vsid) =
+                (want["vppid"].as_u64().unwrap() as u32, want["vpgid"].as_u64().unwrap() as u32, want["vsid"].as_u64().unwrap() as u32);
             // The root task's parent is outside the checkpoint: CRIU stores 0.
             let root = truth["root_pid"].as_u64() == want["pid"].as_u64();
             check("ppid", got.ppid == if root { 0 } else { vppid }, format!("{} vs {vppid}", got.ppid));
@@ -51,7 +52,11 @@ fn processes_match_proc() {
                 let fd: u32 = fd.parse().unwrap();
                 let target = info["target"].as_str().unwrap();
                 let got_fd = got.fds.iter().find(|f| f.fd == fd);
-                check(&format!("fd {fd}"), got_fd.and_then(|f| f.path.as_deref()) == Some(target), format!("{:?} vs {target:?}", got_fd.map(|f| &f.path)));
+                check(
+                    &format!("fd {fd}"),
+                    got_fd.and_then(|f| f.path.as_deref()) == Some(target),
+                    format!("{:?} vs {target:?}", got_fd.map(|f| &f.path)),
+                );
             }
             // Resource limits as /proc/PID/limits listed them.
             for (row, limit) in want["limits"].as_object().unwrap() {
@@ -60,17 +65,32 @@ fn processes_match_proc() {
                     continue;
                 };
                 let text = |v: Option<u64>| v.map_or("unlimited".to_string(), |n| n.to_string());
-                check("rlimit", text(got_limit.soft) == limit["soft"].as_str().unwrap() && text(got_limit.hard) == limit["hard"].as_str().unwrap(), format!("{row}: {got_limit:?} vs {limit}"));
+                check(
+                    "rlimit",
+                    text(got_limit.soft) == limit["soft"].as_str().unwrap() && text(got_limit.hard) == limit["hard"].as_str().unwrap(),
+                    format!("{row}: {got_limit:?} vs {limit}"),
+                );
             }
             // Capabilities: /proc/PID/status CapEff/CapPrm/CapBnd are hex masks.
             let creds = got.creds.clone().unwrap_or_default();
-            for (key, names) in [("CapEff", &creds.cap_effective), ("CapPrm", &creds.cap_permitted), ("CapBnd", &creds.cap_bounding), ("CapInh", &creds.cap_inheritable), ("CapAmb", &creds.cap_ambient)] {
+            for (key, names) in [
+                ("CapEff", &creds.cap_effective),
+                ("CapPrm", &creds.cap_permitted),
+                ("CapBnd", &creds.cap_bounding),
+                ("CapInh", &creds.cap_inheritable),
+                ("CapAmb", &creds.cap_ambient),
+            ] {
                 let mask = u64::from_str_radix(want["status"][key].as_str().unwrap(), 16).unwrap();
                 let words = [mask as u32, (mask >> 32) as u32];
                 check(key, *names == criu_images::model::capability_names(&words), format!("{names:?} vs {mask:#x}"));
             }
             // Every VMA except [vsyscall] (not dumped) and [vvar_vclock] (stored with [vvar]).
-            let maps: Vec<_> = want["maps"].as_array().unwrap().iter().filter(|m| !matches!(m["path"].as_str(), Some("[vsyscall]") | Some("[vvar_vclock]"))).collect();
+            let maps: Vec<_> = want["maps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| !matches!(m["path"].as_str(), Some("[vsyscall]") | Some("[vvar_vclock]")))
+                .collect();
             for m in &maps {
                 let start = m["start"].as_u64().unwrap();
                 let path = m["path"].as_str().filter(|p| !p.is_empty());
@@ -103,7 +123,9 @@ fn sockets_match_proc_net() {
             let got = processes.iter().find(|p| p.pid == vpid).unwrap();
             for tcp in want["sockets"]["tcp"].as_array().unwrap() {
                 let inode = tcp["inode"].as_i64().unwrap();
-                let Some(fd) = got.fds.iter().find(|f| f.details.iter().any(|(k, v)| *k == "inode" && *v == criu_images::model::Detail::Int(inode))) else {
+                let Some(fd) =
+                    got.fds.iter().find(|f| f.details.iter().any(|(k, v)| *k == "inode" && *v == criu_images::model::Detail::Int(inode)))
+                else {
                     continue; // a socket /proc listed in the namespace but not open in this process
                 };
                 let get = |key: &str| fd.details.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
@@ -159,7 +181,11 @@ fn signal_dispositions_and_masks_match_proc_status() {
             let ignored: Vec<String> = got.sigactions.iter().filter(|s| s.ignored()).map(|s| s.signal.clone()).collect();
             assert_eq!(caught, names_of(hex_mask(&want["status"]["SigCgt"])), "{label} {vpid} caught");
             assert_eq!(ignored, names_of(hex_mask(&want["status"]["SigIgn"])), "{label} {vpid} ignored");
-            assert_eq!(got.pending_signals.len(), hex_mask(&want["status"]["ShdPnd"]).count_ones() as usize, "{label} {vpid} shared pending");
+            assert_eq!(
+                got.pending_signals.len(),
+                hex_mask(&want["status"]["ShdPnd"]).count_ones() as usize,
+                "{label} {vpid} shared pending"
+            );
             // SigBlk and SigPnd of every thread, matched by its id in the checkpoint.
             for t in want["threads"].as_array().unwrap() {
                 let tid = t["nstid"].as_u64().unwrap() as u32;
@@ -213,7 +239,11 @@ fn seccomp_modes_and_filter_chains_match_proc_status() {
                 let filter = &filters[got.threads[0].seccomp_filters[0] as usize];
                 assert_eq!(filter.instructions * 8, filter.disassembly.len() * 8);
                 assert!(filter.instructions > 100, "{}", filter.instructions);
-                assert!(filter.actions.iter().any(|a| a == "ALLOW") && filter.actions.iter().any(|a| a.starts_with("ERRNO")), "{:?}", filter.actions);
+                assert!(
+                    filter.actions.iter().any(|a| a == "ALLOW") && filter.actions.iter().any(|a| a.starts_with("ERRNO")),
+                    "{:?}",
+                    filter.actions
+                );
                 assert_eq!(filter.disassembly[0], "0000: ld [arch]", "{}", set.label);
                 assert_eq!(filter.sha256.len(), 64);
             }

@@ -93,10 +93,7 @@ fn replace_all(text: &str, pairs: &[(String, String)]) -> String {
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|a| a.iter().map(|v| v.as_str().expect("string").to_owned()).collect())
-        .unwrap_or_default()
+    value.and_then(Value::as_array).map(|a| a.iter().map(|v| v.as_str().expect("string").to_owned()).collect()).unwrap_or_default()
 }
 
 /// crit's golden text as we must print it: crit 3.17's old key names and
@@ -145,9 +142,7 @@ fn check_swallowed(mode: &str, crit: &str, bytes: &[u8], problems: &mut Vec<Stri
     let ok = entries.len() == 1
         && match mode {
             "nopl" => extra.starts_with("... <"),
-            _ => base64::engine::general_purpose::STANDARD
-                .decode(extra.replace('\n', ""))
-                .is_ok_and(|data| data == rest),
+            _ => base64::engine::general_purpose::STANDARD.decode(extra.replace('\n', "")).is_ok_and(|data| data == rest),
         };
     if !ok {
         problems.push(format!("crit's {mode} golden no longer shows the swallowed second entry"));
@@ -291,9 +286,8 @@ fn every_kind_and_extra_layout_has_a_synthetic_image() {
 
     // The layouts the suite exists to prove, each with the property that
     // makes it interesting; a weakened fixture fails here.
-    let input = |name: &str| -> Value {
-        serde_json::from_str(&read(&format!("{name}.json")).unwrap_or_else(|| panic!("no {name}.json"))).unwrap()
-    };
+    let input =
+        |name: &str| -> Value { serde_json::from_str(&read(&format!("{name}.json")).unwrap_or_else(|| panic!("no {name}.json"))).unwrap() };
     let entries = |name: &str| input(name)["entries"].as_array().unwrap().clone();
     let with_extra = |name: &str| {
         let all = entries(name);

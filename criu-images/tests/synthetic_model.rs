@@ -66,7 +66,10 @@ fn core(tc: Option<Value>, thread: Value) -> Value {
 
 /// An 8-byte BPF instruction, base64 of a sequence of them.
 fn bpf(insns: &[(u16, u8, u8, u32)]) -> String {
-    let bytes: Vec<u8> = insns.iter().flat_map(|&(code, jt, jf, k)| [code.to_le_bytes().to_vec(), vec![jt, jf], k.to_le_bytes().to_vec()].concat()).collect();
+    let bytes: Vec<u8> = insns
+        .iter()
+        .flat_map(|&(code, jt, jf, k)| [code.to_le_bytes().to_vec(), vec![jt, jf], k.to_le_bytes().to_vec()].concat())
+        .collect();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -74,7 +77,14 @@ fn bpf(insns: &[(u16, u8, u8, u32)]) -> String {
 fn registers_of_every_architecture_by_field_name() {
     // The inputs of the synthetic core images (tests/fixtures/synthetic).
     let synthetic = common::fixtures_dir().join("synthetic");
-    for (arch, ti) in [("arm", "ti_arm"), ("ppc64", "ti_ppc64"), ("s390", "ti_s390"), ("mips", "ti_mips"), ("loongarch64", "ti_loongarch64"), ("riscv64", "ti_riscv64")] {
+    for (arch, ti) in [
+        ("arm", "ti_arm"),
+        ("ppc64", "ti_ppc64"),
+        ("s390", "ti_s390"),
+        ("mips", "ti_mips"),
+        ("loongarch64", "ti_loongarch64"),
+        ("riscv64", "ti_riscv64"),
+    ] {
         let dir = scratch(arch);
         pstree(&dir, &[1]);
         let mut source: Value = serde_json::from_slice(&std::fs::read(synthetic.join(format!("core-{arch}.json"))).unwrap()).unwrap();
@@ -111,7 +121,9 @@ fn queued_signals_and_dispositions() {
     sigactions[13] = json!({"sigaction": 1, "flags": 0, "restorer": 0, "mask": 0}); // SIGTERM (15)
     let tc = task_core(json!({"sigactions": sigactions, "signals_s": {"signals": [{"siginfo": siginfo(15, 0, 4242, 1000)}]}}));
     write(&dir, "core-1.img", &core(Some(tc), thread_core(json!({"blk_sigset": 1 << 9, "comm": "main"}))));
-    let worker = thread_core(json!({"blk_sigset": 0, "comm": "worker", "signals_p": {"signals": [{"siginfo": siginfo(10, -6, 7, 0)}, {"siginfo": siginfo(11, 0x80, 0, 0)}]}}));
+    let worker = thread_core(
+        json!({"blk_sigset": 0, "comm": "worker", "signals_p": {"signals": [{"siginfo": siginfo(10, -6, 7, 0)}, {"siginfo": siginfo(11, 0x80, 0, 0)}]}}),
+    );
     write(&dir, "core-2.img", &core(None, worker));
     let p = &load(&dir).unwrap()[0];
 
@@ -121,11 +133,15 @@ fn queued_signals_and_dispositions() {
     assert_eq!(p.sigactions[0].mask, ["SIGTERM"]);
     assert_eq!(p.pending_signals.len(), 1);
     let shared = &p.pending_signals[0];
-    assert_eq!((shared.signal.as_str(), shared.code_name.as_str(), shared.sender_pid, shared.sender_uid), ("SIGTERM", "SI_USER", Some(4242), Some(1000)));
+    assert_eq!(
+        (shared.signal.as_str(), shared.code_name.as_str(), shared.sender_pid, shared.sender_uid),
+        ("SIGTERM", "SI_USER", Some(4242), Some(1000))
+    );
     assert_eq!(p.threads[0].blocked, ["SIGUSR1"]);
     let worker = &p.threads[1];
     assert_eq!((worker.comm.as_str(), worker.blocked.len()), ("worker", 0));
-    let queued: Vec<(&str, &str, Option<i32>)> = worker.pending.iter().map(|s| (s.signal.as_str(), s.code_name.as_str(), s.sender_pid)).collect();
+    let queued: Vec<(&str, &str, Option<i32>)> =
+        worker.pending.iter().map(|s| (s.signal.as_str(), s.code_name.as_str(), s.sender_pid)).collect();
     assert_eq!(queued, [("SIGUSR1", "SI_TKILL", Some(7)), ("SIGSEGV", "SI_KERNEL", None)]);
 
     // A siginfo too short to hold its header is refused, naming the image.
@@ -164,14 +180,19 @@ fn seccomp_chains_strict_mode_and_old_images() {
     assert_ne!(filters[0].sha256, filters[1].sha256);
 
     // CRIU before 3.x kept mode and filter in the task core.
-    write(&dir, "core-1.img", &core(Some(task_core(json!({"old_seccomp_mode": "filter", "old_seccomp_filter": 1}))), thread_core(json!({}))));
+    write(
+        &dir,
+        "core-1.img",
+        &core(Some(task_core(json!({"old_seccomp_mode": "filter", "old_seccomp_filter": 1}))), thread_core(json!({}))),
+    );
     assert_eq!(load(&dir).unwrap()[0].threads[0].seccomp_filters, [1, 0]);
 
     // Hostile: a thread naming a filter that is not there, a loop, a torn program.
     write(&dir, "core-1.img", &core(Some(task_core(json!({}))), thread_core(json!({"seccomp_mode": "filter", "seccomp_filter": 5}))));
     let err = load(&dir).unwrap_err().to_string();
     assert!(err.contains("core-1.img") && err.contains("seccomp filter 5") && err.contains("2 filters"), "{err}");
-    let looped = json!({"magic": "SECCOMP", "entries": [{"seccomp_filters": [{"filter": allow, "prev": 1}, {"filter": allow, "prev": 0}]}]});
+    let looped =
+        json!({"magic": "SECCOMP", "entries": [{"seccomp_filters": [{"filter": allow, "prev": 1}, {"filter": allow, "prev": 0}]}]});
     write(&dir, "seccomp.img", &looped);
     write(&dir, "core-1.img", &core(Some(task_core(json!({}))), thread_core(json!({"seccomp_mode": "filter", "seccomp_filter": 0}))));
     let err = load(&dir).unwrap_err().to_string();
@@ -287,7 +308,8 @@ mod mutated {
         })
     }
 
-    const TARGETS: &[&str] = &["core-1.img", "core-8.img", "seccomp.img", "cgroup.img", "filelocks.img", "files.img", "fdinfo-2.img", "ids-1.img"];
+    const TARGETS: &[&str] =
+        &["core-1.img", "core-8.img", "seccomp.img", "cgroup.img", "filelocks.img", "files.img", "fdinfo-2.img", "ids-1.img"];
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]

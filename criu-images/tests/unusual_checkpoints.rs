@@ -36,7 +36,10 @@ fn zombies_dead_tasks_and_old_pagemaps_do_not_fail() {
     write(
         &dir,
         "mm-1.img",
-        &format!(r#"{{"magic": "MM", "entries": [{{"mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0, "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0, "exe_file_id": 0, "vmas": [{{"start": {base}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}]}}]}}"#, base + 3 * 4096),
+        &format!(
+            r#"{{"magic": "MM", "entries": [{{"mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0, "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0, "exe_file_id": 0, "vmas": [{{"start": {base}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}]}}]}}"#,
+            base + 3 * 4096
+        ),
     );
     write(
         &dir,
@@ -64,9 +67,13 @@ fn zombies_dead_tasks_and_old_pagemaps_do_not_fail() {
     assert!(err.contains("mm-2.img") && err.contains("zombie"), "{err}");
 
     // The CLI copes too: memory commands skip tasks without memory.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-images")).args(["mem", "search", dir.to_str().unwrap(), "-s", "OLD-PAGEMAP"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-images"))
+        .args(["mem", "search", dir.to_str().unwrap(), "-s", "OLD-PAGEMAP"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let inspect = std::process::Command::new(env!("CARGO_BIN_EXE_criu-images")).args(["inspect", dir.to_str().unwrap(), "--all"]).output().unwrap();
+    let inspect =
+        std::process::Command::new(env!("CARGO_BIN_EXE_criu-images")).args(["inspect", dir.to_str().unwrap(), "--all"]).output().unwrap();
     let text = String::from_utf8(inspect.stdout).unwrap();
     assert!(text.contains("[2] zombie (zombie") && text.contains("[3] dead (dead"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();

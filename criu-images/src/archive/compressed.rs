@@ -15,8 +15,7 @@ pub(crate) fn gunzip(bytes: &[u8], display: &str, limit: u64) -> Result<Backing>
 }
 
 pub(crate) fn unzstd(bytes: &[u8], display: &str, limit: u64) -> Result<Backing> {
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(bytes)
-        .map_err(|e| Error::io(display, e))?;
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(bytes).map_err(|e| Error::io(display, e))?;
     // Accept archives made with `zstd --long` (windows up to 2 GiB); the
     // output limit still bounds what we keep.
     decoder.window_log_max(31).map_err(|e| Error::io(display, e))?;

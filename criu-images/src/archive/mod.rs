@@ -195,10 +195,7 @@ impl Archive {
             return Ok(Archive::new(path, display, ArchiveFormat::File, backing, vec![member]));
         };
         if format != ArchiveFormat::Tar && !looks_like_tar(backing.bytes()) {
-            return Err(Error::Archive {
-                at: Location::new(&display, 0),
-                detail: "the compressed data is not a tar archive".into(),
-            });
+            return Err(Error::Archive { at: Location::new(&display, 0), detail: "the compressed data is not a tar archive".into() });
         }
         let members = tar::index(&display, backing.bytes())?;
         Ok(Archive::new(path, display, format, backing, members))
@@ -220,11 +217,7 @@ impl Archive {
         });
         members.sort_by(|a, b| a.name.cmp(&b.name));
         let by_name = members.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
-        let dir_files = if format == ArchiveFormat::Directory {
-            (0..members.len()).map(|_| OnceLock::new()).collect()
-        } else {
-            Vec::new()
-        };
+        let dir_files = if format == ArchiveFormat::Directory { (0..members.len()).map(|_| OnceLock::new()).collect() } else { Vec::new() };
         Archive { path: path.to_path_buf(), display, format, backing, members, by_name, dir_files }
     }
 

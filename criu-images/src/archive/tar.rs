@@ -55,7 +55,10 @@ pub(crate) fn index(file: &str, data: &[u8]) -> Result<Vec<Member>> {
 
         match typeflag {
             b'L' | b'K' | b'x' if size > MAX_META => {
-                return Err(Error::Archive { at: at(pos), detail: format!("tar metadata header of {size} bytes is larger than {MAX_META}") });
+                return Err(Error::Archive {
+                    at: at(pos),
+                    detail: format!("tar metadata header of {size} bytes is larger than {MAX_META}"),
+                });
             }
             b'L' => long_name = Some(trim_nul(content).to_vec()),
             b'K' => long_link = Some(trim_nul(content).to_vec()),
@@ -79,21 +82,20 @@ pub(crate) fn index(file: &str, data: &[u8]) -> Result<Vec<Member>> {
                 long_link = None;
                 let name = String::from_utf8_lossy(&name).into_owned();
                 let link = String::from_utf8_lossy(&link).into_owned();
-                let normalized = normalize_member_name(&name).map_err(|detail| Error::Archive {
-                    at: at(pos),
-                    detail: format!("member {name:?}: {detail}"),
-                })?;
-                let kind = match typeflag {
-                    b'0' | 0 | b'7' => MemberKind::File,
-                    b'1' => MemberKind::HardLink(normalize_member_name(&link).map_err(|detail| Error::Archive {
-                        at: at(pos),
-                        detail: format!("hard link {name:?} -> {link:?}: {detail}"),
-                    })?),
-                    b'2' => MemberKind::Symlink(link),
-                    b'5' => MemberKind::Directory,
-                    // Devices, FIFOs and unknown types carry no data we read.
-                    _ => MemberKind::Other(typeflag as char),
-                };
+                let normalized = normalize_member_name(&name)
+                    .map_err(|detail| Error::Archive { at: at(pos), detail: format!("member {name:?}: {detail}") })?;
+                let kind =
+                    match typeflag {
+                        b'0' | 0 | b'7' => MemberKind::File,
+                        b'1' => MemberKind::HardLink(normalize_member_name(&link).map_err(|detail| Error::Archive {
+                            at: at(pos),
+                            detail: format!("hard link {name:?} -> {link:?}: {detail}"),
+                        })?),
+                        b'2' => MemberKind::Symlink(link),
+                        b'5' => MemberKind::Directory,
+                        // Devices, FIFOs and unknown types carry no data we read.
+                        _ => MemberKind::Other(typeflag as char),
+                    };
                 let (offset, len) = match kind {
                     MemberKind::File => (data_start as u64, size),
                     _ => (0, 0),
@@ -173,10 +175,8 @@ fn parse_pax(mut content: &[u8]) -> std::result::Result<Vec<(String, Vec<u8>)>, 
     let mut records = Vec::new();
     while !content.is_empty() {
         let space = memchr::memchr(b' ', content).ok_or("PAX record without a length")?;
-        let len: usize = std::str::from_utf8(&content[..space])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or("PAX record with an invalid length")?;
+        let len: usize =
+            std::str::from_utf8(&content[..space]).ok().and_then(|s| s.parse().ok()).ok_or("PAX record with an invalid length")?;
         if len <= space + 1 || len > content.len() {
             return Err("PAX record length out of range".into());
         }

@@ -278,7 +278,19 @@ fn sk(checkpoint: &Checkpoint, text: &mut String) -> Result<()> {
             } else {
                 ("UNIX".into(), txt(get("name")), format!("peer {}", txt(get("peer"))), format!("{} bytes", txt(get("queued_bytes"))))
             };
-            writeln!(text, "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} {}", p.pid, fd.fd, txt(get("type")), proto, txt(get("state")), local, remote, queued).ok();
+            writeln!(
+                text,
+                "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} {}",
+                p.pid,
+                fd.fd,
+                txt(get("type")),
+                proto,
+                txt(get("state")),
+                local,
+                remote,
+                queued
+            )
+            .ok();
         }
     }
     Ok(())

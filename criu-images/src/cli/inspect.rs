@@ -118,7 +118,8 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
                     .flat_map(|c| {
                         let names = if c.names.iter().all(String::is_empty) { "unified".to_string() } else { c.names.join(",") };
                         c.dirs.iter().filter(|d| !d.properties.is_empty()).map(move |d| {
-                            let props: Vec<String> = d.properties.iter().map(|(k, v)| format!("{k}={}", v.trim_end().replace('\n', "; "))).collect();
+                            let props: Vec<String> =
+                                d.properties.iter().map(|(k, v)| format!("{k}={}", v.trim_end().replace('\n', "; "))).collect();
                             format!("{names}:{} {}", d.path, props.join(" "))
                         })
                     })
@@ -130,12 +131,26 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             if args.mounts || args.all {
                 let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
                 if let Some((host, domain)) = uts {
-                    writeln!(out, "Hostname: {host}{}", if domain.is_empty() || domain == "(none)" { String::new() } else { format!(" (domain {domain})") }).ok();
+                    writeln!(
+                        out,
+                        "Hostname: {host}{}",
+                        if domain.is_empty() || domain == "(none)" { String::new() } else { format!(" (domain {domain})") }
+                    )
+                    .ok();
                 }
                 writeln!(out, "Mounts").ok();
                 for (i, m) in mounts.iter().enumerate() {
                     let branch = if i + 1 == mounts.len() { "└──" } else { "├──" };
-                    writeln!(out, "{branch} {} {} {} ({}){}", m.mountpoint, m.fstype, m.source, m.options, if m.external { " [external]" } else { "" }).ok();
+                    writeln!(
+                        out,
+                        "{branch} {} {} {} ({}){}",
+                        m.mountpoint,
+                        m.fstype,
+                        m.source,
+                        m.options,
+                        if m.external { " [external]" } else { "" }
+                    )
+                    .ok();
                 }
             }
         }
@@ -205,13 +220,33 @@ fn tree(args: &InspectArgs, checkpoint: &Checkpoint, processes: &[Process], filt
 }
 
 #[allow(clippy::too_many_arguments)]
-fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: &[SeccompFilter], p: &Process, prefix: &str, last: bool, out: &mut dyn Write) {
+fn print_process(
+    args: &InspectArgs,
+    all: bool,
+    processes: &[Process],
+    filters: &[SeccompFilter],
+    p: &Process,
+    prefix: &str,
+    last: bool,
+    out: &mut dyn Write,
+) {
     let (branch, cont) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
     let threads = if p.threads.len() == 1 { "1 thread".to_string() } else { format!("{} threads", p.threads.len()) };
     writeln!(out, "{prefix}{branch}[{}] {} ({}, {threads})", p.pid, p.comm, p.state.name()).ok();
     let inner = format!("{prefix}{cont}");
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
-    if args.cmdline || all || !(args.files || args.sockets || args.env || args.creds || args.maps || args.signals || args.seccomp || args.disassemble || args.cgroups) {
+    if args.cmdline
+        || all
+        || !(args.files
+            || args.sockets
+            || args.env
+            || args.creds
+            || args.maps
+            || args.signals
+            || args.seccomp
+            || args.disassemble
+            || args.cgroups)
+    {
         lines.push((format!("cmdline: {}", shell_words(&p.cmdline)), Vec::new()));
     }
     if all {
@@ -220,7 +255,10 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
     if args.creds || all {
         if let Some(c) = &p.creds {
             lines.push((
-                format!("uid {}/{}/{}/{} gid {}/{}/{}/{} groups {:?}", c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid, c.groups),
+                format!(
+                    "uid {}/{}/{}/{} gid {}/{}/{}/{} groups {:?}",
+                    c.uid, c.euid, c.suid, c.fsuid, c.gid, c.egid, c.sgid, c.fsgid, c.groups
+                ),
                 vec![format!("effective capabilities: {}", c.cap_effective.join(" ")), format!("no_new_privs: {}", c.no_new_privs)],
             ));
         }
@@ -234,7 +272,10 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
             p.fds
                 .iter()
                 .map(|f| {
-                    let locks: String = p.locks_of(f.fd).map(|l| format!("  [{} {} {}-{}]", l.kind, l.lock_type, l.start, l.end().map_or("EOF".into(), |e| e.to_string()))).collect();
+                    let locks: String = p
+                        .locks_of(f.fd)
+                        .map(|l| format!("  [{} {} {}-{}]", l.kind, l.lock_type, l.start, l.end().map_or("EOF".into(), |e| e.to_string())))
+                        .collect();
                     format!("{:>4}  {:<9} {}{locks}", f.fd, f.kind, fd_target(f))
                 })
                 .collect(),
@@ -248,7 +289,11 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
                 let flags = s.flag_names();
                 let flags = if flags.is_empty() { String::new() } else { format!(" [{}]", flags.join(" ")) };
                 let mask = if s.mask.is_empty() { String::new() } else { format!(" blocks {}", s.mask.join(",")) };
-                if s.ignored() { format!("{}: ignored", s.signal) } else { format!("{}: handler {}{flags}{mask}", s.signal, s.handler) }
+                if s.ignored() {
+                    format!("{}: ignored", s.signal)
+                } else {
+                    format!("{}: handler {}{flags}{mask}", s.signal, s.handler)
+                }
             })
             .collect();
         items.extend(p.pending_signals.iter().map(|s| format!("queued for the process: {}", pending_text(s))));
@@ -271,7 +316,10 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
         }
         for (mode, chain, tids) in groups {
             let who = if tids.len() == p.threads.len() { "all threads".to_string() } else { format!("threads {tids:?}") };
-            items.push(format!("{who}: {mode}{}", if chain.is_empty() { String::new() } else { format!(", {} filter(s), newest first", chain.len()) }));
+            items.push(format!(
+                "{who}: {mode}{}",
+                if chain.is_empty() { String::new() } else { format!(", {} filter(s), newest first", chain.len()) }
+            ));
             for index in chain {
                 let Some(f) = filters.get(*index as usize) else { continue };
                 let flags = f.flag_names();
@@ -314,7 +362,10 @@ fn print_process(args: &InspectArgs, all: bool, processes: &[Process], filters: 
     if args.maps || all {
         lines.push((
             "memory areas".into(),
-            p.vmas.iter().map(|v| format!("{:x}-{:x} {} {:08x} {}", v.start, v.end, v.perms, v.offset, v.path.as_deref().unwrap_or(""))).collect(),
+            p.vmas
+                .iter()
+                .map(|v| format!("{:x}-{:x} {} {:08x} {}", v.start, v.end, v.perms, v.offset, v.path.as_deref().unwrap_or("")))
+                .collect(),
         ));
     }
     // A group with nothing in it is left out rather than printed empty.

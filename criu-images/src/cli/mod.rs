@@ -311,7 +311,14 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     let container = checkpoint.container()?;
     if let Some(c) = &container {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        writeln!(s, "Container:      {} ({}{})", opt(&c.name), c.engine.name(), c.runtime.as_ref().map(|r| format!(", {r}")).unwrap_or_default()).ok();
+        writeln!(
+            s,
+            "Container:      {} ({}{})",
+            opt(&c.name),
+            c.engine.name(),
+            c.runtime.as_ref().map(|r| format!(", {r}")).unwrap_or_default()
+        )
+        .ok();
         writeln!(s, "ID:             {}", opt(&c.id)).ok();
         writeln!(s, "Image:          {}", opt(&c.image_name)).ok();
         if c.pod.is_some() || c.namespace.is_some() {
@@ -331,7 +338,11 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
         archive.format(),
         members.len(),
         human_bytes(total),
-        if archive.format() == crate::archive::ArchiveFormat::Directory { String::new() } else { format!(", {} on disk", human_bytes(size)) }
+        if archive.format() == crate::archive::ArchiveFormat::Directory {
+            String::new()
+        } else {
+            format!(", {} on disk", human_bytes(size))
+        }
     )
     .ok();
     let pages: u64 = checkpoint
@@ -493,10 +504,7 @@ fn write_output(path: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {
         Some(path) => std::fs::write(path, bytes).map_err(|e| Error::io(path.display().to_string(), e)),
         None => {
             let mut stdout = io::stdout().lock();
-            stdout
-                .write_all(bytes)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| Error::io("<stdout>", e))
+            stdout.write_all(bytes).and_then(|()| stdout.flush()).map_err(|e| Error::io("<stdout>", e))
         }
     }
 }

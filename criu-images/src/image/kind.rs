@@ -330,19 +330,12 @@ impl ImageKind {
 
     /// The kind with this name or alias (`"PAGEMAP"`, `"SHMEM_PAGEMAP"`).
     pub fn from_name(name: &str) -> Option<ImageKind> {
-        KINDS
-            .iter()
-            .find(|k| k.name == name)
-            .map(|k| k.kind)
-            .or_else(|| ALIASES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k))
+        KINDS.iter().find(|k| k.name == name).map(|k| k.kind).or_else(|| ALIASES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k))
     }
 
     /// The kind a file name says, e.g. `core-1.img` -> `Core`.
     pub fn from_file_name(file_name: &str) -> Option<ImageKind> {
-        KINDS
-            .iter()
-            .find(|k| k.files.iter().any(|p| match_file_pattern(p, file_name).is_some()))
-            .map(|k| k.kind)
+        KINDS.iter().find(|k| k.files.iter().any(|p| match_file_pattern(p, file_name).is_some())).map(|k| k.kind)
     }
 }
 
@@ -354,10 +347,7 @@ impl std::fmt::Display for ImageKind {
 
 /// What a raw (magic-less) image is, judged by its file name.
 pub fn raw_image_kind(file_name: &str) -> Option<&'static str> {
-    RAW_IMAGES
-        .iter()
-        .find(|(_, pattern)| match_file_pattern(pattern, file_name).is_some())
-        .map(|(what, _)| *what)
+    RAW_IMAGES.iter().find(|(_, pattern)| match_file_pattern(pattern, file_name).is_some()).map(|(what, _)| *what)
 }
 
 /// Matches a CRIU file name pattern with one printf-style placeholder and
@@ -369,9 +359,7 @@ pub fn match_file_pattern<'n>(pattern: &str, name: &'n str) -> Option<&'n str> {
     };
     let prefix = &pattern[..pct];
     let spec_and_suffix = &pattern[pct + 1..];
-    let spec_len = spec_and_suffix
-        .find(['u', 'x', 'd', 's'])
-        .map(|i| i + 1)?;
+    let spec_len = spec_and_suffix.find(['u', 'x', 'd', 's']).map(|i| i + 1)?;
     let (spec, suffix) = spec_and_suffix.split_at(spec_len);
     let middle = name.strip_prefix(prefix)?.strip_suffix(suffix)?;
     if middle.is_empty() {

@@ -19,8 +19,7 @@ use nom::number::complete::{be_u32, le_u32};
 use nom::IResult;
 
 pub use kind::{
-    match_file_pattern, raw_image_kind, ExtraKind, Head, ImageKind, Layout, IMG_COMMON_MAGIC,
-    IMG_SERVICE_MAGIC, KDAT_MAGIC, RAW_IMAGES,
+    match_file_pattern, raw_image_kind, ExtraKind, Head, ImageKind, Layout, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, KDAT_MAGIC, RAW_IMAGES,
 };
 
 use crate::error::{Error, Location, Result};
@@ -152,14 +151,7 @@ impl<'a> Image<'a> {
     /// Iterates the entries lazily; each item borrows from the image bytes.
     pub fn entries(&self) -> Entries<'a> {
         let no_extra = self.kind.extra() == ExtraKind::None && self.kind.layout() != Layout::GhostFile;
-        Entries {
-            image: *self,
-            pos: self.body,
-            index: 0,
-            chunked_ghost: false,
-            done: false,
-            no_extra,
-        }
+        Entries { image: *self, pos: self.body, index: 0, chunked_ghost: false, done: false, no_extra }
     }
 
     /// Number of entries, after checking that every one of them is framed
@@ -209,11 +201,7 @@ fn detect(name: &str, data: &[u8]) -> Result<(ImageKind, Head, Endian, usize)> {
         };
         return match ImageKind::from_magic(second) {
             Some(kind) => Ok((kind, head, endian, 8)),
-            None => Err(Error::UnknownMagic {
-                at: Location::new(name, 4),
-                magic: second,
-                hint: String::new(),
-            }),
+            None => Err(Error::UnknownMagic { at: Location::new(name, 4), magic: second, hint: String::new() }),
         };
     }
 
@@ -380,24 +368,17 @@ impl<'a> Entries<'a> {
         let start = self.pos;
         let index = self.index;
         let size = self.read_u32(start, "a 4-byte entry size")?;
-        let payload = self.slice_at(start + 4, size as u64, || {
-            format!("an entry of {size} bytes")
-        })?;
+        let payload = self.slice_at(start + 4, size as u64, || format!("an entry of {size} bytes"))?;
         let mut pos = start + 4 + payload.len();
         let message = image.kind.entry_message(if self.chunked_ghost { 1 } else { index });
 
         let scalar = |field: &str| -> Result<u64> {
-            let field = message
-                .schema()
-                .field_by_name(field)
-                .expect("extra-size fields exist in the schema");
-            wire::last_varint(payload, field.number)
-                .map(|v| declared_value(field.ty, v.unwrap_or(0)))
-                .map_err(|err| Error::Protobuf {
-                    at: image.at(start + 4 + err.offset).in_entry(index),
-                    message: message.name(),
-                    detail: err.what.to_string(),
-                })
+            let field = message.schema().field_by_name(field).expect("extra-size fields exist in the schema");
+            wire::last_varint(payload, field.number).map(|v| declared_value(field.ty, v.unwrap_or(0))).map_err(|err| Error::Protobuf {
+                at: image.at(start + 4 + err.offset).in_entry(index),
+                message: message.name(),
+                detail: err.what.to_string(),
+            })
         };
 
         let extra = match (image.kind.layout(), image.kind.extra()) {
@@ -475,9 +456,7 @@ impl<'a> Entries<'a> {
                         break; // crit stops at end of file as well
                     }
                     let header_size = self.read_u32(pos, "a 4-byte message size")?;
-                    let header = self.slice_at(pos + 4, header_size as u64, || {
-                        format!("an ipc_msg of {header_size} bytes")
-                    })?;
+                    let header = self.slice_at(pos + 4, header_size as u64, || format!("an ipc_msg of {header_size} bytes"))?;
                     let msize = wire::last_varint(header, 2)
                         .map(|v| v.map(|v| declared_value(FieldType::Uint32, v)))
                         .map_err(|err| Error::Protobuf {
@@ -556,11 +535,7 @@ impl<'a> Entries<'a> {
         let data = self.image.data;
         let available = data.len().saturating_sub(offset) as u64;
         if len > available {
-            return Err(Error::Truncated {
-                at: self.image.at(offset).in_entry(self.index),
-                expected: expected(),
-                available,
-            });
+            return Err(Error::Truncated { at: self.image.at(offset).in_entry(self.index), expected: expected(), available });
         }
         Ok(&data[offset..offset + len as usize])
     }

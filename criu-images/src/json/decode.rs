@@ -3,8 +3,8 @@
 //! order, with crit's scalar and pretty rules.
 
 use super::pretty;
-use super::text::{mime_base64, quoted_printable};
 use super::sink::Sink;
+use super::text::{mime_base64, quoted_printable};
 use super::writer::JsonWriter;
 use super::DecodeOptions;
 use crate::error::{Error, Location, Result};
@@ -286,11 +286,7 @@ pub(crate) fn human_size(bytes: u64) -> String {
     let mut num = bytes as f64;
     for unit in ["", "K", "M", "G", "T", "P", "E", "Z"] {
         if num < 1024.0 {
-            return if num.fract() == 0.0 {
-                format!("{num:.0}{unit}B")
-            } else {
-                format!("{num:.1}{unit}B")
-            };
+            return if num.fract() == 0.0 { format!("{num:.0}{unit}B") } else { format!("{num:.1}{unit}B") };
         }
         num /= 1024.0;
     }
@@ -312,14 +308,7 @@ fn within(whole: &[u8], part: &[u8], err: WireError) -> WireError {
 
 /// Writes the fields of one message (without the surrounding braces);
 /// `depth` counts the messages around it.
-fn write_fields(
-    w: &mut impl Sink,
-    id: MessageId,
-    bytes: &[u8],
-    pretty: bool,
-    hex_inherited: bool,
-    depth: usize,
-) -> Result<(), WireError> {
+fn write_fields(w: &mut impl Sink, id: MessageId, bytes: &[u8], pretty: bool, hex_inherited: bool, depth: usize) -> Result<(), WireError> {
     let schema = id.schema();
     if schema.flat {
         // Most entries of the largest images (pagemap runs, ...) are flat
@@ -411,10 +400,9 @@ fn lone_scalar(ty: FieldType, value: WireValue<'_>) -> Option<u64> {
         (FieldType::Message(_) | FieldType::String | FieldType::Bytes, _) => None,
         (FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float, WireValue::Fixed32(v)) => Some(v.into()),
         (FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double, WireValue::Fixed64(v)) => Some(v),
-        (
-            FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float | FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double,
-            _,
-        ) => None,
+        (FieldType::Fixed32 | FieldType::Sfixed32 | FieldType::Float | FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double, _) => {
+            None
+        }
         (_, WireValue::Varint(v)) => Some(v),
         _ => None,
     }

@@ -46,7 +46,10 @@ fn encode_root(root: &Node, out: &mut Vec<u8>) -> Encoded<()> {
             b"magic" => magic = Some(node),
             b"entries" => entries = Some(node),
             other => {
-                return Err(problem(node, format!("unexpected key {:?} at the top level (expected \"magic\" and \"entries\")", String::from_utf8_lossy(other))))
+                return Err(problem(
+                    node,
+                    format!("unexpected key {:?} at the top level (expected \"magic\" and \"entries\")", String::from_utf8_lossy(other)),
+                ))
             }
         }
     }
@@ -55,8 +58,7 @@ fn encode_root(root: &Node, out: &mut Vec<u8>) -> Encoded<()> {
         return Err(problem(magic, "\"magic\" must be a string such as \"PSTREE\""));
     };
     let magic_name = String::from_utf8_lossy(magic_name);
-    let kind = ImageKind::from_name(&magic_name)
-        .ok_or_else(|| problem(magic, format!("unknown image magic name {magic_name:?}")))?;
+    let kind = ImageKind::from_name(&magic_name).ok_or_else(|| problem(magic, format!("unknown image magic name {magic_name:?}")))?;
     let entries = entries.ok_or_else(|| problem(root, "missing \"entries\""))?;
     let Value::Array(entries) = &entries.value else {
         return Err(problem(entries, "\"entries\" must be an array"));
@@ -122,7 +124,10 @@ fn encode_root(root: &Node, out: &mut Vec<u8>) -> Encoded<()> {
                         .ok_or_else(|| problem(extra, format!("missing \"{queue}\"")))?;
                     let bytes = base64_extra(node)?;
                     if bytes.len() as u64 != declared(len_field) {
-                        return Err(problem(node, format!("\"{queue}\" holds {} bytes but {len_field} is {}", bytes.len(), declared(len_field))));
+                        return Err(problem(
+                            node,
+                            format!("\"{queue}\" holds {} bytes but {len_field} is {}", bytes.len(), declared(len_field)),
+                        ));
                     }
                     out.extend(bytes);
                 }
@@ -174,7 +179,10 @@ fn encode_root(root: &Node, out: &mut Vec<u8>) -> Encoded<()> {
             (_, ExtraKind::IpcShm) => {
                 if declared("in_pagemaps") != 0 {
                     if let Some(extra) = extra {
-                        return Err(problem(extra, "segments with in_pagemaps keep their contents in pagemap-shmem images, not in \"extra\""));
+                        return Err(problem(
+                            extra,
+                            "segments with in_pagemaps keep their contents in pagemap-shmem images, not in \"extra\"",
+                        ));
                     }
                     continue;
                 }
@@ -240,9 +248,7 @@ fn encode_fields(id: MessageId, members: &[(Vec<u8>, Node)], out: &mut Vec<u8>) 
             continue;
         }
         let name = String::from_utf8_lossy(key);
-        let field = schema
-            .field_by_name(&name)
-            .ok_or_else(|| problem(value, format!("{} has no field {name:?}", schema.name)))?;
+        let field = schema.field_by_name(&name).ok_or_else(|| problem(value, format!("{} has no field {name:?}", schema.name)))?;
         // A repeated key replaces the earlier one, as in a Python dict.
         present.retain(|(f, _)| f.number != field.number);
         present.push((field, value));
@@ -355,9 +361,7 @@ fn scalar(field: &FieldSchema, node: &Node) -> Encoded<Scalar> {
             let number = match &node.value {
                 Value::Str(text) => {
                     let text = String::from_utf8_lossy(text);
-                    schema
-                        .number_of(&text)
-                        .ok_or_else(|| problem(node, format!("{text:?} is not a value of enum {}", schema.name)))?
+                    schema.number_of(&text).ok_or_else(|| problem(node, format!("{text:?} is not a value of enum {}", schema.name)))?
                 }
                 Value::Int(v) => i32::try_from(*v).map_err(|_| problem(node, format!("{name}: {v} does not fit an enum")))?,
                 other => return Err(problem(node, format!("{name} must be an enum name, found {}", other.kind()))),
@@ -370,11 +374,7 @@ fn scalar(field: &FieldSchema, node: &Node) -> Encoded<Scalar> {
                 Value::Int(i) => i as f64,
                 _ => return Err(problem(node, format!("{name} must be a number"))),
             };
-            Ok(if field.ty == FieldType::Float {
-                Scalar::Fixed32((v as f32).to_bits())
-            } else {
-                Scalar::Fixed64(v.to_bits())
-            })
+            Ok(if field.ty == FieldType::Float { Scalar::Fixed32((v as f32).to_bits()) } else { Scalar::Fixed64(v.to_bits()) })
         }
         ty => {
             let value = integer_value(field, node)?;
@@ -384,7 +384,9 @@ fn scalar(field: &FieldSchema, node: &Node) -> Encoded<Scalar> {
                 FieldType::Int64 => Scalar::Varint(i64::try_from(value).map_err(|_| out_of_range())? as u64),
                 FieldType::Uint32 => Scalar::Varint(u32::try_from(value).map_err(|_| out_of_range())?.into()),
                 FieldType::Uint64 => Scalar::Varint(u64::try_from(value).map_err(|_| out_of_range())?),
-                FieldType::Sint32 => Scalar::Varint(u64::from(wire::zigzag(i32::try_from(value).map_err(|_| out_of_range())?.into()) as u32)),
+                FieldType::Sint32 => {
+                    Scalar::Varint(u64::from(wire::zigzag(i32::try_from(value).map_err(|_| out_of_range())?.into()) as u32))
+                }
                 FieldType::Sint64 => Scalar::Varint(wire::zigzag(i64::try_from(value).map_err(|_| out_of_range())?)),
                 FieldType::Fixed32 => Scalar::Fixed32(u32::try_from(value).map_err(|_| out_of_range())?),
                 FieldType::Sfixed32 => Scalar::Fixed32(i32::try_from(value).map_err(|_| out_of_range())? as u32),

@@ -75,12 +75,7 @@ pub fn write_json(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>)
 /// assert!(out.get_ref().starts_with(b"{\n    \"magic\": \"PSTREE\""));
 /// # Ok::<(), criu_images::Error>(())
 /// ```
-pub fn write_json_to<W: std::io::Write + ?Sized>(
-    image: &Image<'_>,
-    options: &DecodeOptions,
-    out: &mut W,
-    out_name: &str,
-) -> Result<()> {
+pub fn write_json_to<W: std::io::Write + ?Sized>(image: &Image<'_>, options: &DecodeOptions, out: &mut W, out_name: &str) -> Result<()> {
     let buf = Vec::with_capacity(image.data().len().saturating_mul(8).min(1 << 20) + 64);
     decode::write_image(image, options, &mut decode::Streamed { buf, out, name: out_name })
 }
@@ -138,8 +133,5 @@ pub fn info_json(image: &Image<'_>) -> Result<String> {
     if image.kind() == crate::image::ImageKind::Pagemap {
         count = count.saturating_sub(1);
     }
-    Ok(format!(
-        "{{\n    \"magic\": \"{}\",\n    \"count\": {count}\n}}",
-        image.kind().name()
-    ))
+    Ok(format!("{{\n    \"magic\": \"{}\",\n    \"count\": {count}\n}}", image.kind().name()))
 }

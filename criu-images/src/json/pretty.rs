@@ -5,16 +5,7 @@
 /// `(criu).flags` tables: name -> bits, in crit's printing order.
 static FLAG_TABLES: &[(&str, &[(&str, u64)])] = &[
     ("mmap.prot", &[("PROT_READ", 0x1), ("PROT_WRITE", 0x2), ("PROT_EXEC", 0x4)]),
-    (
-        "mmap.flags",
-        &[
-            ("MAP_SHARED", 0x1),
-            ("MAP_PRIVATE", 0x2),
-            ("MAP_DROPPABLE", 0x08),
-            ("MAP_ANON", 0x20),
-            ("MAP_GROWSDOWN", 0x0100),
-        ],
-    ),
+    ("mmap.flags", &[("MAP_SHARED", 0x1), ("MAP_PRIVATE", 0x2), ("MAP_DROPPABLE", 0x08), ("MAP_ANON", 0x20), ("MAP_GROWSDOWN", 0x0100)]),
     (
         "mmap.status",
         &[
@@ -62,13 +53,7 @@ static FLAG_TABLES: &[(&str, &[(&str, u64)])] = &[
     ("pmap.flags", &[("PE_PARENT", 1 << 0), ("PE_LAZY", 1 << 1), ("PE_PRESENT", 1 << 2)]),
     (
         "seals.flags",
-        &[
-            ("F_SEAL_SEAL", 0x1),
-            ("F_SEAL_SHRINK", 0x2),
-            ("F_SEAL_GROW", 0x4),
-            ("F_SEAL_WRITE", 0x8),
-            ("F_SEAL_FUTURE_WRITE", 0x10),
-        ],
+        &[("F_SEAL_SEAL", 0x1), ("F_SEAL_SHRINK", 0x2), ("F_SEAL_GROW", 0x4), ("F_SEAL_WRITE", 0x8), ("F_SEAL_FUTURE_WRITE", 0x10)],
     ),
 ];
 
@@ -108,10 +93,7 @@ fn flag_table(name: &str) -> Option<&'static [(&'static str, u64)]> {
 }
 
 fn dict_table(dict: &str, field: &str) -> Option<&'static [(u64, &'static str)]> {
-    DICT_TABLES
-        .iter()
-        .find(|(d, f, _)| *d == dict && *f == field)
-        .map(|(_, _, t)| *t)
+    DICT_TABLES.iter().find(|(d, f, _)| *d == dict && *f == field).map(|(_, _, t)| *t)
 }
 
 /// crit's `"0x%x"` of a Python int (negative values print as `-0x..`).
@@ -168,9 +150,7 @@ pub(crate) fn parse_flags(table: &str, text: &str) -> Result<u64, String> {
     for part in text.split('|').map(str::trim) {
         let bits = match table.iter().find(|(n, _)| *n == part) {
             Some((_, bits)) => *bits,
-            None => parse_int(part)
-                .and_then(|v| u64::try_from(v).ok())
-                .ok_or_else(|| format!("unknown flag {part:?}"))?,
+            None => parse_int(part).and_then(|v| u64::try_from(v).ok()).ok_or_else(|| format!("unknown flag {part:?}"))?,
         };
         value = value.wrapping_add(bits);
     }
@@ -179,10 +159,7 @@ pub(crate) fn parse_flags(table: &str, text: &str) -> Result<u64, String> {
 
 /// The name of a `(criu).dict` value, if the table has one.
 pub(crate) fn dict_name(dict: &str, field: &str, value: u64) -> Option<&'static str> {
-    dict_table(dict, field)?
-        .iter()
-        .find(|(v, _)| *v == value)
-        .map(|(_, n)| *n)
+    dict_table(dict, field)?.iter().find(|(v, _)| *v == value).map(|(_, n)| *n)
 }
 
 /// The value of a `(criu).dict` name.
@@ -197,10 +174,7 @@ const KERNEL_MINOR_BITS: u32 = 20;
 /// `os.major`/`os.minor`, otherwise the kernel's (`major << 20 | minor`).
 pub(crate) fn dev(value: u64, odev: bool) -> String {
     let (major, minor) = if odev {
-        (
-            ((value >> 8) & 0xfff) | ((value >> 32) & !0xfff),
-            (value & 0xff) | ((value >> 12) & !0xff),
-        )
+        (((value >> 8) & 0xfff) | ((value >> 32) & !0xfff), (value & 0xff) | ((value >> 12) & !0xff))
     } else {
         (value >> KERNEL_MINOR_BITS, value & ((1 << KERNEL_MINOR_BITS) - 1))
     };
@@ -214,10 +188,7 @@ pub(crate) fn parse_dev(text: &str, odev: bool) -> Result<u64, String> {
     let major: u64 = major.trim().parse().map_err(|_| err())?;
     let minor: u64 = minor.trim().parse().map_err(|_| err())?;
     Ok(if odev {
-        ((major & 0xfff) << 8)
-            | ((major & !0xfff) << 32)
-            | (minor & 0xff)
-            | ((minor & !0xff) << 12)
+        ((major & 0xfff) << 8) | ((major & !0xfff) << 32) | (minor & 0xff) | ((minor & !0xff) << 12)
     } else {
         (major << KERNEL_MINOR_BITS) | minor
     })
@@ -316,10 +287,7 @@ pub(crate) fn parse_ip_address(text: &str) -> Result<Vec<u32>, String> {
     }
     if let Ok(v6) = text.parse::<std::net::Ipv6Addr>() {
         let octets = v6.octets();
-        return Ok(octets
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect());
+        return Ok(octets.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
     }
     Err(format!("expected an IPv4 or IPv6 address, found {text:?}"))
 }

@@ -20,9 +20,7 @@ pub(crate) fn mime_base64(data: &[u8]) -> String {
 /// Python's `base64.decodebytes`.
 pub(crate) fn decode_base64(text: &[u8]) -> Result<Vec<u8>, String> {
     let compact: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    STANDARD
-        .decode(&compact)
-        .map_err(|e| format!("invalid base64: {e}"))
+    STANDARD.decode(&compact).map_err(|e| format!("invalid base64: {e}"))
 }
 
 const QP_LINE: usize = 76;
@@ -54,9 +52,7 @@ pub(crate) fn quoted_printable(data: &[u8]) -> String {
     while i < len {
         let c = data[i];
         let at_end = i + 1 == len;
-        let lone_dot = c == b'.'
-            && line_len == 0
-            && (at_end || matches!(data[i + 1], b'\n' | b'\r' | 0));
+        let lone_dot = c == b'.' && line_len == 0 && (at_end || matches!(data[i + 1], b'\n' | b'\r' | 0));
         let must_quote = c > 126
             || c == b'='
             || lone_dot

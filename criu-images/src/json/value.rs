@@ -304,15 +304,10 @@ impl Parser<'_> {
         }
         let text = std::str::from_utf8(&self.text[start..self.pos]).expect("ASCII digits");
         if is_float {
-            return text
-                .parse()
-                .map(Value::Float)
-                .map_err(|_| SyntaxError { at: start, what: "a number".into() });
+            return text.parse().map(Value::Float).map_err(|_| SyntaxError { at: start, what: "a number".into() });
         }
         // Anything beyond i128 is far out of range for protobuf anyway.
-        text.parse::<i128>()
-            .map(Value::Int)
-            .map_err(|_| SyntaxError { at: start, what: "an integer within 128 bits".into() })
+        text.parse::<i128>().map(Value::Int).map_err(|_| SyntaxError { at: start, what: "an integer within 128 bits".into() })
     }
 }
 
@@ -322,7 +317,8 @@ mod tests {
 
     #[test]
     fn parses_crit_json_shapes() {
-        let node = parse(br#" {"magic": "PSTREE", "entries": [{"pid": 18446744073709551615, "x": -1, "f": 1.5, "b": true, "n": null}]} "#).unwrap();
+        let node = parse(br#" {"magic": "PSTREE", "entries": [{"pid": 18446744073709551615, "x": -1, "f": 1.5, "b": true, "n": null}]} "#)
+            .unwrap();
         let Value::Object(members) = node.value else { panic!() };
         assert_eq!(members[0].0, b"magic");
         let Value::Array(entries) = &members[1].1.value else { panic!() };

@@ -266,10 +266,7 @@ mod tests {
 
     #[test]
     fn one_line_layout_matches_python() {
-        assert_eq!(
-            sample(None),
-            r#"{"magic": "PSTREE", "entries": [{"pid": 1, "threads": [-1], "none": []}, {}]}"#
-        );
+        assert_eq!(sample(None), r#"{"magic": "PSTREE", "entries": [{"pid": 1, "threads": [-1], "none": []}, {}]}"#);
     }
 
     #[test]

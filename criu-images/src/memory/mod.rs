@@ -196,11 +196,7 @@ impl<'a> ProcessMemory<'a> {
     /// Like [`ProcessMemory::build`], filling the unmodified pages of file
     /// mappings from `rootfs` (the container's root filesystem) where the
     /// file is there; such pieces are [`Content::File`].
-    pub fn build_with_files(
-        pid: u32,
-        levels: &[&'a dyn ImageStore],
-        rootfs: Option<&'a dyn FileSource>,
-    ) -> Result<ProcessMemory<'a>> {
+    pub fn build_with_files(pid: u32, levels: &[&'a dyn ImageStore], rootfs: Option<&'a dyn FileSource>) -> Result<ProcessMemory<'a>> {
         let top = *levels.first().expect("at least the dump itself");
         let mm_name = format!("mm-{pid}.img");
         let mm = decode_all(top, &mm_name)?
@@ -272,19 +268,22 @@ impl<'a> ProcessMemory<'a> {
                         if builder.pagemap(0, &name)?.is_some() {
                             // Offsets in the segment, translated back to addresses.
                             let base = vma.pgoff;
-                            let shift = |p: Piece<'a>| Piece {
-                                start: p.start - base + vma.start,
-                                end: p.end - base + vma.start,
-                                ..p
-                            };
+                            let shift = |p: Piece<'a>| Piece { start: p.start - base + vma.start, end: p.end - base + vma.start, ..p };
                             let mut seg = Vec::new();
                             builder.resolve(0, &name, base, base + vma.len(), index, Content::Zero, &mut seg)?;
                             pieces.extend(seg.into_iter().map(shift));
                         } else {
-                            pieces.push(Piece { start: vma.start, end: vma.end, vma: index, content: Content::Missing(Missing::NoShmemImage) });
+                            pieces.push(Piece {
+                                start: vma.start,
+                                end: vma.end,
+                                vma: index,
+                                content: Content::Missing(Missing::NoShmemImage),
+                            });
                         }
                     }
-                    None => pieces.push(Piece { start: vma.start, end: vma.end, vma: index, content: Content::Missing(Missing::NoShmemImage) }),
+                    None => {
+                        pieces.push(Piece { start: vma.start, end: vma.end, vma: index, content: Content::Missing(Missing::NoShmemImage) })
+                    }
                 }
             } else {
                 let name = format!("pagemap-{pid}.img");
@@ -332,10 +331,7 @@ impl<'a> ProcessMemory<'a> {
     /// every VMA yield nothing.
     pub fn pieces_in(&self, start: u64, end: u64) -> impl Iterator<Item = Piece<'a>> + '_ {
         let first = self.pieces.partition_point(|p| p.end <= start);
-        self.pieces[first..]
-            .iter()
-            .take_while(move |p| p.start < end)
-            .map(move |p| p.clip(start, end))
+        self.pieces[first..].iter().take_while(move |p| p.start < end).map(move |p| p.clip(start, end))
     }
 
     /// Page counts of VMA `index` by kind of content.
@@ -589,11 +585,7 @@ impl<'a> Builder<'_, 'a> {
         };
         let pages: &'a [u8] = pages;
         let first = pagemap.runs.partition_point(|r| r.end(page_size) <= start);
-        let runs: Vec<PageRun> = pagemap.runs[first..]
-            .iter()
-            .take_while(|r| r.vaddr < end)
-            .copied()
-            .collect();
+        let runs: Vec<PageRun> = pagemap.runs[first..].iter().take_while(|r| r.vaddr < end).copied().collect();
         let mut at = start;
         for run in runs {
             let run_start = run.vaddr.max(start);

@@ -99,10 +99,9 @@ impl Pagemap {
                     }
                     let pages_offset = if flags & PE_PRESENT != 0 {
                         let here = offset;
-                        offset = offset.checked_add(nr_pages * page_size).ok_or_else(|| Error::Malformed {
-                            at: at(),
-                            detail: "page data offset overflows".into(),
-                        })?;
+                        offset = offset
+                            .checked_add(nr_pages * page_size)
+                            .ok_or_else(|| Error::Malformed { at: at(), detail: "page data offset overflows".into() })?;
                         Some(here)
                     } else {
                         None

@@ -54,8 +54,7 @@ impl Pattern {
         let mut bytes = Vec::with_capacity(digits.len() / 2);
         for pair in digits.chunks(2) {
             let pair = std::str::from_utf8(pair).unwrap_or("zz");
-            let byte = u8::from_str_radix(pair, 16)
-                .map_err(|_| Error::Pattern { detail: format!("{text:?} is not hex") })?;
+            let byte = u8::from_str_radix(pair, 16).map_err(|_| Error::Pattern { detail: format!("{text:?} is not hex") })?;
             bytes.push(byte);
         }
         Ok(Pattern::Literal(bytes))
@@ -83,8 +82,7 @@ pub struct SearchOptions {
 
 impl SearchOptions {
     fn wants(&self, vma: &Vma) -> bool {
-        self.perms.as_deref().is_none_or(|p| vma.perms_match(p))
-            && (self.kinds.is_empty() || self.kinds.contains(&vma.kind()))
+        self.perms.as_deref().is_none_or(|p| vma.perms_match(p)) && (self.kinds.is_empty() || self.kinds.contains(&vma.kind()))
     }
 }
 
@@ -197,9 +195,8 @@ impl<'a> ProcessMemory<'a> {
     fn streams<'p>(&'p self, options: &SearchOptions, pieces: &'p [Piece<'a>]) -> Vec<Stream<'p, 'a>> {
         let mut streams = Vec::new();
         let mut begin = 0;
-        let readable = |p: &Piece<'_>| {
-            matches!(p.content, Content::Dumped(_) | Content::File(_) | Content::Zero) && options.wants(&self.vmas[p.vma])
-        };
+        let readable =
+            |p: &Piece<'_>| matches!(p.content, Content::Dumped(_) | Content::File(_) | Content::Zero) && options.wants(&self.vmas[p.vma]);
         while begin < pieces.len() {
             if !readable(&pieces[begin]) {
                 begin += 1;
@@ -227,12 +224,7 @@ impl<'a> ProcessMemory<'a> {
     /// (and file-filled) memory of the selected areas; zero pages are not read.
     pub fn searchable_bytes(&self, options: &SearchOptions) -> u64 {
         let pieces = self.selected_pieces(options);
-        self.streams(options, &pieces)
-            .iter()
-            .flat_map(|s| s.pieces.iter())
-            .filter_map(|p| p.content.bytes())
-            .map(|b| b.len() as u64)
-            .sum()
+        self.streams(options, &pieces).iter().flat_map(|s| s.pieces.iter()).filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum()
     }
 
     /// Finds `pattern` in this process's memory.
@@ -523,8 +515,10 @@ mod tests {
         let finder = memmem::Finder::new(needle);
         let progress = Progress::new();
         progress.set_total(bytes.len() as u64);
-        let mut found =
-            find_in_pieces(&[piece], CHUNK, needle.len() - 1, Some(&progress), |b| finder.find_iter(b).map(|p| (p, needle.len())).collect()).unwrap();
+        let mut found = find_in_pieces(&[piece], CHUNK, needle.len() - 1, Some(&progress), |b| {
+            finder.find_iter(b).map(|p| (p, needle.len())).collect()
+        })
+        .unwrap();
         assert_eq!(progress.done(), bytes.len() as u64);
         found.sort_unstable();
         let want: Vec<(u64, u64)> = spots.iter().map(|&at| (0x1000 + at as u64, 6)).collect();

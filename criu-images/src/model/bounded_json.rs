@@ -30,18 +30,11 @@ pub(crate) const MAX_JSON_VALUES: usize = 1 << 18;
 /// bytes) are [`Error::Json`] with line and column.
 pub(crate) fn parse(member: &str, bytes: &[u8], max_size: usize) -> Result<Value> {
     if bytes.len() > max_size {
-        return Err(Error::Limit {
-            file: member.to_string(),
-            what: "metadata member".to_string(),
-            limit: max_size as u64,
-        });
+        return Err(Error::Limit { file: member.to_string(), what: "metadata member".to_string(), limit: max_size as u64 });
     }
     let budget = Cell::new(MAX_JSON_VALUES);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    Budget(&budget)
-        .deserialize(&mut de)
-        .and_then(|value| de.end().map(|()| value))
-        .map_err(|err| json_error(member, &err))
+    Budget(&budget).deserialize(&mut de).and_then(|value| de.end().map(|()| value)).map_err(|err| json_error(member, &err))
 }
 
 fn json_error(member: &str, err: &serde_json::Error) -> Error {
@@ -64,9 +57,7 @@ impl Budget<'_> {
                 self.0.set(left);
                 Ok(())
             }
-            None => Err(E::custom(format_args!(
-                "more than {MAX_JSON_VALUES} JSON values; refusing a member this large"
-            ))),
+            None => Err(E::custom(format_args!("more than {MAX_JSON_VALUES} JSON values; refusing a member this large"))),
         }
     }
 }
@@ -190,10 +181,9 @@ impl<'v> Node<'v> {
     /// The fields of an object (`null` has none).
     pub(crate) fn fields(&self) -> Result<Vec<(&'v str, Node<'v>)>> {
         match self.value {
-            Value::Object(map) => Ok(map
-                .iter()
-                .map(|(key, value)| (key.as_str(), self.child(value, format_args!("{}", KeySegment(key)))))
-                .collect()),
+            Value::Object(map) => {
+                Ok(map.iter().map(|(key, value)| (key.as_str(), self.child(value, format_args!("{}", KeySegment(key))))).collect())
+            }
             Value::Null => Ok(Vec::new()),
             _ => Err(self.error("an object")),
         }
@@ -202,11 +192,7 @@ impl<'v> Node<'v> {
     /// The elements of an array (`null` has none).
     pub(crate) fn items(&self) -> Result<Vec<Node<'v>>> {
         match self.value {
-            Value::Array(items) => Ok(items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| self.child(item, format_args!("[{i}]")))
-                .collect()),
+            Value::Array(items) => Ok(items.iter().enumerate().map(|(i, item)| self.child(item, format_args!("[{i}]"))).collect()),
             Value::Null => Ok(Vec::new()),
             _ => Err(self.error("an array")),
         }
@@ -215,10 +201,9 @@ impl<'v> Node<'v> {
     /// Field `key` of this object; `None` when absent or `null`.
     pub(crate) fn get(&self, key: &str) -> Result<Option<Node<'v>>> {
         match self.value {
-            Value::Object(map) => Ok(map
-                .get(key)
-                .filter(|value| !value.is_null())
-                .map(|value| self.child(value, format_args!("{}", KeySegment(key))))),
+            Value::Object(map) => {
+                Ok(map.get(key).filter(|value| !value.is_null()).map(|value| self.child(value, format_args!("{}", KeySegment(key)))))
+            }
             Value::Null => Ok(None),
             _ => Err(self.error("an object")),
         }
@@ -236,10 +221,7 @@ impl<'v> Node<'v> {
 
     /// This value as an unsigned 32-bit integer.
     pub(crate) fn as_u32(&self) -> Result<u32> {
-        self.value
-            .as_u64()
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| self.error("an unsigned 32-bit integer"))
+        self.value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| self.error("an unsigned 32-bit integer"))
     }
 
     /// String field `key`, if present.
@@ -399,10 +381,7 @@ mod tests {
         let root = Node::root("spec.dump", &value);
         let process = root.get("process").unwrap().unwrap();
         let err = process.str_list("args").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "spec.dump: offset 0: $.process.args[1]: expected a string, found an unsigned integer"
-        );
+        assert_eq!(err.to_string(), "spec.dump: offset 0: $.process.args[1]: expected a string, found an unsigned integer");
         let err = root.str_map("annotations").unwrap_err();
         assert!(err.to_string().contains(r#"$.annotations["io.x/y"]: expected a string"#), "{err}");
         let err = root.get("process").unwrap().unwrap().req_str("cwd").unwrap_err();

@@ -75,11 +75,8 @@ pub fn cgroups(store: &dyn ImageStore) -> Result<Cgroups> {
     for message in decode_all(store, "cgroup.img")?.unwrap_or_default() {
         let Message::CgroupEntry(entry) = message else { continue };
         for set in entry.sets {
-            let members = set
-                .ctls
-                .into_iter()
-                .map(|m| CgroupMember { controller: m.name, path: m.path, cgns_prefix: m.cgns_prefix })
-                .collect();
+            let members =
+                set.ctls.into_iter().map(|m| CgroupMember { controller: m.name, path: m.path, cgns_prefix: m.cgns_prefix }).collect();
             out.sets.push(CgroupSet { id: set.id, members });
         }
         for controller in entry.controllers {

@@ -321,9 +321,7 @@ impl ContainerInfo {
         let (name, pod, pod_id, namespace) = match engine {
             Engine::Podman => (config_name, None, config.opt_str("pod")?, None),
             Engine::CriO => (
-                crio_metadata_name(&spec, &annotations)?
-                    .or_else(|| annotation(keys::K8S_CONTAINER_NAME))
-                    .or(config_name),
+                crio_metadata_name(&spec, &annotations)?.or_else(|| annotation(keys::K8S_CONTAINER_NAME)).or(config_name),
                 annotation(keys::K8S_POD_NAME),
                 annotation(keys::CRIO_SANDBOX_ID),
                 annotation(keys::K8S_POD_NAMESPACE),
@@ -365,8 +363,7 @@ impl ContainerInfo {
             image_name: first_of(&config, &["rootfsImageName", "RawImageName", "rootfsImage"])?
                 .or_else(|| annotation(keys::CRIO_IMAGE_NAME))
                 .or_else(|| annotation(keys::CRI_IMAGE_NAME)),
-            image_id: first_of(&config, &["rootfsImageID", "rootfsImageRef"])?
-                .or_else(|| annotation(keys::CRIO_IMAGE_REF)),
+            image_id: first_of(&config, &["rootfsImageID", "rootfsImageRef"])?.or_else(|| annotation(keys::CRIO_IMAGE_REF)),
             pod,
             pod_id,
             namespace,
@@ -477,8 +474,7 @@ fn crio_ip_annotations(annotations: &BTreeMap<String, String>) -> Option<Vec<Net
         return None;
     }
     indexed.sort();
-    let addresses =
-        indexed.into_iter().map(|(_, ip)| IpAddress { address: ip.clone(), gateway: None }).collect();
+    let addresses = indexed.into_iter().map(|(_, ip)| IpAddress { address: ip.clone(), gateway: None }).collect();
     Some(vec![NetworkInterface { network: None, name: None, mac: None, addresses }])
 }
 
@@ -493,12 +489,7 @@ fn oci_process(node: &Node<'_>) -> Result<OciProcess> {
         },
         None => OciUser::default(),
     };
-    Ok(OciProcess {
-        args: node.str_list("args")?,
-        env: node.str_list("env")?,
-        cwd: node.opt_str("cwd")?,
-        user,
-    })
+    Ok(OciProcess { args: node.str_list("args")?, env: node.str_list("env")?, cwd: node.opt_str("cwd")?, user })
 }
 
 fn oci_mount(node: &Node<'_>) -> Result<OciMount> {
@@ -531,9 +522,7 @@ fn netavark_status(root: &Node<'_>) -> Result<Vec<NetworkInterface>> {
             let addresses = interface
                 .list("subnets")?
                 .iter()
-                .map(|subnet| {
-                    Ok(IpAddress { address: subnet.req_str("ipnet")?, gateway: subnet.opt_str("gateway")? })
-                })
+                .map(|subnet| Ok(IpAddress { address: subnet.req_str("ipnet")?, gateway: subnet.opt_str("gateway")? }))
                 .collect::<Result<_>>()?;
             interfaces.push(NetworkInterface {
                 network: Some(network.to_string()),
@@ -857,17 +846,14 @@ mod tests {
     type Members = Vec<(&'static str, Vec<u8>)>;
 
     fn info(members: &Members) -> Result<Option<ContainerInfo>> {
-        ContainerInfo::from_members(|name| {
-            members.iter().find(|(n, _)| *n == name).map(|(_, bytes)| bytes.as_slice())
-        })
+        ContainerInfo::from_members(|name| members.iter().find(|(n, _)| *n == name).map(|(_, bytes)| bytes.as_slice()))
     }
 
     fn podman(spec: &str, network: Option<&str>) -> Members {
         let config = r#"{"id": "abc", "name": "fx", "runtime": "crun", "rootfsImageName": "img:1",
             "rootfsImageID": "c5fa", "createdTime": "2026-11-28T20:10:28.153239847Z",
             "CreateCommand": ["podman", "run", "img:1"], "logPath": "/x/ctr.log"}"#;
-        let mut members =
-            vec![(CONFIG_DUMP, config.as_bytes().to_vec()), (SPEC_DUMP, spec.as_bytes().to_vec())];
+        let mut members = vec![(CONFIG_DUMP, config.as_bytes().to_vec()), (SPEC_DUMP, spec.as_bytes().to_vec())];
         if let Some(network) = network {
             members.push((NETWORK_STATUS, network.as_bytes().to_vec()));
         }
@@ -907,29 +893,14 @@ mod tests {
         assert_eq!((info.name.as_deref(), info.id.as_deref()), (Some("fx"), Some("abc")));
         assert_eq!((info.image_name.as_deref(), info.image_id.as_deref()), (Some("img:1"), Some("c5fa")));
         assert_eq!(info.created.as_deref(), Some("2026-11-28T20:10:28.153239847Z"));
-        assert_eq!(
-            (info.pod.as_deref(), info.namespace.as_deref(), info.checkpointed.as_deref()),
-            (None, None, None)
-        );
+        assert_eq!((info.pod.as_deref(), info.namespace.as_deref(), info.checkpointed.as_deref()), (None, None, None));
         assert_eq!(info.hostname.as_deref(), Some("abc"));
         let process = info.process.as_ref().unwrap();
         assert_eq!(process.args, ["/bin/app", "-v"]);
         assert_eq!(process.cwd.as_deref(), Some("/srv"));
-        assert_eq!(
-            process.user,
-            OciUser {
-                uid: Some(0),
-                gid: Some(0),
-                umask: Some(18),
-                additional_gids: vec![10],
-                username: None
-            }
-        );
+        assert_eq!(process.user, OciUser { uid: Some(0), gid: Some(0), umask: Some(18), additional_gids: vec![10], username: None });
         assert_eq!(info.mounts.len(), 2);
-        assert_eq!(
-            info.mounts[1],
-            OciMount { destination: "/data".into(), fs_type: None, source: None, options: vec![] }
-        );
+        assert_eq!(info.mounts[1], OciMount { destination: "/data".into(), fs_type: None, source: None, options: vec![] });
         assert_eq!(info.cgroup_path.as_deref(), Some("/libpod_parent/libpod-abc"));
         assert_eq!(info.primary_ip(), Some("10.88.0.12"));
         let eth0 = &info.network.as_ref().unwrap()[0];
@@ -949,8 +920,7 @@ mod tests {
         assert_eq!(none.primary_ip(), None);
         let absent = info(&podman(PODMAN_SPEC, None)).unwrap().unwrap();
         assert_eq!(absent.network, None);
-        let two =
-            r#"{"zz": {"interfaces": {"eth1": {}}}, "aa": {"interfaces": {"eth0": {"subnets": null}}}}"#;
+        let two = r#"{"zz": {"interfaces": {"eth1": {}}}, "aa": {"interfaces": {"eth0": {"subnets": null}}}}"#;
         let two = info(&podman(PODMAN_SPEC, Some(two))).unwrap().unwrap().network.unwrap();
         let names: Vec<_> = two.iter().map(|i| i.network.as_deref().unwrap()).collect();
         assert_eq!(names, ["aa", "zz"]);
@@ -985,12 +955,8 @@ mod tests {
             "io.kubernetes.pod.name": "counters", "io.kubernetes.pod.namespace": "default"}}"#;
         let bind = r#"[{"source": "/run/x/resolv.conf", "destination": "/etc/resolv.conf",
             "file_type": "file", "permissions": 420}]"#;
-        let members: Members = vec![
-            (CONFIG_DUMP, config.into()),
-            (SPEC_DUMP, spec.into()),
-            (BIND_MOUNTS, bind.into()),
-            (CRIO_LOG, b"log".to_vec()),
-        ];
+        let members: Members =
+            vec![(CONFIG_DUMP, config.into()), (SPEC_DUMP, spec.into()), (BIND_MOUNTS, bind.into()), (CRIO_LOG, b"log".to_vec())];
         let info = info(&members).unwrap().unwrap();
         assert_eq!(info.engine, Engine::CriO);
         assert_eq!(info.engine.name(), "CRI-O");
@@ -1016,8 +982,7 @@ mod tests {
         let spec = r#"{"annotations": {"io.kubernetes.cri.container-name": "web",
             "io.kubernetes.cri.sandbox-name": "pod1", "io.kubernetes.cri.sandbox-namespace": "prod",
             "io.kubernetes.cri.image-name": "docker.io/library/nginx:1"}}"#;
-        let members: Members =
-            vec![(CONFIG_DUMP, br#"{"name": "ignored"}"#.to_vec()), (SPEC_DUMP, spec.into())];
+        let members: Members = vec![(CONFIG_DUMP, br#"{"name": "ignored"}"#.to_vec()), (SPEC_DUMP, spec.into())];
         let info = info(&members).unwrap().unwrap();
         assert_eq!(info.engine, Engine::Containerd);
         assert_eq!(info.name.as_deref(), Some("web"));
@@ -1029,10 +994,7 @@ mod tests {
     fn wrong_types_are_malformed_with_member_and_path() {
         let cases = [
             (r#"{"process": {"args": "sh -c x"}}"#, "$.process.args: expected an array"),
-            (
-                r#"{"process": {"user": {"uid": -1}}}"#,
-                "$.process.user.uid: expected an unsigned 32-bit integer",
-            ),
+            (r#"{"process": {"user": {"uid": -1}}}"#, "$.process.user.uid: expected an unsigned 32-bit integer"),
             (r#"{"mounts": [{"type": "bind"}]}"#, r#"$.mounts[0]: missing the required field "destination""#),
             (r#"{"annotations": {"io.container.manager": 7}}"#, r#"$.annotations["io.container.manager"]"#),
             (r#"{"hostname": ["a"]}"#, "$.hostname: expected a string, found an array"),
@@ -1045,12 +1007,8 @@ mod tests {
             assert!(message.starts_with("spec.dump: "), "{message}");
             assert!(message.contains(expected), "{spec}: {message}");
         }
-        let err =
-            info(&podman(PODMAN_SPEC, Some(r#"{"podman": {"interfaces": {"eth0": {"subnets": [{}]}}}}"#)));
-        assert!(err
-            .unwrap_err()
-            .to_string()
-            .contains(r#"network.status: offset 0: $.podman.interfaces.eth0.subnets[0]: missing"#));
+        let err = info(&podman(PODMAN_SPEC, Some(r#"{"podman": {"interfaces": {"eth0": {"subnets": [{}]}}}}"#)));
+        assert!(err.unwrap_err().to_string().contains(r#"network.status: offset 0: $.podman.interfaces.eth0.subnets[0]: missing"#));
         let err = info(&podman(PODMAN_SPEC, Some("42"))).unwrap_err();
         assert!(err.to_string().contains("network.status"), "{err}");
     }
@@ -1059,27 +1017,16 @@ mod tests {
     fn crio_metadata_annotation_must_be_json() {
         let spec = r#"{"annotations": {"io.container.manager": "cri-o", "io.kubernetes.cri-o.Metadata": "{\"name\": 5}"}}"#;
         let err = info(&vec![(CONFIG_DUMP, b"{}".to_vec()), (SPEC_DUMP, spec.into())]).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains(r#"$.annotations["io.kubernetes.cri-o.Metadata"].name: expected a string"#),
-            "{err}"
-        );
-        let spec =
-            r#"{"annotations": {"io.container.manager": "cri-o", "io.kubernetes.cri-o.Metadata": "{"}}"#;
+        assert!(err.to_string().contains(r#"$.annotations["io.kubernetes.cri-o.Metadata"].name: expected a string"#), "{err}");
+        let spec = r#"{"annotations": {"io.container.manager": "cri-o", "io.kubernetes.cri-o.Metadata": "{"}}"#;
         let err = info(&vec![(CONFIG_DUMP, b"{}".to_vec()), (SPEC_DUMP, spec.into())]).unwrap_err();
-        assert!(
-            matches!(&err, Error::Json { file, .. } if file.contains("io.kubernetes.cri-o.Metadata")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, Error::Json { file, .. } if file.contains("io.kubernetes.cri-o.Metadata")), "{err:?}");
     }
 
     #[test]
     fn go_zero_time_is_never() {
         assert_eq!(not_zero_time(Some("0001-01-01T00:00:00Z".into())), None);
-        assert_eq!(
-            not_zero_time(Some("2026-01-01T00:00:00Z".into())).as_deref(),
-            Some("2026-01-01T00:00:00Z")
-        );
+        assert_eq!(not_zero_time(Some("2026-01-01T00:00:00Z".into())).as_deref(), Some("2026-01-01T00:00:00Z"));
     }
 
     #[test]

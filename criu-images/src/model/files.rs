@@ -285,7 +285,12 @@ impl FileTable {
         }
         if let Some(ify) = &file.ify {
             let legacy = self.inotify_wds.get(&ify.id).map(Vec::as_slice).unwrap_or_default();
-            out.push(("watches", Texts(ify.wd.iter().chain(legacy).map(|w| w.f_handle.path.clone().unwrap_or_else(|| format!("inode {}", w.i_ino))).collect())));
+            out.push((
+                "watches",
+                Texts(
+                    ify.wd.iter().chain(legacy).map(|w| w.f_handle.path.clone().unwrap_or_else(|| format!("inode {}", w.i_ino))).collect(),
+                ),
+            ));
         }
         if let Some(ffy) = &file.ffy {
             // FAN_CLASS_* are the two bits at 0x0c of the init flags.
@@ -371,7 +376,16 @@ impl FileTable {
             out.push(("protocol", Text(netlink_protocol(sk.protocol))));
             out.push(("inode", Int(i64::from(sk.ino))));
             out.push(("portid", Int(i64::from(sk.portid))));
-            out.push(("groups", Texts(sk.groups.iter().enumerate().flat_map(|(w, word)| (0..32).filter(move |b| word & (1 << b) != 0).map(move |b| (w * 32 + b + 1).to_string())).collect())));
+            out.push((
+                "groups",
+                Texts(
+                    sk.groups
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(w, word)| (0..32).filter(move |b| word & (1 << b) != 0).map(move |b| (w * 32 + b + 1).to_string()))
+                        .collect(),
+                ),
+            ));
             out.push(("dst_portid", Int(i64::from(sk.dst_portid))));
             out.push(("dst_group", Int(i64::from(sk.dst_group))));
         }
@@ -398,11 +412,40 @@ fn dev_numbers(dev: u32) -> (u32, u32) {
 /// `BPF_MAP_TYPE_*` by number (`uapi/linux/bpf.h`).
 fn bpf_map_type(value: u32) -> String {
     const NAMES: &[&str] = &[
-        "UNSPEC", "HASH", "ARRAY", "PROG_ARRAY", "PERF_EVENT_ARRAY", "PERCPU_HASH", "PERCPU_ARRAY", "STACK_TRACE",
-        "CGROUP_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH", "LPM_TRIE", "ARRAY_OF_MAPS", "HASH_OF_MAPS", "DEVMAP", "SOCKMAP",
-        "CPUMAP", "XSKMAP", "SOCKHASH", "CGROUP_STORAGE", "REUSEPORT_SOCKARRAY", "PERCPU_CGROUP_STORAGE", "QUEUE",
-        "STACK", "SK_STORAGE", "DEVMAP_HASH", "STRUCT_OPS", "RINGBUF", "INODE_STORAGE", "TASK_STORAGE", "BLOOM_FILTER",
-        "USER_RINGBUF", "CGRP_STORAGE", "ARENA",
+        "UNSPEC",
+        "HASH",
+        "ARRAY",
+        "PROG_ARRAY",
+        "PERF_EVENT_ARRAY",
+        "PERCPU_HASH",
+        "PERCPU_ARRAY",
+        "STACK_TRACE",
+        "CGROUP_ARRAY",
+        "LRU_HASH",
+        "LRU_PERCPU_HASH",
+        "LPM_TRIE",
+        "ARRAY_OF_MAPS",
+        "HASH_OF_MAPS",
+        "DEVMAP",
+        "SOCKMAP",
+        "CPUMAP",
+        "XSKMAP",
+        "SOCKHASH",
+        "CGROUP_STORAGE",
+        "REUSEPORT_SOCKARRAY",
+        "PERCPU_CGROUP_STORAGE",
+        "QUEUE",
+        "STACK",
+        "SK_STORAGE",
+        "DEVMAP_HASH",
+        "STRUCT_OPS",
+        "RINGBUF",
+        "INODE_STORAGE",
+        "TASK_STORAGE",
+        "BLOOM_FILTER",
+        "USER_RINGBUF",
+        "CGRP_STORAGE",
+        "ARENA",
     ];
     NAMES.get(value as usize).map_or_else(|| value.to_string(), |n| n.to_string())
 }

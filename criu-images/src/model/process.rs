@@ -250,7 +250,12 @@ impl Process {
     /// parents after it, for memory), in `pstree.img` order.
     pub fn load_all(levels: &[&dyn ImageStore]) -> Result<Vec<Process>> {
         let store = levels[0];
-        let tables = Tables { files: FileTable::load(store)?, seccomp: seccomp_filters(store)?, cgroups: cgroups(store)?, locks: file_locks(store)? };
+        let tables = Tables {
+            files: FileTable::load(store)?,
+            seccomp: seccomp_filters(store)?,
+            cgroups: cgroups(store)?,
+            locks: file_locks(store)?,
+        };
         let mut processes = Vec::new();
         for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
             if let Message::PstreeEntry(task) = message {
@@ -328,7 +333,14 @@ impl Process {
             for message in decode_all(store, &format!("fdinfo-{files_id}.img"))?.unwrap_or_default() {
                 if let Message::FdinfoEntry(fd) = message {
                     let kind = FdTypes::try_from(fd.r#type).map(|t| t.as_str_name().to_string()).unwrap_or_else(|_| fd.r#type.to_string());
-                    fds.push(Fd { fd: fd.fd, kind, path: files.fd_path(fd.id), file_id: fd.id, flags: fd.flags, details: files.details(fd.id) });
+                    fds.push(Fd {
+                        fd: fd.fd,
+                        kind,
+                        path: files.fd_path(fd.id),
+                        file_id: fd.id,
+                        flags: fd.flags,
+                        details: files.details(fd.id),
+                    });
                 }
             }
         }
@@ -470,10 +482,7 @@ fn thread(tid: u32, located: &LocatedCore, leader: Option<&crate::proto::TaskCor
     let tc = core.thread_core.as_ref();
     // Cores of the leader's threads carry no task_core: the task's legacy fields are the leader's.
     let task = core.tc.as_ref().or(leader);
-    let comm = tc
-        .and_then(|t| t.comm.clone())
-        .or_else(|| core.tc.as_ref().map(|t| t.comm.clone()))
-        .unwrap_or_default();
+    let comm = tc.and_then(|t| t.comm.clone()).or_else(|| core.tc.as_ref().map(|t| t.comm.clone())).unwrap_or_default();
     let blocked = match tc.and_then(|t| t.blk_sigset) {
         Some(mask) => signal_set_names(mask, tc.and_then(|t| t.blk_sigset_extended)),
         None => core.tc.as_ref().map(|t| signal_set_names(t.blk_sigset, t.blk_sigset_extended)).unwrap_or_default(),
@@ -492,7 +501,10 @@ fn thread(tid: u32, located: &LocatedCore, leader: Option<&crate::proto::TaskCor
     let seccomp_filters = match first_filter.filter(|_| mode == 2) {
         Some(first) => filter_chain(filters, first).ok_or_else(|| Error::Malformed {
             at: located.at.clone(),
-            detail: format!("thread {tid} runs under seccomp filter {first}, but seccomp.img has {} filters or their chain loops", filters.len()),
+            detail: format!(
+                "thread {tid} runs under seccomp filter {first}, but seccomp.img has {} filters or their chain loops",
+                filters.len()
+            ),
         })?,
         None => Vec::new(),
     };

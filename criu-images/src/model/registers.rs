@@ -16,11 +16,33 @@ pub(crate) fn registers(core: &CoreEntry, at: &Location) -> Result<Vec<(String, 
     if let Some(x86) = core.thread_info.as_ref() {
         let r = &x86.gpregs;
         return Ok([
-            ("r15", r.r15), ("r14", r.r14), ("r13", r.r13), ("r12", r.r12), ("rbp", r.bp), ("rbx", r.bx),
-            ("r11", r.r11), ("r10", r.r10), ("r9", r.r9), ("r8", r.r8), ("rax", r.ax), ("rcx", r.cx),
-            ("rdx", r.dx), ("rsi", r.si), ("rdi", r.di), ("orig_rax", r.orig_ax), ("rip", r.ip), ("cs", r.cs),
-            ("eflags", r.flags), ("rsp", r.sp), ("ss", r.ss), ("fs_base", r.fs_base), ("gs_base", r.gs_base),
-            ("ds", r.ds), ("es", r.es), ("fs", r.fs), ("gs", r.gs),
+            ("r15", r.r15),
+            ("r14", r.r14),
+            ("r13", r.r13),
+            ("r12", r.r12),
+            ("rbp", r.bp),
+            ("rbx", r.bx),
+            ("r11", r.r11),
+            ("r10", r.r10),
+            ("r9", r.r9),
+            ("r8", r.r8),
+            ("rax", r.ax),
+            ("rcx", r.cx),
+            ("rdx", r.dx),
+            ("rsi", r.si),
+            ("rdi", r.di),
+            ("orig_rax", r.orig_ax),
+            ("rip", r.ip),
+            ("cs", r.cs),
+            ("eflags", r.flags),
+            ("rsp", r.sp),
+            ("ss", r.ss),
+            ("fs_base", r.fs_base),
+            ("gs_base", r.gs_base),
+            ("ds", r.ds),
+            ("es", r.es),
+            ("fs", r.fs),
+            ("gs", r.gs),
         ]
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
@@ -105,7 +127,9 @@ fn by_field_names(id: MessageId, bytes: &[u8]) -> std::result::Result<Vec<(Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{ThreadInfoRiscv64, UserRiscv64DExtEntry, UserRiscv64RegsEntry, UserS390FpregsEntry, UserS390RegsEntry, ThreadInfoS390};
+    use crate::proto::{
+        ThreadInfoRiscv64, ThreadInfoS390, UserRiscv64DExtEntry, UserRiscv64RegsEntry, UserS390FpregsEntry, UserS390RegsEntry,
+    };
 
     #[test]
     fn other_architectures_by_field_name() {

@@ -37,14 +37,8 @@ pub struct SeccompFilter {
 impl SeccompFilter {
     /// Names of the [`flags`](Self::flags) bits.
     pub fn flag_names(&self) -> Vec<String> {
-        const FLAGS: &[(u32, &str)] = &[
-            (1, "TSYNC"),
-            (2, "LOG"),
-            (4, "SPEC_ALLOW"),
-            (8, "NEW_LISTENER"),
-            (16, "TSYNC_ESRCH"),
-            (32, "WAIT_KILLABLE_RECV"),
-        ];
+        const FLAGS: &[(u32, &str)] =
+            &[(1, "TSYNC"), (2, "LOG"), (4, "SPEC_ALLOW"), (8, "NEW_LISTENER"), (16, "TSYNC_ESRCH"), (32, "WAIT_KILLABLE_RECV")];
         let mut names: Vec<String> = FLAGS.iter().filter(|(bit, _)| self.flags & bit != 0).map(|(_, n)| n.to_string()).collect();
         let rest = self.flags & !FLAGS.iter().fold(0, |acc, (bit, _)| acc | bit);
         if rest != 0 {
@@ -73,7 +67,10 @@ pub fn seccomp_filters(store: &dyn ImageStore) -> Result<Vec<SeccompFilter>> {
             if filter.filter.len() % INSN_SIZE != 0 {
                 return Err(Error::Malformed {
                     at,
-                    detail: format!("seccomp filter {index} has {} bytes; expected a multiple of {INSN_SIZE} (BPF instructions)", filter.filter.len()),
+                    detail: format!(
+                        "seccomp filter {index} has {} bytes; expected a multiple of {INSN_SIZE} (BPF instructions)",
+                        filter.filter.len()
+                    ),
                 });
             }
             let program = Program { bytes: &filter.filter, endian };
@@ -185,7 +182,11 @@ impl Insn {
         let src = if code & 0x08 != 0 { "x".to_string() } else { format!("#{k:#x}") };
         let target = |offset: u32| {
             let to = pc as u64 + 1 + u64::from(offset);
-            if to < count as u64 { to.to_string() } else { format!("{to} (outside the program)") }
+            if to < count as u64 {
+                to.to_string()
+            } else {
+                format!("{to} (outside the program)")
+            }
         };
         match class {
             // ld, ldx
@@ -255,7 +256,11 @@ fn seccomp_field(k: u32) -> String {
         12 => "instruction_pointer.hi".into(),
         16..=63 if k.is_multiple_of(4) => {
             let arg = (k - 16) / 8;
-            if (k - 16).is_multiple_of(8) { format!("args[{arg}]") } else { format!("args[{arg}].hi") }
+            if (k - 16).is_multiple_of(8) {
+                format!("args[{arg}]")
+            } else {
+                format!("args[{arg}].hi")
+            }
         }
         _ => k.to_string(),
     }
@@ -313,7 +318,15 @@ mod tests {
 
     #[test]
     fn chains_follow_prev_and_stop_on_loops() {
-        let f = |index, prev| SeccompFilter { index, prev, flags: 0, instructions: 0, sha256: String::new(), disassembly: Vec::new(), actions: Vec::new() };
+        let f = |index, prev| SeccompFilter {
+            index,
+            prev,
+            flags: 0,
+            instructions: 0,
+            sha256: String::new(),
+            disassembly: Vec::new(),
+            actions: Vec::new(),
+        };
         let filters = vec![f(0, None), f(1, Some(0)), f(2, Some(1))];
         assert_eq!(filter_chain(&filters, 2), Some(vec![2, 1, 0]));
         assert_eq!(filter_chain(&filters, 3), None);

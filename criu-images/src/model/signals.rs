@@ -138,10 +138,15 @@ pub(crate) struct SiginfoLayout {
 /// Decodes the siginfo records of a signal queue (`signals_s` or `signals_p`).
 pub(crate) fn pending(queue: Option<&SignalQueueEntry>, layout: SiginfoLayout, at: &Location) -> Result<Vec<PendingSignal>> {
     let Some(queue) = queue else { return Ok(Vec::new()) };
-    queue.signals.iter().enumerate().map(|(i, s)| decode_siginfo(&s.siginfo, layout).map_err(|what| Error::Malformed {
-        at: at.clone(),
-        detail: format!("queued signal {i}: {what}"),
-    })).collect()
+    queue
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            decode_siginfo(&s.siginfo, layout)
+                .map_err(|what| Error::Malformed { at: at.clone(), detail: format!("queued signal {i}: {what}") })
+        })
+        .collect()
 }
 
 fn decode_siginfo(bytes: &[u8], layout: SiginfoLayout) -> std::result::Result<PendingSignal, String> {
@@ -154,11 +159,8 @@ fn decode_siginfo(bytes: &[u8], layout: SiginfoLayout) -> std::result::Result<Pe
     let code = word(8) as i32;
     // SI_USER, SI_QUEUE, SI_TKILL, SI_MESGQ carry the sender in _kill/_rt; so do SIGCHLD's CLD_* codes.
     let has_sender = matches!(code, 0 | -1 | -3 | -6) || (number == 17 && code > 0);
-    let (sender_pid, sender_uid) = if has_sender {
-        (Some(word(layout.union_offset) as i32), Some(word(layout.union_offset + 4)))
-    } else {
-        (None, None)
-    };
+    let (sender_pid, sender_uid) =
+        if has_sender { (Some(word(layout.union_offset) as i32), Some(word(layout.union_offset + 4))) } else { (None, None) };
     Ok(PendingSignal { signal: signal_name(number), number, code, code_name: si_code_name(number, code), sender_pid, sender_uid })
 }
 
@@ -222,7 +224,10 @@ mod tests {
         info[16..20].copy_from_slice(&42u32.to_le_bytes());
         info[20..24].copy_from_slice(&1000u32.to_le_bytes());
         let got = decode_siginfo(&info, layout).unwrap();
-        assert_eq!((got.signal.as_str(), got.code_name.as_str(), got.sender_pid, got.sender_uid), ("SIGUSR1", "SI_TKILL", Some(42), Some(1000)));
+        assert_eq!(
+            (got.signal.as_str(), got.code_name.as_str(), got.sender_pid, got.sender_uid),
+            ("SIGUSR1", "SI_TKILL", Some(42), Some(1000))
+        );
         info[8..12].copy_from_slice(&0x80i32.to_le_bytes());
         assert_eq!(decode_siginfo(&info, layout).unwrap().sender_pid, None);
         assert!(decode_siginfo(&info[..20], layout).unwrap_err().contains("20 bytes"));

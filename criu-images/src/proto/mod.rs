@@ -7,10 +7,7 @@
 pub mod schema;
 pub mod wire;
 
-pub use schema::{
-    message_ids, EnumId, EnumSchema, FieldOptions, FieldSchema, FieldType, Message, MessageId,
-    MessageSchema,
-};
+pub use schema::{message_ids, EnumId, EnumSchema, FieldOptions, FieldSchema, FieldType, Message, MessageId, MessageSchema};
 
 // The generated structs: one per message of `proto/*.proto`, named in
 // UpperCamelCase (`core_entry` -> `CoreEntry`), nested types in snake_case

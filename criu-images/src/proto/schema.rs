@@ -81,15 +81,7 @@ pub struct FieldOptions {
 
 impl FieldOptions {
     /// A field without `(criu)` options.
-    pub const NONE: FieldOptions = FieldOptions {
-        hex: false,
-        ipadd: false,
-        dev: false,
-        odev: false,
-        flags: None,
-        dict: None,
-        conv: None,
-    };
+    pub const NONE: FieldOptions = FieldOptions { hex: false, ipadd: false, dev: false, odev: false, flags: None, dict: None, conv: None };
 }
 
 /// One field of a message.
@@ -127,10 +119,7 @@ impl MessageSchema {
     /// The field with this number, if the schema knows it.
     pub fn field(&self, number: u32) -> Option<&'static FieldSchema> {
         let fields = self.fields;
-        fields
-            .binary_search_by_key(&number, |f| f.number)
-            .ok()
-            .map(|i| &fields[i])
+        fields.binary_search_by_key(&number, |f| f.number).ok().map(|i| &fields[i])
     }
 
     /// The field with this name, if the schema knows it.
@@ -151,10 +140,7 @@ pub struct EnumSchema {
 impl EnumSchema {
     /// Name of a value, if the enum declares it.
     pub fn name_of(&self, number: i32) -> Option<&'static str> {
-        self.values
-            .binary_search_by_key(&number, |(n, _)| *n)
-            .ok()
-            .map(|i| self.values[i].1)
+        self.values.binary_search_by_key(&number, |(n, _)| *n).ok().map(|i| self.values[i].1)
     }
 
     /// Number of a value by name.
@@ -262,11 +248,7 @@ mod tests {
     #[test]
     fn fields_are_sorted_and_named() {
         for message in MESSAGES {
-            assert!(
-                message.fields.windows(2).all(|w| w[0].number < w[1].number),
-                "{} fields out of order",
-                message.name
-            );
+            assert!(message.fields.windows(2).all(|w| w[0].number < w[1].number), "{} fields out of order", message.name);
         }
         let pagemap = message_ids::PAGEMAP_ENTRY.schema();
         assert_eq!(pagemap.field(2).unwrap().name, "compat_nr_pages");

@@ -134,10 +134,7 @@ impl<'a> Fields<'a> {
                 let len = read_varint(self.data, &mut self.pos)?;
                 let remaining = (self.data.len() - self.pos) as u64;
                 if len > remaining {
-                    return Err(WireError {
-                        offset: len_at,
-                        what: "length-delimited field longer than the message",
-                    });
+                    return Err(WireError { offset: len_at, what: "length-delimited field longer than the message" });
                 }
                 WireValue::Bytes(self.take(len as usize, "truncated length-delimited field")?)
             }
