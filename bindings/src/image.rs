@@ -8,7 +8,6 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use self_cell::self_cell;
 
@@ -59,12 +58,6 @@ impl Image {
         let magic = quick(py, || source.image().map(|image| image.kind().name()))?;
         Ok(Image { source: Arc::new(source), magic })
     }
-}
-
-static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-pub(crate) fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    JSON_LOADS.import(py, "json", "loads")?.call1((text,))
 }
 
 /// What the decoding thread of [`decode_all`] sends for each image.

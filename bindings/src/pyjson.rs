@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-
-use crate::image::json_loads;
 
 /// `json.loads(text)`. Text serde_json refuses (the lone surrogates that
 /// stand for non-UTF-8 bytes, in crit's convention) goes to `json.loads`,
@@ -24,6 +23,12 @@ pub(crate) fn loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyA
         Ok(value) => Ok(value),
         Err(_) => json_loads(py, text),
     }
+}
+
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn json_loads<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    JSON_LOADS.import(py, "json", "loads")?.call1((text,))
 }
 
 struct Seed<'a, 'py> {

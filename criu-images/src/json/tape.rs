@@ -164,6 +164,13 @@ impl Tape {
         String::from_utf8(out).expect("the JSON writer emits ASCII only")
     }
 
+    /// Room for the events of `bytes` bytes of image: about what the usual
+    /// images need, and never a huge reservation for a huge (maybe hostile)
+    /// image before its content is seen; growing from there for the rest.
+    fn reserve_for(&mut self, bytes: usize) {
+        self.ops.reserve((bytes / 2).min(1 << 20) + 8);
+    }
+
     fn push_str(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         let start = self.text.len();
         write(&mut self.text);
@@ -186,8 +193,7 @@ pub fn write_tape(image: &Image<'_>, options: &DecodeOptions, tape: &mut Tape) -
     // Framing first, as for the text: a mis-framed image gives its framing
     // error even when an earlier entry is malformed inside.
     image.count()?;
-    // About what the usual images need, growing from there for the rest.
-    tape.ops.reserve((image.data().len() / 2).min(1 << 20) + 8);
+    tape.reserve_for(image.data().len());
     tape.begin_object();
     tape.key("magic");
     tape.name(image.kind().name());
@@ -203,7 +209,8 @@ pub fn write_tape(image: &Image<'_>, options: &DecodeOptions, tape: &mut Tape) -
 
 /// The values of one entry, as [`super::entry_to_json`] writes them.
 pub fn entry_to_tape(image: &Image<'_>, entry: &Entry<'_>, options: &DecodeOptions) -> Result<Tape> {
-    let mut tape = Tape { ops: Vec::with_capacity((entry.payload().len() / 2).min(1 << 20) + 8), text: Vec::new() };
+    let mut tape = Tape::default();
+    tape.reserve_for(entry.payload().len());
     write_entry(&mut tape, image, entry, options)?;
     Ok(tape)
 }
