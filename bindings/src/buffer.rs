@@ -58,58 +58,96 @@ static EMPTY: [u8; 1] = [0];
 
 const DOC: &std::ffi::CStr = c"Read-only bytes of process memory, borrowed from the checkpoint without copying (the buffer behind Memory.view()). Keeps the checkpoint's pages mapped while a memoryview of it exists.";
 
+/// `bf_getbuffer` of `PagesBuffer`: fills `view` like `PyBuffer_FillInfo`.
+///
+/// # Safety
+/// Called by CPython only, with the GIL held, `exporter` a live instance of
+/// the `PagesBuffer` type (so a `PagesObject` whose `ptr`/`len` were set by
+/// [`memoryview`] and stay valid while `keep` lives) and `view` either NULL
+/// or a `Py_buffer` the caller owns.
 unsafe extern "C" fn getbuffer(exporter: *mut ffi::PyObject, view: *mut RawBuffer, flags: c_int) -> c_int {
     if view.is_null() {
-        ffi::PyErr_SetString(ffi::PyExc_BufferError, c"PagesBuffer: NULL view".as_ptr());
+        // SAFETY: the GIL is held (we are called by the interpreter).
+        unsafe { ffi::PyErr_SetString(ffi::PyExc_BufferError, c"PagesBuffer: NULL view".as_ptr()) };
         return -1;
     }
     if flags & PYBUF_WRITABLE != 0 {
-        ffi::PyErr_SetString(ffi::PyExc_BufferError, c"checkpoint memory is read-only".as_ptr());
+        // SAFETY: as above.
+        unsafe { ffi::PyErr_SetString(ffi::PyExc_BufferError, c"checkpoint memory is read-only".as_ptr()) };
         return -1;
     }
-    let this = exporter.cast::<PagesObject>();
-    let ptr = if (*this).ptr.is_null() { EMPTY.as_ptr() } else { (*this).ptr };
-    // The same fields, in the same way, as PyBuffer_FillInfo.
-    (*view).buf = ptr as *mut c_void;
-    ffi::Py_INCREF(exporter);
-    (*view).obj = exporter;
-    (*view).len = (*this).len;
-    (*view).itemsize = 1;
-    (*view).readonly = 1;
-    (*view).ndim = 1;
-    (*view).format = if flags & PYBUF_FORMAT == PYBUF_FORMAT { c"B".as_ptr() as *mut c_char } else { null_mut() };
-    (*view).shape = if flags & PYBUF_ND == PYBUF_ND { &raw mut (*view).len } else { null_mut() };
-    (*view).strides = if flags & PYBUF_STRIDES == PYBUF_STRIDES { &raw mut (*view).itemsize } else { null_mut() };
-    (*view).suboffsets = null_mut();
-    (*view).internal = null_mut();
+    // SAFETY: `exporter` is a PagesObject (our slot is only installed on that
+    // type) and `view` is non-NULL and writable by contract; the INCREF is
+    // balanced by CPython's PyBuffer_Release, which DECREFs `view.obj`.
+    unsafe {
+        let this = exporter.cast::<PagesObject>();
+        let ptr = if (*this).ptr.is_null() { EMPTY.as_ptr() } else { (*this).ptr };
+        // The same fields, in the same way, as PyBuffer_FillInfo.
+        (*view).buf = ptr as *mut c_void;
+        ffi::Py_INCREF(exporter);
+        (*view).obj = exporter;
+        (*view).len = (*this).len;
+        (*view).itemsize = 1;
+        (*view).readonly = 1;
+        (*view).ndim = 1;
+        (*view).format = if flags & PYBUF_FORMAT == PYBUF_FORMAT { c"B".as_ptr() as *mut c_char } else { null_mut() };
+        (*view).shape = if flags & PYBUF_ND == PYBUF_ND { &raw mut (*view).len } else { null_mut() };
+        (*view).strides = if flags & PYBUF_STRIDES == PYBUF_STRIDES { &raw mut (*view).itemsize } else { null_mut() };
+        (*view).suboffsets = null_mut();
+        (*view).internal = null_mut();
+    }
     0
 }
 
+/// `tp_dealloc` of `PagesBuffer`: drops what kept the bytes valid.
+///
+/// # Safety
+/// Called by CPython only, once, with the GIL held, when the last reference
+/// to `obj` (a `PagesBuffer` instance) is gone; no buffer view of it is
+/// alive then, since each view holds a reference.
 unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
-    let this = obj.cast::<PagesObject>();
-    let keep = (*this).keep;
-    if !keep.is_null() {
-        (*this).keep = null_mut();
-        drop(Box::from_raw(keep));
+    // SAFETY: `obj` is a PagesObject; `keep` was made by Box::into_raw in
+    // `memoryview` (or is NULL) and is taken once; `tp_free` of a heap type
+    // made by PyType_FromSpec is a `freefunc`; the instance held one
+    // reference to its heap type, released last.
+    unsafe {
+        let this = obj.cast::<PagesObject>();
+        let keep = (*this).keep;
+        if !keep.is_null() {
+            (*this).keep = null_mut();
+            drop(Box::from_raw(keep));
+        }
+        let ty = ffi::Py_TYPE(obj);
+        let free = ffi::PyType_GetSlot(ty, ffi::Py_tp_free);
+        if !free.is_null() {
+            let free: ffi::freefunc = std::mem::transmute(free);
+            free(obj.cast::<c_void>());
+        }
+        // Instances of heap types hold a reference to their type.
+        ffi::Py_DECREF(ty.cast::<ffi::PyObject>());
     }
-    let ty = ffi::Py_TYPE(obj);
-    let free = ffi::PyType_GetSlot(ty, ffi::Py_tp_free);
-    if !free.is_null() {
-        let free: ffi::freefunc = std::mem::transmute(free);
-        free(obj.cast::<c_void>());
-    }
-    // Instances of heap types hold a reference to their type.
-    ffi::Py_DECREF(ty.cast::<ffi::PyObject>());
 }
 
+/// `tp_repr` of `PagesBuffer`.
+///
+/// # Safety
+/// Called by CPython only, with the GIL held and `obj` a live `PagesBuffer`.
 unsafe extern "C" fn repr(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    let this = obj.cast::<PagesObject>();
-    let text = format!("<PagesBuffer pid={} address={:#x} size={}>", (*this).pid, (*this).address, (*this).len);
-    ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast::<c_char>(), text.len() as ffi::Py_ssize_t)
+    // SAFETY: `obj` is a PagesObject; the text is valid UTF-8 of the given length.
+    unsafe {
+        let this = obj.cast::<PagesObject>();
+        let text = format!("<PagesBuffer pid={} address={:#x} size={}>", (*this).pid, (*this).address, (*this).len);
+        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast::<c_char>(), text.len() as ffi::Py_ssize_t)
+    }
 }
 
+/// `tp_new` of `PagesBuffer`: instances come only from [`memoryview`].
+///
+/// # Safety
+/// Called by CPython only, with the GIL held.
 unsafe extern "C" fn refuse_new(_: *mut ffi::PyTypeObject, _: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    ffi::PyErr_SetString(ffi::PyExc_TypeError, c"PagesBuffer objects come from Memory.view()".as_ptr());
+    // SAFETY: the GIL is held; the message is a static C string.
+    unsafe { ffi::PyErr_SetString(ffi::PyExc_TypeError, c"PagesBuffer objects come from Memory.view()".as_ptr()) };
     null_mut()
 }
 

@@ -4,6 +4,8 @@
 //! crate's. The public Python face is `python/criu_images/`, its contract
 //! `python/criu_images/_criu_images.pyi`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod buffer;
 mod checkpoint;
 mod display;

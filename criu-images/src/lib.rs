@@ -27,6 +27,7 @@
 //! # Ok::<(), criu_images::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod archive;
 pub mod checkpoint;
