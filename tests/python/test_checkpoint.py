@@ -569,3 +569,22 @@ def test_reprs_and_html():
             assert "<table>" in html
         assert "[heap]" in memory._repr_html_()
         assert "pytree" in cp._repr_html_()
+
+
+def test_overlapping_memory_areas_raise_format_error_not_panic(tmp_path):
+    # predump's dump with one extra area overlapping an existing one, as a
+    # hostile mm image would have it: a FormatError naming the image, never
+    # a PanicException, from memory(), search() and the vmas table.
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    for f in (FIXTURES / "predump/dump").iterdir():
+        if f.is_file() and not f.is_symlink():
+            shutil.copy(f, dump / f.name)
+    mm = criu_images.decode((dump / "mm-25946.img").read_bytes())
+    mm["entries"][0]["vmas"].append(dict(mm["entries"][0]["vmas"][4]))
+    (dump / "mm-25946.img").write_bytes(criu_images.encode(mm))
+    with criu_images.open(dump) as cp:
+        for call in (lambda: cp.memory(25946), lambda: cp.search(b"x"), lambda: cp.process(25946).memory):
+            with pytest.raises(criu_images.FormatError, match="overlaps") as err:
+                call()
+            assert err.value.file.endswith("mm-25946.img") and err.value.entry == 0
