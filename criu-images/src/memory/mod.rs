@@ -406,7 +406,7 @@ impl<'a> ProcessMemory<'a> {
         }
         let mut sources = builder.sources;
         if let Some(source) = rootfs {
-            spans = fill_from_files(spans, &vmas, source, &mut sources);
+            spans = fill_from_files(spans, &vmas, page_size, source, &mut sources);
         }
         Ok(ProcessMemory { pid, page_size, vmas, pieces: merge(spans, &sources) })
     }
@@ -455,12 +455,15 @@ impl<'a> ProcessMemory<'a> {
         self.pieces.get(i).filter(|p| p.start <= addr).map(|p| p.content.origin())
     }
 
-    /// Page counts of VMA `index` by kind of content.
+    /// Page counts of VMA `index` by kind of content. A page split between
+    /// pieces (the end of a file) counts once, for the kind of its first byte.
     pub fn page_counts(&self, index: usize) -> PageCounts {
         let Some(vma) = self.vmas.get(index) else { return PageCounts::default() };
         let mut counts = PageCounts::default();
+        // Page starts (from the area's start) in [piece.start, piece.end).
+        let starts_before = |addr: u64| (addr - vma.start).div_ceil(self.page_size);
         for piece in self.pieces_in(vma.start, vma.end) {
-            let pages = piece.len().div_ceil(self.page_size);
+            let pages = starts_before(piece.end) - starts_before(piece.start);
             match piece.content {
                 Content::Dumped(_) => counts.dumped += pages,
                 Content::Zero => counts.zero += pages,
@@ -676,9 +679,17 @@ struct Span<'a> {
 }
 
 /// Replaces file-backed missing pieces by the file's bytes where `files`
-/// has the file; bytes past its end stay missing (the kernel would SIGBUS).
-/// Each file is looked up once and becomes one data source.
-fn fill_from_files<'a>(spans: Vec<Span<'a>>, vmas: &[Vma], files: &'a dyn FileSource, sources: &mut Vec<&'a [u8]>) -> Vec<Span<'a>> {
+/// has the file. The rest of the page holding the file's end reads as zero,
+/// as the kernel maps it; pages wholly past the end stay missing (the
+/// kernel would SIGBUS). Each file is looked up once and becomes one data
+/// source.
+fn fill_from_files<'a>(
+    spans: Vec<Span<'a>>,
+    vmas: &[Vma],
+    page_size: u64,
+    files: &'a dyn FileSource,
+    sources: &mut Vec<&'a [u8]>,
+) -> Vec<Span<'a>> {
     let mut found: HashMap<&str, Option<(usize, FileOrigin)>> = HashMap::new();
     let mut out = Vec::with_capacity(spans.len());
     for span in spans {
@@ -706,8 +717,17 @@ fn fill_from_files<'a>(spans: Vec<Span<'a>>, vmas: &[Vma], files: &'a dyn FileSo
             let filled = Piece { start: piece.start, end: piece.start + available, vma: piece.vma, content: Content::File(data, from) };
             out.push(Span { piece: filled, source: Some(Source { id, offset }) });
         }
-        if available < piece.len() {
-            out.push(Span { piece: Piece { start: piece.start + available, ..piece }, source: None });
+        let mut at = piece.start + available;
+        if available > 0 && available < piece.len() {
+            // Zeros up to the end of the page holding the file's end (pages count from the area's start).
+            let page_end = (at - vma.start).div_ceil(page_size).saturating_mul(page_size).saturating_add(vma.start).min(piece.end);
+            if page_end > at {
+                out.push(Span { piece: Piece { start: at, end: page_end, vma: piece.vma, content: Content::Zero }, source: None });
+                at = page_end;
+            }
+        }
+        if at < piece.end {
+            out.push(Span { piece: Piece { start: at, ..piece }, source: None });
         }
     }
     out
@@ -1191,11 +1211,14 @@ mod tests {
         assert_eq!(memory.origin_at(BASE), Some(Origin::Dumped));
         assert_eq!(memory.origin_at(BASE + PAGE), Some(Origin::Zero));
         assert_eq!(memory.origin_at(BASE + 2 * PAGE), Some(Origin::File(FileOrigin::Checkpoint)));
-        assert_eq!(memory.origin_at(BASE + 3 * PAGE + PAGE / 2), Some(Origin::Missing(Missing::FileBacked)));
+        // The rest of the page holding the file's end reads as zero; the pages after it are missing.
+        assert_eq!(memory.origin_at(BASE + 3 * PAGE + PAGE / 2), Some(Origin::Zero));
+        assert_eq!(&*memory.read(BASE + 3 * PAGE + PAGE / 2 - 1, 2).unwrap(), b"f\0");
+        assert_eq!(memory.origin_at(BASE + 4 * PAGE), Some(Origin::Missing(Missing::FileBacked)));
         assert_eq!(memory.origin_at(BASE + 5 * PAGE), None);
         assert_eq!(&*memory.read(BASE + 2 * PAGE, 2).unwrap(), b"ff");
         let counts = memory.page_counts(1);
-        assert_eq!((counts.from_file, counts.from_rootfs_diff, counts.from_rootfs_dir, counts.missing), (2, 2, 0, 2));
+        assert_eq!((counts.from_file, counts.from_rootfs_diff, counts.from_rootfs_dir, counts.zero, counts.missing), (2, 2, 0, 0, 1));
         assert_eq!(Origin::File(FileOrigin::Checkpoint).name(), "rootfs-diff");
 
         // The default `find_file`: a file the caller supplied.
@@ -1209,5 +1232,111 @@ mod tests {
         let memory = ProcessMemory::build_with_files(1, &[&level], Some(&dir)).unwrap();
         assert_eq!(memory.origin_at(BASE + 2 * PAGE), Some(Origin::File(FileOrigin::Supplied)));
         assert_eq!(memory.page_counts(1).from_rootfs_dir, 2);
+    }
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[self.below(from.len() as u64) as usize]
+        }
+    }
+
+    #[test]
+    fn random_hostile_images_build_an_ordered_index_or_an_error() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let edges = [0, PAGE, BASE, BASE + PAGE, 1 << 47, u64::MAX - 2 * PAGE + 1, u64::MAX - PAGE + 1, u64::MAX, 1 << 63];
+        let kinds = [
+            ANON,
+            (1, status::REGULAR | status::FILE_SHARED),
+            (2, status::REGULAR | status::FILE_PRIVATE),
+            (1, status::REGULAR | status::ANON_SHARED),
+            (0x22, status::VVAR),
+        ];
+        let flags = [PE_PRESENT, PE_PRESENT | PE_LAZY, PE_PARENT, PE_LAZY, 0];
+        let files = encode(
+            "files.img",
+            r#"{"magic": "FILES", "entries": [{"id": 9, "type": "REG", "reg": {"id": 9, "flags": "O_RDWR", "pos": 0, "fown": {"uid": 0, "euid": 0, "signum": 0, "pid_type": 0, "pid": 0}, "name": "/data/x.bin"}}]}"#,
+        );
+        let (mut built, mut refused) = (0, 0);
+        for _ in 0..400 {
+            let mut vmas = Vec::new();
+            let mut at = BASE;
+            for _ in 0..1 + rng.below(4) {
+                let start = if rng.below(8) == 0 { rng.pick(&edges) } else { at.saturating_add(rng.below(3) * PAGE) };
+                let end = if rng.below(8) == 0 { rng.pick(&edges) } else { start.saturating_add((1 + rng.below(4)) * PAGE) };
+                let pgoff = if rng.below(6) == 0 { rng.pick(&edges) } else { rng.below(4) * PAGE };
+                let (f, s) = rng.pick(&kinds);
+                let shmid = if s & status::ANON_SHARED != 0 { 7 } else { 9 };
+                vmas.push((start, end, pgoff, shmid, f, s));
+                at = end;
+            }
+            let mut runs = |base: u64| {
+                let mut runs = Vec::new();
+                let mut at = base;
+                for _ in 0..rng.below(5) {
+                    let vaddr = if rng.below(10) == 0 { rng.pick(&edges) } else { at.saturating_add(rng.below(3) * PAGE) };
+                    let pages = if rng.below(10) == 0 { rng.pick(&[0, u64::MAX / PAGE, 1 << 40]) } else { 1 + rng.below(3) };
+                    runs.push((vaddr, pages, rng.pick(&flags)));
+                    at = vaddr.saturating_add(pages.saturating_mul(PAGE));
+                }
+                runs
+            };
+            let (top_runs, parent_runs, shmem_runs) = (runs(BASE), runs(BASE), runs(0));
+            let mm = mm_image(&vmas);
+            let (top_map, parent_map, shmem_map) = (pagemap(&top_runs), pagemap(&parent_runs), pagemap(&shmem_runs));
+            let pages: Vec<u8> = (0..rng.below(8) * PAGE / 2).map(|i| i as u8).collect();
+            let top = store(
+                "dump",
+                &[
+                    ("mm-1.img", &mm),
+                    ("files.img", &files),
+                    ("pagemap-1.img", &top_map),
+                    ("pagemap-shmem-7.img", &shmem_map),
+                    ("pages-1.img", &pages),
+                ],
+            );
+            let parent = store("parent", &[("pagemap-1.img", &parent_map), ("pages-1.img", &pages[pages.len() / 2..])]);
+            let diff = Diff([("/data/x.bin", vec![b'f'; rng.below(5 * PAGE) as usize])].into_iter().collect());
+            let memory = match ProcessMemory::build_with_files(1, &[&top, &parent], Some(&diff)) {
+                Ok(memory) => memory,
+                Err(err) => {
+                    assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+                    refused += 1;
+                    continue;
+                }
+            };
+            built += 1;
+            let mut previous_end = 0;
+            for piece in memory.pieces() {
+                let vma = &memory.vmas()[piece.vma];
+                assert!(piece.start < piece.end && piece.start >= previous_end, "{vmas:?} {top_runs:?}");
+                assert!(vma.start <= piece.start && piece.end <= vma.end, "{vmas:?} {top_runs:?}");
+                if let Some(bytes) = piece.content.bytes() {
+                    assert_eq!(bytes.len() as u64, piece.len());
+                }
+                previous_end = piece.end;
+            }
+            for (i, vma) in memory.vmas().iter().enumerate() {
+                let counts = memory.page_counts(i);
+                assert_eq!(counts.dumped + counts.zero + counts.missing + counts.from_file, vma.len().div_ceil(PAGE), "{vmas:?}");
+                let _ = memory.read(vma.start, vma.len().min(3 * PAGE));
+                let _ = memory.read_up_to(vma.start, vma.len(), 2 * PAGE);
+                let _ = memory.read_cstring(vma.end - 1, 100);
+                assert!(memory.origin_at(vma.start).is_some());
+            }
+            memory.search(&Pattern::literal("fff"), &SearchOptions::default()).unwrap();
+        }
+        assert!(built > 100 && refused > 20, "built {built}, refused {refused}");
     }
 }
