@@ -147,7 +147,7 @@ mod tests {
             format!(r#"{{"vaddr": 4096, "compat_nr_pages": 0, "flags": 4, "nr_pages": {}}}"#, u64::MAX / 4096),
             format!(r#"{{"vaddr": 0, "compat_nr_pages": 0, "flags": 1, "nr_pages": {}}}"#, 1u64 << 60),
         ] {
-            let err = parse(&runs).err().expect(&runs).to_string();
+            let err = parse(&runs).expect_err(&runs).to_string();
             assert!(err.contains("pagemap-1.img") && err.contains("overflows the address space"), "{err}");
         }
         // The last page of the address space is a run like any other.
