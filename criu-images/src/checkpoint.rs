@@ -305,11 +305,22 @@ impl Checkpoint {
         if let Some(loaded) = self.diff_files.get() {
             return Ok(loaded.as_ref());
         }
-        let loaded = match self.rootfs_diff()? {
+        let loaded = match self.rootfs_diff().map_err(without_diff_hint)? {
             None => None,
             Some(view) => Some(DiffFiles::new(self.images.archive.clone(), &view)?),
         };
         Ok(self.diff_files.get_or_init(|| loaded).as_ref())
+    }
+}
+
+/// A broken `rootfs-diff.tar` stops memory reads that use it by default:
+/// say how to read memory without it.
+fn without_diff_hint(err: Error) -> Error {
+    match err {
+        Error::Archive { at, detail } => {
+            Error::Archive { at, detail: format!("{detail} (process memory can be read without this file: --rootfs none)") }
+        }
+        other => other,
     }
 }
 

@@ -205,3 +205,27 @@ fn an_extra_overlapping_area_is_an_error_not_a_panic_or_doubled_hits() {
     assert!(memory_error(&dir).contains("vmas[3]"), "{}", memory_error(&dir));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_broken_rootfs_diff_is_an_error_that_says_how_to_read_memory_without_it() {
+    let dir = temp_dir("baddiff");
+    for entry in std::fs::read_dir(fixture("counter-host/images")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("rootfs-diff.tar"), vec![0x5a; 3000]).unwrap();
+    let checkpoint = Checkpoint::open(&dir).unwrap();
+    let err = checkpoint.memory(24152).err().expect("the default uses the diff");
+    assert!(matches!(err, Error::Archive { .. }) && err.to_string().contains("rootfs-diff.tar"), "{err}");
+    assert!(checkpoint.memory_with(24152, None).is_ok());
+
+    let path = dir.to_str().unwrap();
+    let out = criu_images(&["mem", "maps", path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && stderr.contains("rootfs-diff.tar") && stderr.contains("--rootfs none"), "{stderr}");
+    assert!(criu_images(&["mem", "maps", path, "--rootfs", "none"]).status.success());
+    // Commands that need no file pages do not read the diff.
+    let rss = criu_images(&["x", path, "rss"]);
+    assert!(rss.status.success(), "{}", String::from_utf8_lossy(&rss.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
