@@ -12,7 +12,7 @@ use self_cell::self_cell;
 
 use criu_images::json::DecodeOptions;
 
-use criu_images::archive::{MemberKind, OpenOptions};
+use criu_images::archive::{MemberKind, OpenOptions, TarView};
 use criu_images::checkpoint::Rootfs;
 use criu_images::memory::{search_all, ProcessMemory};
 use criu_images::model::Process as ProcessData;
@@ -27,11 +27,22 @@ use crate::progress::{run_with, Callback};
 use crate::tables;
 
 self_cell!(
-    /// A root filesystem (`rootfs-diff.tar` or a directory) of a checkpoint it borrows.
+    /// A root filesystem (`rootfs-diff.tar` and/or a directory) of a checkpoint it borrows.
     pub(crate) struct RootfsCell {
         owner: Arc<Checkpoint>,
         #[covariant]
         dependent: Rootfs,
+    }
+);
+
+type DiffView<'a> = Option<TarView<'a>>;
+
+self_cell!(
+    /// The `rootfs-diff.tar` index of a checkpoint it borrows, for `Checkpoint.rootfs_diff`.
+    pub(crate) struct DiffCell {
+        owner: Arc<Checkpoint>,
+        #[covariant]
+        dependent: DiffView,
     }
 );
 
@@ -52,34 +63,54 @@ self_cell!(
     }
 );
 
-/// How memory was asked for: the cache key of [`Shared::memory`].
+/// How memory was asked for (the crate's [`Rootfs`] choices): the cache
+/// key of [`Shared::memory`].
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub(crate) enum RootfsChoice {
-    None,
+    /// rootfs-diff.tar when the checkpoint has one.
+    Auto,
+    /// No files: unmodified file pages stay missing.
+    Off,
+    /// rootfs-diff.tar, required.
     Diff,
+    /// rootfs-diff.tar when there is one, then this directory.
     Dir(String),
 }
 
 impl RootfsChoice {
-    /// `None`, `"diff"`, or a directory (str or os.PathLike).
-    pub(crate) fn from_py(value: Option<&Bound<'_, PyAny>>) -> PyResult<RootfsChoice> {
-        let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(RootfsChoice::None) };
+    /// `None` (then `default`), `"auto"`, `"none"`, `"diff"`, or a
+    /// directory (str or os.PathLike).
+    pub(crate) fn from_py(value: Option<&Bound<'_, PyAny>>, default: &RootfsChoice) -> PyResult<RootfsChoice> {
+        let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(default.clone()) };
         if let Ok(text) = value.extract::<String>() {
-            if text == "diff" {
-                return Ok(RootfsChoice::Diff);
+            match text.as_str() {
+                "auto" => return Ok(RootfsChoice::Auto),
+                "none" => return Ok(RootfsChoice::Off),
+                "diff" => return Ok(RootfsChoice::Diff),
+                _ => {}
             }
         }
         let path: PathBuf = value.extract()?;
         let text = path.to_string_lossy().into_owned();
-        // A directory literally named `diff` is `./diff` to the crate.
-        Ok(RootfsChoice::Dir(if text == "diff" { "./diff".into() } else { text }))
+        // A directory literally named like a choice (a pathlib.Path) is `./name` to the crate.
+        Ok(RootfsChoice::Dir(if matches!(text.as_str(), "auto" | "none" | "diff") { format!("./{text}") } else { text }))
     }
 
+    /// The choice as the crate's [`Rootfs::load`] takes it.
+    fn as_crate(&self) -> &str {
+        match self {
+            RootfsChoice::Auto => "auto",
+            RootfsChoice::Off => "none",
+            RootfsChoice::Diff => "diff",
+            RootfsChoice::Dir(dir) => dir,
+        }
+    }
+
+    /// `Memory.rootfs`: None when no files are used.
     pub(crate) fn describe(&self) -> Option<String> {
         match self {
-            RootfsChoice::None => None,
-            RootfsChoice::Diff => Some("diff".into()),
-            RootfsChoice::Dir(dir) => Some(dir.clone()),
+            RootfsChoice::Off => None,
+            other => Some(other.as_crate().to_string()),
         }
     }
 }
@@ -87,21 +118,22 @@ impl RootfsChoice {
 /// One open checkpoint and the indexes built from it.
 pub(crate) struct Shared {
     pub(crate) checkpoint: Arc<Checkpoint>,
-    /// `rootfs-diff.tar`, indexed once (`Rootfs::None` if there is none).
-    diff: Mutex<Option<Arc<RootfsCell>>>,
+    /// Where memory fills file pages from when a call does not say (`open(rootfs=...)`).
+    pub(crate) default_rootfs: RootfsChoice,
+    /// `rootfs-diff.tar`, indexed once (`None` inside if there is none).
+    diff: Mutex<Option<Arc<DiffCell>>>,
     memories: Mutex<HashMap<(u32, RootfsChoice), Arc<MemoryCell>>>,
     processes: Mutex<Option<Arc<Vec<Arc<ProcessData>>>>>,
 }
 
 impl Shared {
     /// The rootfs-diff index, built on first use.
-    pub(crate) fn diff(&self, py: Python<'_>) -> PyResult<Arc<RootfsCell>> {
+    pub(crate) fn diff(&self, py: Python<'_>) -> PyResult<Arc<DiffCell>> {
         if let Some(cell) = lock(&self.diff).as_ref() {
             return Ok(cell.clone());
         }
         let checkpoint = self.checkpoint.clone();
-        let cell =
-            run(py, move || RootfsCell::try_new(checkpoint, |c| Ok::<_, Error>(c.rootfs_diff()?.map_or(Rootfs::None, Rootfs::Diff))))?;
+        let cell = run(py, move || DiffCell::try_new(checkpoint, |c| c.rootfs_diff()))?;
         Ok(lock(&self.diff).get_or_insert(Arc::new(cell)).clone())
     }
 
@@ -111,24 +143,10 @@ impl Shared {
         if let Some(cell) = lock(&self.memories).get(&key) {
             return Ok(cell.clone());
         }
-        let rootfs_cell = match rootfs {
-            RootfsChoice::None => None,
-            RootfsChoice::Diff => {
-                let cell = self.diff(py)?;
-                if matches!(cell.borrow_dependent(), Rootfs::None) {
-                    // The crate's own error says what is missing and why.
-                    let checkpoint = self.checkpoint.clone();
-                    quick(py, || Rootfs::load(&checkpoint, Some("diff")).map(|_| ()))?;
-                }
-                Some(cell)
-            }
-            RootfsChoice::Dir(dir) => {
-                let checkpoint = self.checkpoint.clone();
-                let dir = dir.clone();
-                Some(Arc::new(run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(&dir))))?))
-            }
-        };
-        let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: rootfs_cell };
+        let checkpoint = self.checkpoint.clone();
+        let choice = rootfs.clone();
+        let rootfs_cell = run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?;
+        let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: Some(Arc::new(rootfs_cell)) };
         let cell = run(py, move || {
             MemoryCell::try_new(owner, |owner| {
                 let source = owner.rootfs.as_ref().and_then(|r| r.borrow_dependent().source());
@@ -173,7 +191,13 @@ pub struct PyCheckpoint {
 }
 
 impl PyCheckpoint {
-    pub(crate) fn open(py: Python<'_>, path: PathBuf, max_decompressed: Option<u64>) -> PyResult<PyCheckpoint> {
+    pub(crate) fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        max_decompressed: Option<u64>,
+        rootfs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyCheckpoint> {
+        let default_rootfs = RootfsChoice::from_py(rootfs, &RootfsChoice::Auto)?;
         let mut options = OpenOptions::default();
         if let Some(limit) = max_decompressed {
             options.max_decompressed = limit;
@@ -182,6 +206,7 @@ impl PyCheckpoint {
         let format = opened.archive().format().name();
         let shared = Shared {
             checkpoint: Arc::new(opened),
+            default_rootfs,
             diff: Mutex::new(None),
             memories: Mutex::new(HashMap::new()),
             processes: Mutex::new(None),
@@ -303,12 +328,14 @@ impl PyCheckpoint {
     /// The address space of process `pid`, read through the pre-dump chain.
     ///
     /// `rootfs` fills the unmodified pages of file mappings, which CRIU does
-    /// not dump: `None` (they stay missing), `"diff"` (the checkpoint's
-    /// rootfs-diff.tar) or a directory holding the container's root
-    /// filesystem. The index is built once per (pid, rootfs) and shared.
+    /// not dump: `None` (the default given to `open()`, itself `"auto"` by
+    /// default), `"auto"` (the checkpoint's rootfs-diff.tar when it has one),
+    /// `"none"` (they stay missing), `"diff"` (rootfs-diff.tar, required) or
+    /// a directory holding the container's root filesystem, used after
+    /// rootfs-diff.tar. The index is built once per (pid, rootfs) and shared.
     #[pyo3(signature = (pid, rootfs = None))]
     fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
-        let choice = RootfsChoice::from_py(rootfs)?;
+        let choice = RootfsChoice::from_py(rootfs, &self.shared()?.default_rootfs)?;
         self.memory_of(py, pid, choice)
     }
 
@@ -332,8 +359,8 @@ impl PyCheckpoint {
     ) -> PyResult<Bound<'py, PyAny>> {
         let pattern = to_pattern(py, pattern, regex)?;
         let mut options = search_options(context, perms, kind, None, max_hits)?;
-        let choice = RootfsChoice::from_py(rootfs)?;
         let shared = self.shared()?;
+        let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
         let checkpoint = shared.checkpoint.clone();
         let pids = match pid {
             Some(pid) => {
@@ -400,7 +427,7 @@ impl PyCheckpoint {
     #[getter]
     fn rootfs_diff(&self, py: Python<'_>) -> PyResult<Option<RootfsDiff>> {
         let cell = self.shared()?.diff(py)?;
-        if matches!(cell.borrow_dependent(), Rootfs::None) {
+        if cell.borrow_dependent().is_none() {
             return Ok(None);
         }
         Ok(Some(RootfsDiff { cell }))
@@ -438,7 +465,7 @@ fn table<'py>(slf: &Bound<'py, PyCheckpoint>, kind: &str, method: &str, pandas: 
     let columns = if kind == "vmas" {
         let checkpoint = shared.checkpoint.clone();
         let pids = run(py, || checkpoint.memory_pids())?;
-        let cells = pids.into_iter().map(|p| shared.memory(py, p, &RootfsChoice::None)).collect::<PyResult<Vec<_>>>()?;
+        let cells = pids.into_iter().map(|p| shared.memory(py, p, &shared.default_rootfs)).collect::<PyResult<Vec<_>>>()?;
         let memories: Vec<_> = cells.iter().map(|c| c.borrow_dependent()).collect();
         tables::vmas(&memories)
     } else {
@@ -486,15 +513,12 @@ impl Member {
 /// without extracting them.
 #[pyclass(frozen, module = "criu_images")]
 pub struct RootfsDiff {
-    cell: Arc<RootfsCell>,
+    cell: Arc<DiffCell>,
 }
 
 impl RootfsDiff {
-    fn view(&self) -> Option<&criu_images::archive::TarView<'_>> {
-        match self.cell.borrow_dependent() {
-            Rootfs::Diff(view) => Some(view),
-            _ => None,
-        }
+    fn view(&self) -> Option<&TarView<'_>> {
+        self.cell.borrow_dependent().as_ref()
     }
 }
 

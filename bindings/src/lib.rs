@@ -122,10 +122,18 @@ fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyR
 /// (Podman, CRI-O, kubelet), or a single image file. The format is detected
 /// from the content. `max_decompressed` bounds the decompressed size of a
 /// compressed archive in bytes (default 64 GiB); beyond it `LimitError`.
+/// `rootfs` is where memory fills unmodified file pages from when a call
+/// does not say: `"auto"` (the default: rootfs-diff.tar when the checkpoint
+/// has one), `"none"`, `"diff"` or a directory (see `Checkpoint.memory`).
 #[pyfunction]
-#[pyo3(signature = (path, *, max_decompressed = None))]
-fn open(py: Python<'_>, path: PathBuf, max_decompressed: Option<u64>) -> PyResult<checkpoint::PyCheckpoint> {
-    checkpoint::PyCheckpoint::open(py, path, max_decompressed)
+#[pyo3(signature = (path, *, max_decompressed = None, rootfs = None))]
+fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    max_decompressed: Option<u64>,
+    rootfs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<checkpoint::PyCheckpoint> {
+    checkpoint::PyCheckpoint::open(py, path, max_decompressed, rootfs)
 }
 
 #[pymodule]

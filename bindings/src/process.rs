@@ -8,7 +8,7 @@ use pyo3::types::PyDict;
 
 use criu_images::model::{self, Detail};
 
-use crate::checkpoint::{PyCheckpoint, RootfsChoice};
+use crate::checkpoint::PyCheckpoint;
 use crate::display;
 use crate::memory::Memory;
 
@@ -195,7 +195,9 @@ impl Process {
     /// checkpoint is closed.
     #[getter]
     fn memory(&self, py: Python<'_>) -> PyResult<Memory> {
-        self.checkpoint.get().memory_of(py, self.data.pid, RootfsChoice::None)
+        let checkpoint = self.checkpoint.get();
+        let choice = checkpoint.shared()?.default_rootfs.clone();
+        checkpoint.memory_of(py, self.data.pid, choice)
     }
 
     fn __repr__(&self) -> String {

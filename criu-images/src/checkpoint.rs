@@ -3,17 +3,23 @@
 //! images may sit under `checkpoint/` (container archives) or at the top;
 //! pre-dump chains are followed through their `parent` links.
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use crate::archive::{Archive, ArchiveFormat, MemberKind, OpenOptions, RootDir, TarView};
+use crate::archive::{normalize_member_name, Archive, ArchiveFormat, MemberKind, OpenOptions, RootDir, TarView};
 use crate::error::{Error, Location, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
-use crate::memory::{FileSource, ImageStore, ProcessMemory};
+use crate::memory::{FileOrigin, FileSource, ImageStore, ProcessMemory};
 use crate::proto::Message;
 
 /// How many `parent` links a chain may have (CRIU's own chains are short).
 const MAX_CHAIN: usize = 32;
+
+/// The member of container checkpoints holding the files the container
+/// changed or added (Podman, CRI-O).
+const ROOTFS_DIFF: &str = "rootfs-diff.tar";
 
 /// One directory of images: the dump itself or one of its pre-dumps.
 #[derive(Clone)]
@@ -98,6 +104,8 @@ pub struct Checkpoint {
     path: PathBuf,
     images: ImageDir,
     parents: Vec<ImageDir>,
+    /// `rootfs-diff.tar` as a file source, indexed on first use.
+    diff_files: OnceLock<Option<DiffFiles>>,
 }
 
 impl Checkpoint {
@@ -114,7 +122,7 @@ impl Checkpoint {
         let dir = find_images_dir(&archive);
         let images = ImageDir { archive, dir };
         let parents = follow_parents(&images, options)?;
-        Ok(Checkpoint { path: path.to_path_buf(), images, parents })
+        Ok(Checkpoint { path: path.to_path_buf(), images, parents, diff_files: OnceLock::new() })
     }
 
     /// The path given to [`Checkpoint::open`].
@@ -211,13 +219,18 @@ impl Checkpoint {
     }
 
     /// The address space of process `pid`, read through the pre-dump chain.
+    /// The unmodified pages of file mappings (shared file mappings, private
+    /// file pages never written) are filled from the checkpoint's
+    /// `rootfs-diff.tar` where it has the file ([`FileOrigin::Checkpoint`]);
+    /// [`Checkpoint::memory_with`] chooses otherwise.
     pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
-        self.memory_with(pid, None)
+        let diff = self.diff_files()?.map(|d| d as &dyn FileSource);
+        self.memory_with(pid, diff)
     }
 
     /// Like [`Checkpoint::memory`], filling unmodified file-backed pages from
-    /// a root filesystem: [`Checkpoint::rootfs_diff`], or a
-    /// [`crate::archive::RootDir`].
+    /// `rootfs` (a [`Rootfs`], [`Checkpoint::diff_files`], a
+    /// [`crate::archive::RootDir`]), or from nothing with `None`.
     pub fn memory_with<'c>(&'c self, pid: u32, rootfs: Option<&'c dyn FileSource>) -> Result<ProcessMemory<'c>> {
         ProcessMemory::build_with_files(pid, &self.levels(), rootfs)
     }
@@ -278,47 +291,151 @@ impl Checkpoint {
     /// by Podman and CRI-O), indexed without extracting; `None` if absent.
     pub fn rootfs_diff(&self) -> Result<Option<TarView<'_>>> {
         let archive = self.archive();
-        if archive.get("rootfs-diff.tar").is_none() {
+        if archive.get(ROOTFS_DIFF).is_none() {
             return Ok(None);
         }
-        let label = format!("{}:rootfs-diff.tar", archive.display_name());
-        TarView::parse(&label, archive.read("rootfs-diff.tar")?).map(Some)
+        let label = format!("{}:{ROOTFS_DIFF}", archive.display_name());
+        TarView::parse(&label, archive.read(ROOTFS_DIFF)?).map(Some)
+    }
+
+    /// `rootfs-diff.tar` as a [`FileSource`] whose files are
+    /// [`FileOrigin::Checkpoint`], indexed once and kept; `None` if the
+    /// checkpoint has none. Fails if the tar is malformed.
+    pub fn diff_files(&self) -> Result<Option<&DiffFiles>> {
+        if let Some(loaded) = self.diff_files.get() {
+            return Ok(loaded.as_ref());
+        }
+        let loaded = match self.rootfs_diff().map_err(without_diff_hint)? {
+            None => None,
+            Some(view) => Some(DiffFiles::new(self.images.archive.clone(), &view)?),
+        };
+        Ok(self.diff_files.get_or_init(|| loaded).as_ref())
     }
 }
 
-/// A root filesystem to fill the unmodified pages of file mappings from
-/// (see [`Checkpoint::memory_with`]).
-pub enum Rootfs<'c> {
-    /// None: such pages stay missing.
-    None,
-    /// The checkpoint's own `rootfs-diff.tar`.
-    Diff(TarView<'c>),
-    /// A directory holding the container's root filesystem.
-    Dir(RootDir),
+/// A broken `rootfs-diff.tar` stops memory reads that use it by default:
+/// say how to read memory without it.
+fn without_diff_hint(err: Error) -> Error {
+    match err {
+        Error::Archive { at, detail } => {
+            Error::Archive { at, detail: format!("{detail} (process memory can be read without this file: --rootfs none)") }
+        }
+        other => other,
+    }
+}
+
+/// The checkpoint's `rootfs-diff.tar` as a source of files for memory:
+/// every byte it gives is [`FileOrigin::Checkpoint`]. Made by
+/// [`Checkpoint::diff_files`].
+pub struct DiffFiles {
+    archive: Arc<Archive>,
+    /// Normalised member name -> its bytes' range in `rootfs-diff.tar`.
+    files: HashMap<String, Range<usize>>,
+}
+
+impl DiffFiles {
+    fn new(archive: Arc<Archive>, view: &TarView<'_>) -> Result<DiffFiles> {
+        let tar = archive.read(ROOTFS_DIFF)?;
+        let base = tar.as_ptr() as usize;
+        let mut files = HashMap::new();
+        for (name, _, _) in view.members() {
+            // `get` slices the same tar bytes; keep only the range.
+            if let Some(bytes) = view.get(name) {
+                let start = (bytes.as_ptr() as usize).wrapping_sub(base);
+                if start.checked_add(bytes.len()).is_some_and(|end| end <= tar.len()) {
+                    files.insert(name.to_string(), start..start + bytes.len());
+                }
+            }
+        }
+        Ok(DiffFiles { archive, files })
+    }
+
+    /// Number of regular files (and hard links to them).
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True if the diff holds no regular file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+impl FileSource for DiffFiles {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        let name = normalize_member_name(path.trim_start_matches('/')).ok()?;
+        let range = self.files.get(&name)?.clone();
+        self.archive.read(ROOTFS_DIFF).ok()?.get(range)
+    }
+
+    fn find_file(&self, path: &str) -> Option<(&[u8], FileOrigin)> {
+        self.file_bytes(path).map(|bytes| (bytes, FileOrigin::Checkpoint))
+    }
+}
+
+/// Where the unmodified pages of file mappings are filled from, as the
+/// command line's `--rootfs` and Python's `rootfs=` name it:
+///
+/// * `auto` (the default, also `None`): the checkpoint's `rootfs-diff.tar`
+///   when it has one, nothing otherwise;
+/// * `none`: nothing, such pages stay missing;
+/// * `diff`: the checkpoint's `rootfs-diff.tar`, an error if it has none;
+/// * any other text: a directory holding the container's root filesystem,
+///   added after `rootfs-diff.tar` (files the container changed come from
+///   the diff, the others from the directory). `./none` names a directory
+///   called `none`.
+pub struct Rootfs<'c> {
+    diff: Option<&'c DiffFiles>,
+    dir: Option<RootDir>,
 }
 
 impl<'c> Rootfs<'c> {
-    /// The root filesystem named by `choice`: `None`, `"diff"` for the
-    /// checkpoint's `rootfs-diff.tar`, or a directory.
+    /// The root filesystem named by `choice` (see [`Rootfs`]).
     pub fn load(checkpoint: &'c Checkpoint, choice: Option<&str>) -> Result<Rootfs<'c>> {
-        match choice {
-            None => Ok(Rootfs::None),
-            Some("diff") => checkpoint.rootfs_diff()?.map(Rootfs::Diff).ok_or_else(|| Error::NotFound {
-                container: checkpoint.path().display().to_string(),
-                name: "rootfs-diff.tar".into(),
-                hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
-            }),
-            Some(dir) => RootDir::new(dir).map(Rootfs::Dir).map_err(|e| Error::io(dir, e)),
+        match choice.unwrap_or("auto") {
+            "auto" => Ok(Rootfs { diff: checkpoint.diff_files()?, dir: None }),
+            "none" => Ok(Rootfs { diff: None, dir: None }),
+            "diff" => match checkpoint.diff_files()? {
+                Some(diff) => Ok(Rootfs { diff: Some(diff), dir: None }),
+                None => Err(Error::NotFound {
+                    container: checkpoint.path().display().to_string(),
+                    name: ROOTFS_DIFF.into(),
+                    hint: " (only container checkpoints from Podman or CRI-O have one)".into(),
+                }),
+            },
+            dir => {
+                let root = RootDir::new(dir).map_err(|e| Error::io(dir, e))?;
+                Ok(Rootfs { diff: checkpoint.diff_files()?, dir: Some(root) })
+            }
         }
     }
 
-    /// The files, for [`Checkpoint::memory_with`].
+    /// The files, for [`Checkpoint::memory_with`]; `None` when there are none.
     pub fn source(&self) -> Option<&dyn FileSource> {
-        match self {
-            Rootfs::None => None,
-            Rootfs::Diff(view) => Some(view),
-            Rootfs::Dir(dir) => Some(dir),
+        (self.diff.is_some() || self.dir.is_some()).then_some(self as &dyn FileSource)
+    }
+
+    /// True when files come from the checkpoint's `rootfs-diff.tar`.
+    pub fn has_diff(&self) -> bool {
+        self.diff.is_some()
+    }
+
+    /// The directory the caller added, if any.
+    pub fn dir(&self) -> Option<&RootDir> {
+        self.dir.as_ref()
+    }
+}
+
+impl FileSource for Rootfs<'_> {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        self.find_file(path).map(|(bytes, _)| bytes)
+    }
+
+    fn find_file(&self, path: &str) -> Option<(&[u8], FileOrigin)> {
+        if let Some(found) = self.diff.and_then(|diff| diff.find_file(path)) {
+            return Some(found);
         }
+        self.dir.as_ref().and_then(|dir| dir.file_bytes(path)).map(|bytes| (bytes, FileOrigin::Supplied))
     }
 }
 

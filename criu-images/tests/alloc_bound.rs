@@ -423,3 +423,68 @@ fn hostile_json_stays_within_bounds() {
     }
     eprintln!("worst ratio {:.1}: {}", worst.ratio, worst.what);
 }
+
+/// One dump level held in memory.
+struct Level(std::collections::HashMap<String, Vec<u8>>);
+
+impl criu_images::memory::ImageStore for Level {
+    fn file(&self, name: &str) -> criu_images::Result<Option<&[u8]>> {
+        Ok(self.0.get(name).map(Vec::as_slice))
+    }
+    fn label(&self) -> String {
+        "hostile".into()
+    }
+}
+
+/// Reading memory: a tiny `mm` image may claim a 64 GiB area of zero pages
+/// (or leave a huge range unmapped); reads must not allocate for what the
+/// pieces do not hold, and `read_up_to` allocates at most what it returns.
+#[test]
+fn memory_reads_allocate_what_the_pieces_justify() {
+    use criu_images::memory::{ProcessMemory, MAX_ZERO_READ};
+    const GIB: u64 = 1 << 30;
+    let base = 0x7f00_0000_0000u64;
+    let zero_area = (base + 4096, base + 4096 + 64 * GIB);
+    let mm = format!(
+        r#"{{"magic": "MM", "entries": [{{"mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0, "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": {}, "mm_arg_end": {}, "mm_env_start": 0, "mm_env_end": 0, "exe_file_id": 0, "vmas": [{{"start": {base}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}, {{"start": {}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}]}}]}}"#,
+        zero_area.0,
+        zero_area.1,
+        base + 4096,
+        zero_area.0,
+        zero_area.1
+    );
+    let pagemap = format!(
+        r#"{{"magic": "PAGEMAP", "entries": [{{"pages_id": 1}}, {{"vaddr": {base}, "compat_nr_pages": 0, "flags": 4, "nr_pages": 1}}]}}"#
+    );
+    let mut files = std::collections::HashMap::new();
+    files.insert("mm-1.img".to_string(), json::from_json(mm.as_bytes(), "mm-1.img").unwrap());
+    files.insert("pagemap-1.img".to_string(), json::from_json(pagemap.as_bytes(), "pagemap-1.img").unwrap());
+    files.insert("pages-1.img".to_string(), vec![b'a'; 4096]);
+    let input: usize = files.values().map(Vec::len).sum();
+    assert!(input < 8192, "{input}");
+    let level = Level(files);
+    let memory = ProcessMemory::build(1, &[&level]).unwrap();
+    let bound = |returned: u64| returned as usize + MIB;
+
+    // The whole zero area at once: refused before anything is allocated for it.
+    let (result, usage) = measure(|| memory.read(zero_area.0, 64 * GIB).map(|b| b.len()));
+    assert!(result.is_err());
+    check("read of a 64 GiB zero area", input, usage, bound(0));
+    // A range that leaves the mapped areas: the error comes before any reservation.
+    let (result, usage) = measure(|| memory.read(base, 1 << 40).map(|b| b.len()));
+    assert!(result.is_err());
+    check("read past the areas", input, usage, bound(0));
+    // Capped reads allocate what they return, wherever the range ends.
+    // (address, length, max) -> the length returned.
+    let cases = [
+        ((zero_area.0, 64 * GIB, 4096), 4096),
+        ((base + 100, 64 * GIB, 8192), 8192),
+        ((base + 100, 64 * GIB, u64::MAX), 4096 - 100 + MAX_ZERO_READ),
+        ((zero_area.0, u64::MAX - zero_area.0, u64::MAX), MAX_ZERO_READ),
+    ];
+    for ((addr, len, max), expected) in cases {
+        let (result, usage) = measure(|| memory.read_up_to(addr, len, max).map(|(b, cut)| (b.len() as u64, cut)));
+        assert_eq!(result.unwrap(), (expected, true), "read_up_to({addr:#x}, {len}, {max})");
+        check(&format!("read_up_to({addr:#x}, {len}, {max})"), input, usage, bound(expected));
+    }
+}

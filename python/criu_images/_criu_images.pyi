@@ -50,8 +50,12 @@ class MemoryReadError(CriuImagesError):
 class PatternError(CriuImagesError):
     """A search pattern that cannot be used."""
 
-def open(path: _PathLike, *, max_decompressed: Optional[int] = None) -> Checkpoint:
-    """Open a checkpoint: images directory, tar, tar.gz, tar.zst or a single image."""
+def open(path: _PathLike, *, max_decompressed: Optional[int] = None, rootfs: Optional[_PathLike] = None) -> Checkpoint:
+    """Open a checkpoint: images directory, tar, tar.gz, tar.zst or a single image.
+
+    `rootfs`: the default of `Checkpoint.memory()`, `search()`, `Process.memory` and the
+    "vmas" table; None means "auto".
+    """
 
 class Checkpoint:
     """An opened checkpoint; a context manager. Raises CriuImagesError once closed."""
@@ -76,7 +80,7 @@ class Checkpoint:
     def processes(self) -> List[Process]: ...
     def process(self, pid: int) -> Process: ...
     def memory(self, pid: int, rootfs: Optional[_PathLike] = None) -> Memory:
-        """`rootfs`: None, "diff" (rootfs-diff.tar) or a directory."""
+        """`rootfs`: None (open()'s default), "auto" (rootfs-diff.tar if any), "none", "diff" (required) or a directory (after the diff)."""
     def search(
         self,
         pattern: Union[bytes, str],

@@ -141,9 +141,16 @@ def test_every_marker_is_found_at_its_address(opened):
         for marker in process["markers"]:
             addr, value = marker["addr"], marker["value"].encode()
             if marker["mapping_perms"].endswith("s") and marker["mapping_path"].startswith("/"):
-                # A shared file mapping: its pages are the file's, not in the checkpoint.
+                # A shared file mapping: its pages are the file's, not in the checkpoint's
+                # pages; by default they come from rootfs-diff.tar when it has the file.
+                diff = cp.rootfs_diff
+                if diff is not None and marker["mapping_path"] in diff:
+                    assert memory.read(addr, len(value)) == value, f"{name}: marker at {addr:#x}"
+                    assert addr in [h.address for h in memory.search(value)]
+                    checked += 1
+                plain = cp.memory(process["vpid"], rootfs="none")
                 with pytest.raises(criu_images.MemoryReadError, match="file-backed") as err:
-                    memory.read(addr, len(value))
+                    plain.read(addr, len(value))
                 assert err.value.pid == process["vpid"] and err.value.address == addr
                 continue
             assert memory.read(addr, len(value)) == value, f"{name}: marker at {addr:#x}"
@@ -295,6 +302,8 @@ def test_rootfs_diff_and_rootfs_directory(tmp_path):
     truth = json.loads((FIXTURES / "pytree/truth.json").read_text())
     marker = next(m for m in truth["processes"][0]["markers"] if m["mapping_path"] == "/data/run/mapped-shared.bin")
     addr, value = marker["addr"], marker["value"].encode()
+    # A library mapping outside the diff (the host's /usr was bind-mounted).
+    lib = next(m for m in truth["processes"][0]["maps"] if m["path"].endswith("/mmap.cpython-311-x86_64-linux-gnu.so") and m["perms"] == "r-xp")
     with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
         diff = cp.rootfs_diff
         assert diff is not None and len(diff) > 0
@@ -303,19 +312,47 @@ def test_rootfs_diff_and_rootfs_directory(tmp_path):
         contents = diff.read("/data/run/mapped-shared.bin")
         with pytest.raises(criu_images.NotFoundError):
             diff.read("/no/such/file")
+        # By default the MAP_SHARED file mapping reads from rootfs-diff.tar.
+        default = cp.memory(1)
+        assert default.rootfs == "auto"
+        assert default.read(addr, len(value)) == value
+        assert any(h.address == addr for h in cp.search(value, pid=1))
+        assert any(h.address == addr for h in cp.process(1).memory.search(value))
         with pytest.raises(criu_images.MemoryReadError):
-            cp.memory(1).read(addr, len(value))
+            cp.memory(1, rootfs="none").read(addr, len(value))
+        assert cp.memory(1, rootfs="none").rootfs is None
+        assert not any(h.address == addr for h in cp.search(value, pid=1, rootfs="none"))
         filled = cp.memory(1, rootfs="diff")
         assert filled.rootfs == "diff"
         assert filled.read(addr, len(value)) == value
         assert sum(r.pages_from_file for r in filled.regions()) > 0
+        with pytest.raises(criu_images.MemoryReadError):
+            filled.read(lib["start"], 16)
+        # A directory adds the files the diff does not have; the diff wins for the others.
         root = tmp_path / "root"
         (root / "data/run").mkdir(parents=True)
-        (root / "data/run/mapped-shared.bin").write_bytes(contents)
-        assert cp.memory(1, rootfs=root).read(addr, len(value)) == value
-        assert cp.memory(1, rootfs=str(root)).read(addr, len(value)) == value
+        (root / "data/run/mapped-shared.bin").write_bytes(b"X" * len(contents))
+        library = root / lib["path"].lstrip("/")
+        library.parent.mkdir(parents=True)
+        library.write_bytes(bytes(i % 251 for i in range(lib["offset"] + lib["end"] - lib["start"])))
+        for given in (root, str(root)):
+            memory = cp.memory(1, rootfs=given)
+            assert memory.rootfs == str(root)
+            assert memory.read(addr, len(value)) == value
+            # Its r-xp pages were never written (none dumped): the directory's bytes at the file offset.
+            at = lib["offset"] + 4096
+            assert memory.read(lib["start"] + 4096, 16) == bytes(i % 251 for i in range(at, at + 16))
+    # open(rootfs=...) sets the default of every memory call.
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz", rootfs="none") as cp:
+        assert cp.memory(1).rootfs is None
+        with pytest.raises(criu_images.MemoryReadError):
+            cp.memory(1).read(addr, len(value))
+        with pytest.raises(criu_images.MemoryReadError):
+            cp.process(1).memory.read(addr, len(value))
+        assert cp.memory(1, rootfs="auto").read(addr, len(value)) == value
     with criu_images.open(FIXTURES / "counter-host/images") as cp:
         assert cp.rootfs_diff is None
+        assert cp.memory(24152).rootfs == "auto"
         with pytest.raises(criu_images.NotFoundError, match="rootfs-diff.tar"):
             cp.memory(24152, rootfs="diff")
 
@@ -532,3 +569,22 @@ def test_reprs_and_html():
             assert "<table>" in html
         assert "[heap]" in memory._repr_html_()
         assert "pytree" in cp._repr_html_()
+
+
+def test_overlapping_memory_areas_raise_format_error_not_panic(tmp_path):
+    # predump's dump with one extra area overlapping an existing one, as a
+    # hostile mm image would have it: a FormatError naming the image, never
+    # a PanicException, from memory(), search() and the vmas table.
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    for f in (FIXTURES / "predump/dump").iterdir():
+        if f.is_file() and not f.is_symlink():
+            shutil.copy(f, dump / f.name)
+    mm = criu_images.decode((dump / "mm-25946.img").read_bytes())
+    mm["entries"][0]["vmas"].append(dict(mm["entries"][0]["vmas"][4]))
+    (dump / "mm-25946.img").write_bytes(criu_images.encode(mm))
+    with criu_images.open(dump) as cp:
+        for call in (lambda: cp.memory(25946), lambda: cp.search(b"x"), lambda: cp.process(25946).memory):
+            with pytest.raises(criu_images.FormatError, match="overlaps") as err:
+                call()
+            assert err.value.file.endswith("mm-25946.img") and err.value.entry == 0

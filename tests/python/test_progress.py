@@ -109,14 +109,15 @@ def test_memory_search_strings_and_dump_report_bytes(big, tmp_path):
 def test_checkpoint_search_counts_every_process():
     truth = json.loads((FIXTURES / "pytree/truth.json").read_text())
     with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
-        total = sum(r.pages_dumped * cp.memory(pid).page_size for pid in cp.pids for r in cp.memory(pid).regions())
+        # Dumped pages and file pages filled from rootfs-diff.tar (whole pages in pytree).
+        total = sum((r.pages_dumped + r.pages_from_file) * cp.memory(pid).page_size for pid in cp.pids for r in cp.memory(pid).regions())
         progress = Recorder()
         hits = cp.search(b"5135a665e892afcc", progress=progress)
         progress.check(total)
         assert {h.pid for h in hits} == {p["vpid"] for p in truth["processes"]}
         progress = Recorder()
         assert len(cp.search(b"5135a665e892afcc", pid=6, progress=progress)) >= 1
-        progress.check(sum(r.pages_dumped for r in cp.memory(6).regions()) * PAGE)
+        progress.check(sum(r.pages_dumped + r.pages_from_file for r in cp.memory(6).regions()) * PAGE)
 
 
 def test_decode_all_equals_crit_and_reports_image_bytes():

@@ -216,7 +216,8 @@ fn mems(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text:
 fn rss(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text: &mut String) -> Result<()> {
     for task in tasks {
         let Some(mm) = mm_of(checkpoint, task.pid)? else { continue };
-        let memory = checkpoint.memory(task.pid)?;
+        // Only the page size is needed: no root filesystem.
+        let memory = checkpoint.memory_with(task.pid, None)?;
         let page_size = memory.page_size();
         let shift = page_size.trailing_zeros();
         let image = checkpoint.image_bytes(&format!("pagemap-{}.img", task.pid))?;

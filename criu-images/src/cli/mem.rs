@@ -37,9 +37,10 @@ pub(crate) struct Target {
 
 #[derive(Args, Debug)]
 pub(crate) struct RootfsArg {
-    /// Fill unmodified file-backed pages from a root filesystem: `diff` for
-    /// the checkpoint's rootfs-diff.tar, or a directory.
-    #[arg(long, value_name = "diff|DIR")]
+    /// Where unmodified file-backed pages come from: `auto` (the default:
+    /// the checkpoint's rootfs-diff.tar when it has one), `none`, `diff`
+    /// (rootfs-diff.tar, required), or a directory added after the diff.
+    #[arg(long, value_name = "auto|none|diff|DIR")]
     rootfs: Option<String>,
 }
 
@@ -227,7 +228,12 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
     for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
         if args.format == Format::Table {
             writeln!(out, "process {} (page size {})", memory.pid(), memory.page_size()).ok();
-            writeln!(out, "{:<33} {:<5} {:>10} {:>8} {:>8} {:>8}  PATH", "ADDRESS", "PERMS", "OFFSET", "DUMPED", "ZERO", "MISSING").ok();
+            writeln!(
+                out,
+                "{:<33} {:<5} {:>10} {:>8} {:>8} {:>8} {:>9} {:>8}  PATH",
+                "ADDRESS", "PERMS", "OFFSET", "DUMPED", "ZERO", "MISSING", "FROM-DIFF", "FROM-DIR"
+            )
+            .ok();
         }
         for (i, vma) in memory.vmas().iter().enumerate() {
             let counts = memory.page_counts(i);
@@ -235,7 +241,7 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                 Format::Table => {
                     writeln!(
                         out,
-                        "{:016x}-{:016x} {:<5} {:>10x} {:>8} {:>8} {:>8}  {}",
+                        "{:016x}-{:016x} {:<5} {:>10x} {:>8} {:>8} {:>8} {:>9} {:>8}  {}",
                         vma.start,
                         vma.end,
                         vma.perms(),
@@ -243,6 +249,8 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                         counts.dumped,
                         counts.zero,
                         counts.missing,
+                        counts.from_rootfs_diff,
+                        counts.from_rootfs_dir,
                         vma.path.as_deref().unwrap_or("")
                     )
                     .ok();
@@ -253,7 +261,7 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                     }
                     write!(
                         json,
-                        "{{\"pid\": {}, \"start\": {}, \"end\": {}, \"offset\": {}, \"perms\": \"{}\", \"kind\": \"{}\", \"path\": {}, \"pages_dumped\": {}, \"pages_zero\": {}, \"pages_missing\": {}}}",
+                        "{{\"pid\": {}, \"start\": {}, \"end\": {}, \"offset\": {}, \"perms\": \"{}\", \"kind\": \"{}\", \"path\": {}, \"pages_dumped\": {}, \"pages_zero\": {}, \"pages_missing\": {}, \"pages_from_rootfs_diff\": {}, \"pages_from_rootfs_dir\": {}}}",
                         memory.pid(),
                         vma.start,
                         vma.end,
@@ -263,7 +271,9 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                         json_opt_string(vma.path.as_deref()),
                         counts.dumped,
                         counts.zero,
-                        counts.missing
+                        counts.missing,
+                        counts.from_rootfs_diff,
+                        counts.from_rootfs_dir
                     )
                     .ok();
                 }

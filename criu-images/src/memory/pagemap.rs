@@ -28,9 +28,10 @@ pub struct PageRun {
 }
 
 impl PageRun {
-    /// End address (exclusive) for a given page size.
+    /// End address (exclusive) for a given page size. [`Pagemap::parse`]
+    /// refuses runs whose end overflows; a run built otherwise saturates.
     pub fn end(&self, page_size: u64) -> u64 {
-        self.vaddr + self.nr_pages * page_size
+        self.vaddr.saturating_add(self.nr_pages.saturating_mul(page_size))
     }
 }
 
@@ -71,8 +72,8 @@ impl Pagemap {
                         flags = PE_PRESENT;
                     }
                     let nr_pages = e.nr_pages.unwrap_or(u64::from(e.compat_nr_pages));
-                    let end = nr_pages.checked_mul(page_size).and_then(|b| e.vaddr.checked_add(b));
-                    if end.is_none() {
+                    let bytes = nr_pages.checked_mul(page_size).filter(|&b| e.vaddr.checked_add(b).is_some());
+                    let Some(bytes) = bytes else {
                         return Err(Error::Malformed {
                             at: at(),
                             detail: format!("run of {nr_pages} pages at {:#x} overflows the address space", e.vaddr),
@@ -100,7 +101,7 @@ impl Pagemap {
                     let pages_offset = if flags & PE_PRESENT != 0 {
                         let here = offset;
                         offset = offset
-                            .checked_add(nr_pages * page_size)
+                            .checked_add(bytes)
                             .ok_or_else(|| Error::Malformed { at: at(), detail: "page data offset overflows".into() })?;
                         Some(here)
                     } else {
@@ -124,5 +125,35 @@ impl Pagemap {
     pub fn find(&self, addr: u64, page_size: u64) -> Option<usize> {
         let i = self.runs.partition_point(|r| r.end(page_size) <= addr);
         (i < self.runs.len() && self.runs[i].vaddr <= addr).then_some(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::from_json;
+
+    fn parse(runs: &str) -> Result<Pagemap> {
+        let json = format!(r#"{{"magic": "PAGEMAP", "entries": [{{"pages_id": 1}}, {runs}]}}"#);
+        let bytes = from_json(json.as_bytes(), "pagemap-1.img").unwrap();
+        Pagemap::parse(&Image::parse("pagemap-1.img", &bytes).unwrap(), 4096)
+    }
+
+    #[test]
+    fn runs_that_wrap_the_address_space_are_errors() {
+        let top = u64::MAX - 4095;
+        for runs in [
+            format!(r#"{{"vaddr": {top}, "compat_nr_pages": 0, "flags": 4, "nr_pages": 1}}"#),
+            format!(r#"{{"vaddr": 4096, "compat_nr_pages": 0, "flags": 4, "nr_pages": {}}}"#, u64::MAX / 4096),
+            format!(r#"{{"vaddr": 0, "compat_nr_pages": 0, "flags": 1, "nr_pages": {}}}"#, 1u64 << 60),
+        ] {
+            let err = parse(&runs).expect_err(&runs).to_string();
+            assert!(err.contains("pagemap-1.img") && err.contains("overflows the address space"), "{err}");
+        }
+        // The last page of the address space is a run like any other.
+        let last = parse(&format!(r#"{{"vaddr": {}, "compat_nr_pages": 0, "flags": 4, "nr_pages": 1}}"#, top - 4096)).unwrap();
+        assert_eq!((last.runs[0].end(4096), last.pages_len), (top, 4096));
+        let built = PageRun { vaddr: top, nr_pages: u64::MAX, flags: PE_PRESENT, pages_offset: None };
+        assert_eq!(built.end(4096), u64::MAX);
     }
 }

@@ -182,7 +182,7 @@ impl Stream<'_, '_> {
             }
             let p = piece.clip(start, end);
             match p.content {
-                Content::Dumped(bytes) | Content::File(bytes) => out.extend_from_slice(bytes),
+                Content::Dumped(bytes) | Content::File(bytes, _) => out.extend_from_slice(bytes),
                 _ => out.resize(out.len() + p.len() as usize, 0),
             }
         }
@@ -196,7 +196,7 @@ impl<'a> ProcessMemory<'a> {
         let mut streams = Vec::new();
         let mut begin = 0;
         let readable =
-            |p: &Piece<'_>| matches!(p.content, Content::Dumped(_) | Content::File(_) | Content::Zero) && options.wants(&self.vmas[p.vma]);
+            |p: &Piece<'_>| matches!(p.content, Content::Dumped(_) | Content::File(..) | Content::Zero) && options.wants(&self.vmas[p.vma]);
         while begin < pieces.len() {
             if !readable(&pieces[begin]) {
                 begin += 1;
