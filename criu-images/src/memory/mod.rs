@@ -35,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::image::Image;
 use crate::progress::{Progress, STEP};
 use crate::proto::{core_entry, Message};
+pub(crate) use names::remap_means_deleted;
 use names::FileTables;
 
 /// One level of a dump chain, as the memory layer sees it: named files.
