@@ -337,6 +337,9 @@ fn shared_deleted_and_special_areas_are_named_as_maps_prints_them() {
         area(5, FILE_SHARED | MEMFD, 6, 0x1),
         area(6, AIORING, 0, 0x1),
         area(7, SYSVIPC, 99, 0x1),
+        // MAP_HUGETLB, shared and private.
+        area(8, ANON_SHARED, 78, 0x40021),
+        area(9, 1 << 9, 0, 0x40022),
     ];
     let reg = |id: u32, name: &str| json!({"id": id, "type": "REG", "reg": {"id": id, "flags": 0, "pos": 0, "fown": {"uid": 0, "euid": 0, "signum": 0, "pid_type": 0, "pid": 0}, "name": name}});
     let files = json!({"magic": "FILES", "entries": [
@@ -380,6 +383,8 @@ fn shared_deleted_and_special_areas_are_named_as_maps_prints_them() {
             Some("/[aio] (deleted)"),
             // A segment whose key the images do not hold: no name rather than a wrong one.
             None,
+            Some("/anon_hugepage (deleted)"),
+            Some("/anon_hugepage (deleted)"),
         ]
     );
     // readlink /proc/PID/fd/N follows the same rule.

@@ -6,7 +6,8 @@
 //! ends in ` (deleted)` once the file is unlinked; the files behind shared
 //! memory are unlinked from the start: shared anonymous memory is
 //! `/dev/zero (deleted)`, a memfd `/memfd:NAME (deleted)`, a System V
-//! segment `/SYSV<key, 8 hex digits> (deleted)`, an AIO ring
+//! segment `/SYSV<key, 8 hex digits> (deleted)`, anonymous huge pages
+//! `/anon_hugepage (deleted)`, an AIO ring
 //! `/[aio] (deleted)`. Areas without a file get the name of their kind.
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,9 @@ use super::vma::{status, Vma};
 use super::ImageStore;
 use crate::error::Result;
 use crate::proto::{Message, RemapFilePathEntry, RemapType};
+
+/// `mmap` flag of huge-page mappings, which CRIU keeps in the area's flags.
+const MAP_HUGETLB: u32 = 0x40000;
 
 /// Whether CRIU preserved the file of `files.img` entry `remap.orig_id`
 /// because it had been unlinked (or replaced under its name): a ghost copy
@@ -125,6 +129,10 @@ impl FileTables {
             // The segment's file is named after its key; the area records its id.
             let key = (*self.sysv_keys.get(&vma.shmid)?)?;
             return Some(format!("/SYSV{key:08x} (deleted)"));
+        }
+        if s & (status::ANON_SHARED | status::ANON_PRIVATE) != 0 && vma.flags & MAP_HUGETLB != 0 {
+            // Anonymous huge pages, shared or private, are an unlinked hugetlbfs file.
+            return Some("/anon_hugepage (deleted)".into());
         }
         if s & status::ANON_SHARED != 0 {
             return Some("/dev/zero (deleted)".into());
