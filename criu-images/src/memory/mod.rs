@@ -241,7 +241,7 @@ impl<'a> ProcessMemory<'a> {
 
         let mut vmas: Vec<Vma> = mm.vmas.iter().map(Vma::from_entry).collect();
         vmas.sort_by_key(|v| v.start);
-        let files = FileTables::load(top)?;
+        let files = FileTables::load(top, &vmas)?;
         for vma in &mut vmas {
             vma.path = files.vma_path(vma);
             // CRIU does not flag the main stack; the kernel names the area

@@ -51,7 +51,9 @@ pub(super) struct FileTables {
 }
 
 impl FileTables {
-    pub(super) fn load(store: &dyn ImageStore) -> Result<FileTables> {
+    /// The tables `vmas` need: the SysV keys only if one of them is a SysV
+    /// segment (finding them reads the `ids` image of every task).
+    pub(super) fn load(store: &dyn ImageStore, vmas: &[Vma]) -> Result<FileTables> {
         let mut tables = FileTables::default();
         for message in decode_all(store, "files.img")?.unwrap_or_default() {
             {
@@ -89,7 +91,9 @@ impl FileTables {
                 }
             }
         }
-        tables.sysv_keys = sysv_keys(store)?;
+        if vmas.iter().any(|v| v.status & status::SYSVIPC != 0) {
+            tables.sysv_keys = sysv_keys(store)?;
+        }
         Ok(tables)
     }
 
