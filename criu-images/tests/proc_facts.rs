@@ -490,4 +490,12 @@ fn fixture_thread_in_rt_sigsuspend_is_marked() {
         }
     }
     assert_eq!(marked, 1);
+    // The tree view says which mask it shows.
+    let path = common::fixtures_dir().join("attack/checkpoint.tar.zst");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-images"))
+        .args(["inspect", path.to_str().unwrap(), "--signals", "--pid", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("thread 1 (start.sh): blocked SIGHUP,") && text.contains("(in rt_sigsuspend: /proc showed"), "{text}");
 }

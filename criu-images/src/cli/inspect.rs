@@ -311,7 +311,7 @@ fn print_process(
         for t in &p.threads {
             let blocked = if t.blocked.is_empty() { "none".to_string() } else { t.blocked.join(",") };
             // /proc showed the call's temporary mask; the images hold the program's.
-            let waiting = if t.in_sigsuspend { " (waiting in rt_sigsuspend with another mask)" } else { "" };
+            let waiting = if t.in_sigsuspend { " (in rt_sigsuspend: /proc showed the call's temporary mask)" } else { "" };
             items.push(format!("thread {} ({}): blocked {blocked}{waiting}", t.tid, t.comm));
             items.extend(t.pending.iter().map(|s| format!("queued for thread {}: {}", t.tid, pending_text(s))));
         }
