@@ -147,13 +147,22 @@ impl Process {
         self.data.exe.clone()
     }
 
-    /// Command line, read from the process's memory.
+    /// Command line as /proc/PID/cmdline showed it, read from the process's
+    /// memory with the kernel's rules (setproctitle titles included).
     #[getter]
     fn cmdline(&self) -> Vec<String> {
         self.data.cmdline.clone()
     }
 
-    /// Environment, read from the process's memory, in order.
+    /// True if the command line was cut at the 6 MiB (or 699050 strings)
+    /// limit: more than a program can get at exec.
+    #[getter]
+    fn cmdline_truncated(&self) -> bool {
+        self.data.cmdline_truncated
+    }
+
+    /// Environment variables (the NAME=value pieces of `environ_raw`), in
+    /// order; on duplicate names the last wins.
     #[getter]
     fn environ<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
@@ -161,6 +170,26 @@ impl Process {
             out.set_item(key, value)?;
         }
         Ok(out)
+    }
+
+    /// The environment exactly as /proc/PID/environ split at NULs: every
+    /// piece, including empty ones and pieces without `=`.
+    #[getter]
+    fn environ_raw(&self) -> Vec<String> {
+        self.data.environ_raw.clone()
+    }
+
+    /// True if the environment was cut at the 6 MiB (or 699050 strings) limit.
+    #[getter]
+    fn environ_truncated(&self) -> bool {
+        self.data.environ_truncated
+    }
+
+    /// What could not be read for this process and why (e.g. memory pages
+    /// the checkpoint lacks under the command line); empty when all was read.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.data.warnings.clone()
     }
 
     /// Memory areas as /proc/PID/maps shows them.
@@ -243,10 +272,17 @@ impl Thread {
         self.data.comm.clone()
     }
 
-    /// Blocked signals, by name.
+    /// Blocked signals, by name: the program's own mask, as CRIU saved it
+    /// (for a thread in rt_sigsuspend, not the temporary mask /proc showed).
     #[getter]
     fn blocked(&self) -> Vec<String> {
         self.data.blocked.clone()
+    }
+
+    /// True if the thread was waiting in rt_sigsuspend (known on x86 only).
+    #[getter]
+    fn in_sigsuspend(&self) -> bool {
+        self.data.in_sigsuspend
     }
 
     /// Seccomp mode: `disabled`, `strict` or `filter`.
@@ -364,7 +400,9 @@ pub struct Vma {
     perms: String,
     /// Offset in the mapped file, in bytes.
     offset: u64,
-    /// Path, `[heap]`, `[stack]`, `[vdso]`, `/memfd:x (deleted)`; None for anonymous memory.
+    /// Path as /proc/PID/maps prints it: `/usr/lib/x.so`, `/tmp/x (deleted)`,
+    /// `[heap]`, `[stack]`, `[vdso]`, `/memfd:x (deleted)`, `/dev/zero (deleted)`,
+    /// `/SYSV0000abcd (deleted)`; None for anonymous memory.
     path: Option<String>,
 }
 

@@ -44,8 +44,7 @@ fn processes_match_proc() {
             let cmdline: Vec<String> = want["cmdline"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
             check("cmdline", got.cmdline == cmdline, format!("{:?} vs {cmdline:?}", got.cmdline));
             let environ: Vec<String> = want["environ"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
-            let got_env: Vec<String> = got.environ.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            check("environ", got_env == environ, format!("{got_env:?} vs {environ:?}"));
+            check("environ", got.environ_raw == environ, format!("{:?} vs {environ:?}", got.environ_raw));
             check("exe", got.exe.as_deref() == want["exe"].as_str(), format!("{:?} vs {:?}", got.exe, want["exe"]));
             check("cwd", got.cwd.as_deref() == want["cwd"].as_str(), format!("{:?} vs {:?}", got.cwd, want["cwd"]));
             for (fd, info) in want["fds"].as_object().unwrap() {

@@ -303,9 +303,23 @@ class Process:
     @property
     def exe(self) -> Optional[str]: ...
     @property
-    def cmdline(self) -> List[str]: ...
+    def cmdline(self) -> List[str]:
+        """As /proc/PID/cmdline showed it (setproctitle titles included)."""
     @property
-    def environ(self) -> Dict[str, str]: ...
+    def cmdline_truncated(self) -> bool:
+        """The command line was cut at 6 MiB (or 699050 strings)."""
+    @property
+    def environ(self) -> Dict[str, str]:
+        """The NAME=value pieces of environ_raw; on duplicate names the last wins."""
+    @property
+    def environ_raw(self) -> List[str]:
+        """As /proc/PID/environ split at NULs: every piece, also those without '='."""
+    @property
+    def environ_truncated(self) -> bool:
+        """The environment was cut at 6 MiB (or 699050 strings)."""
+    @property
+    def warnings(self) -> List[str]:
+        """What could not be read for this process, and why."""
     @property
     def vmas(self) -> List[Vma]: ...
     @property
@@ -322,7 +336,11 @@ class Thread:
     @property
     def comm(self) -> str: ...
     @property
-    def blocked(self) -> List[str]: ...
+    def blocked(self) -> List[str]:
+        """The program's own mask, as CRIU saved it (not rt_sigsuspend's temporary one)."""
+    @property
+    def in_sigsuspend(self) -> bool:
+        """The thread was waiting in rt_sigsuspend (known on x86 only)."""
     @property
     def seccomp(self) -> str: ...
     @property

@@ -77,6 +77,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(pid) = args.pid {
         processes.retain(|p| p.pid == pid);
     }
+    for p in &processes {
+        for warning in &p.warnings {
+            eprintln!("criu-images: warning: pid {}: {warning}", p.pid);
+        }
+    }
     let container = checkpoint.container()?;
     let filters = crate::model::seccomp_filters(checkpoint.images())?;
     let cgroups = crate::model::cgroups(checkpoint.images())?;
@@ -247,7 +252,8 @@ fn print_process(
             || args.disassemble
             || args.cgroups)
     {
-        lines.push((format!("cmdline: {}", shell_words(&p.cmdline)), Vec::new()));
+        let cut = if p.cmdline_truncated { format!(" [truncated at {} bytes]", crate::model::ARGS_MAX_BYTES) } else { String::new() };
+        lines.push((format!("cmdline: {}{cut}", shell_words(&p.cmdline)), Vec::new()));
     }
     if all {
         lines.push((format!("exe: {}  cwd: {}  root: {}", opt(&p.exe), opt(&p.cwd), opt(&p.root)), Vec::new()));
@@ -264,7 +270,12 @@ fn print_process(
         }
     }
     if args.env || all {
-        lines.push(("environment".into(), p.environ.iter().map(|(k, v)| format!("{k}={v}")).collect()));
+        // Every piece /proc/PID/environ showed, including those that are not NAME=value.
+        let mut items: Vec<String> = p.environ_raw.clone();
+        if p.environ_truncated {
+            items.push(format!("[truncated at {} bytes]", crate::model::ARGS_MAX_BYTES));
+        }
+        lines.push(("environment".into(), items));
     }
     if args.files || all {
         lines.push((
@@ -299,7 +310,9 @@ fn print_process(
         items.extend(p.pending_signals.iter().map(|s| format!("queued for the process: {}", pending_text(s))));
         for t in &p.threads {
             let blocked = if t.blocked.is_empty() { "none".to_string() } else { t.blocked.join(",") };
-            items.push(format!("thread {} ({}): blocked {blocked}", t.tid, t.comm));
+            // /proc showed the call's temporary mask; the images hold the program's.
+            let waiting = if t.in_sigsuspend { " (in rt_sigsuspend: /proc showed the call's temporary mask)" } else { "" };
+            items.push(format!("thread {} ({}): blocked {blocked}{waiting}", t.tid, t.comm));
             items.extend(t.pending.iter().map(|s| format!("queued for thread {}: {}", t.tid, pending_text(s))));
         }
         lines.push(("signals".into(), items));

@@ -24,6 +24,7 @@
 //! (`AT_PAGESZ` in `mm_saved_auxv`, else the architecture), never from the
 //! host.
 
+mod names;
 mod pagemap;
 mod search;
 mod vma;
@@ -41,6 +42,8 @@ use crate::error::{Error, Location, Result};
 use crate::image::Image;
 use crate::progress::{Progress, STEP};
 use crate::proto::{core_entry, Message, MmEntry};
+pub(crate) use names::remap_means_deleted;
+use names::FileTables;
 
 /// One level of a dump chain, as the memory layer sees it: named files.
 /// A checkpoint is level 0; its `parent` pre-dump is level 1, and so on.
@@ -284,7 +287,7 @@ fn load_mm(top: &dyn ImageStore, pid: u32) -> Result<(MmEntry, Location)> {
 /// disjoint, each non-empty and with an offset that does not wrap.
 fn checked_vmas(mm: &MmEntry, at: &Location) -> Result<Vec<Vma>> {
     let malformed = |detail: String| Error::Malformed { at: at.clone(), detail };
-    let mut vmas: Vec<Vma> = Vec::with_capacity(mm.vmas.len());
+    let mut vmas: Vec<(usize, Vma)> = Vec::with_capacity(mm.vmas.len());
     for (i, entry) in mm.vmas.iter().enumerate() {
         let vma = Vma::from_entry(entry);
         if vma.end <= vma.start {
@@ -296,21 +299,21 @@ fn checked_vmas(mm: &MmEntry, at: &Location) -> Result<Vec<Vma>> {
                 vma.start, vma.end, vma.pgoff
             )));
         }
-        if let Some(prev) = vmas.last() {
-            if vma.start < prev.end {
-                return Err(malformed(format!(
-                    "vmas[{i}] {:#x}-{:#x} overlaps or precedes vmas[{}] {:#x}-{:#x}; the kernel keeps areas sorted and disjoint",
-                    vma.start,
-                    vma.end,
-                    i - 1,
-                    prev.start,
-                    prev.end
-                )));
-            }
-        }
-        vmas.push(vma);
+        vmas.push((i, vma));
     }
-    Ok(vmas)
+    // CRIU writes the areas in address order; order is harmless to restore,
+    // overlap is not: every address must belong to one area.
+    vmas.sort_by_key(|(_, v)| v.start);
+    for pair in vmas.windows(2) {
+        let ((i, a), (j, b)) = (&pair[0], &pair[1]);
+        if b.start < a.end {
+            return Err(malformed(format!(
+                "vmas[{j}] {:#x}-{:#x} overlaps vmas[{i}] {:#x}-{:#x}; the kernel keeps areas disjoint",
+                b.start, b.end, a.start, a.end
+            )));
+        }
+    }
+    Ok(vmas.into_iter().map(|(_, v)| v).collect())
 }
 
 impl<'a> ProcessMemory<'a> {
@@ -325,7 +328,8 @@ impl<'a> ProcessMemory<'a> {
     /// file is there; such pieces are [`Content::File`].
     ///
     /// Fails with [`Error::Malformed`] naming `mm-<pid>.img` when its areas
-    /// overlap, are out of order, are empty, or have an offset that wraps.
+    /// overlap, are empty, or have an offset that wraps (areas out of order are
+    /// put in order).
     pub fn build_with_files(pid: u32, levels: &[&'a dyn ImageStore], rootfs: Option<&'a dyn FileSource>) -> Result<ProcessMemory<'a>> {
         let Some(&top) = levels.first() else {
             return Err(Error::NotFound { container: String::new(), name: format!("mm-{pid}.img"), hint: " (no images given)".into() });
@@ -354,7 +358,7 @@ impl<'a> ProcessMemory<'a> {
         };
 
         let mut vmas = checked_vmas(&mm, &mm_at)?;
-        let files = FileTables::load(top)?;
+        let files = FileTables::load(top, &vmas)?;
         for vma in &mut vmas {
             vma.path = files.vma_path(vma);
             // CRIU does not flag the main stack; the kernel names the area
@@ -893,92 +897,6 @@ impl<'a> Builder<'_, 'a> {
     }
 }
 
-/// What `files.img` and `memfd.img` say about mapped files.
-#[derive(Default)]
-struct FileTables {
-    /// File id -> path of regular files.
-    reg_paths: HashMap<u32, String>,
-    /// File id -> memfd inode id.
-    memfd_inodes: HashMap<u32, u64>,
-    /// Memfd inode id -> (name, shmid).
-    memfd_shmids: HashMap<u64, (String, u64)>,
-}
-
-impl FileTables {
-    fn load(store: &dyn ImageStore) -> Result<FileTables> {
-        let mut tables = FileTables::default();
-        for message in decode_all(store, "files.img")?.unwrap_or_default() {
-            {
-                if let Message::FileEntry(file) = message {
-                    match file.r#type() {
-                        crate::proto::FdTypes::Reg => {
-                            if let Some(reg) = &file.reg {
-                                tables.reg_paths.insert(file.id, reg.name.clone());
-                            }
-                        }
-                        crate::proto::FdTypes::Memfd => {
-                            if let Some(memfd) = &file.memfd {
-                                tables.memfd_inodes.insert(file.id, u64::from(memfd.inode_id));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for message in decode_all(store, "memfd.img")?.unwrap_or_default() {
-            if let Message::MemfdInodeEntry(inode) = message {
-                tables.memfd_shmids.insert(inode.inode_id, (inode.name.clone(), u64::from(inode.shmid)));
-            }
-        }
-        Ok(tables)
-    }
-
-    /// The id of the `pagemap-shmem-<id>.img` holding a shared area.
-    fn shmem_id(&self, vma: &Vma) -> Option<u64> {
-        if vma.status & status::MEMFD != 0 {
-            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
-            return self.memfd_shmids.get(inode).map(|(_, shmid)| *shmid);
-        }
-        Some(vma.shmid)
-    }
-
-    /// The path `/proc/PID/maps` shows for an area.
-    fn vma_path(&self, vma: &Vma) -> Option<String> {
-        let s = vma.status;
-        if s & status::HEAP != 0 {
-            return Some("[heap]".into());
-        }
-        if s & status::STACK != 0 {
-            return Some("[stack]".into());
-        }
-        if s & status::VVAR != 0 {
-            return Some("[vvar]".into());
-        }
-        if s & status::VDSO != 0 {
-            return Some("[vdso]".into());
-        }
-        if s & status::VSYSCALL != 0 {
-            return Some("[vsyscall]".into());
-        }
-        if s & status::MEMFD != 0 {
-            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
-            let (name, _) = self.memfd_shmids.get(inode)?;
-            return Some(format!("/memfd:{name} (deleted)"));
-        }
-        if s & status::SYSVIPC != 0 {
-            return Some(format!("/SYSV{:08x} (deleted)", vma.shmid));
-        }
-        if s & status::ANON_SHARED != 0 {
-            return Some("/dev/zero (deleted)".into());
-        }
-        if s & (status::FILE_PRIVATE | status::FILE_SHARED) != 0 {
-            return self.reg_paths.get(&(vma.shmid as u32)).cloned();
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1045,16 +963,17 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_unsorted_or_empty_areas_are_an_error_naming_the_mm_image() {
+    fn overlapping_or_empty_areas_are_an_error_naming_the_mm_image() {
         let (f, s) = ANON;
         let cases = [
             (
                 vec![(BASE, BASE + 4 * PAGE, 0, 0, f, s), (BASE + 2 * PAGE, BASE + 6 * PAGE, 0, 0, f, s)],
-                "vmas[1] 0x7f0000002000-0x7f0000006000 overlaps or precedes vmas[0] 0x7f0000000000-0x7f0000004000",
+                "vmas[1] 0x7f0000002000-0x7f0000006000 overlaps vmas[0] 0x7f0000000000-0x7f0000004000",
             ),
             (
-                vec![(BASE + 8 * PAGE, BASE + 9 * PAGE, 0, 0, f, s), (BASE, BASE + PAGE, 0, 0, f, s)],
-                "vmas[1] 0x7f0000000000-0x7f0000001000 overlaps or precedes vmas[0]",
+                // Out of order and overlapping once sorted: named by their places in the image.
+                vec![(BASE + 8 * PAGE, BASE + 9 * PAGE, 0, 0, f, s), (BASE, BASE + 9 * PAGE, 0, 0, f, s)],
+                "vmas[0] 0x7f0000008000-0x7f0000009000 overlaps vmas[1] 0x7f0000000000-0x7f0000009000",
             ),
             (vec![(BASE, BASE, 0, 0, f, s)], "vmas[0] 0x7f0000000000-0x7f0000000000: an area must end above its start"),
             (vec![(BASE + PAGE, BASE, 0, 0, f, s)], "must end above its start"),
@@ -1065,6 +984,11 @@ mod tests {
             let err = malformed(ProcessMemory::build(1, &[&level]).err().expect("a hostile mm must not build"));
             assert!(err.starts_with("dump/mm-1.img: offset ") && err.contains("(entry 0)") && err.contains(expected), "{err}");
         }
+        // Areas out of order are put in order.
+        let unsorted = mm_image(&[(BASE + 8 * PAGE, BASE + 9 * PAGE, 0, 0, f, s), (BASE, BASE + PAGE, 0, 0, f, s)]);
+        let level = store("dump", &[("mm-1.img", &unsorted)]);
+        let starts: Vec<u64> = ProcessMemory::build(1, &[&level]).unwrap().vmas().iter().map(|v| v.start).collect();
+        assert_eq!(starts, [BASE, BASE + 8 * PAGE]);
         // Touching areas are fine.
         let touching = mm_image(&[(BASE, BASE + PAGE, 0, 0, f, s), (BASE + PAGE, BASE + 2 * PAGE, 0, 0, f, s)]);
         let level = store("dump", &[("mm-1.img", &touching)]);

@@ -20,6 +20,8 @@ pub mod status {
     pub const VVAR: u32 = 1 << 12;
     pub const AIORING: u32 = 1 << 13;
     pub const MEMFD: u32 = 1 << 14;
+    pub const SHSTK: u32 = 1 << 15;
+    pub const UPROBES: u32 = 1 << 17;
 }
 
 const PROT_READ: u32 = 1;

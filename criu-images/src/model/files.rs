@@ -2,12 +2,12 @@
 //! `files.img` (every file object) into what `readlink /proc/PID/fd/N`
 //! shows, plus typed details.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::Result;
 use crate::json::ip_address;
-use crate::memory::ImageStore;
-use crate::proto::{FanotifyMarkEntry, FdTypes, FileEntry, InotifyWdEntry, Message, RemapType, TtyInfoEntry, TtyType};
+use crate::memory::{remap_means_deleted, ImageStore};
+use crate::proto::{FanotifyMarkEntry, FdTypes, FileEntry, InotifyWdEntry, Message, TtyInfoEntry, TtyType};
 
 use super::decode_all;
 use super::names::signal_mask_names;
@@ -41,8 +41,8 @@ impl std::fmt::Display for Detail {
 #[derive(Default)]
 pub struct FileTable {
     entries: HashMap<u32, FileEntry>,
-    /// Original file id -> how CRIU preserved an unlinked or moved file.
-    remaps: HashMap<u32, RemapType>,
+    /// Ids of files CRIU preserved because they had been unlinked (ghost or linked remaps).
+    deleted: HashSet<u32>,
     /// memfd inode id -> name.
     memfd_names: HashMap<u64, String>,
     /// tty info id -> the terminal (tty-info.img).
@@ -81,7 +81,9 @@ impl FileTable {
         }
         for message in decode_all(store, "remap-fpath.img")?.unwrap_or_default() {
             if let Message::RemapFilePathEntry(remap) = message {
-                table.remaps.insert(remap.orig_id, remap.remap_type());
+                if remap_means_deleted(&remap) {
+                    table.deleted.insert(remap.orig_id);
+                }
             }
         }
         for message in decode_all(store, "memfd.img")?.unwrap_or_default() {
@@ -147,7 +149,7 @@ impl FileTable {
     }
 
     /// The path of a regular file as the kernel shows it (`/x (deleted)` for
-    /// an unlinked file CRIU kept as a ghost).
+    /// an unlinked file, which CRIU kept as a ghost copy or a link-remap).
     pub fn reg_path(&self, id: u32) -> Option<String> {
         let reg = self.entries.get(&id)?.reg.as_ref()?;
         let mut path = reg.name.clone();
@@ -155,7 +157,7 @@ impl FileTable {
             // CRIU stores paths relative to the mount root in some versions.
             path.insert(0, '/');
         }
-        if matches!(self.remaps.get(&id), Some(RemapType::Ghost)) {
+        if self.deleted.contains(&id) {
             path.push_str(" (deleted)");
         }
         Some(path)
@@ -234,7 +236,7 @@ impl FileTable {
             if let Some(size) = reg.size {
                 out.push(("size", Int(size as i64)));
             }
-            out.push(("deleted", Bool(matches!(self.remaps.get(&id), Some(RemapType::Ghost)))));
+            out.push(("deleted", Bool(self.deleted.contains(&id))));
         }
         if let Some(pipe) = &file.pipe {
             out.push(("pipe_id", Int(i64::from(pipe.pipe_id))));

@@ -2,12 +2,14 @@
 //! memory areas and open files, from `pstree`, `core-*`, `ids-*`, `fs-*`,
 //! `mm-*` and `fdinfo-*` images.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
-use crate::memory::{ImageStore, ProcessMemory};
-use crate::proto::{CoreEntry, FdTypes, Message, PstreeEntry};
+use crate::memory::{Content, ImageStore, ProcessMemory};
+use crate::proto::{CoreEntry, FdTypes, Message, MmEntry, PstreeEntry};
 
 use super::cgroups::{cgroups, CgroupMember, Cgroups};
 use super::decode_all;
@@ -102,8 +104,14 @@ pub struct Thread {
     pub tid: u32,
     /// Thread name (`/proc/PID/task/TID/comm`).
     pub comm: String,
-    /// Blocked signals.
+    /// Blocked signals: the program's own mask, as CRIU saved it. For a
+    /// thread inside `rt_sigsuspend` (see [`in_sigsuspend`](Self::in_sigsuspend))
+    /// `/proc` showed the temporary mask of the call instead.
     pub blocked: Vec<String>,
+    /// The thread was waiting in `rt_sigsuspend` (x86-64: `orig_rax` 130;
+    /// 32-bit x86 tasks: 179 or `sigsuspend` 72). Only x86 cores record the
+    /// syscall number; on other architectures this is always false.
+    pub in_sigsuspend: bool,
     /// Signals queued for this thread only (`tgkill`, faults), not yet delivered.
     pub pending: Vec<PendingSignal>,
     /// Seccomp mode: `disabled`, `strict` or `filter`.
@@ -235,15 +243,39 @@ pub struct Process {
     pub root: Option<String>,
     /// Executable.
     pub exe: Option<String>,
-    /// Command line, read from memory (`mm_arg_start..mm_arg_end`).
+    /// Command line as `/proc/PID/cmdline` showed it, read from memory
+    /// with the kernel's rules (`mm_arg_start..mm_arg_end`, or the
+    /// `setproctitle` title running into the environment), split at NULs.
     pub cmdline: Vec<String>,
-    /// Environment, read from memory (`mm_env_start..mm_env_end`), in order.
+    /// The command line was cut at [`ARGS_MAX_BYTES`] or [`ARGS_MAX_STRINGS`].
+    pub cmdline_truncated: bool,
+    /// Environment as `/proc/PID/environ` showed it (`mm_env_start..mm_env_end`),
+    /// split at NULs: every piece, including empty ones and pieces without `=`.
+    pub environ_raw: Vec<String>,
+    /// The `NAME=value` pieces of [`environ_raw`](Self::environ_raw), in
+    /// order (pieces without `=` or with an empty name are left out).
     pub environ: Vec<(String, String)>,
+    /// The environment was cut at [`ARGS_MAX_BYTES`] or [`ARGS_MAX_STRINGS`].
+    pub environ_truncated: bool,
     /// Memory areas.
     pub vmas: Vec<MapEntry>,
     /// Open file descriptors, by number.
     pub fds: Vec<Fd>,
+    /// What could not be read for this process and why (e.g. a memory
+    /// index that failed to build: no memory areas, command line or
+    /// environment), while the rest of the process was.
+    pub warnings: Vec<String>,
 }
+
+/// Most bytes read from a process's argument or environment area. A real
+/// program cannot get more at exec: the kernel limits its argument and
+/// environment strings together to 3/4 of `_STK_LIM` (`fs/exec.c`), 6 MiB;
+/// only `prctl(PR_SET_MM)` can point the areas elsewhere afterwards.
+pub const ARGS_MAX_BYTES: u64 = 6 << 20;
+
+/// Most strings kept from one area: at exec each string costs at least its
+/// NUL and an 8-byte pointer within the same 6 MiB.
+pub const ARGS_MAX_STRINGS: usize = (ARGS_MAX_BYTES / 9) as usize;
 
 impl Process {
     /// Every process of the images directory `levels[0]` (with its pre-dump
@@ -360,33 +392,34 @@ impl Process {
                     .collect()
             })
             .unwrap_or_default();
-        let (mut exe, mut vmas, mut cmdline, mut environ) = (None, Vec::new(), Vec::new(), Vec::new());
+        let (mut exe, mut vmas) = (None, Vec::new());
+        let (mut cmdline, mut environ_raw) = (Strings::default(), Strings::default());
+        let mut warnings = Vec::new();
         let mm = decode_all(store, &format!("mm-{}.img", task.pid))?.unwrap_or_default().into_iter().find_map(|m| match m {
             Message::MmEntry(mm) => Some(mm),
             _ => None,
         });
         if let Some(mm) = mm {
             exe = files.reg_path(mm.exe_file_id);
-            if let Ok(memory) = ProcessMemory::build(task.pid, levels) {
-                vmas = memory
-                    .vmas()
-                    .iter()
-                    .map(|v| MapEntry { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() })
-                    .collect();
-                if let Ok(args) = memory.read(mm.mm_arg_start, mm.mm_arg_end.saturating_sub(mm.mm_arg_start)) {
-                    cmdline = split_nul(&args);
-                }
-                if let Ok(env) = memory.read(mm.mm_env_start, mm.mm_env_end.saturating_sub(mm.mm_env_start)) {
-                    environ = split_nul(&env)
-                        .into_iter()
-                        .map(|kv| match kv.split_once('=') {
-                            Some((k, v)) => (k.to_string(), v.to_string()),
-                            None => (kv, String::new()),
-                        })
+            match ProcessMemory::build(task.pid, levels) {
+                Ok(memory) => {
+                    vmas = memory
+                        .vmas()
+                        .iter()
+                        .map(|v| MapEntry { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() })
                         .collect();
+                    cmdline = split_like_proc(&proc_cmdline(&memory, &mm, &mut warnings));
+                    environ_raw = split_like_proc(&proc_environ(&memory, &mm, &mut warnings));
                 }
+                Err(e) => warnings.push(format!("memory not read (no memory areas, command line or environment): {e}")),
             }
         }
+        let environ = environ_raw
+            .list
+            .iter()
+            .filter_map(|piece| piece.split_once('=').filter(|(name, _)| !name.is_empty()))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
 
         let comm = tc.map(|tc| tc.comm.clone()).or_else(|| threads.first().map(|t| t.comm.clone())).unwrap_or_default();
         Ok(Process {
@@ -409,10 +442,14 @@ impl Process {
             cwd,
             root,
             exe,
-            cmdline,
+            cmdline_truncated: cmdline.truncated,
+            cmdline: cmdline.list,
+            environ_truncated: environ_raw.truncated,
+            environ_raw: environ_raw.list,
             environ,
             vmas,
             fds,
+            warnings,
         })
     }
 }
@@ -467,14 +504,139 @@ fn inherit_tsync_filters(threads: &mut [Thread], filters: &[SeccompFilter]) {
     }
 }
 
-/// NUL-separated strings; a trailing NUL ends the list, invalid UTF-8 is
-/// replaced (the raw bytes stay readable through the memory API).
-fn split_nul(bytes: &[u8]) -> Vec<String> {
-    let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-    if bytes.is_empty() {
-        return Vec::new();
+/// Strings of an argument or environment area, and whether a limit cut them.
+#[derive(Default)]
+struct Strings {
+    list: Vec<String>,
+    truncated: bool,
+}
+
+/// Bytes read from an area, and whether [`ARGS_MAX_BYTES`] cut them.
+struct AreaBytes<'a> {
+    bytes: Cow<'a, [u8]>,
+    truncated: bool,
+}
+
+impl AreaBytes<'_> {
+    fn empty() -> Self {
+        AreaBytes { bytes: Cow::Borrowed(&[]), truncated: false }
     }
-    bytes.split(|&b| b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+}
+
+/// The bytes `/proc/PID/cmdline` gave (`get_mm_cmdline` in
+/// `fs/proc/base.c`): nothing before exec finished (`env_end` 0) or for an
+/// empty area; when the last byte of the area is not NUL (`setproctitle`
+/// wrote over it) the title from `arg_start` to its first NUL, NUL
+/// included, within the environment area if that follows directly and
+/// within one page; otherwise exactly `[arg_start, arg_end)`.
+fn proc_cmdline<'a>(memory: &ProcessMemory<'a>, mm: &MmEntry, warnings: &mut Vec<String>) -> AreaBytes<'a> {
+    let (arg_start, arg_end) = (mm.mm_arg_start, mm.mm_arg_end);
+    if mm.mm_env_end == 0 || arg_start >= arg_end {
+        return AreaBytes::empty();
+    }
+    // The title may run on into the environment only if that follows the arguments.
+    let env_end = if mm.mm_env_start != arg_end || mm.mm_env_end < mm.mm_env_start { arg_end } else { mm.mm_env_end };
+    let last = arg_end - 1;
+    let overwritten = match readable_prefix(memory, last, arg_end, 1) {
+        (1, _) => memory.read_up_to(last, 1, 1).ok().is_some_and(|(b, _)| b.first().is_some_and(|&c| c != 0)),
+        _ => false,
+    };
+    if !overwritten {
+        return read_area(memory, "command line", arg_start, arg_end, warnings);
+    }
+    let window = (env_end - arg_start).min(memory.page_size());
+    let AreaBytes { bytes, .. } = read_area(memory, "command line", arg_start, arg_start + window, warnings);
+    let len = memchr::memchr(0, &bytes).map_or(bytes.len(), |nul| nul + 1);
+    let bytes = match bytes {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[..len]),
+        Cow::Owned(mut v) => {
+            v.truncate(len);
+            Cow::Owned(v)
+        }
+    };
+    AreaBytes { bytes, truncated: false }
+}
+
+/// The bytes `/proc/PID/environ` gave: exactly `[env_start, env_end)`
+/// (nothing before exec finished).
+fn proc_environ<'a>(memory: &ProcessMemory<'a>, mm: &MmEntry, warnings: &mut Vec<String>) -> AreaBytes<'a> {
+    if mm.mm_env_end == 0 || mm.mm_env_start >= mm.mm_env_end {
+        return AreaBytes::empty();
+    }
+    read_area(memory, "environment", mm.mm_env_start, mm.mm_env_end, warnings)
+}
+
+/// `[start, end)` up to [`ARGS_MAX_BYTES`], as far as the checkpoint has
+/// it: like the kernel, which stops at the first byte it cannot read, the
+/// bytes before the first unmapped or missing one (with a warning).
+fn read_area<'a>(memory: &ProcessMemory<'a>, what: &str, start: u64, end: u64, warnings: &mut Vec<String>) -> AreaBytes<'a> {
+    let len = end - start;
+    let (readable, stop) = readable_prefix(memory, start, end, ARGS_MAX_BYTES);
+    if let Some((at, why)) = stop {
+        warnings.push(format!("{what}: {len} bytes at {start:#x}, read {readable}: the byte at {at:#x} is {why}"));
+    }
+    match memory.read_up_to(start, readable, ARGS_MAX_BYTES) {
+        Ok((bytes, _)) => AreaBytes { bytes, truncated: len > ARGS_MAX_BYTES },
+        Err(e) => {
+            warnings.push(format!("{what}: {e}"));
+            AreaBytes::empty()
+        }
+    }
+}
+
+/// How many bytes from `start` (at most `max`, and not past `end`) are in
+/// the checkpoint (dumped, zero, or filled from files), and where and why
+/// reading stops before that many.
+fn readable_prefix(memory: &ProcessMemory<'_>, start: u64, end: u64, max: u64) -> (u64, Option<(u64, &'static str)>) {
+    let want_end = start.saturating_add(max).min(end);
+    let mut at = start;
+    for piece in memory.pieces_in(start, want_end) {
+        if piece.start != at {
+            break;
+        }
+        if let Content::Missing(why) = piece.content {
+            return (at - start, Some((at, why.describe())));
+        }
+        at = piece.end;
+    }
+    match at < want_end {
+        true => (at - start, Some((at, "not in any memory area"))),
+        false => (at - start, None),
+    }
+}
+
+/// Split at NULs the way the fixtures' `truth.json` lists `/proc/PID/cmdline`
+/// and `environ`: one trailing NUL ends the list (more make empty strings),
+/// and at most [`ARGS_MAX_STRINGS`] strings. Invalid UTF-8 is replaced (the
+/// raw bytes stay readable through the memory API).
+fn split_like_proc(area: &AreaBytes<'_>) -> Strings {
+    let bytes: &[u8] = &area.bytes;
+    if bytes.is_empty() {
+        return Strings { list: Vec::new(), truncated: area.truncated };
+    }
+    let body = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+    let count = memchr::memchr_iter(0, body).count() + 1;
+    let mut list = Vec::with_capacity(count.min(ARGS_MAX_STRINGS));
+    list.extend(body.split(|&b| b == 0).take(ARGS_MAX_STRINGS).map(|s| String::from_utf8_lossy(s).into_owned()));
+    Strings { list, truncated: area.truncated || count > ARGS_MAX_STRINGS }
+}
+
+/// Syscall numbers of `rt_sigsuspend` (and 32-bit `sigsuspend`) by x86 register mode.
+const X86_64_RT_SIGSUSPEND: u64 = 130;
+const IA32_RT_SIGSUSPEND: u64 = 179;
+const IA32_SIGSUSPEND: u64 = 72;
+
+/// Whether a thread was inside `rt_sigsuspend`: its interrupted syscall
+/// (`orig_ax`, which CRIU keeps as the kernel left it) is that call. Only
+/// x86 cores carry the syscall number.
+fn in_sigsuspend(core: &CoreEntry) -> bool {
+    let Some(x86) = core.thread_info.as_ref() else { return false };
+    let regs = &x86.gpregs;
+    match regs.mode {
+        // COMPAT: a 32-bit task, whose syscall numbers are i386's.
+        Some(2) => matches!(regs.orig_ax & 0xffff_ffff, IA32_RT_SIGSUSPEND | IA32_SIGSUSPEND),
+        _ => regs.orig_ax == X86_64_RT_SIGSUSPEND,
+    }
 }
 
 fn thread(tid: u32, located: &LocatedCore, leader: Option<&crate::proto::TaskCoreEntry>, filters: &[SeccompFilter]) -> Result<Thread> {
@@ -529,7 +691,18 @@ fn thread(tid: u32, located: &LocatedCore, leader: Option<&crate::proto::TaskCor
         no_new_privs: c.no_new_privs.unwrap_or(0) != 0,
         lsm_profile: c.lsm_profile.clone(),
     });
-    Ok(Thread { tid, comm, blocked, pending, seccomp, seccomp_filters, cg_set, creds, registers: registers(core, &located.at)? })
+    Ok(Thread {
+        tid,
+        comm,
+        blocked,
+        in_sigsuspend: in_sigsuspend(core),
+        pending,
+        seccomp,
+        seccomp_filters,
+        cg_set,
+        creds,
+        registers: registers(core, &located.at)?,
+    })
 }
 
 impl Process {
@@ -551,7 +724,11 @@ impl Process {
             "cwd": p.cwd,
             "root": p.root,
             "cmdline": p.cmdline,
+            "cmdline_truncated": p.cmdline_truncated,
             "environ": environ,
+            "environ_raw": p.environ_raw,
+            "environ_truncated": p.environ_truncated,
+            "warnings": p.warnings,
             "creds": p.creds.as_ref().map(|c| json!({
                 "uid": c.uid, "euid": c.euid, "suid": c.suid, "fsuid": c.fsuid,
                 "gid": c.gid, "egid": c.egid, "sgid": c.sgid, "fsgid": c.fsgid,
@@ -573,7 +750,7 @@ impl Process {
             "cgroups": p.cgroups.iter().map(|m| json!({"controller": m.controller, "path": m.path})).collect::<Vec<_>>(),
             "locks": p.locks.iter().map(|l| json!({"fd": l.fd, "kind": l.kind, "type": l.lock_type, "start": l.start, "len": l.len, "end": l.end()})).collect::<Vec<_>>(),
             "thread_details": p.threads.iter().map(|t| json!({
-                "tid": t.tid, "comm": t.comm, "blocked_signals": t.blocked, "pending_signals": pending_json(&t.pending),
+                "tid": t.tid, "comm": t.comm, "blocked_signals": t.blocked, "in_sigsuspend": t.in_sigsuspend, "pending_signals": pending_json(&t.pending),
                 "seccomp": t.seccomp, "seccomp_filters": t.seccomp_filters, "cg_set": t.cg_set,
                 "registers": t.registers.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<Map<String, Value>>(),
             })).collect::<Vec<_>>(),
