@@ -243,7 +243,7 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                         counts.dumped,
                         counts.zero,
                         counts.missing,
-                        vma.path.as_deref().unwrap_or("")
+                        super::text::escape(vma.path.as_deref().unwrap_or(""))
                     )
                     .ok();
                 }
