@@ -361,7 +361,8 @@ impl<'a> ProcessMemory<'a> {
                 return Ok(Cow::Borrowed(bytes));
             }
         }
-        let mut out = Vec::with_capacity(len.min(1 << 30) as usize);
+        // Grows with what is found: the range may be mostly unmapped.
+        let mut out = Vec::with_capacity(len.min(1 << 20) as usize);
         let mut at = addr;
         for piece in pieces {
             if piece.start != at {
