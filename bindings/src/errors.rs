@@ -135,6 +135,12 @@ pub(crate) fn quick<T>(py: Python<'_>, work: impl FnOnce() -> criu_images::Resul
     }
 }
 
+/// For glue that returns Python values itself (no crate error to map):
+/// a panic becomes a `CriuImagesError` all the same.
+pub(crate) fn guard<T>(work: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| Err(panic_to_py(payload)))
+}
+
 /// Adds the exception classes to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();

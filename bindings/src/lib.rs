@@ -26,7 +26,7 @@ use pyo3::types::PyBytes;
 use criu_images::image::{Image, ImageFile};
 use criu_images::json::{self, DecodeOptions};
 
-use errors::run;
+use errors::{guard, run};
 
 /// Where an image comes from: a path, or bytes already in memory.
 enum Source<'py> {
@@ -96,9 +96,8 @@ fn info_json(py: Python<'_>, source: Source<'_>) -> PyResult<String> {
 
 /// Run the `criu-images` command line tool; returns its exit status.
 #[pyfunction]
-fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
-    py.detach(|| {
-        let code = criu_images::cli::main(argv);
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
+    py.detach(|| guard(|| Ok(criu_images::cli::main(argv)))).map(|code| {
         // ExitCode has no accessor; the CLI only returns 0, 1 or 2.
         if code == std::process::ExitCode::SUCCESS {
             0
@@ -108,6 +107,22 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> i32 {
             1
         }
     })
+}
+
+/// Test hook (private): panics inside the wrapper named by `place`
+/// (`"run"`, `"quick"` or `"guard"`: the ones every entry point goes
+/// through) to show that a panic reaches Python as `CriuImagesError`, not
+/// as pyo3's `PanicException` (a `BaseException` that `except Exception`
+/// misses). Only raises; has no other effect.
+#[pyfunction]
+fn _test_panic(py: Python<'_>, place: &str) -> PyResult<()> {
+    let message = format!("deliberate panic in {place}, for tests");
+    match place {
+        "run" => run(py, || -> criu_images::Result<()> { panic!("{message}") }),
+        "quick" => errors::quick(py, || -> criu_images::Result<()> { panic!("{message}") }),
+        "guard" => guard(|| -> PyResult<()> { panic!("{message}") }),
+        _ => Err(pyo3::exceptions::PyValueError::new_err(format!("no wrapper named {place:?}"))),
+    }
 }
 
 /// The columns of `SearchResults.to_arrow()`: one row per `Hit` of `hits`,
@@ -165,5 +180,6 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info_json, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_hit_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     Ok(())
 }

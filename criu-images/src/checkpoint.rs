@@ -119,7 +119,7 @@ impl Checkpoint {
     pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Checkpoint> {
         let path = path.as_ref();
         let archive = Arc::new(Archive::open(path, options)?);
-        let dir = find_images_dir(&archive);
+        let dir = find_images_dir(&archive)?;
         let images = ImageDir { archive, dir };
         let parents = follow_parents(&images, options)?;
         Ok(Checkpoint { path: path.to_path_buf(), images, parents, diff_files: OnceLock::new() })
@@ -441,14 +441,26 @@ impl FileSource for Rootfs<'_> {
 
 /// Where the CRIU images are: `checkpoint/` in container archives, the top
 /// of an images directory, or the shallowest directory holding an inventory.
-fn find_images_dir(archive: &Archive) -> String {
+/// Input without any (a text file, zeros, an unrelated tar or directory) is
+/// not a checkpoint: say so at once rather than show an empty one.
+fn find_images_dir(archive: &Archive) -> Result<String> {
+    let not_a_checkpoint = |detail: String| Error::Archive { at: Location::new(archive.display_name(), 0), detail };
     if archive.format() == ArchiveFormat::File {
-        return String::new();
+        // A single image: it must at least be one.
+        let name = archive.members().next().map(|m| m.name.to_string()).unwrap_or_default();
+        let bytes = archive.read(&name)?;
+        return match Image::parse(archive.display_name(), bytes) {
+            Ok(_) => Ok(String::new()),
+            Err(err) => Err(not_a_checkpoint(format!(
+                "not a CRIU checkpoint: neither a directory of images, a tar / tar.gz / tar.zst archive nor a CRIU image ({})",
+                error_detail(&err)
+            ))),
+        };
     }
     for dir in ["checkpoint", ""] {
         let probe = |name: &str| if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
         if archive.get(&probe("inventory.img")).is_some() || archive.get(&probe("pstree.img")).is_some() {
-            return dir.to_string();
+            return Ok(dir.to_string());
         }
     }
     archive
@@ -456,7 +468,21 @@ fn find_images_dir(archive: &Archive) -> String {
         .filter(|m| m.name.ends_with("/inventory.img") || m.name.ends_with("/pstree.img"))
         .map(|m| m.name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default())
         .min_by_key(|d| (d.matches('/').count(), d.clone()))
-        .unwrap_or_default()
+        .ok_or_else(|| {
+            not_a_checkpoint(format!(
+                "not a CRIU checkpoint: no inventory.img or pstree.img in this {} (looked at the top, in checkpoint/ and in every subdirectory)",
+                archive.format().name()
+            ))
+        })
+}
+
+/// An error's text without the file name it starts with (the caller names it).
+fn error_detail(err: &Error) -> String {
+    match err {
+        Error::Truncated { expected, available, .. } => format!("expected {expected}, but only {available} bytes"),
+        Error::UnknownMagic { magic, .. } => format!("unknown magic {magic:#010x}"),
+        other => other.to_string(),
+    }
 }
 
 /// Follows `parent` links from `images` to the first dump of the chain.
@@ -478,6 +504,17 @@ fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageD
                     return Err(Error::Archive {
                         at: at(),
                         detail: format!("parent link points to {}, which is not a directory", target_path.display()),
+                    });
+                }
+                // Look before indexing: a link to `/` or to $HOME must not
+                // make us walk a whole file system.
+                if !holds_dump_images(&target_path) {
+                    return Err(Error::Archive {
+                        at: at(),
+                        detail: format!(
+                            "parent link points to {}, which is not a dump directory (no inventory.img or pagemap-*.img in it)",
+                            target_path.display()
+                        ),
                     });
                 }
                 let archive = Arc::new(Archive::open(&target_path, options)?);
@@ -516,6 +553,22 @@ fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageD
         current = next;
     }
     Ok(chain)
+}
+
+/// Whether directory `dir` holds what every CRIU dump or pre-dump writes:
+/// `inventory.img`, or pagemaps. Reads that one directory, and only the
+/// first entries of a huge one.
+fn holds_dump_images(dir: &Path) -> bool {
+    const LOOK_AT: usize = 100_000;
+    if dir.join("inventory.img").symlink_metadata().is_ok_and(|m| m.is_file()) {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.take(LOOK_AT).filter_map(|e| e.ok()).any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with("pagemap-") && name.ends_with(".img")
+    })
 }
 
 fn canonical(dir: &ImageDir) -> PathBuf {

@@ -167,19 +167,32 @@ fn decompression_bombs_stop_at_the_limit() {
     let dir = temp_dir("bomb");
     // 1 GiB of zeros compresses to a few kilobytes.
     let path = dir.join("bomb.tar.zst");
-    let mut encoder = zstd::Encoder::new(std::fs::File::create(&path).unwrap(), 3).unwrap();
-    let zeros = vec![0u8; 1 << 20];
-    encoder.write_all(&tar_with(&[("a", b'0', b"x", "")])[..512]).unwrap();
-    for _ in 0..1024 {
-        encoder.write_all(&zeros).unwrap();
-    }
-    encoder.finish().unwrap();
-    assert!(std::fs::metadata(&path).unwrap().len() < 1 << 20);
+    let bomb = |path: &std::path::Path, declared: u64| {
+        let mut encoder = zstd::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..1].copy_from_slice(b"a");
+        header.set_size(declared);
+        header.set_mode(0o644);
+        header.set_cksum();
+        encoder.write_all(header.as_bytes()).unwrap();
+        for _ in 0..1024 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        encoder.finish().unwrap();
+        assert!(std::fs::metadata(path).unwrap().len() < 1 << 20);
+    };
     let options = OpenOptions { max_decompressed: 64 << 20 };
+    // A member of 1 GiB of zeros: its header alone says it is too large.
+    bomb(&path, 1 << 30);
     match Archive::open(&path, &options) {
         Err(Error::Limit { limit, .. }) => assert_eq!(limit, 64 << 20),
         other => panic!("expected a limit error, got {other:?}"),
     }
+    // A 1-byte member, then zeros: they end the archive, the rest is not read.
+    bomb(&path, 1);
+    let archive = Archive::open(&path, &options).unwrap();
+    assert_eq!(archive.read("a").unwrap(), b"\0");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -6,8 +6,8 @@ use std::path::Path;
 use super::{Member, MemberKind};
 use crate::error::{Error, Location, Result};
 
-const MAX_DEPTH: usize = 32;
-const MAX_MEMBERS: usize = 1_000_000;
+const MAX_DEPTH: usize = 16;
+const MAX_MEMBERS: usize = 200_000;
 
 pub(crate) fn walk(root: &Path, display: &str) -> Result<Vec<Member>> {
     let mut members = Vec::new();

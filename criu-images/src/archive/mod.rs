@@ -35,6 +35,10 @@ use crate::error::{Error, Location, Result};
 pub struct OpenOptions {
     /// Largest decompressed size of a `.tar.gz` / `.tar.zst`, in bytes; a
     /// larger (or bomb) archive fails with [`Error::Limit`]. Default 64 GiB.
+    /// Whatever it is, what spills to the temporary directory (beyond 256
+    /// MiB kept in memory) may not exceed 90% of the space free there, and
+    /// decompression stops as soon as the tar headers declare more than the
+    /// limit, or are invalid (docs/reliability.md).
     pub max_decompressed: u64,
 }
 
@@ -176,6 +180,10 @@ impl Archive {
         let path = path.as_ref();
         let display = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(&display, e))?;
+        if !meta.is_dir() && !meta.is_file() {
+            // A FIFO or a device would block (or never end) on the first read.
+            return Err(not_regular(&display, &meta));
+        }
         if meta.is_dir() {
             let members = dir::walk(path, &display)?;
             return Ok(Archive::new(path, display, ArchiveFormat::Directory, Backing::Empty, members));
@@ -199,6 +207,32 @@ impl Archive {
         }
         let members = tar::index(&display, backing.bytes())?;
         Ok(Archive::new(path, display, format, backing, members))
+    }
+
+    /// The format of `path` judged from its first bytes only (a gzip or
+    /// zstd magic, a tar header), without reading the rest: so that a broken
+    /// archive is reported as one (with its own error from
+    /// [`Archive::open`]), not read as something else.
+    pub fn detect(path: impl AsRef<Path>) -> Result<ArchiveFormat> {
+        use std::io::Read;
+        let path = path.as_ref();
+        let display = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(&display, e))?;
+        if meta.is_dir() {
+            return Ok(ArchiveFormat::Directory);
+        }
+        let file = open_regular(path, &display)?;
+        let mut head = Vec::with_capacity(512);
+        file.take(512).read_to_end(&mut head).map_err(|e| Error::io(&display, e))?;
+        Ok(if head.starts_with(GZIP_MAGIC) {
+            ArchiveFormat::TarGz
+        } else if head.starts_with(ZSTD_MAGIC) {
+            ArchiveFormat::TarZst
+        } else if looks_like_tar(&head) {
+            ArchiveFormat::Tar
+        } else {
+            ArchiveFormat::File
+        })
     }
 
     fn new(path: &Path, display: String, format: ArchiveFormat, backing: Backing, mut members: Vec<Member>) -> Archive {
@@ -341,8 +375,51 @@ fn tar_checksum_ok(header: &[u8]) -> bool {
     stored == sum && header.iter().any(|&b| b != 0)
 }
 
-fn map_file(path: &Path, display: &str) -> Result<Backing> {
+/// The error for an input that is neither a regular file nor a directory.
+fn not_regular(display: &str, meta: &std::fs::Metadata) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let what = if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "not a regular file"
+    };
+    Error::Archive {
+        at: Location::new(display, 0),
+        detail: format!(
+            "{what}: expected a directory, a tar / tar.gz / tar.zst archive or an image file (decode and encode read a pipe as `-i -`)"
+        ),
+    }
+}
+
+/// Opens `path` for reading if it is a regular file; a FIFO, socket or
+/// device is refused before it is opened (opening a FIFO blocks until a
+/// writer comes, reading a device may never end).
+pub(crate) fn open_regular(path: &Path, display: &str) -> Result<std::fs::File> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(display, e))?;
+    if !meta.is_file() {
+        if meta.is_dir() {
+            return Err(Error::io(display, std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory, not a file")));
+        }
+        return Err(not_regular(display, &meta));
+    }
     let file = std::fs::File::open(path).map_err(|e| Error::io(display, e))?;
+    // The path may have been swapped between the two looks.
+    let meta = file.metadata().map_err(|e| Error::io(display, e))?;
+    if !meta.is_file() {
+        return Err(not_regular(display, &meta));
+    }
+    Ok(file)
+}
+
+fn map_file(path: &Path, display: &str) -> Result<Backing> {
+    let file = open_regular(path, display)?;
     let len = file.metadata().map_err(|e| Error::io(display, e))?.len();
     if len == 0 {
         return Ok(Backing::Empty);

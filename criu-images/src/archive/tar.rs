@@ -10,7 +10,7 @@ use crate::error::{Error, Location, Result};
 const BLOCK: usize = 512;
 
 /// Largest GNU long name or PAX header we accept (they are names, not data).
-const MAX_META: u64 = 1 << 20;
+pub(super) const MAX_META: u64 = 1 << 20;
 
 /// Members found in `data`, in archive order. `file` names the archive in errors.
 pub(crate) fn index(file: &str, data: &[u8]) -> Result<Vec<Member>> {
@@ -130,7 +130,7 @@ fn header_name(header: &[u8]) -> Vec<u8> {
     name.to_vec()
 }
 
-fn verify_checksum(header: &[u8]) -> std::result::Result<(), String> {
+pub(super) fn verify_checksum(header: &[u8]) -> std::result::Result<(), String> {
     let stored = parse_octal(&header[148..156]).ok_or("invalid checksum field in tar header")?;
     let mut unsigned: u64 = 0;
     let mut signed: i64 = 0;
@@ -156,7 +156,7 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 }
 
 /// Octal, or GNU base-256 (high bit of the first byte set).
-fn parse_number(field: &[u8]) -> Option<u64> {
+pub(super) fn parse_number(field: &[u8]) -> Option<u64> {
     if field[0] & 0x80 != 0 {
         if field[0] & 0x40 != 0 {
             return None; // negative
@@ -171,7 +171,7 @@ fn parse_number(field: &[u8]) -> Option<u64> {
 }
 
 /// PAX records: `"<len> <key>=<value>\n"`.
-fn parse_pax(mut content: &[u8]) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
+pub(super) fn parse_pax(mut content: &[u8]) -> std::result::Result<Vec<(String, Vec<u8>)>, String> {
     let mut records = Vec::new();
     while !content.is_empty() {
         let space = memchr::memchr(b' ', content).ok_or("PAX record without a length")?;

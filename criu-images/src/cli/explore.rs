@@ -13,10 +13,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::text::escape;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::memory::{status, Pagemap};
-use crate::model::{decode_all, Detail, FileTable, Process};
+use crate::model::{decode_all, Detail, FileTable};
 use crate::proto::{FdTypes, FileEntry, Message, MmEntry, PstreeEntry};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -44,6 +45,7 @@ pub(crate) struct ExploreArgs {
 
 pub(crate) fn run(args: ExploreArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
+    super::require_process_tree(&checkpoint)?;
     let store = checkpoint.images();
     let tasks: Vec<PstreeEntry> = decode_all(store, "pstree.img")?
         .unwrap_or_default()
@@ -53,14 +55,16 @@ pub(crate) fn run(args: ExploreArgs, out: &mut dyn Write) -> Result<()> {
             _ => None,
         })
         .collect();
-    let files = FileTable::load(store)?;
+    // Each explorer reads only the images it prints from: a huge
+    // seccomp.img or pages file costs nothing to `ps` or `sk`.
+    let files = || FileTable::load(store);
     let mut text = String::new();
     match args.what {
         What::Ps => ps(&checkpoint, &tasks, &mut text)?,
-        What::Fds => fds(&checkpoint, &tasks, &files, &mut text)?,
-        What::Mems => mems(&checkpoint, &tasks, &files, &mut text)?,
-        What::Rss => rss(&checkpoint, &tasks, &files, &mut text)?,
-        What::Sk => sk(&checkpoint, &mut text)?,
+        What::Fds => fds(&checkpoint, &tasks, &files()?, &mut text)?,
+        What::Mems => mems(&checkpoint, &tasks, &files()?, &mut text)?,
+        What::Rss => rss(&checkpoint, &tasks, &files()?, &mut text)?,
+        What::Sk => sk(&checkpoint, &tasks, &files()?, &mut text)?,
     }
     out.write_all(text.as_bytes()).ok();
     Ok(())
@@ -77,31 +81,31 @@ fn comm_of(checkpoint: &Checkpoint, pid: u32) -> Result<String> {
         .unwrap_or_default())
 }
 
+/// How many levels of a deep tree `ps` indents; deeper processes are printed
+/// at this indentation with their depth, so that the output grows with the
+/// number of processes, not with its square (crit indents without end).
+const MAX_INDENT: usize = 32;
+
 fn ps(checkpoint: &Checkpoint, tasks: &[PstreeEntry], text: &mut String) -> Result<()> {
     writeln!(text, "{:>7}{:>7}{:>7}   COMM", "PID", "PGID", "SID").ok();
-    let mut comms = HashMap::new();
-    for task in tasks {
-        comms.insert(task.pid, comm_of(checkpoint, task.pid)?);
-    }
-    fn walk(task: &PstreeEntry, tasks: &[PstreeEntry], comms: &HashMap<u32, String>, depth: usize, text: &mut String, seen: &mut Vec<u32>) {
-        if seen.contains(&task.pid) {
-            return; // a hostile tree with a cycle
-        }
-        seen.push(task.pid);
-        writeln!(text, "{:>7}{:>7}{:>7}   {}{}", task.pid, task.pgid, task.sid, " ".repeat(4 * depth), comms[&task.pid]).ok();
-        for kid in tasks.iter().filter(|k| k.ppid == task.pid && k.pid != task.pid) {
-            walk(kid, tasks, comms, depth + 1, text, seen);
-        }
-    }
-    let mut seen = Vec::new();
-    for root in tasks.iter().filter(|t| t.ppid == 0) {
-        walk(root, tasks, &comms, 0, text, &mut seen);
+    let tree = crate::model::process_tree(checkpoint.images())?;
+    super::warn_about_loops(&tree);
+    for node in &tree.nodes {
+        let Some(task) = tasks.get(node.index) else { continue };
+        let comm = escape(&comm_of(checkpoint, task.pid)?).into_owned();
+        let indent = " ".repeat(4 * node.depth.min(MAX_INDENT));
+        let deeper = if node.depth > MAX_INDENT { format!("(depth {}) ", node.depth) } else { String::new() };
+        writeln!(text, "{:>7}{:>7}{:>7}   {indent}{deeper}{comm}", task.pid, task.pgid, task.sid).ok();
     }
     Ok(())
 }
 
-/// crit's short name of a file object.
+/// crit's short name of a file object, escaped for the terminal.
 fn file_str(file: Option<&FileEntry>, kind: FdTypes, id: u32) -> String {
+    escape(&raw_file_str(file, kind, id)).into_owned()
+}
+
+fn raw_file_str(file: Option<&FileEntry>, kind: FdTypes, id: u32) -> String {
     match (kind, file) {
         (FdTypes::Reg, Some(f)) => f.reg.as_ref().map_or_else(|| "unknown path".to_string(), |r| r.name.clone()),
         (FdTypes::Reg, None) => "unknown path".into(),
@@ -175,7 +179,7 @@ fn mems(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text:
             } else if st & (status::FILE_PRIVATE | status::FILE_SHARED) != 0 {
                 // crit cannot name memfd mappings ("unknown path"); we can.
                 let path = if st & status::MEMFD != 0 {
-                    files.fd_path(vma.shmid as u32).unwrap_or_else(|| "unknown path".into())
+                    files.fd_path(vma.shmid as u32).map_or_else(|| "unknown path".into(), |p| escape(&p).into_owned())
                 } else {
                     file_str(files.get(vma.shmid as u32), FdTypes::Reg, vma.shmid as u32)
                 };
@@ -254,17 +258,36 @@ fn rss(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text: 
     Ok(())
 }
 
-fn sk(checkpoint: &Checkpoint, text: &mut String) -> Result<()> {
+/// A socket descriptor: number, type, details of the file object.
+type SocketFd = (u32, FdTypes, Vec<(&'static str, Detail)>);
+
+/// The socket descriptors of process `pid`, by number, with their details.
+fn sockets_of(checkpoint: &Checkpoint, pid: u32, files: &FileTable) -> Result<Vec<SocketFd>> {
+    let mut out = Vec::new();
+    let Some(files_id) = ids_files_id(checkpoint, pid)? else { return Ok(out) };
+    for m in decode_all(checkpoint.images(), &format!("fdinfo-{files_id}.img"))?.unwrap_or_default() {
+        if let Message::FdinfoEntry(fd) = m {
+            let kind = FdTypes::try_from(fd.r#type).unwrap_or(FdTypes::Und);
+            if matches!(kind, FdTypes::Inetsk | FdTypes::Unixsk) {
+                out.push((fd.fd, kind, files.details(fd.id)));
+            }
+        }
+    }
+    out.sort_by_key(|(fd, _, _)| *fd);
+    Ok(out)
+}
+
+fn sk(checkpoint: &Checkpoint, tasks: &[PstreeEntry], files: &FileTable, text: &mut String) -> Result<()> {
     writeln!(text, "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} QUEUED", "PID", "FD", "TYPE", "PROTO", "STATE", "LOCAL", "REMOTE").ok();
-    for p in Process::load_all(&checkpoint.levels())? {
-        for fd in p.fds.iter().filter(|f| f.kind == "INETSK" || f.kind == "UNIXSK") {
-            let get = |k: &str| fd.details.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
+    for task in tasks {
+        for (fd, kind, details) in sockets_of(checkpoint, task.pid, files)? {
+            let get = |k: &str| details.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
             let txt = |d: Option<Detail>| match d {
-                Some(Detail::Text(t)) => t,
+                Some(Detail::Text(t)) => escape(&t).into_owned(),
                 Some(Detail::Int(i)) => i.to_string(),
                 _ => String::new(),
             };
-            let (proto, local, remote, queued) = if fd.kind == "INETSK" {
+            let (proto, local, remote, queued) = if kind == FdTypes::Inetsk {
                 let family = txt(get("family"));
                 let addr = |a: String, port: String| if family == "INET6" { format!("[{a}]:{port}") } else { format!("{a}:{port}") };
                 (
@@ -282,8 +305,8 @@ fn sk(checkpoint: &Checkpoint, text: &mut String) -> Result<()> {
             writeln!(
                 text,
                 "{:>7} {:>5}  {:<7} {:<9} {:<12} {:<30} {:<30} {}",
-                p.pid,
-                fd.fd,
+                task.pid,
+                fd,
                 txt(get("type")),
                 proto,
                 txt(get("state")),

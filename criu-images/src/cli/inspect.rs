@@ -1,15 +1,17 @@
 //! `criu-images inspect`: the forensic picture of a checkpoint, as a tree
 //! for people or JSON (schema: docs/inspect.md) for programs.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
+use super::text::outln;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
-use crate::model::{Cgroups, Fd, Mount, PendingSignal, Process, SeccompFilter};
+use crate::model::{Cgroups, Fd, Mount, PendingSignal, Process, ProcessTree, SeccompFilter, TreeNode};
 
 /// Version of the `inspect --format json` schema (docs/inspect.md).
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
@@ -73,9 +75,17 @@ pub(crate) struct InspectArgs {
 
 pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
+    super::require_process_tree(&checkpoint)?;
+    if let Some(pid) = args.pid {
+        checkpoint.require_pid(pid)?;
+    }
+    // Built first: a pid listed twice fails here, before anything is shown.
+    let mut tree = crate::model::process_tree(checkpoint.images())?;
+    super::warn_about_loops(&tree);
     let mut processes = Process::load_all(&checkpoint.levels())?;
     if let Some(pid) = args.pid {
         processes.retain(|p| p.pid == pid);
+        tree.nodes = vec![TreeNode { index: 0, pid, depth: 0, last: true, children: 0 }];
     }
     for p in &processes {
         for warning in &p.warnings {
@@ -83,8 +93,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     let container = checkpoint.container()?;
-    let filters = crate::model::seccomp_filters(checkpoint.images())?;
-    let cgroups = crate::model::cgroups(checkpoint.images())?;
+    // The checkpoint-wide tables only when shown (a seccomp.img can be huge).
+    let json = args.format == InspectFormat::Json;
+    let filters =
+        if json || args.seccomp || args.disassemble || args.all { crate::model::seccomp_filters(checkpoint.images())? } else { Vec::new() };
+    let cgroups = if json || args.cgroups || args.all { crate::model::cgroups(checkpoint.images())? } else { Cgroups::default() };
     match args.format {
         InspectFormat::Json => {
             let mut doc = inspect_json(&checkpoint, &processes);
@@ -102,7 +115,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
         }
         InspectFormat::Tree => {
             if let Some(c) = &container {
-                writeln!(
+                outln!(
                     out,
                     "{} container {} ({}), image {}, created {}{}",
                     c.engine.name(),
@@ -114,9 +127,9 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
                 )
                 .ok();
             }
-            tree(&args, &checkpoint, &processes, &filters, out);
+            print_tree(&args, &checkpoint, &processes, &tree, &filters, out);
             if (args.cgroups || args.all) && !cgroups.controllers.is_empty() {
-                writeln!(out, "Cgroup properties").ok();
+                outln!(out, "Cgroup properties").ok();
                 let dirs: Vec<String> = cgroups
                     .controllers
                     .iter()
@@ -130,23 +143,23 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
                     })
                     .collect();
                 for (i, line) in dirs.iter().enumerate() {
-                    writeln!(out, "{} {line}", if i + 1 == dirs.len() { "└──" } else { "├──" }).ok();
+                    outln!(out, "{} {line}", if i + 1 == dirs.len() { "└──" } else { "├──" }).ok();
                 }
             }
             if args.mounts || args.all {
                 let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
                 if let Some((host, domain)) = uts {
-                    writeln!(
+                    outln!(
                         out,
                         "Hostname: {host}{}",
                         if domain.is_empty() || domain == "(none)" { String::new() } else { format!(" (domain {domain})") }
                     )
                     .ok();
                 }
-                writeln!(out, "Mounts").ok();
+                outln!(out, "Mounts").ok();
                 for (i, m) in mounts.iter().enumerate() {
                     let branch = if i + 1 == mounts.len() { "└──" } else { "├──" };
-                    writeln!(
+                    outln!(
                         out,
                         "{branch} {} {} {} ({}){}",
                         m.mountpoint,
@@ -214,13 +227,37 @@ fn cgroups_json(c: &Cgroups) -> Value {
     })
 }
 
-fn tree(args: &InspectArgs, checkpoint: &Checkpoint, processes: &[Process], filters: &[SeccompFilter], out: &mut dyn Write) {
+/// How many levels of a deep tree are drawn; deeper ones are drawn at this
+/// indentation with their depth, so that the output grows with the number
+/// of processes, not with its square.
+const MAX_DRAWN_DEPTH: usize = 32;
+
+fn print_tree(
+    args: &InspectArgs,
+    checkpoint: &Checkpoint,
+    processes: &[Process],
+    tree: &ProcessTree,
+    filters: &[SeccompFilter],
+    out: &mut dyn Write,
+) {
     let all = args.all;
-    writeln!(out, "{} ({:?}, {} processes)", checkpoint.path().display(), checkpoint.archive().format(), processes.len()).ok();
-    writeln!(out, "└── Process tree").ok();
-    let roots: Vec<&Process> = processes.iter().filter(|p| !processes.iter().any(|q| q.pid == p.ppid && q.pid != p.pid)).collect();
-    for (i, root) in roots.iter().enumerate() {
-        print_process(args, all, processes, filters, root, "    ", i + 1 == roots.len(), out);
+    outln!(out, "{} ({:?}, {} processes)", checkpoint.path().display(), checkpoint.archive().format(), processes.len()).ok();
+    outln!(out, "└── Process tree").ok();
+    let by_pid: HashMap<u32, &Process> = processes.iter().map(|p| (p.pid, p)).collect();
+    // For each level above the current process: was that ancestor a last child?
+    let mut ancestors: Vec<bool> = Vec::new();
+    for node in &tree.nodes {
+        ancestors.truncate(node.depth);
+        let Some(p) = by_pid.get(&node.pid) else { continue };
+        let mut prefix = String::from("    ");
+        for &last in ancestors.iter().take(MAX_DRAWN_DEPTH) {
+            prefix.push_str(if last { "    " } else { "│   " });
+        }
+        if node.depth > MAX_DRAWN_DEPTH {
+            prefix.push_str(&format!("(depth {}) ", node.depth));
+        }
+        print_process(args, all, p, filters, &prefix, node.last, node.children, out);
+        ancestors.push(node.last);
     }
 }
 
@@ -228,16 +265,16 @@ fn tree(args: &InspectArgs, checkpoint: &Checkpoint, processes: &[Process], filt
 fn print_process(
     args: &InspectArgs,
     all: bool,
-    processes: &[Process],
-    filters: &[SeccompFilter],
     p: &Process,
+    filters: &[SeccompFilter],
     prefix: &str,
     last: bool,
+    children: usize,
     out: &mut dyn Write,
 ) {
     let (branch, cont) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
     let threads = if p.threads.len() == 1 { "1 thread".to_string() } else { format!("{} threads", p.threads.len()) };
-    writeln!(out, "{prefix}{branch}[{}] {} ({}, {threads})", p.pid, p.comm, p.state.name()).ok();
+    outln!(out, "{prefix}{branch}[{}] {} ({}, {threads})", p.pid, p.comm, p.state.name()).ok();
     let inner = format!("{prefix}{cont}");
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     if args.cmdline
@@ -383,19 +420,15 @@ fn print_process(
     }
     // A group with nothing in it is left out rather than printed empty.
     lines.retain(|(head, items)| !items.is_empty() || !matches!(head.as_str(), "open files" | "sockets" | "environment" | "memory areas"));
-    let children: Vec<&Process> = processes.iter().filter(|c| c.ppid == p.pid && c.pid != p.pid).collect();
-    let count = lines.len() + children.len();
+    let count = lines.len() + children;
     for (i, (head, items)) in lines.iter().enumerate() {
         let last_line = i + 1 == count;
         let (b, c) = if last_line { ("└── ", "    ") } else { ("├── ", "│   ") };
-        writeln!(out, "{inner}{b}{head}").ok();
+        outln!(out, "{inner}{b}{head}").ok();
         for (j, item) in items.iter().enumerate() {
             let ib = if j + 1 == items.len() { "└── " } else { "├── " };
-            writeln!(out, "{inner}{c}{ib}{item}").ok();
+            outln!(out, "{inner}{c}{ib}{item}").ok();
         }
-    }
-    for (i, child) in children.iter().enumerate() {
-        print_process(args, all, processes, filters, child, &inner, lines.len() + i + 1 == count, out);
     }
 }
 

@@ -251,7 +251,7 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
                         counts.missing,
                         counts.from_rootfs_diff,
                         counts.from_rootfs_dir,
-                        vma.path.as_deref().unwrap_or("")
+                        super::text::escape(vma.path.as_deref().unwrap_or(""))
                     )
                     .ok();
                 }

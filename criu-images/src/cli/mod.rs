@@ -14,12 +14,16 @@ use clap::{Args, Parser, Subcommand};
 mod explore;
 mod inspect;
 mod mem;
+pub mod text;
+
+use std::fmt::Write as _;
 
 use crate::archive::{Archive, OpenOptions};
 use crate::checkpoint::{describe_file, Checkpoint};
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageFile};
 use crate::json::{self, DecodeOptions};
+use text::outln;
 
 /// Read CRIU checkpoint images: decode them to crit-compatible JSON and back.
 #[derive(Parser, Debug)]
@@ -144,7 +148,7 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("criu-images: error: {err}");
+            eprintln!("criu-images: error: {}", text::escape(&err.to_string()));
             ExitCode::from(1)
         }
     }
@@ -175,7 +179,7 @@ fn run(cli: Cli) -> Result<()> {
                     // Pages, raw network dumps, logs and other files have no JSON form.
                     Err(Error::RawImage { .. }) => Ok(false),
                     Err(err) if name.ends_with(".img") => {
-                        eprintln!("criu-images: warning: {name} not decoded: {err}");
+                        eprintln!("criu-images: warning: {}", text::escape(&format!("{name} not decoded: {err}")));
                         Ok(false)
                     }
                     Err(_) => Ok(false),
@@ -209,8 +213,9 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(limit) = max_decompressed {
                 options.max_decompressed = limit;
             }
-            let checkpoint = Checkpoint::open_with(&path, &options)?;
-            let archive = checkpoint.archive();
+            // Any archive can be listed, checkpoint or not.
+            let archive = Archive::open(&path, &options)?;
+            let archive = &archive;
             let mut text = String::new();
             for member in archive.members() {
                 let what = match member.kind {
@@ -223,7 +228,7 @@ fn run(cli: Cli) -> Result<()> {
                     crate::archive::MemberKind::HardLink(target) => format!("hard link -> {target}"),
                     crate::archive::MemberKind::Other(flag) => format!("special file ({flag})"),
                 };
-                text.push_str(&format!("{:>12}  {:<24} {}\n", member.size, what, member.name));
+                outln!(text, "{:>12}  {:<24} {}", member.size, what, member.name).ok();
             }
             write_output(None, text.as_bytes())
         }
@@ -251,7 +256,7 @@ fn run(cli: Cli) -> Result<()> {
                             crate::archive::MemberKind::HardLink(t) => format!("hard link -> {t}"),
                             crate::archive::MemberKind::Other(c) => format!("special ({c})"),
                         };
-                        text.push_str(&format!("{size:>12}  {what:<12} /{name}\n"));
+                        outln!(text, "{size:>12}  {what:<12} /{name}").ok();
                     }
                     write_output(None, text.as_bytes())
                 }
@@ -280,12 +285,34 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// True for a tar, tar.gz or tar.zst file (judged by content).
+/// Fails unless the checkpoint has a process tree (`pstree.img`): a
+/// pre-dump directory, or a single image, has none, and listing "0
+/// processes" would hide that.
+pub(crate) fn require_process_tree(checkpoint: &Checkpoint) -> Result<()> {
+    if checkpoint.images().file("pstree.img")?.is_some() {
+        return Ok(());
+    }
+    Err(Error::NotFound {
+        container: checkpoint.images().label(),
+        name: "pstree.img".into(),
+        hint: ": not a dump with processes (a pre-dump directory holds only memory; open the final dump)".into(),
+    })
+}
+
+/// Warns on standard error about parent links that loop (the processes are
+/// shown, each once, the loop broken at the first of them).
+pub(crate) fn warn_about_loops(tree: &crate::model::ProcessTree) {
+    for pid in &tree.loops {
+        eprintln!("criu-images: warning: pstree.img: the parent links of process {pid} loop back to it; shown as a root");
+    }
+}
+
+/// True for a tar, tar.gz or tar.zst file, judged by its first bytes: a
+/// broken archive is still an archive, and opening it reports what is
+/// broken (not "unknown image magic").
 fn is_archive(path: &std::path::Path) -> bool {
     path.is_file()
-        && Archive::open(path, &OpenOptions { max_decompressed: 1 << 20 })
-            .map(|a| a.format() != crate::archive::ArchiveFormat::File)
-            .unwrap_or_else(|e| matches!(e, Error::Limit { .. }))
+        && Archive::detect(path).is_ok_and(|f| !matches!(f, crate::archive::ArchiveFormat::File | crate::archive::ArchiveFormat::Directory))
 }
 
 fn human_bytes(n: u64) -> String {
@@ -311,7 +338,7 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     let container = checkpoint.container()?;
     if let Some(c) = &container {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        writeln!(
+        outln!(
             s,
             "Container:      {} ({}{})",
             opt(&c.name),
@@ -319,19 +346,19 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
             c.runtime.as_ref().map(|r| format!(", {r}")).unwrap_or_default()
         )
         .ok();
-        writeln!(s, "ID:             {}", opt(&c.id)).ok();
-        writeln!(s, "Image:          {}", opt(&c.image_name)).ok();
+        outln!(s, "ID:             {}", opt(&c.id)).ok();
+        outln!(s, "Image:          {}", opt(&c.image_name)).ok();
         if c.pod.is_some() || c.namespace.is_some() {
-            writeln!(s, "Pod:            {} (namespace {})", opt(&c.pod), opt(&c.namespace)).ok();
+            outln!(s, "Pod:            {} (namespace {})", opt(&c.pod), opt(&c.namespace)).ok();
         }
-        writeln!(s, "Created:        {}", opt(&c.created)).ok();
-        writeln!(s, "Hostname:       {}", opt(&c.hostname)).ok();
-        writeln!(s, "IP:             {}", c.primary_ip().unwrap_or("-")).ok();
+        outln!(s, "Created:        {}", opt(&c.created)).ok();
+        outln!(s, "Hostname:       {}", opt(&c.hostname)).ok();
+        outln!(s, "IP:             {}", c.primary_ip().unwrap_or("-")).ok();
     }
     let size = std::fs::metadata(checkpoint.path()).map(|m| m.len()).unwrap_or(0);
     let members: Vec<_> = archive.members().collect();
     let total: u64 = members.iter().map(|m| m.size).sum();
-    writeln!(
+    outln!(
         s,
         "Checkpoint:     {} ({:?}, {} members, {}{})",
         checkpoint.path().display(),
@@ -351,26 +378,26 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
         .filter(|n| crate::image::raw_image_kind(n) == Some("pages"))
         .map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64).unwrap_or(0))
         .sum();
-    writeln!(s, "Memory pages:   {}", human_bytes(pages)).ok();
+    outln!(s, "Memory pages:   {}", human_bytes(pages)).ok();
     if let Some(diff) = archive.get("rootfs-diff.tar") {
-        writeln!(s, "Root fs diff:   {}", human_bytes(diff.size)).ok();
+        outln!(s, "Root fs diff:   {}", human_bytes(diff.size)).ok();
     }
     if let Some(shm) = archive.get("devshm-checkpoint.tar") {
-        writeln!(s, "/dev/shm:       {} (devshm-checkpoint.tar)", human_bytes(shm.size)).ok();
+        outln!(s, "/dev/shm:       {} (devshm-checkpoint.tar)", human_bytes(shm.size)).ok();
     }
     if let Some(files) = checkpoint.deleted_files()? {
         const SHOWN: usize = 10;
-        writeln!(s, "Deleted files:  {}", files.len()).ok();
+        outln!(s, "Deleted files:  {}", files.len()).ok();
         for file in files.iter().take(SHOWN) {
-            writeln!(s, "  {file}").ok();
+            outln!(s, "  {file}").ok();
         }
         if files.len() > SHOWN {
-            writeln!(s, "  ... and {} more", files.len() - SHOWN).ok();
+            outln!(s, "  ... and {} more", files.len() - SHOWN).ok();
         }
     }
     let log = checkpoint.dump_log()?;
     if log.is_none() && container.is_some() {
-        writeln!(s, "CRIU dump log:  none in the archive (Podman keeps it out)").ok();
+        outln!(s, "CRIU dump log:  none in the archive (Podman keeps it out)").ok();
     }
     if let Some(log) = log {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
@@ -379,7 +406,7 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
             Some(false) => "FAILED",
             None => "no end (truncated?)",
         };
-        writeln!(
+        outln!(
             s,
             "CRIU dump log:  CRIU {}, {}, {}, {outcome}",
             log.version.as_deref().unwrap_or("version unknown"),
@@ -389,32 +416,32 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
         .ok();
         const SHOWN: usize = 5;
         for line in log.errors.iter().chain(&log.warnings).take(SHOWN) {
-            writeln!(s, "  line {}: {}", line.number, line.text).ok();
+            outln!(s, "  line {}: {}", line.number, line.text).ok();
         }
         if log.error_count + log.warning_count > SHOWN {
-            writeln!(s, "  ... {} more", log.error_count + log.warning_count - SHOWN).ok();
+            outln!(s, "  ... {} more", log.error_count + log.warning_count - SHOWN).ok();
         }
     }
     if !checkpoint.parents().is_empty() {
         let parents: Vec<String> = checkpoint.parents().iter().map(|p| p.label()).collect();
-        writeln!(s, "Pre-dumps:      {}", parents.join(" <- ")).ok();
+        outln!(s, "Pre-dumps:      {}", parents.join(" <- ")).ok();
     }
     let pids = checkpoint.pids().unwrap_or_default();
-    writeln!(s, "Processes:      {} ({})", pids.len(), pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")).ok();
+    outln!(s, "Processes:      {} ({})", pids.len(), pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")).ok();
     if stats {
         match checkpoint.dump_stats()? {
-            None => writeln!(s, "CRIU dump statistics: none in this checkpoint").map(|_| ()).unwrap_or(()),
+            None => outln!(s, "CRIU dump statistics: none in this checkpoint").map(|_| ()).unwrap_or(()),
             Some(st) => {
-                writeln!(s, "CRIU dump statistics:").ok();
+                outln!(s, "CRIU dump statistics:").ok();
                 let us = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v} us"));
                 let n = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-                writeln!(s, "  Freezing time:   {}", us(st.freezing_time)).ok();
-                writeln!(s, "  Frozen time:     {}", us(st.frozen_time)).ok();
-                writeln!(s, "  Memdump time:    {}", us(st.memdump_time)).ok();
-                writeln!(s, "  Memwrite time:   {}", us(st.memwrite_time)).ok();
-                writeln!(s, "  Pages scanned:   {}", n(st.pages_scanned)).ok();
-                writeln!(s, "  Pages written:   {}", n(st.pages_written)).ok();
-                writeln!(s, "  Pages in parent: {}", n(st.pages_skipped_parent)).ok();
+                outln!(s, "  Freezing time:   {}", us(st.freezing_time)).ok();
+                outln!(s, "  Frozen time:     {}", us(st.frozen_time)).ok();
+                outln!(s, "  Memdump time:    {}", us(st.memdump_time)).ok();
+                outln!(s, "  Memwrite time:   {}", us(st.memwrite_time)).ok();
+                outln!(s, "  Pages scanned:   {}", n(st.pages_scanned)).ok();
+                outln!(s, "  Pages written:   {}", n(st.pages_written)).ok();
+                outln!(s, "  Pages in parent: {}", n(st.pages_skipped_parent)).ok();
             }
         }
     }
@@ -467,8 +494,9 @@ fn open_input(path: &std::path::Path) -> Result<Input> {
 
 fn read_input(path: Option<&PathBuf>) -> Result<Input> {
     match path {
-        Some(path) => open_input(path),
-        None => {
+        // `-` is standard input, as for crit.
+        Some(path) if path.as_os_str() != "-" => open_input(path),
+        _ => {
             let mut bytes = Vec::new();
             io::stdin().lock().read_to_end(&mut bytes).map_err(|e| Error::io("<stdin>", e))?;
             Ok(Input::File(ImageFile::from_bytes("<stdin>", bytes)))

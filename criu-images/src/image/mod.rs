@@ -589,7 +589,7 @@ impl ImageFile {
     pub fn open(path: impl AsRef<Path>) -> Result<ImageFile> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(&name, e))?;
+        let file = crate::archive::open_regular(path, &name)?;
         let len = file.metadata().map_err(|e| Error::io(&name, e))?.len();
         let bytes = if len == 0 {
             // Empty files cannot be mapped on every platform.

@@ -17,6 +17,7 @@ mod process;
 mod registers;
 mod seccomp;
 mod signals;
+mod tree;
 
 pub use cgroups::{cgroups, CgroupController, CgroupDir, CgroupMember, CgroupSet, Cgroups};
 pub use files::{Detail, FileTable};
@@ -26,5 +27,6 @@ pub use namespaces::{mounts, uts, Mount};
 pub use process::{Creds, Fd, MapEntry, Namespaces, Process, Rlimit, TaskState, Thread, ARGS_MAX_BYTES, ARGS_MAX_STRINGS};
 pub use seccomp::{filter_chain, seccomp_filters, SeccompFilter};
 pub use signals::{sa_flag_names, signal_set_names, PendingSignal, SigAction};
+pub use tree::{process_tree, ProcessTree, TreeNode};
 
 pub(crate) use crate::memory::decode_all;
