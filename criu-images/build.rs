@@ -1,7 +1,8 @@
 //! Compiles `../proto/*.proto` without a system `protoc`:
 //! protox parses them, prost-build generates the typed messages, and this
 //! script writes the schema tables (field numbers, types, `(criu)` options,
-//! enum names) that the crit-compatible JSON layer walks at run time.
+//! enum names) that the crit-compatible JSON layer walks at run time, as
+//! relocation-free data (see `src/proto/schema.rs`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -93,95 +94,105 @@ fn schema_tables(pool: &DescriptorPool) -> String {
     }
     writeln!(out, "}}\n").unwrap();
 
-    writeln!(out, "pub(crate) static ENUMS: &[EnumSchema] = &[").unwrap();
+    // Relocation-free tables: no pointers, only numbers and (offset, length)
+    // spans of one string, so a position-independent executable does not
+    // patch them at every start (schema.rs makes the `&'static` views on
+    // first use of each message or enum).
+    let mut text = TextPool::default();
+
+    writeln!(out, "const ENUM_COUNT: usize = {};", enums.len()).unwrap();
+    writeln!(out, "static RAW_ENUMS: [RawEnum; ENUM_COUNT] = [").unwrap();
+    let mut enum_values = Vec::new();
     for e in &enums {
         let mut values: Vec<(i32, String)> = e.values().map(|v| (v.number(), v.name().to_string())).collect();
         values.sort_by_key(|(number, _)| *number);
         values.dedup_by_key(|(number, _)| *number);
-        write!(out, "    EnumSchema {{ name: {:?}, values: &[", e.full_name()).unwrap();
-        for (number, name) in values {
-            write!(out, "({number}, {name:?}), ").unwrap();
-        }
-        writeln!(out, "] }},").unwrap();
+        let name = text.span(e.full_name());
+        writeln!(out, "    RawEnum {{ name: {name}, first: {}, count: {} }},", enum_values.len(), values.len()).unwrap();
+        enum_values.extend(values);
+    }
+    writeln!(out, "];\n").unwrap();
+    writeln!(out, "static RAW_ENUM_VALUES: [(i32, Text); {}] = [", enum_values.len()).unwrap();
+    for (number, name) in &enum_values {
+        writeln!(out, "    ({number}, {}),", text.span(name)).unwrap();
     }
     writeln!(out, "];\n").unwrap();
 
-    writeln!(out, "pub(crate) static MESSAGES: &[MessageSchema] = &[").unwrap();
+    writeln!(out, "const MESSAGE_COUNT: usize = {};", messages.len()).unwrap();
+    writeln!(out, "static RAW_MESSAGES: [RawMessage; MESSAGE_COUNT] = [").unwrap();
+    let mut raw_fields = Vec::new();
     for m in &messages {
         let mut fields: Vec<_> = m.fields().collect();
         fields.sort_by_key(|f| f.number());
-        writeln!(out, "    MessageSchema {{ name: {:?}, fields: &[", m.full_name()).unwrap();
-        for f in fields {
-            let (ty, target) = match f.kind() {
-                Kind::Double => ("Double", String::new()),
-                Kind::Float => ("Float", String::new()),
-                Kind::Int64 => ("Int64", String::new()),
-                Kind::Uint64 => ("Uint64", String::new()),
-                Kind::Int32 => ("Int32", String::new()),
-                Kind::Fixed64 => ("Fixed64", String::new()),
-                Kind::Fixed32 => ("Fixed32", String::new()),
-                Kind::Bool => ("Bool", String::new()),
-                Kind::String => ("String", String::new()),
-                Kind::Bytes => ("Bytes", String::new()),
-                Kind::Uint32 => ("Uint32", String::new()),
-                Kind::Sfixed32 => ("Sfixed32", String::new()),
-                Kind::Sfixed64 => ("Sfixed64", String::new()),
-                Kind::Sint32 => ("Sint32", String::new()),
-                Kind::Sint64 => ("Sint64", String::new()),
-                Kind::Message(target) => ("Message", message_index(target.full_name()).to_string()),
-                Kind::Enum(target) => ("Enum", enum_index(target.full_name()).to_string()),
-            };
-            let ty = match ty {
-                "Message" => format!("FieldType::Message(MessageId({target}))"),
-                "Enum" => format!("FieldType::Enum(EnumId({target}))"),
-                other => format!("FieldType::{other}"),
+        let first = raw_fields.len();
+        for f in &fields {
+            let ty = match f.kind() {
+                Kind::Double => "FieldType::Double".to_string(),
+                Kind::Float => "FieldType::Float".to_string(),
+                Kind::Int64 => "FieldType::Int64".to_string(),
+                Kind::Uint64 => "FieldType::Uint64".to_string(),
+                Kind::Int32 => "FieldType::Int32".to_string(),
+                Kind::Fixed64 => "FieldType::Fixed64".to_string(),
+                Kind::Fixed32 => "FieldType::Fixed32".to_string(),
+                Kind::Bool => "FieldType::Bool".to_string(),
+                Kind::String => "FieldType::String".to_string(),
+                Kind::Bytes => "FieldType::Bytes".to_string(),
+                Kind::Uint32 => "FieldType::Uint32".to_string(),
+                Kind::Sfixed32 => "FieldType::Sfixed32".to_string(),
+                Kind::Sfixed64 => "FieldType::Sfixed64".to_string(),
+                Kind::Sint32 => "FieldType::Sint32".to_string(),
+                Kind::Sint64 => "FieldType::Sint64".to_string(),
+                Kind::Message(target) => format!("FieldType::Message(MessageId({}))", message_index(target.full_name())),
+                Kind::Enum(target) => format!("FieldType::Enum(EnumId({}))", enum_index(target.full_name())),
             };
 
             let options = f.options();
-            let mut opts = String::from("FieldOptions::NONE");
+            let (mut hex, mut ipadd, mut dev, mut odev) = (false, false, false, false);
+            let (mut flags, mut dict, mut conv) = ("None".to_string(), "None".to_string(), "None".to_string());
             if options.has_extension(&criu_ext) {
                 let ext = options.get_extension(&criu_ext);
                 let ext = ext.as_message().expect("criu option is a message");
                 let flag = |name: &str| ext.get_field_by_name(name).and_then(|v| v.as_bool()).unwrap_or(false);
-                let text = |name: &str| -> String {
+                let mut option_text = |name: &str| -> String {
                     if !ext.has_field_by_name(name) {
                         return "None".to_string();
                     }
                     match ext.get_field_by_name(name).as_deref() {
-                        Some(Value::String(s)) => format!("Some({s:?})"),
+                        Some(Value::String(s)) => format!("Some({})", text.span(s)),
                         _ => "None".to_string(),
                     }
                 };
-                opts = format!(
-                    "FieldOptions {{ hex: {}, ipadd: {}, dev: {}, odev: {}, flags: {}, dict: {}, conv: {} }}",
-                    flag("hex"),
-                    flag("ipadd"),
-                    flag("dev"),
-                    flag("odev"),
-                    text("flags"),
-                    text("dict"),
-                    text("conv"),
-                );
+                flags = option_text("flags");
+                dict = option_text("dict");
+                conv = option_text("conv");
+                (hex, ipadd, dev, odev) = (flag("hex"), flag("ipadd"), flag("dev"), flag("odev"));
             }
-            writeln!(
-                out,
-                "        FieldSchema {{ number: {}, name: {:?}, json_key: {:?}, ty: {ty}, repeated: {}, packed: {}, opts: {opts} }},",
+            // The JSON key `"name": ` holds the name: one span serves both.
+            let key = text.span(&format!("\"{}\": ", f.name()));
+            raw_fields.push(format!(
+                "    RawField {{ number: {}, key: {key}, ty: {ty}, repeated: {}, packed: {}, \
+                 hex: {hex}, ipadd: {ipadd}, dev: {dev}, odev: {odev}, flags: {flags}, dict: {dict}, conv: {conv} }},",
                 f.number(),
-                f.name(),
-                format!("\"{}\": ", f.name()),
                 f.cardinality() == Cardinality::Repeated,
                 f.is_packed(),
-            )
-            .unwrap();
+            ));
         }
         // Flat: only singular numbers (no messages, strings, bytes or
         // repeated fields), rendered in one streaming pass.
         let flat = m
             .fields()
             .all(|f| f.cardinality() != Cardinality::Repeated && !matches!(f.kind(), Kind::Message(_) | Kind::String | Kind::Bytes));
-        writeln!(out, "    ], flat: {flat} }},").unwrap();
+        let name = text.span(m.full_name());
+        writeln!(out, "    RawMessage {{ name: {name}, first: {first}, count: {}, flat: {flat} }},", fields.len()).unwrap();
     }
     writeln!(out, "];\n").unwrap();
+    writeln!(out, "static RAW_FIELDS: [RawField; {}] = [", raw_fields.len()).unwrap();
+    for field in &raw_fields {
+        writeln!(out, "{field}").unwrap();
+    }
+    writeln!(out, "];\n").unwrap();
+    writeln!(out, "/// Every name of the tables above, which hold spans of it.").unwrap();
+    writeln!(out, "const SCHEMA_TEXT: &str = {:?};\n", text.text).unwrap();
 
     // The typed face: one variant per message, decoded with prost.
     writeln!(out, "/// Any CRIU message, decoded into its prost type.").unwrap();
@@ -233,6 +244,30 @@ fn schema_tables(pool: &DescriptorPool) -> String {
     writeln!(out, "}}").unwrap();
 
     out
+}
+
+/// The strings of the schema tables, each stored once, as spans of one text.
+#[derive(Default)]
+struct TextPool {
+    text: String,
+    spans: std::collections::HashMap<String, (usize, usize)>,
+}
+
+impl TextPool {
+    /// `Text::new(start, len)` of `s` in the pool.
+    fn span(&mut self, s: &str) -> String {
+        let (start, len) = match self.spans.get(s) {
+            Some(&span) => span,
+            None => {
+                let span = (self.text.len(), s.len());
+                self.text.push_str(s);
+                self.spans.insert(s.to_string(), span);
+                span
+            }
+        };
+        assert!(u32::try_from(start + len).is_ok() && u16::try_from(len).is_ok(), "schema text too long for Text spans");
+        format!("Text::new({start}, {len})")
+    }
 }
 
 fn variant_name(full_name: &str) -> String {

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::memory::{search_all, Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub(crate) enum MemCommand {
     /// Memory areas with dumped, zero and missing page counts.
     Maps(MapsArgs),

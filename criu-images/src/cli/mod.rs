@@ -34,6 +34,7 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// Convert an image to JSON (crit decode).
     Decode(DecodeArgs),
@@ -94,6 +95,7 @@ enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum RootfsAction {
     /// List the files with their sizes.
     Ls,
@@ -534,5 +536,30 @@ fn write_output(path: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {
             let mut stdout = io::stdout().lock();
             stdout.write_all(bytes).and_then(|()| stdout.flush()).map_err(|e| Error::io("<stdout>", e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Subcommands are built when used (`defer`), so a run checks only its
+    /// own in debug builds; this checks clap's rules on the whole tree.
+    /// Start-up builds the arguments of the subcommand that runs only.
+    #[test]
+    fn subcommands_are_built_when_used() {
+        let tree = super::Cli::command();
+        for name in ["decode", "decode-all", "info", "inspect", "rootfs"] {
+            let sub = tree.find_subcommand(name).map(|sub| sub.get_arguments().count());
+            assert_eq!(sub, Some(0), "{name}");
+        }
+        let mut tree = tree;
+        tree.build();
+        assert!(tree.find_subcommand("decode").is_some_and(|sub| sub.get_arguments().any(|a| a.get_id() == "pretty")));
+    }
+
+    #[test]
+    fn the_whole_command_tree_is_valid() {
+        super::Cli::command().debug_assert();
     }
 }

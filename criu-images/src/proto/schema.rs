@@ -5,6 +5,8 @@
 //! prost structs, so that it can print exactly the fields present on the
 //! wire, in field-number order, and honour the pretty-printing options.
 
+use std::sync::OnceLock;
+
 /// Index of a message in the schema tables.
 ///
 /// Every message of `proto/` has a constant in [`message_ids`], e.g.
@@ -151,18 +153,23 @@ impl EnumSchema {
 
 impl MessageId {
     /// The schema of this message.
+    #[inline]
     pub fn schema(self) -> &'static MessageSchema {
-        &MESSAGES[self.0]
+        // The JSON decoder asks once per entry: keep the made case short.
+        match MESSAGE_SCHEMAS[self.0].get() {
+            Some(schema) => schema,
+            None => first_message_schema(self.0),
+        }
     }
 
     /// Full protobuf name of this message.
     pub fn name(self) -> &'static str {
-        MESSAGES[self.0].name
+        RAW_MESSAGES[self.0].name.get()
     }
 
     /// Looks a message up by its full protobuf name.
     pub fn by_name(name: &str) -> Option<MessageId> {
-        MESSAGES.iter().position(|m| m.name == name).map(MessageId)
+        RAW_MESSAGES.iter().position(|m| m.name.get() == name).map(MessageId)
     }
 
     /// Decodes protobuf bytes into the typed prost message.
@@ -216,8 +223,125 @@ fn lossy_strings(id: MessageId, bytes: &[u8], depth: usize) -> Option<Vec<u8>> {
 
 impl EnumId {
     /// The schema of this enum.
+    #[inline]
     pub fn schema(self) -> &'static EnumSchema {
-        &ENUMS[self.0]
+        match ENUM_SCHEMAS[self.0].get() {
+            Some(schema) => schema,
+            None => first_enum_schema(self.0),
+        }
+    }
+}
+
+// The generated tables (`RAW_*`, `SCHEMA_TEXT`) hold no pointers: in a
+// position-independent executable every `&'static str` of a static table is
+// a relocation that the loader patches at every start, whether or not the
+// table is used (about 2,800 of them, 29 pages of copy-on-write). Each
+// message's and enum's `&'static` view is made from them on first use, once
+// per process, and kept.
+static MESSAGE_SCHEMAS: [OnceLock<MessageSchema>; MESSAGE_COUNT] = [const { OnceLock::new() }; MESSAGE_COUNT];
+static ENUM_SCHEMAS: [OnceLock<EnumSchema>; ENUM_COUNT] = [const { OnceLock::new() }; ENUM_COUNT];
+
+/// A string of the generated tables: a span of [`SCHEMA_TEXT`].
+#[derive(Clone, Copy)]
+struct Text {
+    start: u32,
+    len: u16,
+}
+
+impl Text {
+    const fn new(start: u32, len: u16) -> Text {
+        Text { start, len }
+    }
+
+    fn get(self) -> &'static str {
+        let start = self.start as usize;
+        &SCHEMA_TEXT[start..start + self.len as usize]
+    }
+}
+
+/// A message of the generated tables: its fields are
+/// `RAW_FIELDS[first..first + count]`.
+struct RawMessage {
+    name: Text,
+    first: usize,
+    count: usize,
+    flat: bool,
+}
+
+#[cold]
+#[inline(never)]
+fn first_message_schema(index: usize) -> &'static MessageSchema {
+    MESSAGE_SCHEMAS[index].get_or_init(|| RAW_MESSAGES[index].schema())
+}
+
+#[cold]
+#[inline(never)]
+fn first_enum_schema(index: usize) -> &'static EnumSchema {
+    ENUM_SCHEMAS[index].get_or_init(|| RAW_ENUMS[index].schema())
+}
+
+impl RawMessage {
+    fn schema(&self) -> MessageSchema {
+        let fields: Box<[FieldSchema]> = RAW_FIELDS[self.first..self.first + self.count].iter().map(RawField::schema).collect();
+        // Made once per message and process (the OnceLock above): the
+        // `&'static` the table always had.
+        MessageSchema { name: self.name.get(), fields: Box::leak(fields), flat: self.flat }
+    }
+}
+
+/// A field of the generated tables.
+struct RawField {
+    number: u32,
+    /// `"name": `, which also holds the name.
+    key: Text,
+    ty: FieldType,
+    repeated: bool,
+    packed: bool,
+    hex: bool,
+    ipadd: bool,
+    dev: bool,
+    odev: bool,
+    flags: Option<Text>,
+    dict: Option<Text>,
+    conv: Option<Text>,
+}
+
+impl RawField {
+    fn schema(&self) -> FieldSchema {
+        let json_key = self.key.get();
+        FieldSchema {
+            number: self.number,
+            name: &json_key[1..json_key.len() - 3],
+            json_key,
+            ty: self.ty,
+            repeated: self.repeated,
+            packed: self.packed,
+            opts: FieldOptions {
+                hex: self.hex,
+                ipadd: self.ipadd,
+                dev: self.dev,
+                odev: self.odev,
+                flags: self.flags.map(Text::get),
+                dict: self.dict.map(Text::get),
+                conv: self.conv.map(Text::get),
+            },
+        }
+    }
+}
+
+/// An enum of the generated tables: its values are
+/// `RAW_ENUM_VALUES[first..first + count]`.
+struct RawEnum {
+    name: Text,
+    first: usize,
+    count: usize,
+}
+
+impl RawEnum {
+    fn schema(&self) -> EnumSchema {
+        let values: Box<[(i32, &'static str)]> =
+            RAW_ENUM_VALUES[self.first..self.first + self.count].iter().map(|&(number, name)| (number, name.get())).collect();
+        EnumSchema { name: self.name.get(), values: Box::leak(values) }
     }
 }
 
@@ -247,13 +371,38 @@ mod tests {
 
     #[test]
     fn fields_are_sorted_and_named() {
-        for message in MESSAGES {
+        for id in 0..MESSAGE_COUNT {
+            let message = MessageId(id).schema();
             assert!(message.fields.windows(2).all(|w| w[0].number < w[1].number), "{} fields out of order", message.name);
         }
         let pagemap = message_ids::PAGEMAP_ENTRY.schema();
         assert_eq!(pagemap.field(2).unwrap().name, "compat_nr_pages");
         assert_eq!(pagemap.field(5).unwrap().name, "nr_pages");
         assert!(pagemap.field_by_name("vaddr").unwrap().opts.hex);
+    }
+
+    #[test]
+    fn views_are_made_once_and_keep_their_names() {
+        // Made on first use; later calls see the same `&'static` data (the
+        // Python tape and the JSON writer rely on stable name pointers).
+        for id in 0..MESSAGE_COUNT {
+            let (first, again) = (MessageId(id).schema(), MessageId(id).schema());
+            assert!(std::ptr::eq(first, again));
+            assert_eq!(first.name, MessageId(id).name());
+            assert_eq!(MessageId::by_name(first.name), Some(MessageId(id)));
+            for field in first.fields {
+                assert_eq!(field.json_key, format!("\"{}\": ", field.name));
+                assert!(std::ptr::eq(field.name.as_ptr(), field.json_key[1..].as_ptr()));
+            }
+        }
+        for id in 0..ENUM_COUNT {
+            let schema = EnumId(id).schema();
+            assert!(std::ptr::eq(schema, EnumId(id).schema()));
+            assert!(schema.values.windows(2).all(|w| w[0].0 < w[1].0), "{} values out of order", schema.name);
+        }
+        let fd_types = EnumId(RAW_ENUMS.iter().position(|e| e.name.get() == "fd_types").unwrap()).schema();
+        assert_eq!(fd_types.name_of(1), Some("REG"));
+        assert_eq!(fd_types.number_of("UNIXSK"), Some(5));
     }
 
     #[test]
