@@ -208,7 +208,13 @@ impl Memory {
     ) -> PyResult<Bound<'py, PyDict>> {
         let index = self.index();
         let (start, end) = match (addr, size, vma) {
-            (Some(addr), Some(size), None) => (addr, addr.saturating_add(size)),
+            (Some(addr), Some(size), None) => match addr.checked_add(size) {
+                Some(end) => (addr, end),
+                None => {
+                    let detail = format!("size {size:#x} from {addr:#x} runs past the end of the address space");
+                    return Err(to_py(py, Error::Memory { pid: index.pid(), address: addr, detail, checkpoint: String::new() }));
+                }
+            },
             (None, None, Some(vma)) => {
                 let inside: u64 = match vma.extract() {
                     Ok(address) => address,

@@ -24,7 +24,10 @@ fn write_checkpoint(dir: &std::path::Path) {
     let vmas: Vec<String> = (0..AREAS)
         .map(|i| {
             let start = BASE + i * PAGE;
-            format!(r#"{{"start": {start}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}"#, start + PAGE)
+            format!(
+                r#"{{"start": {start}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}"#,
+                start + PAGE
+            )
         })
         .collect();
     write(

@@ -413,12 +413,31 @@ impl<'a> ProcessMemory<'a> {
     /// total: the dumped bytes of the range). Cancelling it stops the work
     /// with [`Error::Cancelled`] and removes the incomplete file.
     pub fn dump_with(&self, start: u64, end: u64, path: &Path, progress: Option<&Progress>) -> Result<DumpSummary> {
+        // Checked before the file exists: file offsets are signed 64-bit.
+        if end < start {
+            return Err(self.error(start, &format!("range {start:#x}-{end:#x} ends before it starts")));
+        }
+        if end - start > i64::MAX as u64 {
+            return Err(
+                self.error(start, &format!("range {start:#x}-{end:#x} is {} bytes, more than a file can hold (2^63 - 1)", end - start))
+            );
+        }
         if let Some(progress) = progress {
             progress.set_total(self.pieces_in(start, end).filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum());
         }
         let name = path.display().to_string();
-        let mut file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
-        let mut summary = DumpSummary { size: end.saturating_sub(start), ..DumpSummary::default() };
+        let file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
+        let written = self.write_dump(file, start, end, &name, progress);
+        if written.is_err() {
+            // An incomplete dump must not pass for the memory.
+            let _ = std::fs::remove_file(path);
+        }
+        written
+    }
+
+    fn write_dump(&self, mut file: std::fs::File, start: u64, end: u64, name: &str, progress: Option<&Progress>) -> Result<DumpSummary> {
+        let name = name.to_string();
+        let mut summary = DumpSummary { size: end - start, ..DumpSummary::default() };
         for piece in self.pieces_in(start, end) {
             let offset = piece.start - start;
             match piece.content {
@@ -426,12 +445,7 @@ impl<'a> ProcessMemory<'a> {
                     file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&name, e))?;
                     for chunk in bytes.chunks(STEP) {
                         if let Some(progress) = progress {
-                            if progress.is_cancelled() {
-                                drop(file);
-                                // An incomplete dump must not pass for the memory.
-                                let _ = std::fs::remove_file(path);
-                                return Err(Error::Cancelled);
-                            }
+                            progress.check()?;
                             progress.advance(chunk.len() as u64);
                         }
                         file.write_all(chunk).map_err(|e| Error::io(&name, e))?;
@@ -450,7 +464,7 @@ impl<'a> ProcessMemory<'a> {
     }
 
     fn error(&self, address: u64, detail: &str) -> Error {
-        Error::Memory { pid: self.pid, address, detail: detail.to_string() }
+        Error::Memory { pid: self.pid, address, detail: detail.to_string(), checkpoint: String::new() }
     }
 }
 
