@@ -1,6 +1,6 @@
 //! Memory scans cost the bytes plus the pieces, never pieces squared: a
 //! process whose memory is cut into 200,000 pieces is searched, and its
-//! strings listed, within a generous wall-clock bound that exists only to
+//! strings listed, and dumped, within a generous wall-clock bound that exists only to
 //! catch a return of quadratic cost (the scan rescanned every piece at
 //! every boundary: hours here). The input is generated at test time and is
 //! small in bytes: 200,000 one-page anonymous areas side by side, one in a
@@ -75,6 +75,20 @@ fn search_and_strings_over_200k_pieces_are_linear() {
     let strings = memory.strings(8, &[Encoding::Ascii, Encoding::Utf16Le], &SearchOptions::default()).unwrap();
     assert_eq!(strings.len(), 2 * dumped.len(), "before and after the NUL of each dumped page");
     assert_eq!(memory.page_counts(0).dumped + memory.page_counts(1).zero, 2);
+    // The whole range to a file: dumped pages at their offsets, zeros between.
+    let out = dir.path().join("all.bin");
+    let end = BASE + AREAS * PAGE;
+    let summary = memory.dump(BASE, end, &out).unwrap();
+    assert_eq!((summary.size, summary.dumped, summary.missing), (AREAS * PAGE, dumped.len() as u64 * PAGE, 0));
+    let file = std::fs::read(&out).unwrap();
+    assert_eq!(file.len() as u64, AREAS * PAGE);
+    for (i, page) in file.chunks(PAGE as usize).enumerate() {
+        let address = BASE + i as u64 * PAGE;
+        match dumped.binary_search(&address) {
+            Ok(_) => assert_eq!(page, &memory.read(address, PAGE).unwrap()[..], "page {i}"),
+            Err(_) => assert!(page.iter().all(|&b| b == 0), "page {i}"),
+        }
+    }
     let elapsed = started.elapsed();
     assert!(elapsed < BOUND, "scans of 200,000 pieces took {elapsed:?}: quadratic again?");
 }
