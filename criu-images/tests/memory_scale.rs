@@ -16,8 +16,9 @@ const AREAS: u64 = 200_000;
 const EVERY: u64 = 1000;
 const BASE: u64 = 0x7f00_0000_0000;
 const PAGE: u64 = 4096;
-/// Generous: the linear scan takes a few seconds in a debug build.
-const BOUND: Duration = Duration::from_secs(60);
+/// Generous: the linear scans take 5-10 s in a debug build (more on a
+/// loaded machine); the quadratic one did not finish search in 200 s.
+const BOUND: Duration = Duration::from_secs(120);
 
 fn write_checkpoint(dir: &std::path::Path) {
     let write = |name: &str, json: String| std::fs::write(dir.join(name), from_json(json.as_bytes(), name).unwrap()).unwrap();
@@ -79,6 +80,8 @@ fn search_and_strings_over_200k_pieces_are_linear() {
     let out = dir.path().join("all.bin");
     let end = BASE + AREAS * PAGE;
     let summary = memory.dump(BASE, end, &out).unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < BOUND, "scans of 200,000 pieces took {elapsed:?}: quadratic again?");
     assert_eq!((summary.size, summary.dumped, summary.missing), (AREAS * PAGE, dumped.len() as u64 * PAGE, 0));
     let file = std::fs::read(&out).unwrap();
     assert_eq!(file.len() as u64, AREAS * PAGE);
@@ -86,9 +89,7 @@ fn search_and_strings_over_200k_pieces_are_linear() {
         let address = BASE + i as u64 * PAGE;
         match dumped.binary_search(&address) {
             Ok(_) => assert_eq!(page, &memory.read(address, PAGE).unwrap()[..], "page {i}"),
-            Err(_) => assert!(page.iter().all(|&b| b == 0), "page {i}"),
+            Err(_) => assert!(page == &[0u8; PAGE as usize][..], "page {i}"),
         }
     }
-    let elapsed = started.elapsed();
-    assert!(elapsed < BOUND, "scans of 200,000 pieces took {elapsed:?}: quadratic again?");
 }

@@ -402,11 +402,24 @@ impl<'p> Finder<'p> {
         matches!(self, Finder::Regex(_))
     }
 
-    /// Calls `found(offset, length)` for each non-empty match in `bytes`.
-    fn find(&self, bytes: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    /// Calls `found(offset, length)` for each non-empty match in `bytes`,
+    /// until it returns false.
+    fn find(&self, bytes: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) {
         match self {
-            Finder::Literal(f) => f.find_iter(bytes).for_each(|at| found(at, f.needle().len())),
-            Finder::Regex(r) => r.find_iter(bytes).filter(|m| !m.is_empty()).for_each(|m| found(m.start(), m.len())),
+            Finder::Literal(f) => {
+                for at in f.find_iter(bytes) {
+                    if !found(at, f.needle().len()) {
+                        break;
+                    }
+                }
+            }
+            Finder::Regex(r) => {
+                for m in r.find_iter(bytes).filter(|m| !m.is_empty()) {
+                    if !found(m.start(), m.len()) {
+                        break;
+                    }
+                }
+            }
         }
     }
 }
@@ -756,6 +769,7 @@ impl<'a> Selection<'_, 'a> {
                     if s < p.start && crosses && s >= task.start && s < task.end && !(cut && at + len == total) {
                         found.push((s, len as u64));
                     }
+                    found.len() <= task.cap
                 });
             }
             if let (Some(b), true) = (bytes, p.start < task.end) {
@@ -767,6 +781,8 @@ impl<'a> Selection<'_, 'a> {
                     if s < task.end && !(cut && at + len == stop && (stop - at) as u64 <= w) {
                         found.push((s, len as u64));
                     }
+                    // Past the cap the task is split: no need to look further.
+                    found.len() <= task.cap
                 });
             }
             if w > 0 {
@@ -891,7 +907,7 @@ impl<'a> Selection<'_, 'a> {
                         i = end;
                     } else {
                         flush_ascii(pid, &mut run, run_start, min_len, out);
-                        if base + i as u64 >= task.end {
+                        if base + i as u64 >= task.end || out.len() > task.cap {
                             break 'pieces;
                         }
                         i += 1;
@@ -956,7 +972,7 @@ impl<'a> Selection<'_, 'a> {
                             });
                         }
                         text.clear();
-                        if i >= until {
+                        if i >= until || out.len() > task.cap {
                             break;
                         }
                     } else if i >= until {
