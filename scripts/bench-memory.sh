@@ -5,7 +5,11 @@
 #      grep -c -F over the same pages file vs a bare memmem over it;
 #   2. full-process read (mem dump) of 256 MiB vs 1 GiB: time per byte;
 #   3. opening a multi-GB uncompressed tar: peak resident memory and time
-#      per member (ls of the tar).
+#      per member (ls of the tar);
+#   4. dense (768 MiB in one run) vs fragmented (200,000 one-page runs
+#      between pages not dumped, 800 MB) memory: search, strings and dump,
+#      time per dumped byte side by side, with grep -c -F and GNU strings
+#      over the same pages files. SECTIONS="4" runs only this one.
 # Needs hyperfine and /usr/bin/time (Debian packages hyperfine, time).
 # Prints ratios; the machine is shared and noisy, so absolute times mean little.
 set -euo pipefail
@@ -14,8 +18,12 @@ work=${BENCH_DIR:-$(mktemp -d /tmp/criu-images-bench.XXXXXX)}
 mib=${BENCH_MIB:-1024}
 needle=SYNTHETIC-NEEDLE-0123456789
 
+sections=${SECTIONS:-1 2 3 4}
 cargo build --release -q -p criu-images --bin criu-images --example synth_checkpoint --example memmem_file
+cargo build --release -q -p criu-images-benches --bin make-memory-inputs
 bin=target/release/criu-images
+want() { [[ " $sections " == *" $1 "* ]]; }
+if want 1 || want 2 || want 3; then
 [ -f "$work/cp/pages-1.img" ] || target/release/examples/synth_checkpoint "$work/cp" "$mib"
 [ -f "$work/small/pages-1.img" ] || target/release/examples/synth_checkpoint "$work/small" $((mib / 4))
 
@@ -61,4 +69,38 @@ import json, sys
 res = json.load(open(sys.argv[1]))["results"]
 print(f"ls of the tar: {res[-1]['mean'] * 1e6 / int(sys.argv[2]):.1f} us per member")
 PY
+fi
+
+if want 4; then
+echo "== 4. dense vs fragmented layouts (load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
+target/release/make-memory-inputs "$work/layouts" >/dev/null
+dense=$work/layouts/dense
+frag=$work/layouts/fragmented
+start() { "$bin" mem maps "$1" --pid 1 --format json | python3 -c 'import json,sys; print(hex(json.load(sys.stdin)[0]["start"]))'; }
+# grep and strings write to a pipe that hyperfine reads: with /dev/null GNU grep stops at the first match.
+hyperfine --output=pipe -N -w 1 -r ${RUNS:-5} --export-json "$work/layouts.json" \
+    "$bin mem search $dense --pid 1 -s $needle --all" \
+    "$bin mem search $frag --pid 1 -s $needle --all" \
+    "grep -c -F $needle $dense/pages-1.img" \
+    "grep -c -F $needle $frag/pages-1.img" \
+    "$bin mem strings $dense --pid 1 -n 8" \
+    "$bin mem strings $frag --pid 1 -n 8" \
+    "strings -n 8 $dense/pages-1.img" \
+    "strings -n 8 $frag/pages-1.img" \
+    "$bin mem dump $dense --pid 1 --vma $(start "$dense") -o $work/dense.bin" \
+    "$bin mem dump $frag --pid 1 --vma $(start "$frag") -o $work/frag.bin" >/dev/null
+rm -f "$work/dense.bin" "$work/frag.bin"
+python3 - "$work/layouts.json" "$(stat -c %s "$dense/pages-1.img")" "$(stat -c %s "$frag/pages-1.img")" <<'PY'
+import json, sys
+res = [x["mean"] for x in json.load(open(sys.argv[1]))["results"]]
+dense_bytes, frag_bytes = int(sys.argv[2]), int(sys.argv[3])
+names = ["mem search", "grep -c -F", "mem strings", "GNU strings", "mem dump"]
+for i, name in enumerate(names):
+    d, f = res[2 * i], res[2 * i + 1]
+    print(f"{name:12} dense {d:7.3f} s ({dense_bytes / d / 2**20:7.0f} MiB/s)  fragmented {f:7.3f} s ({frag_bytes / f / 2**20:7.0f} MiB/s)"
+          f"  fragmented/dense per byte = {(f / frag_bytes) / (d / dense_bytes):.2f}x")
+print(f"grep -c -F / mem search: dense {res[2] / res[0]:.2f}x, fragmented {res[3] / res[1]:.2f}x (target >= 1, 3 with two idle cores)")
+print(f"GNU strings / mem strings: dense {res[6] / res[4]:.2f}x, fragmented {res[7] / res[5]:.2f}x")
+PY
+fi
 echo "inputs kept in $work (BENCH_DIR=$work to reuse)"

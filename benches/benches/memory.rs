@@ -1,10 +1,15 @@
 //! Process memory: building the page index of a process and searching it,
 //! on a 256 MiB synthetic checkpoint (written to a temporary directory by
-//! criu-images' synth_checkpoint example logic, here inline).
+//! criu-images' synth_checkpoint example logic, here inline); and search,
+//! strings and dump on a dense layout (768 MiB in one run) next to a
+//! fragmented one (200,000 one-page runs between pages not dumped, 800 MB),
+//! whose times per byte should be alike (throughput is in dumped bytes).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criu_images::memory::Encoding;
 use criu_images::memory::{Pattern, SearchOptions};
 use criu_images::Checkpoint;
+use criu_images_benches::{write_memory_checkpoint, MemoryLayout};
 
 const MIB: u64 = 256;
 const NEEDLE: &[u8] = b"SYNTHETIC-NEEDLE-0123456789";
@@ -68,5 +73,32 @@ fn memory(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, memory);
+fn layouts(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, layout) in
+        [("dense-768MiB", MemoryLayout::Dense { mib: 768 }), ("fragmented-200k-runs", MemoryLayout::Fragmented { runs: 200_000 })]
+    {
+        let path = dir.path().join(name);
+        let bytes = write_memory_checkpoint(&path, layout).unwrap();
+        let checkpoint = Checkpoint::open(&path).unwrap();
+        let memory = checkpoint.memory(1).unwrap();
+        let mut group = c.benchmark_group(format!("memory-{name}"));
+        group.sample_size(10);
+        group.throughput(Throughput::Bytes(bytes));
+        let literal = Pattern::literal(NEEDLE);
+        let options = SearchOptions::default();
+        group.bench_function("search-literal", |b| b.iter(|| memory.search(&literal, &options).unwrap().len()));
+        group.bench_function("strings", |b| b.iter(|| memory.strings_iter(8, &[Encoding::Ascii], &options).count()));
+        let vma = memory.vmas()[0].clone();
+        let out = dir.path().join(format!("{name}.bin"));
+        group.bench_function("dump", |b| b.iter(|| memory.dump(vma.start, vma.end, &out).unwrap().dumped));
+        group.finish();
+        std::fs::remove_file(&out).ok();
+        drop(memory);
+        drop(checkpoint);
+        std::fs::remove_dir_all(&path).ok();
+    }
+}
+
+criterion_group!(benches, memory, layouts);
 criterion_main!(benches);

@@ -193,6 +193,87 @@ pub fn write_images(dir: &Path, files: &[ImageFileBytes]) -> std::io::Result<()>
     Ok(())
 }
 
+/// Shape of the process memory of [`write_memory_checkpoint`].
+#[derive(Clone, Copy, Debug)]
+pub enum MemoryLayout {
+    /// One area of `mib` MiB, dumped in one pagemap run.
+    Dense {
+        /// Size in MiB.
+        mib: u64,
+    },
+    /// One area of `2 * runs` pages: `runs` runs of one dumped page, each
+    /// followed by a page that was not dumped (reads as zeros), as CRIU
+    /// writes a process that touched every other page.
+    Fragmented {
+        /// Dumped runs (= dumped pages).
+        runs: u64,
+    },
+}
+
+/// The literal planted every 64 MiB of [`write_memory_checkpoint`]'s pages.
+pub const NEEDLE: &[u8] = b"SYNTHETIC-NEEDLE-0123456789";
+
+/// Base address of [`write_memory_checkpoint`]'s area.
+pub const MEMORY_BASE: u64 = 0x7f00_0000_0000;
+
+/// Writes an images directory of one process (pid 1) with one private
+/// anonymous area laid out as `layout`, its pages pseudo-random bytes
+/// (xorshift64*) with [`NEEDLE`] every 64 MiB, so that dense and
+/// fragmented layouts hold the same kind of bytes. Returns the dumped bytes.
+pub fn write_memory_checkpoint(dir: &Path, layout: MemoryLayout) -> std::io::Result<u64> {
+    use std::io::Write;
+    const PAGE: u64 = 4096;
+    std::fs::create_dir_all(dir)?;
+    let mut entries = String::from(r#"{"magic": "PAGEMAP", "entries": [{"pages_id": 1}"#);
+    let (dumped_pages, area_pages) = match layout {
+        MemoryLayout::Dense { mib } => {
+            let pages = mib * 256;
+            let _ = write!(entries, r#", {{"vaddr": {MEMORY_BASE}, "compat_nr_pages": 0, "flags": 4, "nr_pages": {pages}}}"#);
+            (pages, pages)
+        }
+        MemoryLayout::Fragmented { runs } => {
+            for i in 0..runs {
+                let _ =
+                    write!(entries, r#", {{"vaddr": {}, "compat_nr_pages": 0, "flags": 4, "nr_pages": 1}}"#, MEMORY_BASE + 2 * i * PAGE);
+            }
+            (runs, 2 * runs)
+        }
+    };
+    entries.push_str("]}");
+    let image = |name: &str, json: &str| std::fs::write(dir.join(name), encode(json, name));
+    image("pagemap-1.img", &entries)?;
+    image("pstree.img", r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]}"#)?;
+    image(
+        "mm-1.img",
+        &format!(
+            r#"{{"magic": "MM", "entries": [{{"mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0, "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0, "exe_file_id": 0, "mm_saved_auxv": [6, 4096], "vmas": [{{"start": {MEMORY_BASE}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}]}}]}}"#,
+            MEMORY_BASE + area_pages * PAGE
+        ),
+    )?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("pages-1.img"))?);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut chunk = vec![0u8; 1 << 20];
+    let total = dumped_pages * PAGE;
+    let mut written = 0u64;
+    while written < total {
+        let n = chunk.len().min((total - written) as usize);
+        for word in chunk[..n].chunks_mut(8) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            let v = state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+            word.copy_from_slice(&v[..word.len()]);
+        }
+        if written.is_multiple_of(64 << 20) && n > 1000 {
+            chunk[1000..1000 + NEEDLE.len()].copy_from_slice(NEEDLE);
+        }
+        file.write_all(&chunk[..n])?;
+        written += n as u64;
+    }
+    file.flush()?;
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

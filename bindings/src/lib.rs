@@ -166,6 +166,8 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<memory::Hit>()?;
     m.add_class::<memory::HitArea>()?;
     m.add_class::<memory::StringHit>()?;
+    m.add_class::<memory::HitIterator>()?;
+    m.add_class::<memory::StringIterator>()?;
     m.add_class::<process::Process>()?;
     m.add_class::<process::Thread>()?;
     m.add_class::<process::Creds>()?;

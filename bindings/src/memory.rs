@@ -2,6 +2,7 @@
 //! views, search and strings; and the records they return.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchCursor, SearchOptions, StringsCursor, VmaKind};
 use criu_images::Error;
 
 use crate::buffer;
@@ -176,19 +177,53 @@ impl Memory {
         range: Option<(u64, u64)>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<StringHit>> {
-        let encodings = one_or_many(encodings)?.unwrap_or_else(|| vec!["ascii".to_string()]);
-        let encodings = encodings
-            .iter()
-            .map(|e| {
-                Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\"")))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let encodings = parse_encodings(encodings)?;
         let mut options = search_options(0, perms, kind, range, None)?;
         let found = run_with(py, progress, |counter| {
             options.progress = Some(counter.clone());
             self.index().strings(min_len, &encodings, &options)
         })?;
         Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
+    }
+
+    /// Like `search()`, as an iterator of `Hit` in address order: hits are
+    /// found a batch at a time (a few MiB per core, in parallel, with the
+    /// GIL released) as the loop asks for them, so memory holds one batch,
+    /// not every hit. `max_hits=None`: every hit. Ctrl-C stops a batch.
+    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_iter<'py>(
+        &self,
+        py: Python<'py>,
+        pattern: &Bound<'py, PyAny>,
+        regex: bool,
+        context: u64,
+        perms: Option<String>,
+        kind: Option<&Bound<'py, PyAny>>,
+        range: Option<(u64, u64)>,
+        max_hits: Option<usize>,
+    ) -> PyResult<HitIterator> {
+        let pattern = to_pattern(py, pattern, regex)?;
+        let options = search_options(context, perms, kind, range, max_hits)?;
+        let cursor = self.index().search_cursor(&options);
+        Ok(HitIterator { cell: self.cell.clone(), pattern, options, cursor, batch: VecDeque::new() })
+    }
+
+    /// Like `strings()`, as an iterator of `StringHit` in address order,
+    /// found a batch at a time as the loop asks for them (see `search_iter()`).
+    #[pyo3(signature = (min_len = 4, encodings = None, *, perms = None, kind = None, range = None))]
+    fn strings_iter(
+        &self,
+        min_len: usize,
+        encodings: Option<&Bound<'_, PyAny>>,
+        perms: Option<String>,
+        kind: Option<&Bound<'_, PyAny>>,
+        range: Option<(u64, u64)>,
+    ) -> PyResult<StringIterator> {
+        let encodings = parse_encodings(encodings)?;
+        let options = search_options(0, perms, kind, range, None)?;
+        let cursor = self.index().strings_cursor(min_len, &encodings, &options);
+        Ok(StringIterator { cell: self.cell.clone(), options, cursor, batch: VecDeque::new() })
     }
 
     /// Writes memory to the file `path`: `addr` and `size`, or the whole
@@ -208,7 +243,13 @@ impl Memory {
     ) -> PyResult<Bound<'py, PyDict>> {
         let index = self.index();
         let (start, end) = match (addr, size, vma) {
-            (Some(addr), Some(size), None) => (addr, addr.saturating_add(size)),
+            (Some(addr), Some(size), None) => match addr.checked_add(size) {
+                Some(end) => (addr, end),
+                None => {
+                    let detail = format!("size {size:#x} from {addr:#x} runs past the end of the address space");
+                    return Err(to_py(py, Error::Memory { pid: index.pid(), address: addr, detail, checkpoint: String::new() }));
+                }
+            },
             (None, None, Some(vma)) => {
                 let inside: u64 = match vma.extract() {
                     Ok(address) => address,
@@ -244,6 +285,78 @@ impl Memory {
     /// The regions as an HTML table, for notebooks.
     fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
         display::html(slf.py(), "memory_html", slf.as_any())
+    }
+}
+
+/// `encodings=`: a str or a sequence of str, `ascii` by default.
+fn parse_encodings(encodings: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Encoding>> {
+    let encodings = one_or_many(encodings)?.unwrap_or_else(|| vec!["ascii".to_string()]);
+    encodings
+        .iter()
+        .map(|e| Encoding::parse(e).ok_or_else(|| PyValueError::new_err(format!("unknown encoding {e:?}: use \"ascii\" or \"utf-16le\""))))
+        .collect()
+}
+
+/// Hits (or strings) an iterator asks the crate for at a time.
+const ITER_BATCH: usize = 1024;
+
+/// Hits of `Memory.search_iter()`, in address order.
+#[pyclass(module = "criu_images")]
+pub struct HitIterator {
+    cell: Arc<MemoryCell>,
+    pattern: Pattern,
+    options: SearchOptions,
+    cursor: SearchCursor,
+    batch: VecDeque<memory::Hit>,
+}
+
+#[pymethods]
+impl HitIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Hit>> {
+        if self.batch.is_empty() {
+            let HitIterator { cell, pattern, options, cursor, batch } = self;
+            let index = cell.borrow_dependent();
+            // With the GIL released; Ctrl-C cancels the batch through the progress.
+            let found = run_with(py, None, |counter| {
+                let options = SearchOptions { progress: Some(counter.clone()), ..options.clone() };
+                index.search_next(cursor, pattern, &options, ITER_BATCH)
+            })?;
+            batch.extend(found);
+        }
+        Ok(self.batch.pop_front().map(|hit| Hit { hit }))
+    }
+}
+
+/// Strings of `Memory.strings_iter()`, in address order.
+#[pyclass(module = "criu_images")]
+pub struct StringIterator {
+    cell: Arc<MemoryCell>,
+    options: SearchOptions,
+    cursor: StringsCursor,
+    batch: VecDeque<memory::StringHit>,
+}
+
+#[pymethods]
+impl StringIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<StringHit>> {
+        if self.batch.is_empty() {
+            let StringIterator { cell, options, cursor, batch } = self;
+            let index = cell.borrow_dependent();
+            let found = run_with(py, None, |counter| {
+                let options = SearchOptions { progress: Some(counter.clone()), ..options.clone() };
+                index.strings_next(cursor, &options, ITER_BATCH)
+            })?;
+            batch.extend(found);
+        }
+        Ok(self.batch.pop_front().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }))
     }
 }
 

@@ -145,7 +145,7 @@ pub enum Error {
 
     /// Process memory that cannot be read as asked: not mapped, or not in the
     /// checkpoint (lazy pages, unmodified file pages).
-    #[error("process {pid}: {address:#x}: {detail}")]
+    #[error("{}process {pid}: {address:#x}: {detail}", if checkpoint.is_empty() { String::new() } else { format!("{checkpoint}: ") })]
     Memory {
         /// The process id as the images hold it.
         pid: u32,
@@ -153,6 +153,9 @@ pub enum Error {
         address: u64,
         /// Why.
         detail: String,
+        /// The checkpoint, where the caller knows it (the command line names
+        /// it); empty otherwise.
+        checkpoint: String,
     },
 
     /// A search pattern that cannot be used (bad regex, bad hex).

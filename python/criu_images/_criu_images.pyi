@@ -188,6 +188,28 @@ class Memory:
         range: Optional[Tuple[int, int]] = None,
         progress: _Progress = None,
     ) -> List[StringHit]: ...
+    def search_iter(
+        self,
+        pattern: Union[bytes, str],
+        *,
+        regex: bool = False,
+        context: int = 0,
+        perms: Optional[str] = None,
+        kind: _Kind = None,
+        range: Optional[Tuple[int, int]] = None,
+        max_hits: Optional[int] = None,
+    ) -> HitIterator:
+        """Hits in address order, found a batch at a time as the loop asks: memory holds one batch."""
+    def strings_iter(
+        self,
+        min_len: int = 4,
+        encodings: Union[str, Sequence[str]] = ("ascii",),
+        *,
+        perms: Optional[str] = None,
+        kind: _Kind = None,
+        range: Optional[Tuple[int, int]] = None,
+    ) -> StringIterator:
+        """Strings in address order, found a batch at a time as the loop asks."""
     def dump(
         self,
         path: _PathLike,
@@ -198,6 +220,18 @@ class Memory:
         progress: _Progress = None,
     ) -> Dict[str, int]: ...
     def _repr_html_(self) -> str: ...
+
+class HitIterator:
+    """Hits of Memory.search_iter(), in address order."""
+
+    def __iter__(self) -> HitIterator: ...
+    def __next__(self) -> Hit: ...
+
+class StringIterator:
+    """Strings of Memory.strings_iter(), in address order."""
+
+    def __iter__(self) -> StringIterator: ...
+    def __next__(self) -> StringHit: ...
 
 class PagesBuffer:
     """Read-only pages of a checkpoint behind a zero-copy memoryview."""

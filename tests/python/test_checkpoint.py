@@ -261,6 +261,26 @@ def test_process_memory_and_search_reuse_one_index():
         assert "<table>" in every._repr_html_()
 
 
+def test_search_iter_and_strings_iter_stream_what_the_lists_hold():
+    with criu_images.open(FIXTURES / "counter-host/images") as cp:
+        memory = cp.memory(24152)
+        key = lambda h: (h.address, h.match, h.context_start, h.context, h.vma.start)
+        listed = memory.search(b"\0\0\0\0", context=4)
+        assert len(listed) > 3000, "more hits than one batch"
+        hits = memory.search_iter(b"\0\0\0\0", context=4)
+        assert iter(hits) is hits
+        first = next(hits)
+        assert [key(first)] + [key(h) for h in hits] == [key(h) for h in listed]
+        assert [h.address for h in listed] == sorted(h.address for h in listed)
+        assert [key(h) for h in memory.search_iter(rb"\x00{4}", regex=True, context=4, max_hits=5)] == [key(h) for h in listed[:5]]
+        both = ("ascii", "utf-16le")
+        strings = [(s.address, s.text, s.encoding) for s in memory.strings(4, both)]
+        assert [(s.address, s.text, s.encoding) for s in memory.strings_iter(4, both)] == strings
+        assert [s[0] for s in strings] == sorted(s[0] for s in strings)
+        with pytest.raises(ValueError):
+            memory.strings_iter(4, ["ebcdic"])
+
+
 def test_strings_find_markers_at_their_addresses():
     truth = json.loads((FIXTURES / "counter-host/truth.json").read_text())
     with criu_images.open(FIXTURES / "counter-host/images") as cp:

@@ -2,13 +2,17 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
-use crate::memory::{search_all, Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use crate::memory::{Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+
+/// Matches `mem search` prints unless told otherwise: a pattern that
+/// matches everywhere must not flood the terminal.
+pub(crate) const DEFAULT_MAX: usize = 10_000;
 
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
@@ -98,9 +102,13 @@ pub(crate) struct SearchArgs {
     context: u64,
     #[command(flatten)]
     filters: Filters,
-    /// Stop after this many matches.
+    /// Stop after this many matches (0: no limit); a note on stderr says
+    /// when it stopped there.
+    #[arg(long, default_value_t = DEFAULT_MAX, conflicts_with = "all")]
+    max: usize,
+    /// Every match (same as --max 0).
     #[arg(long)]
-    max: Option<usize>,
+    all: bool,
     /// Output format (JSON: see docs/memory.md).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -197,15 +205,28 @@ fn parse_kind(text: &str) -> std::result::Result<VmaKind, String> {
 
 /// Processes with memory: dead and zombie tasks have none and are skipped
 /// when every process is asked for.
-fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>, rootfs: &'c Rootfs<'c>) -> Result<Vec<ProcessMemory<'c>>> {
-    let pids = match pid {
-        None => checkpoint.memory_pids()?,
+fn memory_pids(checkpoint: &Checkpoint, pid: Option<u32>) -> Result<Vec<u32>> {
+    match pid {
+        None => checkpoint.memory_pids(),
         Some(pid) => {
             checkpoint.require_pid(pid)?;
-            vec![pid]
+            Ok(vec![pid])
         }
-    };
-    pids.into_iter().map(|p| checkpoint.memory_with(p, rootfs.source())).collect()
+    }
+}
+
+fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>, rootfs: &'c Rootfs<'c>) -> Result<Vec<ProcessMemory<'c>>> {
+    memory_pids(checkpoint, pid)?.into_iter().map(|p| checkpoint.memory_with(p, rootfs.source())).collect()
+}
+
+/// Memory errors name the checkpoint, as other errors of a checkpoint do.
+fn named(path: &Path) -> impl Fn(Error) -> Error + '_ {
+    move |err| match err {
+        Error::Memory { pid, address, detail, checkpoint } if checkpoint.is_empty() => {
+            Error::Memory { pid, address, detail, checkpoint: path.display().to_string() }
+        }
+        other => other,
+    }
 }
 
 fn options(filters: &Filters) -> SearchOptions {
@@ -215,11 +236,28 @@ fn options(filters: &Filters) -> SearchOptions {
 pub(crate) fn run(command: MemCommand, out: &mut dyn Write) -> Result<()> {
     match command {
         MemCommand::Maps(args) => maps(args, out),
-        MemCommand::Search(args) => search(args, out),
-        MemCommand::Strings(args) => strings(args, out),
-        MemCommand::Read(args) => read(args, out),
-        MemCommand::Dump(args) => dump(args, out),
+        MemCommand::Search(args) => {
+            let path = args.target.path.clone();
+            search(args, out).map_err(named(&path))
+        }
+        MemCommand::Strings(args) => {
+            let path = args.target.path.clone();
+            strings(args, out).map_err(named(&path))
+        }
+        MemCommand::Read(args) => {
+            let path = args.path.clone();
+            read(args, out).map_err(named(&path))
+        }
+        MemCommand::Dump(args) => {
+            let path = args.path.clone();
+            dump(args, out).map_err(named(&path))
+        }
     }
+}
+
+/// Writes to the output; a closed pipe (`| head`) ends the command quietly.
+fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<()> {
+    out.write_fmt(text).map_err(|e| Error::io("<stdout>", e))
 }
 
 fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
@@ -299,54 +337,68 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut options = options(&args.filters);
     options.context = args.context;
-    options.max_hits = args.max;
-    let hits = search_all(&memories(&checkpoint, args.target.pid, &rootfs)?, &pattern, &options)?;
-    match args.format {
-        Format::Json => {
-            out.write_all(hits_json(&hits).as_bytes()).ok();
-        }
-        Format::Table => {
-            writeln!(out, "{:>7}  {:<18} {:<5} {:<40} MATCH", "PID", "ADDRESS", "PERMS", "AREA").ok();
-            for hit in &hits {
+    let max = if args.all || args.max == 0 { usize::MAX } else { args.max };
+    let json = args.format == Format::Json;
+    if json {
+        emit(out, format_args!("["))?;
+    } else {
+        emit(out, format_args!("{:>7}  {:<18} {:<5} {:<40} MATCH\n", "PID", "ADDRESS", "PERMS", "AREA"))?;
+    }
+    // Hits go out as they are found, in address order, one process after the other.
+    let mut count = 0usize;
+    let mut stopped = false;
+    'processes: for pid in memory_pids(&checkpoint, args.target.pid)? {
+        let memory = checkpoint.memory_with(pid, rootfs.source())?;
+        // One more than allowed, to know whether there were more.
+        options.max_hits = Some(max.saturating_sub(count).saturating_add(1));
+        for hit in memory.search_iter(&pattern, &options) {
+            let hit = hit?;
+            if count == max {
+                stopped = true;
+                break 'processes;
+            }
+            if json {
+                emit(out, format_args!("{}\n  {}", if count > 0 { "," } else { "" }, hit_json(&hit)))?;
+            } else {
                 let area = hit.area.path.clone().unwrap_or_else(|| format!("{:x}-{:x}", hit.area.start, hit.area.end));
-                writeln!(out, "{:>7}  {:#018x} {:<5} {:<40} {}", hit.pid, hit.address, hit.area.perms, area, escape(&hit.matched)).ok();
+                emit(
+                    out,
+                    format_args!("{:>7}  {:#018x} {:<5} {:<40} {}\n", hit.pid, hit.address, hit.area.perms, area, escape(&hit.matched)),
+                )?;
                 if args.context > 0 {
-                    writeln!(out, "{:>7}  context at {:#x}: {}", "", hit.context_start, escape(&hit.context)).ok();
+                    emit(out, format_args!("{:>7}  context at {:#x}: {}\n", "", hit.context_start, escape(&hit.context)))?;
                 }
             }
-            writeln!(out, "{} matches", hits.len()).ok();
+            count += 1;
         }
+    }
+    if json {
+        emit(out, format_args!("{}]\n", if count > 0 { "\n" } else { "" }))?;
+    } else {
+        emit(out, format_args!("{count} matches\n"))?;
+    }
+    if stopped {
+        out.flush().map_err(|e| Error::io("<stdout>", e))?;
+        eprintln!("criu-images: note: stopped after {max} matches (--max); --max N or --all for more");
     }
     Ok(())
 }
 
-/// The JSON of `mem search --format json` (schema: docs/memory.md, version 1).
-pub(crate) fn hits_json(hits: &[Hit]) -> String {
-    let mut json = String::from("[");
-    for (i, hit) in hits.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        write!(
-            json,
-            "\n  {{\"pid\": {}, \"address\": {}, \"vma_start\": {}, \"vma_end\": {}, \"perms\": \"{}\", \"path\": {}, \"match\": \"{}\", \"context_start\": {}, \"context\": \"{}\"}}",
-            hit.pid,
-            hit.address,
-            hit.area.start,
-            hit.area.end,
-            hit.area.perms,
-            json_opt_string(hit.area.path.as_deref()),
-            hex(&hit.matched),
-            hit.context_start,
-            hex(&hit.context)
-        )
-        .ok();
-    }
-    if !hits.is_empty() {
-        json.push('\n');
-    }
-    json.push_str("]\n");
-    json
+/// One hit of `mem search --format json` (schema: docs/memory.md,
+/// version 1): an object on one line.
+fn hit_json(hit: &Hit) -> String {
+    format!(
+        "{{\"pid\": {}, \"address\": {}, \"vma_start\": {}, \"vma_end\": {}, \"perms\": \"{}\", \"path\": {}, \"match\": \"{}\", \"context_start\": {}, \"context\": \"{}\"}}",
+        hit.pid,
+        hit.address,
+        hit.area.start,
+        hit.area.end,
+        hit.area.perms,
+        json_opt_string(hit.area.path.as_deref()),
+        hex(&hit.matched),
+        hit.context_start,
+        hex(&hit.context)
+    )
 }
 
 fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
@@ -358,13 +410,16 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
     };
     let options = options(&args.filters);
     let rootfs = args.target.rootfs.load(&checkpoint)?;
-    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
-        for s in memory.strings(args.min_len, encodings, &options)? {
+    // Strings go out as they are found, in address order: memory stays bounded by the index.
+    for pid in memory_pids(&checkpoint, args.target.pid)? {
+        let memory = checkpoint.memory_with(pid, rootfs.source())?;
+        for s in memory.strings_iter(args.min_len, encodings, &options) {
+            let s = s?;
             let tag = match s.encoding {
                 Encoding::Ascii => "",
                 Encoding::Utf16Le => " (utf-16le)",
             };
-            writeln!(out, "{} {:#x}{tag} {}", s.pid, s.address, s.text).ok();
+            emit(out, format_args!("{} {:#x}{tag} {}\n", s.pid, s.address, s.text))?;
         }
     }
     Ok(())
@@ -388,7 +443,17 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     let rootfs = args.rootfs.load(&checkpoint)?;
     let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let (start, end) = match (args.addr, args.len, args.vma) {
-        (Some(addr), Some(len), _) => (addr, addr.saturating_add(len)),
+        (Some(addr), Some(len), _) => match addr.checked_add(len) {
+            Some(end) => (addr, end),
+            None => {
+                return Err(Error::Memory {
+                    pid: args.pid,
+                    address: addr,
+                    detail: format!("--len {len:#x} from {addr:#x} runs past the end of the address space"),
+                    checkpoint: String::new(),
+                })
+            }
+        },
         (_, _, Some(inside)) => {
             let vma = memory.area_containing(inside)?;
             (vma.start, vma.end)

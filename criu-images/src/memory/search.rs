@@ -9,6 +9,7 @@
 //! memory is contiguous. Zero pages hold nothing the process wrote and are
 //! not searched; missing pages are not in the checkpoint.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use memchr::memmem;
@@ -157,74 +158,413 @@ pub struct StringHit {
     pub text: String,
 }
 
-/// A run of pieces at contiguous addresses, all dumped or zero.
-struct Stream<'p, 'a> {
-    pieces: &'p [Piece<'a>],
+/// Matches (or strings) one task may collect before it is split in two:
+/// bounds the memory of a search whose pattern matches everywhere.
+const TASK_CAP: usize = 1 << 16;
+
+/// Pieces a task may hold even if they hold few bytes (missing and zero
+/// pieces cost a visit each), so that batches stay short.
+const TASK_PIECES: usize = 1 << 15;
+
+/// Pieces visited between two cancellation checks.
+const PIECES_PER_CHECK: usize = 4096;
+
+/// The matches (or strings) that start in `[start, end)`. The selected
+/// address space is cut into such tasks, each with about [`CHUNK`] dumped
+/// bytes; they run in parallel batches and their results are emitted in
+/// task order, which is address order.
+#[derive(Clone, Copy, Debug)]
+struct Task {
+    /// Index of the first piece ending after `start`.
+    first: usize,
+    start: u64,
+    end: u64,
+    /// Dumped bytes of the selection in `[start, end)` (for progress).
+    bytes: u64,
+    /// Results past which the task gives up, to be split.
+    cap: usize,
 }
 
-impl Stream<'_, '_> {
-    fn start(&self) -> u64 {
-        self.pieces[0].start
+/// The memory `options` select: pieces clipped to `options.range`, in
+/// areas `options` wants.
+struct Selection<'m, 'a> {
+    memory: &'m ProcessMemory<'a>,
+    options: &'m SearchOptions,
+    lo: u64,
+    hi: u64,
+}
+
+impl<'m, 'a> Selection<'m, 'a> {
+    fn new(memory: &'m ProcessMemory<'a>, options: &'m SearchOptions) -> Selection<'m, 'a> {
+        let (lo, hi) = options.range.unwrap_or((0, u64::MAX));
+        Selection { memory, options, lo, hi: hi.max(lo) }
     }
 
-    fn end(&self) -> u64 {
-        self.pieces[self.pieces.len() - 1].end
+    /// Index of the first piece ending after `addr`.
+    fn index(&self, addr: u64) -> usize {
+        self.memory.pieces.partition_point(|p| p.end <= addr)
     }
 
-    /// Copies `[start, end)` (clipped to the stream) out of the pieces.
-    fn bytes(&self, start: u64, end: u64) -> (u64, Vec<u8>) {
-        let start = start.max(self.start());
-        let end = end.min(self.end());
-        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
-        for piece in self.pieces {
-            if piece.end <= start || piece.start >= end {
-                continue;
+    /// Piece `k` clipped to the selection and to addresses from `from`;
+    /// `None` past the selection.
+    fn piece(&self, k: usize, from: u64) -> Option<Piece<'a>> {
+        let p = self.memory.pieces.get(k)?;
+        if p.start >= self.hi {
+            return None;
+        }
+        let from = from.max(self.lo);
+        if p.end <= from {
+            // Not reached by the callers; an empty piece reads as nothing.
+            return Some(Piece { start: p.end, end: p.end, vma: p.vma, content: Content::Zero });
+        }
+        Some(p.clip(from, self.hi))
+    }
+
+    /// Dumped, file-filled or zero bytes of a selected area.
+    fn readable(&self, p: &Piece<'_>) -> bool {
+        !p.is_empty()
+            && matches!(p.content, Content::Dumped(_) | Content::File(..) | Content::Zero)
+            && self.memory.vmas.get(p.vma).is_some_and(|v| self.options.wants(v))
+    }
+
+    /// The bytes of a selected piece (`None` for zero, missing and unselected pieces).
+    fn bytes(&self, p: &Piece<'a>) -> Option<&'a [u8]> {
+        if self.readable(p) {
+            p.content.bytes()
+        } else {
+            None
+        }
+    }
+
+    /// Whether piece `k + 1` continues piece `p` (= piece `k`, clipped) at
+    /// the next address, readable (and not zero if `zero_breaks`).
+    fn continues(&self, k: usize, p: &Piece<'_>, zero_breaks: bool) -> bool {
+        self.piece(k + 1, self.lo).is_some_and(|n| n.start == p.end && self.readable(&n) && !(zero_breaks && n.content == Content::Zero))
+    }
+
+    /// Dumped bytes of the selection: what a search reads.
+    fn searchable_bytes(&self) -> u64 {
+        let mut total = 0;
+        let mut k = self.index(self.lo);
+        while let Some(p) = self.piece(k, self.lo) {
+            total += self.bytes(&p).map_or(0, |b| b.len() as u64);
+            k += 1;
+        }
+        total
+    }
+
+    /// The selection cut into tasks of about `chunk` dumped bytes (at most
+    /// [`TASK_PIECES`] pieces each), in address order; every selected
+    /// address belongs to exactly one task.
+    fn plan(&self, chunk: u64, cap: usize) -> VecDeque<Task> {
+        let mut tasks = VecDeque::new();
+        let first = self.index(self.lo);
+        let mut cur = Task { first, start: self.lo, end: self.hi, bytes: 0, cap };
+        let mut pieces = 0;
+        let mut k = first;
+        while let Some(p) = self.piece(k, self.lo) {
+            let mut left = self.bytes(&p).map_or(0, |b| b.len() as u64);
+            let mut at = p.start;
+            while left > 0 {
+                if cur.bytes >= chunk {
+                    cur.end = at;
+                    tasks.push_back(cur);
+                    cur = Task { first: k, start: at, end: self.hi, bytes: 0, cap };
+                    pieces = 0;
+                }
+                let take = left.min(chunk - cur.bytes);
+                cur.bytes += take;
+                at += take;
+                left -= take;
             }
-            let p = piece.clip(start, end);
-            match p.content {
-                Content::Dumped(bytes) | Content::File(bytes, _) => out.extend_from_slice(bytes),
-                _ => out.resize(out.len() + p.len() as usize, 0),
+            pieces += 1;
+            k += 1;
+            if pieces >= TASK_PIECES && p.end < self.hi {
+                cur.end = p.end;
+                tasks.push_back(cur);
+                cur = Task { first: k, start: p.end, end: self.hi, bytes: 0, cap };
+                pieces = 0;
             }
         }
-        (start, out)
+        tasks.push_back(cur);
+        tasks
+    }
+
+    /// `task` cut in two halves of about the same weight (a piece visited
+    /// weighs 1, a dumped byte 1); the task itself, uncapped, if it cannot
+    /// be cut (a task of one address cannot overflow).
+    fn split(&self, task: &Task) -> Vec<Task> {
+        let weight =
+            |k: usize| self.piece(k, task.start).filter(|p| p.start < task.end).map(|p| (p, self.bytes(&p).map_or(0, |b| b.len() as u64)));
+        let (mut total, mut k) = (0u64, task.first);
+        while let Some((p, bytes)) = weight(k) {
+            total += 1 + bytes.min(task.end - p.start);
+            k += 1;
+        }
+        let half = total / 2;
+        let (mut acc, mut k, mut cut) = (0u64, task.first, None);
+        while let Some((p, bytes)) = weight(k) {
+            let bytes = bytes.min(task.end - p.start);
+            if acc + 1 + bytes > half {
+                let inside = p.start + (half.saturating_sub(acc + 1)).min(bytes.saturating_sub(1));
+                cut = [inside, p.start, p.end].into_iter().find(|&x| x > task.start && x < task.end);
+                break;
+            }
+            acc += 1 + bytes;
+            k += 1;
+        }
+        let Some(cut) = cut else { return vec![Task { cap: usize::MAX, ..*task }] };
+        let part = |start: u64, end: u64| {
+            let mut bytes = 0;
+            let mut k = self.index(start);
+            while let Some(p) = self.piece(k, start).filter(|p| p.start < end) {
+                bytes += self.bytes(&p).map_or(0, |b| b.len() as u64).min(end - p.start);
+                k += 1;
+            }
+            Task { first: self.index(start), start, end, bytes, cap: task.cap }
+        };
+        vec![part(task.start, cut), part(cut, task.end)]
+    }
+
+    /// The bytes of `[start, end)`, which a match or its context found
+    /// readable (zeros for zero pages).
+    fn gather(&self, start: u64, end: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(end.saturating_sub(start).min(1 << 20) as usize);
+        let mut k = self.index(start);
+        while let Some(p) = self.piece(k, start).filter(|p| p.start < end) {
+            let p = p.clip(start, end);
+            match p.content.bytes() {
+                Some(bytes) => out.extend_from_slice(bytes),
+                None => out.resize(out.len() + p.len() as usize, 0),
+            }
+            k += 1;
+        }
+        out
+    }
+
+    /// `[start, end)` widened by up to `context` bytes each way, as far as
+    /// the selected memory is readable and contiguous. Visits only the
+    /// pieces it widens over.
+    fn widen(&self, start: u64, end: u64, context: u64) -> (u64, u64) {
+        if context == 0 {
+            return (start, end);
+        }
+        let want_start = start.saturating_sub(context).max(self.lo);
+        let mut from = start;
+        while from > want_start {
+            let k = self.index(from - 1);
+            let Some(p) = self.piece(k, self.lo).filter(|p| p.start < from && self.readable(p)) else { break };
+            from = p.start.max(want_start);
+        }
+        let want_end = end.saturating_add(context).min(self.hi);
+        let mut to = end;
+        while to < want_end {
+            let k = self.index(to);
+            let Some(p) = self.piece(k, self.lo).filter(|p| p.start <= to && self.readable(p)) else { break };
+            to = p.end.min(want_end);
+        }
+        (from, to)
     }
 }
+
+/// A compiled pattern, as the tasks use it (one per batch: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Finder<'p> {
+    Literal(memmem::Finder<'p>),
+    Regex(&'p Regex),
+}
+
+impl<'p> Finder<'p> {
+    fn new(pattern: &'p Pattern) -> Option<Finder<'p>> {
+        match pattern {
+            Pattern::Literal(needle) if needle.is_empty() => None,
+            Pattern::Literal(needle) => Some(Finder::Literal(memmem::Finder::new(needle))),
+            Pattern::Regex(regex) => Some(Finder::Regex(regex)),
+        }
+    }
+
+    /// Bytes a match may reach past the last byte where it can start
+    /// (guaranteed for regular expressions up to [`REGEX_WINDOW`]).
+    fn overlap(&self) -> u64 {
+        match self {
+            Finder::Literal(f) => f.needle().len() as u64 - 1,
+            Finder::Regex(_) => REGEX_WINDOW,
+        }
+    }
+
+    /// A literal without a NUL byte cannot touch a zero page: zero pages
+    /// then break the memory into independent streams.
+    fn zero_breaks(&self) -> bool {
+        matches!(self, Finder::Literal(f) if !f.needle().contains(&0))
+    }
+
+    fn is_regex(&self) -> bool {
+        matches!(self, Finder::Regex(_))
+    }
+
+    /// Calls `found(offset, length)` for each non-empty match in `bytes`,
+    /// until it returns false.
+    fn find(&self, bytes: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) {
+        match self {
+            Finder::Literal(f) => {
+                for at in f.find_iter(bytes) {
+                    if !found(at, f.needle().len()) {
+                        break;
+                    }
+                }
+            }
+            Finder::Regex(r) => {
+                for m in r.find_iter(bytes).filter(|m| !m.is_empty()) {
+                    if !found(m.start(), m.len()) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tasks still to run and the results of those run, not yet handed out.
+struct Cursor<T> {
+    tasks: VecDeque<Task>,
+    pending: VecDeque<T>,
+    /// Progress units per dumped byte (strings count each encoding).
+    units: u64,
+}
+
+impl<T: Send> Cursor<T> {
+    /// Runs batches of tasks (in parallel) until some results are pending
+    /// or no task is left; false when everything was handed out. A task
+    /// that gives up (`None`) is split and run again.
+    fn fill(
+        &mut self,
+        selection: &Selection<'_, '_>,
+        progress: Option<&Progress>,
+        run: impl Fn(&Task) -> Result<Option<Vec<T>>> + Sync,
+    ) -> Result<bool> {
+        while self.pending.is_empty() {
+            if self.tasks.is_empty() {
+                return Ok(false);
+            }
+            progress.map_or(Ok(()), Progress::check)?;
+            let n = self.tasks.len().min(2 * crate::parallel::threads());
+            let batch: Vec<Task> = self.tasks.drain(..n).collect();
+            let results = crate::parallel::map_tasks(batch.len(), |i| run(&batch[i]))?;
+            for (i, result) in results.into_iter().enumerate() {
+                match result {
+                    Some(items) => {
+                        self.pending.extend(items);
+                        if let Some(progress) = progress {
+                            progress.advance(batch[i].bytes * self.units);
+                        }
+                    }
+                    None => {
+                        for task in batch[i + 1..].iter().rev() {
+                            self.tasks.push_front(*task);
+                        }
+                        for task in selection.split(&batch[i]).into_iter().rev() {
+                            self.tasks.push_front(task);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// A search in progress: hits come out in address order, a batch at a
+/// time, from [`ProcessMemory::search_next`]. It owns no borrowed data, so
+/// it can live beside the memory (the Python iterator keeps one).
+pub struct SearchCursor {
+    cursor: Cursor<(u64, u64)>,
+    /// Hits still allowed by `max_hits`.
+    remaining: usize,
+}
+
+/// Strings being extracted: they come out in address order, a batch at a
+/// time, from [`ProcessMemory::strings_next`].
+pub struct StringsCursor {
+    cursor: Cursor<StringHit>,
+    min_len: usize,
+    ascii: bool,
+    utf16: bool,
+}
+
+/// Hits of [`ProcessMemory::search_iter`], in address order.
+pub struct SearchIter<'m, 'a> {
+    memory: &'m ProcessMemory<'a>,
+    pattern: &'m Pattern,
+    options: &'m SearchOptions,
+    cursor: SearchCursor,
+    batch: std::vec::IntoIter<Hit>,
+    failed: bool,
+}
+
+impl Iterator for SearchIter<'_, '_> {
+    type Item = Result<Hit>;
+
+    fn next(&mut self) -> Option<Result<Hit>> {
+        if let Some(hit) = self.batch.next() {
+            return Some(Ok(hit));
+        }
+        if self.failed {
+            return None;
+        }
+        match self.memory.search_next(&mut self.cursor, self.pattern, self.options, HITS_PER_BATCH) {
+            Ok(hits) => {
+                self.batch = hits.into_iter();
+                self.batch.next().map(Ok)
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+/// Strings of [`ProcessMemory::strings_iter`], in address order.
+pub struct StringsIter<'m, 'a> {
+    memory: &'m ProcessMemory<'a>,
+    options: &'m SearchOptions,
+    cursor: StringsCursor,
+    batch: std::vec::IntoIter<StringHit>,
+    failed: bool,
+}
+
+impl Iterator for StringsIter<'_, '_> {
+    type Item = Result<StringHit>;
+
+    fn next(&mut self) -> Option<Result<StringHit>> {
+        if let Some(hit) = self.batch.next() {
+            return Some(Ok(hit));
+        }
+        if self.failed {
+            return None;
+        }
+        match self.memory.strings_next(&mut self.cursor, self.options, HITS_PER_BATCH) {
+            Ok(found) => {
+                self.batch = found.into_iter();
+                self.batch.next().map(Ok)
+            }
+            Err(err) => {
+                self.failed = true;
+                Some(Err(err))
+            }
+        }
+    }
+}
+
+/// Hits (or strings) [`SearchIter`] and [`StringsIter`] take at a time.
+const HITS_PER_BATCH: usize = 1024;
 
 impl<'a> ProcessMemory<'a> {
-    /// Streams of readable memory selected by `options`.
-    fn streams<'p>(&'p self, options: &SearchOptions, pieces: &'p [Piece<'a>]) -> Vec<Stream<'p, 'a>> {
-        let mut streams = Vec::new();
-        let mut begin = 0;
-        let readable =
-            |p: &Piece<'_>| matches!(p.content, Content::Dumped(_) | Content::File(..) | Content::Zero) && options.wants(&self.vmas[p.vma]);
-        while begin < pieces.len() {
-            if !readable(&pieces[begin]) {
-                begin += 1;
-                continue;
-            }
-            let mut end = begin + 1;
-            while end < pieces.len() && readable(&pieces[end]) && pieces[end].start == pieces[end - 1].end {
-                end += 1;
-            }
-            streams.push(Stream { pieces: &pieces[begin..end] });
-            begin = end;
-        }
-        streams
-    }
-
-    /// The pieces `options.range` selects.
-    fn selected_pieces(&self, options: &SearchOptions) -> Vec<Piece<'a>> {
-        match options.range {
-            Some((start, end)) => self.pieces_in(start, end).collect(),
-            None => self.pieces.clone(),
-        }
-    }
-
     /// Bytes [`search`](Self::search) reads with these options: the dumped
     /// (and file-filled) memory of the selected areas; zero pages are not read.
     pub fn searchable_bytes(&self, options: &SearchOptions) -> u64 {
-        let pieces = self.selected_pieces(options);
-        self.streams(options, &pieces).iter().flat_map(|s| s.pieces.iter()).filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum()
+        Selection::new(self, options).searchable_bytes()
     }
 
     /// Finds `pattern` in this process's memory.
@@ -242,144 +582,412 @@ impl<'a> ProcessMemory<'a> {
         if let Some(progress) = &options.progress {
             progress.set_total(self.searchable_bytes(options));
         }
-        let hits = self.search_counted(pattern, options)?;
+        let hits = self.search_iter(pattern, options).collect::<Result<Vec<Hit>>>()?;
         if let Some(progress) = &options.progress {
             progress.finish();
         }
         Ok(hits)
     }
 
-    /// [`search`](Self::search), adding to a progress whose total the caller set.
-    fn search_counted(&self, pattern: &Pattern, options: &SearchOptions) -> Result<Vec<Hit>> {
+    /// The hits of [`search`](Self::search) as they are found, in address
+    /// order: memory is searched in parallel batches of a few MiB per core,
+    /// and only the hits of one batch are held. Adds the bytes searched to
+    /// `options.progress` (whose total the caller sets, e.g. to
+    /// [`searchable_bytes`](Self::searchable_bytes)); a cancelled progress
+    /// ends the iteration with [`Error::Cancelled`].
+    ///
+    /// ```no_run
+    /// # use criu_images::memory::{Pattern, ProcessMemory, SearchOptions};
+    /// # fn demo(memory: &ProcessMemory<'_>) -> criu_images::Result<()> {
+    /// let pattern = Pattern::literal("password=");
+    /// let options = SearchOptions::default();
+    /// for hit in memory.search_iter(&pattern, &options) {
+    ///     println!("{:#x}", hit?.address);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn search_iter<'m>(&'m self, pattern: &'m Pattern, options: &'m SearchOptions) -> SearchIter<'m, 'a> {
+        SearchIter { memory: self, pattern, options, cursor: self.search_cursor(options), batch: Vec::new().into_iter(), failed: false }
+    }
+
+    /// A [`SearchCursor`] over the memory `options` select, for
+    /// [`search_next`](Self::search_next) (the same `options` each time).
+    pub fn search_cursor(&self, options: &SearchOptions) -> SearchCursor {
+        let tasks = Selection::new(self, options).plan(CHUNK as u64, TASK_CAP);
+        SearchCursor { cursor: Cursor { tasks, pending: VecDeque::new(), units: 1 }, remaining: options.max_hits.unwrap_or(usize::MAX) }
+    }
+
+    /// The next hits of a search (at most `max`, at least one unless the
+    /// search is over), in address order; empty when it is over.
+    pub fn search_next(&self, cursor: &mut SearchCursor, pattern: &Pattern, options: &SearchOptions, max: usize) -> Result<Vec<Hit>> {
+        let selection = Selection::new(self, options);
+        let Some(finder) = Finder::new(pattern) else { return Ok(Vec::new()) };
         let progress = options.progress.as_deref();
-        let pieces = self.selected_pieces(options);
-        let limit = options.max_hits.unwrap_or(usize::MAX);
-        let mut hits: Vec<Hit> = Vec::new();
-        for stream in self.streams(options, &pieces) {
-            let mut found: Vec<(u64, u64)> = Vec::new();
-            match pattern {
-                Pattern::Literal(needle) if needle.is_empty() => {}
-                Pattern::Literal(needle) => {
-                    let finder = memmem::Finder::new(needle);
-                    let m = needle.len() as u64;
-                    found.extend(find_in_pieces(stream.pieces, CHUNK, needle.len() - 1, progress, |bytes| {
-                        finder.find_iter(bytes).map(|pos| (pos, needle.len())).collect()
-                    })?);
-                    for piece in &stream.pieces[..stream.pieces.len() - 1] {
-                        if m > 1 {
-                            let boundary = piece.end;
-                            let (base, window) = stream.bytes(boundary - (m - 1).min(boundary), boundary.saturating_add(m - 1));
-                            for pos in finder.find_iter(&window) {
-                                let at = base + pos as u64;
-                                if at < boundary && at + m > boundary {
-                                    found.push((at, m));
-                                }
-                            }
-                        }
-                    }
-                }
-                Pattern::Regex(regex) => {
-                    found.extend(find_in_pieces(stream.pieces, CHUNK, REGEX_WINDOW as usize, progress, |bytes| {
-                        regex.find_iter(bytes).filter(|m| !m.is_empty()).map(|m| (m.start(), m.len())).collect()
-                    })?);
-                    for piece in &stream.pieces[..stream.pieces.len() - 1] {
-                        let boundary = piece.end;
-                        let (base, window) = stream.bytes(boundary.saturating_sub(REGEX_WINDOW), boundary.saturating_add(REGEX_WINDOW));
-                        for m in regex.find_iter(&window) {
-                            let at = base + m.start() as u64;
-                            if at < boundary && at + m.len() as u64 > boundary {
-                                found.push((at, m.len() as u64));
-                            }
-                        }
-                    }
-                }
-            }
-            found.sort_unstable();
-            found.dedup();
-            for (address, len) in found {
-                if hits.len() >= limit {
+        let mut hits = Vec::new();
+        while hits.len() < max.max(1) && cursor.remaining > 0 {
+            if cursor.cursor.pending.is_empty() {
+                // Hand out what is here rather than wait for the next batch.
+                if !hits.is_empty() || !cursor.cursor.fill(&selection, progress, |task| selection.search_task(&finder, task, progress))? {
                     break;
                 }
-                let (_, matched) = stream.bytes(address, address + len);
-                let (context_start, context) =
-                    stream.bytes(address.saturating_sub(options.context), (address + len).saturating_add(options.context));
-                let vma = self.vma_at(address).cloned().unwrap_or_else(|| self.vmas[stream.pieces[0].vma].clone());
-                hits.push(Hit {
-                    pid: self.pid,
-                    address,
-                    matched,
-                    context_start,
-                    context,
-                    area: HitArea { start: vma.start, end: vma.end, perms: vma.perms(), path: vma.path.clone() },
-                });
             }
-            if hits.len() >= limit {
-                break;
-            }
+            let Some((address, len)) = cursor.cursor.pending.pop_front() else { break };
+            cursor.remaining -= 1;
+            hits.push(self.hit(&selection, address, len, options.context));
         }
         Ok(hits)
+    }
+
+    /// The hit at `[address, address + len)` with its bytes, context and area.
+    fn hit(&self, selection: &Selection<'_, 'a>, address: u64, len: u64, context: u64) -> Hit {
+        let end = address.saturating_add(len);
+        let (context_start, context_end) = selection.widen(address, end, context);
+        let vma = self.vma_at(address);
+        Hit {
+            pid: self.pid,
+            address,
+            matched: selection.gather(address, end),
+            context_start,
+            context: selection.gather(context_start, context_end),
+            area: HitArea {
+                start: vma.map_or(address, |v| v.start),
+                end: vma.map_or(end, |v| v.end),
+                perms: vma.map(Vma::perms).unwrap_or_default(),
+                path: vma.and_then(|v| v.path.clone()),
+            },
+        }
     }
 
     /// Printable strings of at least `min_len` characters in the selected
     /// memory, in address order. Progress counts the bytes read once per
     /// encoding.
     pub fn strings(&self, min_len: usize, encodings: &[Encoding], options: &SearchOptions) -> Result<Vec<StringHit>> {
-        let min_len = min_len.max(1);
-        let progress = options.progress.as_deref();
-        let ascii = encodings.contains(&Encoding::Ascii);
-        let utf16 = encodings.contains(&Encoding::Utf16Le);
-        if let Some(progress) = progress {
-            progress.set_total(self.searchable_bytes(options) * (u64::from(ascii) + u64::from(utf16)));
+        let cursor = self.strings_cursor(min_len, encodings, options);
+        if let Some(progress) = &options.progress {
+            progress.set_total(self.searchable_bytes(options) * cursor.cursor.units);
         }
-        let pieces = self.selected_pieces(options);
-        let mut out = Vec::new();
-        for stream in self.streams(options, &pieces) {
-            if ascii {
-                // Runs may continue from one piece (and one step) into the next.
-                let mut run: Vec<u8> = Vec::new();
-                let mut run_start = 0u64;
-                for piece in stream.pieces {
-                    let Some(bytes) = piece.content.bytes() else {
-                        flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
-                        continue;
-                    };
-                    for (step, chunk) in bytes.chunks(STEP).enumerate() {
-                        report(progress, 0)?;
-                        let base = piece.start + (step * STEP) as u64;
-                        let mut i = 0;
-                        while i < chunk.len() {
-                            if is_printable(chunk[i]) {
-                                if run.is_empty() {
-                                    run_start = base + i as u64;
-                                }
-                                let end = chunk[i..].iter().position(|&b| !is_printable(b)).map_or(chunk.len(), |n| i + n);
-                                run.extend_from_slice(&chunk[i..end]);
-                                i = end;
-                            } else {
-                                flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
-                                i += 1;
-                            }
-                        }
-                        report(progress, chunk.len())?;
-                    }
-                }
-                flush_ascii(self.pid, &mut run, run_start, min_len, &mut out);
-            }
-            if utf16 {
-                for piece in stream.pieces {
-                    if let Some(bytes) = piece.content.bytes() {
-                        report(progress, 0)?;
-                        utf16_strings(self.pid, piece.start, bytes, min_len, &mut out);
-                        report(progress, bytes.len())?;
-                    }
-                }
-            }
-        }
-        out.sort_by_key(|s| s.address);
-        if let Some(progress) = progress {
+        let found =
+            StringsIter { memory: self, options, cursor, batch: Vec::new().into_iter(), failed: false }.collect::<Result<Vec<_>>>()?;
+        if let Some(progress) = &options.progress {
             progress.finish();
         }
-        Ok(out)
+        Ok(found)
+    }
+
+    /// The strings of [`strings`](Self::strings) as they are found, in
+    /// address order, parallel and holding one batch at a time (see
+    /// [`search_iter`](Self::search_iter); the progress units are bytes
+    /// times encodings).
+    pub fn strings_iter<'m>(&'m self, min_len: usize, encodings: &[Encoding], options: &'m SearchOptions) -> StringsIter<'m, 'a> {
+        let cursor = self.strings_cursor(min_len, encodings, options);
+        StringsIter { memory: self, options, cursor, batch: Vec::new().into_iter(), failed: false }
+    }
+
+    /// A [`StringsCursor`] for [`strings_next`](Self::strings_next).
+    pub fn strings_cursor(&self, min_len: usize, encodings: &[Encoding], options: &SearchOptions) -> StringsCursor {
+        let ascii = encodings.contains(&Encoding::Ascii);
+        let utf16 = encodings.contains(&Encoding::Utf16Le);
+        let tasks = Selection::new(self, options).plan(CHUNK as u64, TASK_CAP);
+        StringsCursor {
+            cursor: Cursor { tasks, pending: VecDeque::new(), units: u64::from(ascii) + u64::from(utf16) },
+            min_len: min_len.max(1),
+            ascii,
+            utf16,
+        }
+    }
+
+    /// The next strings (at most `max`), in address order; empty when done.
+    pub fn strings_next(&self, cursor: &mut StringsCursor, options: &SearchOptions, max: usize) -> Result<Vec<StringHit>> {
+        let selection = Selection::new(self, options);
+        let progress = options.progress.as_deref();
+        let (min_len, ascii, utf16) = (cursor.min_len, cursor.ascii, cursor.utf16);
+        if !ascii && !utf16 {
+            return Ok(Vec::new());
+        }
+        if !cursor.cursor.fill(&selection, progress, |task| selection.strings_task(min_len, ascii, utf16, task, progress))? {
+            return Ok(Vec::new());
+        }
+        let n = cursor.cursor.pending.len().min(max.max(1));
+        Ok(cursor.cursor.pending.drain(..n).collect())
+    }
+}
+
+impl<'a> Selection<'_, 'a> {
+    /// The matches of `finder` starting in the task's range, in address
+    /// order; `None` past [`TASK_CAP`] of them (if capped).
+    ///
+    /// Inside a piece the search runs on the mapped bytes. Where two
+    /// readable pieces meet, a window of `carry` (the last `overlap` bytes
+    /// before the boundary, kept as the pieces go by) and the first
+    /// `overlap` bytes after it is searched for matches that cross it, so
+    /// the cost is the bytes plus `overlap` per boundary, whatever the
+    /// number of pieces.
+    fn search_task(&self, finder: &Finder<'_>, task: &Task, progress: Option<&Progress>) -> Result<Option<Vec<(u64, u64)>>> {
+        let w = finder.overlap();
+        let zero_breaks = finder.zero_breaks();
+        let regex = finder.is_regex();
+        let mut found: Vec<(u64, u64)> = Vec::new();
+        let mut carry: Vec<u8> = Vec::new();
+        // Address just past `carry`, when it holds readable bytes.
+        let mut carry_end: Option<u64> = None;
+        let mut window: Vec<u8> = Vec::new();
+        let mut k = task.first;
+        let mut visited = 0usize;
+        while let Some(p) = self.piece(k, task.start) {
+            let joined = carry_end == Some(p.start) && !carry.is_empty();
+            // Past the range, only windows that hold a byte of it matter.
+            if p.start >= task.end && !(joined && p.start - (carry.len() as u64) < task.end) {
+                break;
+            }
+            visited += 1;
+            if visited.is_multiple_of(PIECES_PER_CHECK) {
+                progress.map_or(Ok(()), Progress::check)?;
+            }
+            if !self.readable(&p) || (zero_breaks && p.content == Content::Zero) {
+                carry.clear();
+                carry_end = None;
+                k += 1;
+                continue;
+            }
+            let bytes = p.content.bytes();
+            if joined && w > 0 {
+                let head = w.min(p.len()) as usize;
+                window.clear();
+                window.extend_from_slice(&carry);
+                match bytes {
+                    Some(b) => window.extend_from_slice(&b[..head]),
+                    None => window.resize(window.len() + head, 0),
+                }
+                let base = p.start - carry.len() as u64;
+                // A regex match cut by the end of a short piece is found whole at the next boundary.
+                let cut = regex && p.len() < w && self.continues(k, &p, zero_breaks);
+                let total = window.len();
+                finder.find(&window, &mut |at, len| {
+                    let (s, e) = (base + at as u64, base + (at + len) as u64);
+                    // (A regex match that ends at the boundary was left to this window by the piece before.)
+                    let crosses = e > p.start || (regex && e == p.start);
+                    if s < p.start && crosses && s >= task.start && s < task.end && !(cut && at + len == total) {
+                        found.push((s, len as u64));
+                    }
+                    found.len() <= task.cap
+                });
+            }
+            if let (Some(b), true) = (bytes, p.start < task.end) {
+                let stop = (p.end.min(task.end.saturating_add(w)) - p.start) as usize;
+                let cut = regex && stop == b.len() && self.continues(k, &p, zero_breaks);
+                finder.find(&b[..stop], &mut |at, len| {
+                    let s = p.start + at as u64;
+                    // Matches reaching the piece's end near it are the boundary window's.
+                    if s < task.end && !(cut && at + len == stop && (stop - at) as u64 <= w) {
+                        found.push((s, len as u64));
+                    }
+                    // Past the cap the task is split: no need to look further.
+                    found.len() <= task.cap
+                });
+            }
+            if w > 0 {
+                if !joined {
+                    carry.clear();
+                }
+                let take = w.min(p.len()) as usize;
+                let keep = (w as usize - take).min(carry.len());
+                carry.drain(..carry.len() - keep);
+                match bytes {
+                    Some(b) => carry.extend_from_slice(&b[b.len() - take..]),
+                    None => carry.resize(carry.len() + take, 0),
+                }
+                carry_end = Some(p.end);
+            }
+            if found.len() > task.cap {
+                return Ok(None);
+            }
+            k += 1;
+        }
+        found.sort_unstable();
+        found.dedup();
+        Ok(Some(found))
+    }
+
+    /// The strings starting in the task's range, in address order; `None`
+    /// past [`TASK_CAP`] of them (if capped). A string that starts before
+    /// the range is the previous task's; one that starts inside it is
+    /// followed past its end.
+    fn strings_task(
+        &self,
+        min_len: usize,
+        ascii: bool,
+        utf16: bool,
+        task: &Task,
+        progress: Option<&Progress>,
+    ) -> Result<Option<Vec<StringHit>>> {
+        let mut out = Vec::new();
+        if ascii {
+            self.ascii_task(min_len, task, progress, &mut out)?;
+        }
+        if utf16 {
+            self.utf16_task(min_len, task, progress, &mut out)?;
+        }
+        if out.len() > task.cap {
+            return Ok(None);
+        }
+        out.sort_by_key(|s| s.address);
+        Ok(Some(out))
+    }
+
+    /// Whether the byte before `addr` is printable and readable, and
+    /// continues into `addr`.
+    fn printable_before(&self, addr: u64) -> bool {
+        if addr <= self.lo {
+            return false;
+        }
+        let k = self.index(addr - 1);
+        let Some(p) = self.piece(k, self.lo) else { return false };
+        let Some(bytes) = self.bytes(&p).filter(|_| p.start < addr) else { return false };
+        let printable = bytes.get((addr - 1 - p.start) as usize).is_some_and(|&b| is_printable(b));
+        printable && (p.end > addr || self.piece(k + 1, self.lo).is_some_and(|n| n.start == addr && self.bytes(&n).is_some()))
+    }
+
+    fn ascii_task(&self, min_len: usize, task: &Task, progress: Option<&Progress>, out: &mut Vec<StringHit>) -> Result<()> {
+        let pid = self.memory.pid;
+        let mut run: Vec<u8> = Vec::new();
+        let mut run_start = 0u64;
+        // Printable bytes continuing a string that started before the task.
+        let mut skipping = self.printable_before(task.start);
+        let mut last_end = task.start;
+        let mut k = task.first;
+        let mut visited = 0usize;
+        'pieces: while let Some(p) = self.piece(k, task.start) {
+            if p.start != last_end {
+                flush_ascii(pid, &mut run, run_start, min_len, out);
+                skipping = false;
+            }
+            if p.start >= task.end && run.is_empty() {
+                break;
+            }
+            visited += 1;
+            if visited.is_multiple_of(PIECES_PER_CHECK) {
+                progress.map_or(Ok(()), Progress::check)?;
+            }
+            k += 1;
+            last_end = p.end;
+            let Some(bytes) = self.bytes(&p) else {
+                flush_ascii(pid, &mut run, run_start, min_len, out);
+                skipping = false;
+                continue;
+            };
+            for (step, chunk) in bytes.chunks(STEP).enumerate() {
+                progress.map_or(Ok(()), Progress::check)?;
+                let base = p.start + (step * STEP) as u64;
+                let mut i = 0;
+                if skipping {
+                    match chunk.iter().position(|&b| !is_printable(b)) {
+                        Some(n) => {
+                            skipping = false;
+                            i = n;
+                        }
+                        None => {
+                            if base + chunk.len() as u64 >= task.end {
+                                // The whole range continues an earlier string.
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    }
+                }
+                while i < chunk.len() {
+                    if is_printable(chunk[i]) {
+                        if run.is_empty() {
+                            if base + i as u64 >= task.end {
+                                break 'pieces;
+                            }
+                            run_start = base + i as u64;
+                        }
+                        let end = chunk[i..].iter().position(|&b| !is_printable(b)).map_or(chunk.len(), |n| i + n);
+                        run.extend_from_slice(&chunk[i..end]);
+                        i = end;
+                    } else {
+                        flush_ascii(pid, &mut run, run_start, min_len, out);
+                        if base + i as u64 >= task.end || out.len() > task.cap {
+                            break 'pieces;
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        }
+        flush_ascii(pid, &mut run, run_start, min_len, out);
+        Ok(())
+    }
+
+    fn utf16_task(&self, min_len: usize, task: &Task, progress: Option<&Progress>, out: &mut Vec<StringHit>) -> Result<()> {
+        let pid = self.memory.pid;
+        let mut k = task.first;
+        let mut visited = 0usize;
+        while let Some(p) = self.piece(k, self.lo) {
+            if p.start >= task.end {
+                break;
+            }
+            k += 1;
+            visited += 1;
+            if visited.is_multiple_of(PIECES_PER_CHECK) {
+                progress.map_or(Ok(()), Progress::check)?;
+            }
+            let Some(bytes) = self.bytes(&p) else { continue };
+            if p.end <= task.start {
+                continue;
+            }
+            // Offsets in the piece where this task's strings may start.
+            let from = task.start.saturating_sub(p.start) as usize;
+            let until = (task.end.min(p.end) - p.start) as usize;
+            let is_char = |i: usize| i + 1 < bytes.len() && bytes[i + 1] == 0 && is_printable(bytes[i]);
+            for parity in 0..2 {
+                let mut i = from + (from + parity) % 2;
+                // A string running into the task from before is the previous task's.
+                if i >= 2 && is_char(i - 2) {
+                    while i < until && is_char(i) {
+                        i += 2;
+                    }
+                }
+                let mut text = String::new();
+                let mut run_start = None;
+                while i + 1 < bytes.len() {
+                    if (i >> 1).is_multiple_of(STEP) {
+                        progress.map_or(Ok(()), Progress::check)?;
+                    }
+                    if is_char(i) {
+                        if run_start.is_none() {
+                            if i >= until {
+                                break;
+                            }
+                            run_start = Some(i);
+                        }
+                        text.push(bytes[i] as char);
+                    } else if let Some(s) = run_start.take() {
+                        if text.len() >= min_len {
+                            out.push(StringHit {
+                                pid,
+                                address: p.start + s as u64,
+                                encoding: Encoding::Utf16Le,
+                                text: std::mem::take(&mut text),
+                            });
+                        }
+                        text.clear();
+                        if i >= until || out.len() > task.cap {
+                            break;
+                        }
+                    } else if i >= until {
+                        break;
+                    }
+                    i += 2;
+                }
+                if let Some(s) = run_start {
+                    if text.len() >= min_len {
+                        out.push(StringHit { pid, address: p.start + s as u64, encoding: Encoding::Utf16Le, text });
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -403,7 +1011,9 @@ pub fn search_all<'m, 'a: 'm>(
         if options.max_hits == Some(0) {
             break;
         }
-        hits.extend(memory.search_counted(pattern, &options)?);
+        for hit in memory.search_iter(pattern, &options) {
+            hits.push(hit?);
+        }
     }
     if let Some(progress) = &options.progress {
         progress.finish();
@@ -411,53 +1021,10 @@ pub fn search_all<'m, 'a: 'm>(
     Ok(hits)
 }
 
-/// Adds `units` to `progress`, and fails once it is cancelled.
-fn report(progress: Option<&Progress>, units: usize) -> Result<()> {
-    match progress {
-        None => Ok(()),
-        Some(progress) => {
-            progress.advance(units as u64);
-            progress.check()
-        }
-    }
-}
-
 /// Bytes one search task covers; large pieces are split so that every core
-/// takes part (the memory bandwidth of one core is not the machine's).
+/// takes part (the memory bandwidth of one core is not the machine's), and
+/// small pieces are batched so that a task is worth starting.
 const CHUNK: usize = 8 << 20;
-
-/// Runs `find` over the bytes of every piece, in parallel chunks that
-/// overlap by `overlap` bytes; returns `(address, length)` of each match,
-/// each reported once (by the chunk where it starts). Each chunk adds its
-/// own bytes to `progress`; a cancelled progress stops the work.
-fn find_in_pieces(
-    pieces: &[Piece<'_>],
-    chunk: usize,
-    overlap: usize,
-    progress: Option<&Progress>,
-    find: impl Fn(&[u8]) -> Vec<(usize, usize)> + Sync,
-) -> Result<Vec<(u64, u64)>> {
-    // (address of the chunk, bytes to search, bytes where a match may start)
-    let mut tasks: Vec<(u64, &[u8], usize)> = Vec::new();
-    for piece in pieces {
-        let Some(bytes) = piece.content.bytes() else { continue };
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let own = chunk.min(bytes.len() - offset);
-            let end = (offset + own + overlap).min(bytes.len());
-            tasks.push((piece.start + offset as u64, &bytes[offset..end], own));
-            offset += own;
-        }
-    }
-    let run = |(base, bytes, own): &(u64, &[u8], usize)| -> Result<Vec<(u64, u64)>> {
-        progress.map_or(Ok(()), Progress::check)?;
-        let found = find(bytes).into_iter().filter(|(at, _)| at < own).map(|(at, len)| (base + at as u64, len as u64)).collect();
-        report(progress, *own)?;
-        Ok(found)
-    };
-    let found = crate::parallel::map_tasks(tasks.len(), |i| run(&tasks[i]))?;
-    Ok(found.into_iter().flatten().collect())
-}
 
 fn is_printable(b: u8) -> bool {
     (0x20..0x7f).contains(&b) || b == b'\t'
@@ -465,81 +1032,235 @@ fn is_printable(b: u8) -> bool {
 
 fn flush_ascii(pid: u32, run: &mut Vec<u8>, start: u64, min_len: usize, out: &mut Vec<StringHit>) {
     if run.len() >= min_len {
-        let text = String::from_utf8(std::mem::take(run)).expect("printable ASCII");
+        // Printable ASCII is UTF-8.
+        let text = String::from_utf8_lossy(run).into_owned();
         out.push(StringHit { pid, address: start, encoding: Encoding::Ascii, text });
     }
     run.clear();
 }
 
-fn utf16_strings(pid: u32, base: u64, bytes: &[u8], min_len: usize, out: &mut Vec<StringHit>) {
-    for parity in 0..2 {
-        let mut i = parity;
-        let mut run_start = None;
-        let mut text = String::new();
-        while i + 1 < bytes.len() {
-            let (lo, hi) = (bytes[i], bytes[i + 1]);
-            if hi == 0 && is_printable(lo) {
-                run_start.get_or_insert(i);
-                text.push(lo as char);
-            } else {
-                if let Some(s) = run_start.take() {
-                    if text.len() >= min_len {
-                        out.push(StringHit { pid, address: base + s as u64, encoding: Encoding::Utf16Le, text: std::mem::take(&mut text) });
-                    }
-                }
-                text.clear();
-            }
-            i += 2;
-        }
-        if let Some(s) = run_start {
-            if text.len() >= min_len {
-                out.push(StringHit { pid, address: base + s as u64, encoding: Encoding::Utf16Le, text });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::{Missing, Vma};
 
-    #[test]
-    fn parallel_chunks_find_matches_across_their_edges_once() {
-        let mut bytes = vec![b'.'; 3 * CHUNK + 100];
-        let needle = b"NEEDLE";
-        let spots = [0, CHUNK - 3, CHUNK + 10, 2 * CHUNK - 1, 3 * CHUNK + 94];
-        for &at in &spots {
-            bytes[at..at + needle.len()].copy_from_slice(needle);
+    /// A small xorshift generator: tests are reproducible without a crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
         }
-        let piece = Piece { start: 0x1000, end: 0x1000 + bytes.len() as u64, vma: 0, content: Content::Dumped(&bytes) };
-        let finder = memmem::Finder::new(needle);
-        let progress = Progress::new();
-        progress.set_total(bytes.len() as u64);
-        let mut found = find_in_pieces(&[piece], CHUNK, needle.len() - 1, Some(&progress), |b| {
-            finder.find_iter(b).map(|p| (p, needle.len())).collect()
-        })
-        .unwrap();
-        assert_eq!(progress.done(), bytes.len() as u64);
-        found.sort_unstable();
-        let want: Vec<(u64, u64)> = spots.iter().map(|&at| (0x1000 + at as u64, 6)).collect();
-        assert_eq!(found, want);
+    }
+
+    /// A process of three areas (`rw-p`, `r-xp`, `rw-p`) cut into many tiny
+    /// pieces: dumped, zero, missing, and gaps. `bytes` holds the dumped bytes.
+    fn fragmented(seed: u64, bytes: &[u8]) -> ProcessMemory<'_> {
+        let mut rng = Rng(seed);
+        let (mut vmas, mut pieces) = (Vec::new(), Vec::new());
+        let (mut addr, mut used) = (0x1000u64, 0usize);
+        for (i, prot) in [3u32, 5, 3].into_iter().enumerate() {
+            let start = addr;
+            for _ in 0..150 {
+                let len = 1 + rng.next(40);
+                let (content, source) = match rng.next(10) {
+                    0..=5 if used + len as usize <= bytes.len() => {
+                        used += len as usize;
+                        let offset = used - len as usize;
+                        (Content::Dumped(&bytes[offset..used]), Some(crate::memory::Source { id: 0, offset: offset as u64 }))
+                    }
+                    6 | 7 => (Content::Zero, None),
+                    8 => (Content::Missing(Missing::Lazy), None),
+                    _ => {
+                        addr += len;
+                        continue;
+                    }
+                };
+                let piece = Piece { start: addr, end: addr + len, vma: i, content };
+                pieces.push(crate::memory::Span { piece, source });
+                addr += len;
+            }
+            vmas.push(Vma { start, end: addr, pgoff: 0, shmid: 0, prot, flags: 2, status: 1, path: None });
+            if rng.next(2) == 0 {
+                addr += 100;
+            }
+        }
+        // Pieces merged as the builder does: neighbours in the pages are one.
+        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::merge(pieces, &[bytes]) }
+    }
+
+    fn random_bytes(seed: u64, alphabet: &[u8]) -> Vec<u8> {
+        let mut rng = Rng(seed);
+        let mut bytes: Vec<u8> = (0..20_000).map(|_| alphabet[rng.next(alphabet.len() as u64) as usize]).collect();
+        for _ in 0..300 {
+            let at = rng.next(bytes.len() as u64 - 8) as usize;
+            bytes[at..at + 6].copy_from_slice(b"NEEDLE");
+            let at = rng.next(bytes.len() as u64 - 8) as usize;
+            bytes[at] = b'E';
+        }
+        bytes
+    }
+
+    /// Streams as a reader of one contiguous buffer would see them:
+    /// (first address, bytes, whether each byte is from a zero piece).
+    fn streams(memory: &ProcessMemory<'_>, options: &SearchOptions, zero_readable: bool) -> Vec<(u64, Vec<u8>)> {
+        let selection = Selection::new(memory, options);
+        let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut last_end = None;
+        for k in 0..memory.pieces.len() {
+            let Some(p) = selection.piece(k, 0).filter(|p| p.end > selection.lo) else { continue };
+            let ok = selection.readable(&p) && (zero_readable || p.content != Content::Zero);
+            if !ok {
+                last_end = None;
+                continue;
+            }
+            if last_end != Some(p.start) {
+                out.push((p.start, Vec::new()));
+            }
+            let stream = &mut out.last_mut().unwrap().1;
+            match p.content.bytes() {
+                Some(b) => stream.extend_from_slice(b),
+                None => stream.resize(stream.len() + p.len() as usize, 0),
+            }
+            last_end = Some(p.end);
+        }
+        out
+    }
+
+    fn run_search(memory: &ProcessMemory<'_>, pattern: &Pattern, options: &SearchOptions, chunk: u64, cap: usize) -> Vec<(u64, u64)> {
+        let selection = Selection::new(memory, options);
+        let finder = Finder::new(pattern).unwrap();
+        let mut cursor = Cursor { tasks: selection.plan(chunk, cap), pending: VecDeque::new(), units: 1 };
+        let mut out = Vec::new();
+        while cursor.fill(&selection, None, |t| selection.search_task(&finder, t, None)).unwrap() {
+            out.extend(cursor.pending.drain(..));
+        }
+        out
+    }
+
+    fn run_strings(
+        memory: &ProcessMemory<'_>,
+        min_len: usize,
+        options: &SearchOptions,
+        chunk: u64,
+        cap: usize,
+    ) -> Vec<(u64, String, Encoding)> {
+        let selection = Selection::new(memory, options);
+        let mut cursor = Cursor { tasks: selection.plan(chunk, cap), pending: VecDeque::new(), units: 2 };
+        let mut out = Vec::new();
+        while cursor.fill(&selection, None, |t| selection.strings_task(min_len, true, true, t, None)).unwrap() {
+            out.extend(cursor.pending.drain(..).map(|s| (s.address, s.text, s.encoding)));
+        }
+        out
+    }
+
+    fn option_sets() -> Vec<SearchOptions> {
+        vec![
+            SearchOptions::default(),
+            SearchOptions { perms: Some("rw".into()), ..Default::default() },
+            SearchOptions { range: Some((0x1000 + 1234, 0x1000 + 9000)), ..Default::default() },
+        ]
     }
 
     #[test]
-    fn a_cancelled_progress_stops_the_chunks_with_an_error() {
-        let bytes = vec![b'.'; 1000 * 64];
-        let piece = Piece { start: 0, end: bytes.len() as u64, vma: 0, content: Content::Dumped(&bytes) };
-        let progress = Progress::new();
-        progress.set_total(bytes.len() as u64);
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        // The first chunk searched cancels; at most one more per thread (8 at most) runs.
-        let result = find_in_pieces(&[piece], 64, 0, Some(&progress), |_| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            progress.cancel();
-            Vec::new()
-        });
-        assert!(matches!(result, Err(Error::Cancelled)));
-        assert!(calls.into_inner() <= 8);
-        assert!(progress.done() <= 8 * 64);
+    fn tasks_of_any_size_find_what_one_contiguous_buffer_holds() {
+        let regex = Regex::new("N[EDL]+").unwrap();
+        for seed in 1..4u64 {
+            let bytes = random_bytes(seed, b"NEDLxy\0");
+            let memory = fragmented(seed * 77, &bytes);
+            for options in option_sets() {
+                // A literal without NUL never touches zero pages.
+                let mut want = Vec::new();
+                for (base, stream) in streams(&memory, &options, false) {
+                    want.extend(memmem::find_iter(&stream, b"NEEDLE").map(|at| (base + at as u64, 6)));
+                }
+                // One with NUL bytes matches across zero pages too (not inside them).
+                let mut want_nul = Vec::new();
+                for (base, stream) in streams(&memory, &options, true) {
+                    want_nul.extend(memmem::find_iter(&stream, b"E\0").map(|at| (base + at as u64, 2)));
+                }
+                let mut want_regex = Vec::new();
+                for (base, stream) in streams(&memory, &options, true) {
+                    want_regex.extend(regex.find_iter(&stream).map(|m| (base + m.start() as u64, m.len() as u64)));
+                }
+                assert!(want.len() > 20 && want_nul.len() > 20, "the generator plants enough: {} {}", want.len(), want_nul.len());
+                for (chunk, cap) in [(1, usize::MAX), (7, 3), (64, 1), (1 << 20, TASK_CAP), (1 << 20, 2)] {
+                    let what = format!("seed {seed} chunk {chunk} cap {cap} {options:?}");
+                    assert_eq!(run_search(&memory, &Pattern::literal("NEEDLE"), &options, chunk, cap), want, "{what}");
+                    assert_eq!(run_search(&memory, &Pattern::literal(*b"E\0"), &options, chunk, cap), want_nul, "{what}");
+                    let got = run_search(&memory, &Pattern::Regex(regex.clone()), &options, chunk, cap);
+                    let extra: Vec<_> = got.iter().filter(|x| !want_regex.contains(x)).collect();
+                    let lost: Vec<_> = want_regex.iter().filter(|x| !got.contains(x)).collect();
+                    assert!(extra.is_empty() && lost.is_empty(), "{what}: found {extra:x?}, not {lost:x?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_of_any_task_size_are_those_of_one_buffer() {
+        for seed in 1..4u64 {
+            let bytes = random_bytes(seed, b"ab\0\0\x01");
+            let memory = fragmented(seed * 31, &bytes);
+            for options in option_sets() {
+                let mut want: Vec<(u64, String, Encoding)> = Vec::new();
+                for (base, stream) in streams(&memory, &options, false) {
+                    let mut i = 0;
+                    while i < stream.len() {
+                        let n = stream[i..].iter().position(|&b| !is_printable(b)).unwrap_or(stream.len() - i);
+                        if n >= 3 {
+                            want.push((base + i as u64, String::from_utf8(stream[i..i + n].to_vec()).unwrap(), Encoding::Ascii));
+                        }
+                        i += n.max(1);
+                    }
+                }
+                // UTF-16 strings do not cross pieces.
+                let selection = Selection::new(&memory, &options);
+                for k in 0..memory.pieces.len() {
+                    let Some(p) = selection.piece(k, 0).filter(|p| p.end > selection.lo) else { continue };
+                    let Some(b) = selection.bytes(&p) else { continue };
+                    for parity in 0..2 {
+                        let mut i = parity;
+                        while i + 1 < b.len() {
+                            let mut j = i;
+                            while j + 1 < b.len() && b[j + 1] == 0 && is_printable(b[j]) {
+                                j += 2;
+                            }
+                            if (j - i) / 2 >= 3 {
+                                let text: String = b[i..j].iter().step_by(2).map(|&c| c as char).collect();
+                                want.push((p.start + i as u64, text, Encoding::Utf16Le));
+                            }
+                            i = j.max(i) + 2;
+                        }
+                    }
+                }
+                want.sort_by_key(|s| s.0);
+                assert!(want.iter().filter(|s| s.2 == Encoding::Utf16Le).count() > 5, "the generator makes UTF-16 strings");
+                for (chunk, cap) in [(1, usize::MAX), (5, 2), (64, 1), (1 << 20, TASK_CAP)] {
+                    assert_eq!(run_strings(&memory, 3, &options, chunk, cap), want, "seed {seed} chunk {chunk} cap {cap} {options:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn context_runs_over_contiguous_readable_pieces_only() {
+        let (a, b) = (b"xxxxNEEDLE".to_vec(), b"yyyy".to_vec());
+        let vma = Vma { start: 0x1000, end: 0x2000, pgoff: 0, shmid: 0, prot: 3, flags: 2, status: 1, path: None };
+        let pieces = vec![
+            Piece { start: 0x1000, end: 0x1004, vma: 0, content: Content::Missing(Missing::Lazy) },
+            Piece { start: 0x1004, end: 0x100e, vma: 0, content: Content::Dumped(&a) },
+            Piece { start: 0x100e, end: 0x1010, vma: 0, content: Content::Zero },
+            Piece { start: 0x1010, end: 0x1014, vma: 0, content: Content::Dumped(&b) },
+        ];
+        let memory = ProcessMemory { pid: 1, page_size: 4096, vmas: vec![vma], pieces };
+        let options = SearchOptions { context: 100, ..Default::default() };
+        let hits = memory.search(&Pattern::literal("NEEDLE"), &options).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!((hits[0].address, hits[0].context_start), (0x1008, 0x1004));
+        assert_eq!(hits[0].context, b"xxxxNEEDLE\0\0yyyy");
     }
 }
