@@ -508,6 +508,14 @@ impl Hit {
         self.hit.context_start
     }
 
+    /// Where the matched bytes come from: `(start, end, origin)` runs in
+    /// address order, `origin` one of `"dumped"`, `"zero"`, `"rootfs-diff"`,
+    /// `"rootfs-dir"`.
+    #[getter]
+    fn origins(&self) -> Vec<(u64, u64, &'static str)> {
+        self.hit.origins.iter().map(|&(start, end, origin)| (start, end, origin.name())).collect()
+    }
+
     /// The memory area of the match.
     #[getter]
     fn vma(&self) -> HitArea {

@@ -187,6 +187,9 @@ fn mem_search_json_reports_markers_at_their_addresses() {
         assert!(hit["context"].as_str().unwrap().contains(&hex));
         assert!(hit["vma_start"].as_u64().unwrap() <= marker["addr"].as_u64().unwrap());
         assert_eq!(hit["perms"], "rw-p");
+        // Thread stacks are dumped pages: one run covering the match.
+        let (start, end) = (marker["addr"].as_u64().unwrap(), marker["addr"].as_u64().unwrap() + value.len() as u64);
+        assert_eq!(hit["origins"], serde_json::json!([{"start": start, "end": end, "origin": "dumped"}]));
     }
 }
 

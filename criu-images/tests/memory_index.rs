@@ -59,7 +59,9 @@ fn shared_file_mappings_read_from_the_rootfs_diff_by_default() {
     assert_eq!(&*memory.read(addr, value.len() as u64).unwrap(), value.as_slice());
     assert_eq!(memory.origin_at(addr), Some(Origin::File(FileOrigin::Checkpoint)));
     let hits = memory.search(&Pattern::literal(value.clone()), &SearchOptions::default()).unwrap();
-    assert!(hits.iter().any(|h| h.address == addr), "{:?}", hits.iter().map(|h| h.address).collect::<Vec<_>>());
+    let hit = hits.iter().find(|h| h.address == addr).unwrap_or_else(|| panic!("{:?}", hits.iter().map(|h| h.address).collect::<Vec<_>>()));
+    // The hit says its bytes came from the file in rootfs-diff.tar.
+    assert_eq!(hit.origins, vec![(addr, addr + value.len() as u64, Origin::File(FileOrigin::Checkpoint))]);
     let index = memory.vmas().iter().position(|v| v.path.as_deref() == Some("/data/run/mapped-shared.bin")).unwrap();
     let counts = memory.page_counts(index);
     assert_eq!((counts.from_rootfs_diff, counts.from_rootfs_dir, counts.missing), (4, 0, 0), "{counts:?}");
@@ -120,7 +122,12 @@ fn cli_mem_reads_file_pages_by_default_and_says_where_they_came_from() {
     let out = criu_images(&["mem", "search", path, "--pid", "1", "-s", &text, "--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(hits.as_array().unwrap().iter().any(|h| h["address"] == addr), "{hits}");
+    let hit = hits.as_array().unwrap().iter().find(|h| h["address"] == addr).unwrap_or_else(|| panic!("{hits}"));
+    let end = addr + text.len() as u64;
+    assert_eq!(hit["origins"], serde_json::json!([{"start": addr, "end": end, "origin": "rootfs-diff"}]), "{hit}");
+    let table = String::from_utf8(criu_images(&["mem", "search", path, "--pid", "1", "-s", &text]).stdout).unwrap();
+    let line = table.lines().find(|l| l.contains(&format!("{addr:#018x}"))).unwrap_or_else(|| panic!("{table}"));
+    assert!(line.ends_with("(from rootfs-diff)"), "{line}");
 
     let out = criu_images(&["mem", "search", path, "--pid", "1", "-s", &text, "--format", "json", "--rootfs", "none"]);
     let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

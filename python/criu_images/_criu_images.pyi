@@ -276,6 +276,10 @@ class Hit:
     @property
     def context_start(self) -> int: ...
     @property
+    def origins(self) -> List[Tuple[int, int, str]]:
+        """Where the matched bytes come from: (start, end, origin) runs, origin one of
+        "dumped", "zero", "rootfs-diff", "rootfs-dir"."""
+    @property
     def vma(self) -> HitArea: ...
 
 class HitArea:

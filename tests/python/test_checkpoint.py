@@ -336,7 +336,9 @@ def test_rootfs_diff_and_rootfs_directory(tmp_path):
         default = cp.memory(1)
         assert default.rootfs == "auto"
         assert default.read(addr, len(value)) == value
-        assert any(h.address == addr for h in cp.search(value, pid=1))
+        hit = next(h for h in cp.search(value, pid=1) if h.address == addr)
+        # The hit says its bytes are the file's, from rootfs-diff.tar.
+        assert hit.origins == [(addr, addr + len(value), "rootfs-diff")]
         assert any(h.address == addr for h in cp.process(1).memory.search(value))
         with pytest.raises(criu_images.MemoryReadError):
             cp.memory(1, rootfs="none").read(addr, len(value))

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
-use crate::memory::{Encoding, Hit, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use crate::memory::{Encoding, Hit, Origin, Pattern, ProcessMemory, SearchOptions, VmaKind};
 
 /// Matches `mem search` prints unless told otherwise: a pattern that
 /// matches everywhere must not flood the terminal.
@@ -361,9 +361,18 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
                 emit(out, format_args!("{}\n  {}", if count > 0 { "," } else { "" }, hit_json(&hit)))?;
             } else {
                 let area = hit.area.path.clone().unwrap_or_else(|| format!("{:x}-{:x}", hit.area.start, hit.area.end));
+                // Dumped bytes go without saying; anything else is named.
+                let from = origins_note(&hit);
                 emit(
                     out,
-                    format_args!("{:>7}  {:#018x} {:<5} {:<40} {}\n", hit.pid, hit.address, hit.area.perms, area, escape(&hit.matched)),
+                    format_args!(
+                        "{:>7}  {:#018x} {:<5} {:<40} {}{from}\n",
+                        hit.pid,
+                        hit.address,
+                        hit.area.perms,
+                        super::text::escape(&area),
+                        escape(&hit.matched)
+                    ),
                 )?;
                 if args.context > 0 {
                     emit(out, format_args!("{:>7}  context at {:#x}: {}\n", "", hit.context_start, escape(&hit.context)))?;
@@ -384,11 +393,26 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// `  (from rootfs-diff)` when a hit's bytes are not all dumped pages.
+fn origins_note(hit: &Hit) -> String {
+    if hit.origins.iter().all(|(_, _, origin)| *origin == Origin::Dumped) {
+        return String::new();
+    }
+    let mut names: Vec<&str> = hit.origins.iter().map(|(_, _, origin)| origin.name()).collect();
+    names.dedup();
+    format!("  (from {})", names.join(", "))
+}
+
 /// One hit of `mem search --format json` (schema: docs/memory.md,
 /// version 1): an object on one line.
 fn hit_json(hit: &Hit) -> String {
+    let origins: Vec<String> = hit
+        .origins
+        .iter()
+        .map(|(start, end, origin)| format!("{{\"start\": {start}, \"end\": {end}, \"origin\": \"{}\"}}", origin.name()))
+        .collect();
     format!(
-        "{{\"pid\": {}, \"address\": {}, \"vma_start\": {}, \"vma_end\": {}, \"perms\": \"{}\", \"path\": {}, \"match\": \"{}\", \"context_start\": {}, \"context\": \"{}\"}}",
+        "{{\"pid\": {}, \"address\": {}, \"vma_start\": {}, \"vma_end\": {}, \"perms\": \"{}\", \"path\": {}, \"match\": \"{}\", \"context_start\": {}, \"context\": \"{}\", \"origins\": [{}]}}",
         hit.pid,
         hit.address,
         hit.area.start,
@@ -397,7 +421,8 @@ fn hit_json(hit: &Hit) -> String {
         json_opt_string(hit.area.path.as_deref()),
         hex(&hit.matched),
         hit.context_start,
-        hex(&hit.context)
+        hex(&hit.context),
+        origins.join(", ")
     )
 }
 

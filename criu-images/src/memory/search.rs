@@ -15,7 +15,7 @@ use std::sync::Arc;
 use memchr::memmem;
 use regex::bytes::Regex;
 
-use super::{Content, Piece, ProcessMemory, Vma, VmaKind};
+use super::{Content, Origin, Piece, ProcessMemory, Vma, VmaKind};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, STEP};
 
@@ -115,6 +115,11 @@ pub struct Hit {
     pub context: Vec<u8>,
     /// The VMA of the first matched byte.
     pub area: HitArea,
+    /// Where the matched bytes come from, as runs `(start, end, origin)`
+    /// covering `[address, address + matched.len())` in order: pages the
+    /// checkpoint dumped, zero pages, or file pages filled from
+    /// `rootfs-diff.tar` or a supplied directory.
+    pub origins: Vec<(u64, u64, Origin)>,
 }
 
 /// Text encodings for [`ProcessMemory::strings`].
@@ -655,7 +660,21 @@ impl<'a> ProcessMemory<'a> {
                 perms: vma.map(Vma::perms).unwrap_or_default(),
                 path: vma.and_then(|v| v.path.clone()),
             },
+            origins: self.origins(address, end),
         }
+    }
+
+    /// Runs of one origin over `[start, end)`, neighbours of the same origin joined.
+    fn origins(&self, start: u64, end: u64) -> Vec<(u64, u64, Origin)> {
+        let mut runs: Vec<(u64, u64, Origin)> = Vec::new();
+        for piece in self.pieces_in(start, end) {
+            let origin = piece.content.origin();
+            match runs.last_mut() {
+                Some(last) if last.1 == piece.start && last.2 == origin => last.1 = piece.end,
+                _ => runs.push((piece.start, piece.end, origin)),
+            }
+        }
+        runs
     }
 
     /// Printable strings of at least `min_len` characters in the selected
