@@ -236,6 +236,11 @@ def test_ctrl_c_stops_decode_all_without_a_progress_callback(tmp_path):
     one = time.monotonic() - start
 
     with criu_images.open(images) as cp:
+        # The uninterrupted run, as the yardstick: a loaded machine slows
+        # both alike, so the check is a ratio, not a time.
+        start = time.monotonic()
+        cp.decode_all()
+        whole = time.monotonic() - start
         ctrl_c = threading.Timer(one / 2, _thread.interrupt_main)
         start = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
@@ -244,8 +249,8 @@ def test_ctrl_c_stops_decode_all_without_a_progress_callback(tmp_path):
         interrupted = time.monotonic() - start
         ctrl_c.join()
         # Signals are looked for between images: stopped after a few of
-        # the twenty, not all.
-        assert interrupted < 5 * one + 0.2, (interrupted, one)
+        # the twenty (about a tenth of the whole), not all.
+        assert interrupted < 0.6 * whole, (interrupted, whole, one)
 
 
 def test_decode_all_raises_for_a_broken_image(tmp_path):
