@@ -115,7 +115,9 @@ pub fn dict_name(dict: &str, field: &str, value: u64) -> Option<&'static str> {
     pretty::dict_name(dict, field, value)
 }
 
-/// crit's text for a `unix_name` bytes field (quoted-printable).
+/// crit's text for a `unix_name` bytes field (quoted-printable); used by
+/// `x sk`, so only with the CLI.
+#[cfg(feature = "cli")]
 pub(crate) fn quoted_printable_text(bytes: &[u8]) -> String {
     text::quoted_printable(bytes)
 }
