@@ -537,10 +537,8 @@ fn proc_cmdline<'a>(memory: &ProcessMemory<'a>, mm: &MmEntry, warnings: &mut Vec
     // The title may run on into the environment only if that follows the arguments.
     let env_end = if mm.mm_env_start != arg_end || mm.mm_env_end < mm.mm_env_start { arg_end } else { mm.mm_env_end };
     let last = arg_end - 1;
-    let overwritten = match readable_prefix(memory, last, arg_end, 1) {
-        (1, _) => memory.read_up_to(last, 1, 1).ok().is_some_and(|(b, _)| b.first().is_some_and(|&c| c != 0)),
-        _ => false,
-    };
+    // A byte the checkpoint lacks reads as "not overwritten", like a failed access_remote_vm.
+    let overwritten = memory.read(last, 1).is_ok_and(|b| b.first().is_some_and(|&c| c != 0));
     if !overwritten {
         return read_area(memory, "command line", arg_start, arg_end, warnings);
     }
