@@ -1089,7 +1089,7 @@ mod tests {
                     0..=5 if used + len as usize <= bytes.len() => {
                         used += len as usize;
                         let offset = used - len as usize;
-                        (Content::Dumped(&bytes[offset..used]), Some(crate::memory::Source { id: 0, offset: offset as u64 }))
+                        (Content::Dumped(&bytes[offset..used]), Some(super::super::build::Source { id: 0, offset: offset as u64 }))
                     }
                     6 | 7 => (Content::Zero, None),
                     8 => (Content::Missing(Missing::Lazy), None),
@@ -1099,7 +1099,7 @@ mod tests {
                     }
                 };
                 let piece = Piece { start: addr, end: addr + len, vma: i, content };
-                pieces.push(crate::memory::Span { piece, source });
+                pieces.push(super::super::build::Span { piece, source });
                 addr += len;
             }
             vmas.push(Vma { start, end: addr, pgoff: 0, shmid: 0, prot, flags: 2, status: 1, path: None });
@@ -1108,7 +1108,7 @@ mod tests {
             }
         }
         // Pieces merged as the builder does: neighbours in the pages are one.
-        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::merge(pieces, &[bytes]) }
+        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::build::merge(pieces, &[bytes]) }
     }
 
     fn random_bytes(seed: u64, alphabet: &[u8]) -> Vec<u8> {
