@@ -520,7 +520,7 @@ impl Hit {
     #[getter]
     fn vma(&self) -> HitArea {
         let area = &self.hit.area;
-        HitArea { start: area.start, end: area.end, perms: area.perms.clone(), path: area.path.clone() }
+        HitArea { start: area.start, end: area.end, perms: area.perms(), path: area.path.clone() }
     }
 
     fn __repr__(&self) -> String {
@@ -529,7 +529,7 @@ impl Hit {
             "<Hit pid={} address={:#x} {} {} match={}>",
             self.hit.pid,
             self.hit.address,
-            self.hit.area.perms,
+            self.hit.area.perms(),
             area,
             bytes_repr(&self.hit.matched)
         )

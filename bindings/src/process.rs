@@ -195,11 +195,7 @@ impl Process {
     /// Memory areas as /proc/PID/maps shows them.
     #[getter]
     fn vmas(&self) -> Vec<Vma> {
-        self.data
-            .vmas
-            .iter()
-            .map(|v| Vma { start: v.start, end: v.end, perms: v.perms.clone(), offset: v.offset, path: v.path.clone() })
-            .collect()
+        self.data.vmas.iter().map(|v| Vma { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() }).collect()
     }
 
     /// Open file descriptors, by number.

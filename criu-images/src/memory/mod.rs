@@ -37,9 +37,7 @@ pub use content::{Content, FileOrigin, Missing, Origin, PageCounts, Piece};
 pub use dump::DumpSummary;
 pub use pagemap::{PageRun, Pagemap, PE_LAZY, PE_PARENT, PE_PRESENT};
 pub use process_memory::{ProcessMemory, MAX_ZERO_READ};
-pub use search::{
-    search_all, Encoding, Hit, HitArea, Pattern, SearchCursor, SearchIter, SearchOptions, StringHit, StringsCursor, StringsIter,
-};
+pub use search::{search_all, Encoding, Hit, Pattern, SearchCursor, SearchIter, SearchOptions, StringHit, StringsCursor, StringsIter};
 pub use vma::{status, Vma, VmaKind};
 
 use crate::error::Result;

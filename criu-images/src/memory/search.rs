@@ -87,19 +87,6 @@ impl SearchOptions {
     }
 }
 
-/// The area a hit lies in, as `/proc/PID/maps` would show it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct HitArea {
-    /// First address of the VMA.
-    pub start: u64,
-    /// End of the VMA (exclusive).
-    pub end: u64,
-    /// `rwxp` permissions.
-    pub perms: String,
-    /// Path, `[heap]`, `[stack]`, ... or `None` for anonymous memory.
-    pub path: Option<String>,
-}
-
 /// One match.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Hit {
@@ -113,8 +100,9 @@ pub struct Hit {
     pub context_start: u64,
     /// Context before, the match, and context after (clipped to readable memory).
     pub context: Vec<u8>,
-    /// The VMA of the first matched byte.
-    pub area: HitArea,
+    /// The memory area of the first matched byte (`/proc/PID/maps` view:
+    /// [`Vma::perms`], [`Vma::path`]).
+    pub area: Vma,
     /// Where the matched bytes come from, as runs `(start, end, origin)`
     /// covering `[address, address + matched.len())` in order: pages the
     /// checkpoint dumped, zero pages, or file pages filled from
@@ -647,19 +635,25 @@ impl<'a> ProcessMemory<'a> {
     fn hit(&self, selection: &Selection<'_, 'a>, address: u64, len: u64, context: u64) -> Hit {
         let end = address.saturating_add(len);
         let (context_start, context_end) = selection.widen(address, end, context);
-        let vma = self.vma_at(address);
+        // Hits are found only in the pieces of areas, so the area is there;
+        // the fallback (the hit alone, no permissions) keeps this total.
+        let area = self.vma_at(address).cloned().unwrap_or(Vma {
+            start: address,
+            end,
+            pgoff: 0,
+            shmid: 0,
+            prot: 0,
+            flags: 0,
+            status: 0,
+            path: None,
+        });
         Hit {
             pid: self.pid,
             address,
             matched: selection.gather(address, end),
             context_start,
             context: selection.gather(context_start, context_end),
-            area: HitArea {
-                start: vma.map_or(address, |v| v.start),
-                end: vma.map_or(end, |v| v.end),
-                perms: vma.map(Vma::perms).unwrap_or_default(),
-                path: vma.and_then(|v| v.path.clone()),
-            },
+            area,
             origins: self.origins(address, end),
         }
     }
