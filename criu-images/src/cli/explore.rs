@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::text::escape;
+use crate::chain::decode_all;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::memory::{status, Pagemap};
-use crate::model::{decode_all, Detail, FileTable};
+use crate::model::{Detail, FileTable};
 use crate::proto::{FdTypes, FileEntry, Message, MmEntry, PstreeEntry};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

@@ -12,9 +12,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::decode_all;
 use super::vma::{status, Vma};
-use super::ImageStore;
+use crate::chain::{decode_all, ImageStore};
 use crate::error::Result;
 use crate::proto::{Message, RemapFilePathEntry, RemapType};
 

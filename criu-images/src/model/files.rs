@@ -4,13 +4,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::chain::ImageStore;
 use crate::error::Result;
 use crate::json::ip_address;
-use crate::memory::{remap_means_deleted, ImageStore};
+use crate::memory::remap_means_deleted;
 use crate::proto::{FanotifyMarkEntry, FdTypes, FileEntry, InotifyWdEntry, Message, TtyInfoEntry, TtyType};
 
-use super::decode_all;
 use super::names::signal_mask_names;
+use crate::chain::decode_all;
 
 /// A typed detail of an open file, e.g. a socket's local address.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -6,13 +6,13 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map, Value};
 
+use crate::chain::{decode_all, DumpChain, ImageStore};
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
-use crate::memory::{Content, ImageStore, ProcessMemory, Vma};
+use crate::memory::{Content, ProcessMemory, Vma};
 use crate::proto::{CoreEntry, FdTypes, Message, MmEntry, PstreeEntry};
 
 use super::cgroups::{cgroups, CgroupMember, Cgroups};
-use super::decode_all;
 use super::files::{Detail, FileTable};
 use super::locks::{file_locks, FileLock};
 use super::names::{capability_names, RLIMITS};
@@ -264,10 +264,10 @@ pub const ARGS_MAX_BYTES: u64 = 6 << 20;
 pub const ARGS_MAX_STRINGS: usize = (ARGS_MAX_BYTES / 9) as usize;
 
 impl Process {
-    /// Every process of the images directory `levels[0]` (with its pre-dump
-    /// parents after it, for memory), in `pstree.img` order.
-    pub fn load_all(levels: &[&dyn ImageStore]) -> Result<Vec<Process>> {
-        let store = levels[0];
+    /// Every process of the top of `chain` (its pre-dump parents serve
+    /// memory), in `pstree.img` order.
+    pub fn load_all(chain: &DumpChain<'_>) -> Result<Vec<Process>> {
+        let store = chain.top();
         let tables = Tables {
             files: FileTable::load(store)?,
             seccomp: seccomp_filters(store)?,
@@ -277,7 +277,7 @@ impl Process {
         let mut processes = Vec::new();
         for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
             if let Message::PstreeEntry(task) = message {
-                processes.push(Process::load(&task, levels, &tables)?);
+                processes.push(Process::load(&task, chain, &tables)?);
             }
         }
         Ok(processes)
@@ -288,8 +288,8 @@ impl Process {
         self.locks.iter().filter(move |l| i64::from(l.fd) == i64::from(fd))
     }
 
-    fn load(task: &PstreeEntry, levels: &[&dyn ImageStore], tables: &Tables) -> Result<Process> {
-        let store = levels[0];
+    fn load(task: &PstreeEntry, chain: &DumpChain<'_>, tables: &Tables) -> Result<Process> {
+        let store = chain.top();
         let files = &tables.files;
         let core = core_of(store, task.pid)?;
         let tc = core.as_ref().and_then(|c| c.core.tc.as_ref());
@@ -387,7 +387,7 @@ impl Process {
         });
         if let Some(mm) = mm {
             exe = files.reg_path(mm.exe_file_id);
-            match ProcessMemory::build(task.pid, levels) {
+            match ProcessMemory::build(task.pid, chain) {
                 Ok(memory) => {
                     vmas = memory.vmas().to_vec();
                     cmdline = split_like_proc(&proc_cmdline(&memory, &mm, &mut warnings));
