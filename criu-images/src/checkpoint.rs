@@ -6,14 +6,15 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::archive::{normalize_member_name, Archive, OpenOptions, RootDir, TarView};
-use crate::chain::{find_images_dir, follow_parents, DumpChain, ImageDir, ImageStore};
+use crate::chain::{find_images_dir, follow_parents, ChainCache, DumpChain, ImageDir, ImageStore};
 
 use crate::error::{Error, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
 use crate::memory::{FileOrigin, FileSource, ProcessMemory};
+use crate::model::Process;
 use crate::proto::Message;
 
 /// The member of container checkpoints holding the files the container
@@ -33,11 +34,17 @@ const ROOTFS_DIFF: &str = "rootfs-diff.tar";
 /// # Ok::<(), criu_images::Error>(())
 /// ```
 pub struct Checkpoint {
+    /// Memory indexes [`Checkpoint::memory`] built, by pid. They borrow
+    /// bytes of the archives below (see the `SAFETY` note in `memory`);
+    /// declared first, so dropped first.
+    memories: Mutex<HashMap<u32, Arc<ProcessMemory<'static>>>>,
     path: PathBuf,
     images: ImageDir,
     parents: Vec<ImageDir>,
     /// `rootfs-diff.tar` as a file source, indexed on first use.
     diff_files: OnceLock<Option<DiffFiles>>,
+    /// What every chain of this checkpoint decodes once (file objects, SysV keys).
+    chain_cache: ChainCache,
 }
 
 impl Checkpoint {
@@ -54,7 +61,14 @@ impl Checkpoint {
         let dir = find_images_dir(&archive)?;
         let images = ImageDir { archive, dir };
         let parents = follow_parents(&images, options)?;
-        Ok(Checkpoint { path: path.to_path_buf(), images, parents, diff_files: OnceLock::new() })
+        Ok(Checkpoint {
+            memories: Mutex::new(HashMap::new()),
+            path: path.to_path_buf(),
+            images,
+            parents,
+            diff_files: OnceLock::new(),
+            chain_cache: ChainCache::default(),
+        })
     }
 
     /// The path given to [`Checkpoint::open`].
@@ -155,9 +169,40 @@ impl Checkpoint {
     /// file pages never written) are filled from the checkpoint's
     /// `rootfs-diff.tar` where it has the file ([`FileOrigin::Checkpoint`]);
     /// [`Checkpoint::memory_with`] chooses otherwise.
-    pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
+    ///
+    /// Built once per process and kept: later calls (the model's command
+    /// line and environment, searches, Python's `Process.memory`) share it.
+    /// A failed build is not kept, and is tried again on the next call.
+    pub fn memory(&self, pid: u32) -> Result<Arc<ProcessMemory<'_>>> {
+        if let Some(memory) = lock(&self.memories).get(&pid) {
+            return Ok(memory.clone());
+        }
         let diff = self.diff_files()?.map(|d| d as &dyn FileSource);
-        self.memory_with(pid, diff)
+        let built = self.memory_with(pid, diff)?;
+        // SAFETY: the slices a ProcessMemory borrows are bytes of this
+        // checkpoint's archives (images directory, parent dumps, and
+        // rootfs-diff.tar, which is a member of the images archive): every
+        // one is held through an `Arc<Archive>` owned by `self`, whose
+        // mappings and buffers neither move nor are freed while the Archive
+        // lives (moving `self` moves only the Arc pointers). The index
+        // holds nothing else borrowed (its areas' paths are owned). The
+        // 'static never leaves `self`: callers get `Arc<ProcessMemory<'c>>`
+        // for `&'c self` (Arc is covariant), and the map is dropped before
+        // the archives (field order).
+        let built = unsafe { std::mem::transmute::<ProcessMemory<'_>, ProcessMemory<'static>>(built) };
+        Ok(lock(&self.memories).entry(pid).or_insert_with(|| Arc::new(built)).clone())
+    }
+
+    /// Every process, as [`Process::load_all`] reads them, with the memory
+    /// indexes of [`Checkpoint::memory`] (built once, kept for later reads).
+    /// A broken `rootfs-diff.tar` does not stop them: command lines and
+    /// environments never come from file pages.
+    pub fn processes(&self) -> Result<Vec<Process>> {
+        let use_diff = self.diff_files().is_ok();
+        Process::load_all_with(&self.chain(), &|pid| match use_diff {
+            true => self.memory(pid),
+            false => self.memory_with(pid, None).map(Arc::new),
+        })
     }
 
     /// Like [`Checkpoint::memory`], filling unmodified file-backed pages from
@@ -169,7 +214,7 @@ impl Checkpoint {
 
     /// This dump and its pre-dump parents, nearest first.
     pub fn chain(&self) -> DumpChain<'_> {
-        DumpChain::new(&self.images, self.parents.iter().map(|p| p as &dyn ImageStore))
+        DumpChain::new(&self.images, self.parents.iter().map(|p| p as &dyn ImageStore)).with_cache(&self.chain_cache)
     }
 
     /// What the container engine recorded about the container (Podman,
@@ -240,6 +285,12 @@ impl Checkpoint {
         };
         Ok(self.diff_files.get_or_init(|| loaded).as_ref())
     }
+}
+
+/// Locks a mutex; a poisoned one still holds whole entries (an index is
+/// inserted complete or not at all).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A broken `rootfs-diff.tar` stops memory reads that use it by default:

@@ -5,12 +5,19 @@
 //!   of an archive, or anything a test builds);
 //! * [`DumpChain`]: the dump (`top`) and its parents, nearest first, never
 //!   empty;
-//! * [`decode_all`]: every message of an image, typed.
+//! * [`decode_all`]: every message of an image, typed;
+//! * [`FileObjects`]: `files.img` and what completes it, decoded once per
+//!   chain ([`DumpChain::files`]) for memory and model alike.
 
 mod dir;
+mod files;
 
 pub use dir::ImageDir;
 pub(crate) use dir::{find_images_dir, follow_parents};
+pub use files::{sysv_keys, FileObjects};
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::Result;
 use crate::image::Image;
@@ -36,10 +43,25 @@ pub trait ImageStore {
 /// println!("{} with {} parent levels", chain.top().label(), chain.len() - 1);
 /// # Ok::<(), criu_images::Error>(())
 /// ```
-#[derive(Clone)]
 pub struct DumpChain<'a> {
     /// `levels[0]` is the top; never empty (every constructor puts it there).
     levels: Vec<&'a dyn ImageStore>,
+    cache: Cache<'a>,
+}
+
+/// What a dump chain decodes once and then shares: the file objects and the
+/// System V shm keys of its top level. A [`Checkpoint`](crate::Checkpoint)
+/// keeps one, so that every chain it hands out (and every process read
+/// through them) decodes `files.img` once.
+#[derive(Default)]
+pub struct ChainCache {
+    files: OnceLock<Arc<FileObjects>>,
+    sysv_keys: OnceLock<Arc<HashMap<u64, Option<u32>>>>,
+}
+
+enum Cache<'a> {
+    Own(ChainCache),
+    Shared(&'a ChainCache),
 }
 
 impl<'a> DumpChain<'a> {
@@ -47,12 +69,47 @@ impl<'a> DumpChain<'a> {
     pub fn new(top: &'a dyn ImageStore, parents: impl IntoIterator<Item = &'a dyn ImageStore>) -> DumpChain<'a> {
         let mut levels = vec![top];
         levels.extend(parents);
-        DumpChain { levels }
+        DumpChain { levels, cache: Cache::Own(ChainCache::default()) }
     }
 
     /// A chain of one level (a dump without pre-dumps).
     pub fn single(top: &'a dyn ImageStore) -> DumpChain<'a> {
-        DumpChain { levels: vec![top] }
+        DumpChain::new(top, [])
+    }
+
+    /// This chain, keeping what it decodes in `cache` (shared with other
+    /// chains over the same levels) instead of its own.
+    pub fn with_cache(mut self, cache: &'a ChainCache) -> DumpChain<'a> {
+        self.cache = Cache::Shared(cache);
+        self
+    }
+
+    fn cache(&self) -> &ChainCache {
+        match &self.cache {
+            Cache::Own(cache) => cache,
+            Cache::Shared(cache) => cache,
+        }
+    }
+
+    /// The file objects of the top level, decoded on first use and kept.
+    pub fn files(&self) -> Result<Arc<FileObjects>> {
+        let cell = &self.cache().files;
+        if let Some(files) = cell.get() {
+            return Ok(files.clone());
+        }
+        let files = Arc::new(FileObjects::load(self.top())?);
+        Ok(cell.get_or_init(|| files).clone())
+    }
+
+    /// The System V shm keys by segment id ([`sysv_keys`]), found on first
+    /// use (it reads every task's `ids` image) and kept.
+    pub fn sysv_keys(&self) -> Result<Arc<HashMap<u64, Option<u32>>>> {
+        let cell = &self.cache().sysv_keys;
+        if let Some(keys) = cell.get() {
+            return Ok(keys.clone());
+        }
+        let keys = Arc::new(sysv_keys(self.top())?);
+        Ok(cell.get_or_init(|| keys).clone())
     }
 
     /// The dump itself.

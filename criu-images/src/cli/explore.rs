@@ -58,7 +58,7 @@ pub(crate) fn run(args: ExploreArgs, out: &mut dyn Write) -> Result<()> {
         .collect();
     // Each explorer reads only the images it prints from: a huge
     // seccomp.img or pages file costs nothing to `ps` or `sk`.
-    let files = || FileTable::load(store);
+    let files = || FileTable::load(&checkpoint.chain());
     let mut text = String::new();
     match args.what {
         What::Ps => ps(&checkpoint, &tasks, &mut text)?,

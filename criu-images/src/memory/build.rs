@@ -116,7 +116,7 @@ impl<'a> ProcessMemory<'a> {
         };
 
         let mut vmas = checked_vmas(&mm, &mm_at)?;
-        let files = FileTables::load(top, &vmas)?;
+        let files = FileTables::load(chain, &vmas)?;
         for vma in &mut vmas {
             vma.path = files.vma_path(vma);
             // CRIU does not flag the main stack; the kernel names the area

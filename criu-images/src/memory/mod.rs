@@ -40,8 +40,6 @@ pub use process_memory::{ProcessMemory, MAX_ZERO_READ};
 pub use search::{search_all, Encoding, Hit, Pattern, SearchCursor, SearchIter, SearchOptions, StringHit, StringsCursor, StringsIter};
 pub use vma::{status, Vma, VmaKind};
 
-pub(crate) use names::remap_means_deleted;
-
 use crate::archive::{RootDir, TarView};
 
 /// Files of the container's root filesystem, to fill the unmodified pages of
