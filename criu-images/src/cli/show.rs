@@ -59,9 +59,9 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     let total: u64 = members.iter().map(|m| m.size).sum();
     outln!(
         s,
-        "Checkpoint:     {} ({:?}, {} members, {}{})",
+        "Checkpoint:     {} ({}, {} members, {}{})",
         checkpoint.path().display(),
-        archive.format(),
+        archive.format().name(),
         members.len(),
         human_bytes(total),
         if archive.format() == crate::archive::ArchiveFormat::Directory {
