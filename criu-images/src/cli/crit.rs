@@ -96,7 +96,9 @@ pub(super) fn info(args: InfoArgs) -> Result<()> {
 pub(super) fn show(args: ShowArgs) -> Result<()> {
     if args.input.is_dir() || super::show::is_archive(&args.input) {
         let checkpoint = Checkpoint::open(&args.input)?;
-        return write_output(None, super::show::summary(&checkpoint, args.stats)?.as_bytes());
+        let (summary, warnings) = super::show::summary(&checkpoint, args.stats)?;
+        super::print_warnings(&warnings);
+        return write_output(None, summary.as_bytes());
     }
     let input = open_input(&args.input)?;
     write_json_output(&input.image()?, &DecodeOptions { pretty: true, no_payload: args.nopl }, None)

@@ -93,7 +93,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             eprintln!("criu-images: warning: pid {}: {warning}", p.pid);
         }
     }
-    let container = checkpoint.container()?;
+    // A container record that cannot be read is left out with a warning:
+    // the processes are still worth showing.
+    let metadata = checkpoint.metadata();
+    super::print_warnings(&metadata.warnings);
+    let container = metadata.container;
     // The checkpoint-wide tables only when shown (a seccomp.img can be huge).
     let json = args.format == InspectFormat::Json;
     let filters =
@@ -105,6 +109,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             doc["seccomp_filters"] = filters.iter().map(filter_json).collect();
             doc["cgroups"] = cgroups_json(&cgroups);
             doc["container"] = container.as_ref().map_or(Value::Null, |c| c.to_json());
+            doc["warnings"] = metadata.warnings.iter().map(|w| Value::String(w.to_string())).collect();
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
                 .iter()

@@ -123,6 +123,14 @@ pub(crate) fn require_process_tree(checkpoint: &Checkpoint) -> Result<()> {
     })
 }
 
+/// Prints each warning on standard error, escaped, as
+/// `criu-images: warning: ...`.
+pub(crate) fn print_warnings(warnings: &[crate::warning::Warning]) {
+    for warning in warnings {
+        eprintln!("criu-images: warning: {}", text::escape(&warning.to_string()));
+    }
+}
+
 /// Warns on standard error about parent links that loop (the processes are
 /// shown, each once, the loop broken at the first of them).
 pub(crate) fn warn_about_loops(tree: &crate::model::ProcessTree) {

@@ -3,6 +3,8 @@
 use crate::archive::Archive;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
+use crate::metadata::Metadata;
+use crate::warning::{Part, Warning};
 
 use super::text::outln;
 
@@ -29,12 +31,19 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// What `checkpointctl show --print-stats` tells, and more.
-pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
+/// What `checkpointctl show --print-stats` tells, and more; with the parts
+/// of the checkpoint left out because they could not be read.
+pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<(String, Vec<Warning>)> {
     use std::fmt::Write as _;
     let mut s = String::new();
     let archive = checkpoint.archive();
-    let container = checkpoint.container()?;
+    let Metadata { container, dump_stats, dump_log, deleted_files, mut warnings } = checkpoint.metadata();
+    let unreadable = |warnings: &[Warning], part: Part| warnings.iter().any(|w| w.part == part);
+    // `show` exists to list the deleted files: one list that cannot be read
+    // fails it, as it always has (tests/cli.rs holds it to that).
+    if let Some(at) = warnings.iter().position(|w| w.part == Part::DeletedFiles) {
+        return Err(warnings.swap_remove(at).error);
+    }
     if let Some(c) = &container {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         outln!(
@@ -84,7 +93,7 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     if let Some(shm) = archive.get("devshm-checkpoint.tar") {
         outln!(s, "/dev/shm:       {} (devshm-checkpoint.tar)", human_bytes(shm.size)).ok();
     }
-    if let Some(files) = checkpoint.deleted_files()? {
+    if let Some(files) = deleted_files {
         const SHOWN: usize = 10;
         outln!(s, "Deleted files:  {}", files.len()).ok();
         for file in files.iter().take(SHOWN) {
@@ -94,11 +103,12 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
             outln!(s, "  ... and {} more", files.len() - SHOWN).ok();
         }
     }
-    let log = checkpoint.dump_log()?;
-    if log.is_none() && container.is_some() {
+    if unreadable(&warnings, Part::DumpLog) {
+        outln!(s, "CRIU dump log:  unreadable (see the warning)").ok();
+    } else if dump_log.is_none() && container.is_some() {
         outln!(s, "CRIU dump log:  none in the archive (Podman keeps it out)").ok();
     }
-    if let Some(log) = log {
+    if let Some(log) = dump_log {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         let outcome = match log.finished {
             Some(true) => "finished successfully",
@@ -125,10 +135,20 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
         let parents: Vec<String> = checkpoint.parents().iter().map(|p| p.label()).collect();
         outln!(s, "Pre-dumps:      {}", parents.join(" <- ")).ok();
     }
-    let pids = checkpoint.pids().unwrap_or_default();
+    // No pstree.img (a pre-dump directory): no processes, and no warning.
+    let pids = match checkpoint.images().file("pstree.img") {
+        Ok(None) => Vec::new(),
+        _ => checkpoint.pids().unwrap_or_else(|error| {
+            warnings.push(Warning { part: Part::ProcessTree, error });
+            Vec::new()
+        }),
+    };
     outln!(s, "Processes:      {} ({})", pids.len(), pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")).ok();
     if stats {
-        match checkpoint.dump_stats()? {
+        match dump_stats {
+            None if unreadable(&warnings, Part::DumpStats) => {
+                outln!(s, "CRIU dump statistics: unreadable (see the warning)").map(|_| ()).unwrap_or(())
+            }
             None => outln!(s, "CRIU dump statistics: none in this checkpoint").map(|_| ()).unwrap_or(()),
             Some(st) => {
                 outln!(s, "CRIU dump statistics:").ok();
@@ -144,5 +164,5 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
             }
         }
     }
-    Ok(s)
+    Ok((s, warnings))
 }

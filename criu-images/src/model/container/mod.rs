@@ -224,7 +224,14 @@ impl ContainerInfo {
     /// # Ok::<(), criu_images::Error>(())
     /// ```
     pub fn from_members<'a>(member: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Option<ContainerInfo>> {
-        let (config_bytes, spec_bytes) = match (member(CONFIG_DUMP), member(SPEC_DUMP)) {
+        ContainerInfo::try_from_members(|name| Ok(member(name)))
+    }
+
+    /// Like [`ContainerInfo::from_members`], for a lookup that can fail: a
+    /// member that is present but cannot be read is an error of its own,
+    /// returned as it is, never taken for an absent member.
+    pub fn try_from_members<'a>(member: impl Fn(&str) -> Result<Option<&'a [u8]>>) -> Result<Option<ContainerInfo>> {
+        let (config_bytes, spec_bytes) = match (member(CONFIG_DUMP)?, member(SPEC_DUMP)?) {
             (None, None) => return Ok(None),
             (Some(config), Some(spec)) => (config, spec),
             (Some(_), None) => return Err(missing_partner(SPEC_DUMP, CONFIG_DUMP)),
@@ -265,12 +272,18 @@ impl ContainerInfo {
             _ => config_created.or_else(|| annotation(keys::CRIO_CREATED)),
         };
 
-        let network = match member(NETWORK_STATUS) {
+        let network = match member(NETWORK_STATUS)? {
             Some(bytes) => Some(parse_network_status(bytes)?),
             None => crio_ip_annotations(&annotations),
         };
-        let bind_mounts = member(BIND_MOUNTS).map(parse_bind_mounts).transpose()?;
-        let log_member = [CRIO_LOG, PODMAN_LOG].into_iter().find(|name| member(name).is_some());
+        let bind_mounts = member(BIND_MOUNTS)?.map(parse_bind_mounts).transpose()?;
+        let mut log_member = None;
+        for name in [CRIO_LOG, PODMAN_LOG] {
+            if member(name)?.is_some() {
+                log_member = Some(name);
+                break;
+            }
+        }
 
         let process = spec.get("process")?.map(|node| oci_process(&node)).transpose()?;
         let mounts = spec.list("mounts")?.iter().map(oci_mount).collect::<Result<_>>()?;
