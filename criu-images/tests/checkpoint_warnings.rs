@@ -8,7 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use criu_images::model::Process;
 use criu_images::warning::Part;
 use criu_images::{Checkpoint, Error};
 
@@ -31,7 +30,7 @@ fn spoiled_copy(tag: &str, spoil: impl FnOnce(&Path)) -> PathBuf {
 fn assert_processes_read(checkpoint: &Checkpoint) {
     let pids = checkpoint.pids().unwrap();
     assert!(!pids.is_empty());
-    let processes = Process::load_all(&checkpoint.levels()).unwrap();
+    let processes = checkpoint.processes().unwrap();
     assert_eq!(processes.len(), pids.len());
     assert!(processes.iter().all(|p| !p.cmdline.is_empty()), "command lines read");
 }
