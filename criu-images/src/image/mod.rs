@@ -22,6 +22,7 @@ pub use kind::{
     match_file_pattern, raw_image_kind, ExtraKind, Head, ImageKind, Layout, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, KDAT_MAGIC, RAW_IMAGES,
 };
 
+use crate::archive::{map, open_regular, Backing};
 use crate::error::{Error, Location, Result};
 use crate::proto::{message_ids as m, wire, FieldType, Message, MessageId};
 
@@ -576,12 +577,7 @@ fn declared_value(ty: FieldType, raw: u64) -> u64 {
 /// (e.g. read from standard input).
 pub struct ImageFile {
     name: String,
-    bytes: FileBytes,
-}
-
-enum FileBytes {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
+    bytes: Backing,
 }
 
 impl ImageFile {
@@ -589,23 +585,13 @@ impl ImageFile {
     pub fn open(path: impl AsRef<Path>) -> Result<ImageFile> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = crate::archive::open_regular(path, &name)?;
-        let len = file.metadata().map_err(|e| Error::io(&name, e))?.len();
-        let bytes = if len == 0 {
-            // Empty files cannot be mapped on every platform.
-            FileBytes::Owned(Vec::new())
-        } else {
-            // SAFETY: the map is read-only; like every reader of files, we
-            // rely on nobody truncating a checkpoint while it is analysed.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&name, e))?;
-            FileBytes::Mapped(map)
-        };
+        let bytes = map(&open_regular(path, &name)?, &name)?;
         Ok(ImageFile { name, bytes })
     }
 
     /// Wraps bytes already in memory.
     pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> ImageFile {
-        ImageFile { name: name.into(), bytes: FileBytes::Owned(bytes) }
+        ImageFile { name: name.into(), bytes: Backing::Owned(bytes) }
     }
 
     /// The file's name, as used in errors.
@@ -615,10 +601,7 @@ impl ImageFile {
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        match &self.bytes {
-            FileBytes::Mapped(map) => map,
-            FileBytes::Owned(vec) => vec,
-        }
+        self.bytes.bytes()
     }
 
     /// Parses the image head; entries are read lazily from the mapping.
