@@ -202,10 +202,6 @@ fn inflate(mut reader: impl Read, display: &str, what: &str, limit: u64) -> Resu
     }
     match spill {
         None => Ok(Backing::Owned(memory)),
-        Some(file) => {
-            // SAFETY: the temporary file is unlinked and private to us.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io("temporary file", e))?;
-            Ok(Backing::Mapped(map))
-        }
+        Some(file) => super::map(&file, "temporary file"),
     }
 }

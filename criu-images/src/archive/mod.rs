@@ -19,9 +19,11 @@
 
 mod compressed;
 mod dir;
+mod mapping;
 mod tar;
 mod view;
 
+pub(crate) use mapping::{map, Backing};
 pub use view::{RootDir, TarView};
 
 use std::collections::HashMap;
@@ -132,23 +134,6 @@ pub(crate) struct Member {
     pub(crate) len: u64,
     /// Offset of the member's header (tar), for errors.
     pub(crate) header_offset: u64,
-}
-
-/// Bytes an archive is read from.
-pub(crate) enum Backing {
-    Mapped(memmap2::Mmap),
-    Owned(Vec<u8>),
-    Empty,
-}
-
-impl Backing {
-    pub(crate) fn bytes(&self) -> &[u8] {
-        match self {
-            Backing::Mapped(map) => map,
-            Backing::Owned(vec) => vec,
-            Backing::Empty => &[],
-        }
-    }
 }
 
 /// An opened checkpoint container. `Send + Sync`: members can be read from
@@ -419,15 +404,7 @@ pub(crate) fn open_regular(path: &Path, display: &str) -> Result<std::fs::File> 
 }
 
 fn map_file(path: &Path, display: &str) -> Result<Backing> {
-    let file = open_regular(path, display)?;
-    let len = file.metadata().map_err(|e| Error::io(display, e))?.len();
-    if len == 0 {
-        return Ok(Backing::Empty);
-    }
-    // SAFETY: read-only map; like every file reader we rely on nobody
-    // truncating the checkpoint while it is analysed.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(display, e))?;
-    Ok(Backing::Mapped(map))
+    map(&open_regular(path, display)?, display)
 }
 
 #[cfg(test)]

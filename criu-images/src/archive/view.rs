@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{normalize_member_name, tar, MemberKind};
+use super::{normalize_member_name, tar, Backing, MemberKind};
 use crate::error::Result;
 
 /// A tar archive over borrowed bytes, indexed from its headers.
@@ -60,7 +60,7 @@ pub struct RootDir {
     // Maps are never removed, and a mapping's address does not change when
     // its Mmap handle moves, so slices handed out stay valid for the life
     // of the RootDir.
-    maps: Mutex<Vec<memmap2::Mmap>>,
+    maps: Mutex<Vec<Backing>>,
 }
 
 impl RootDir {
@@ -83,9 +83,12 @@ impl RootDir {
             return None;
         }
         let file = std::fs::File::open(&full).ok()?;
-        // SAFETY: read-only map of a regular file inside the given root.
-        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-        let slice: *const [u8] = &map[..];
+        // An empty file stays absent, as before mapping went through `map`.
+        let map = match super::map(&file, &full.to_string_lossy()).ok()? {
+            Backing::Empty => return None,
+            map => map,
+        };
+        let slice: *const [u8] = map.bytes();
         self.maps.lock().ok()?.push(map);
         // SAFETY: the mapping stays where it is until its Mmap is dropped,
         // which happens only with `self`, so the slice lives as long as `&self`.
