@@ -14,8 +14,9 @@ mod image;
 mod memory;
 mod process;
 mod progress;
-mod pyjson;
 mod pytape;
+mod pyvalue;
+mod state;
 mod tables;
 
 use std::path::PathBuf;
@@ -129,7 +130,7 @@ fn _test_panic(py: Python<'_>, place: &str) -> PyResult<()> {
 /// built without asking the hits for their attributes one by one.
 #[pyfunction]
 fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
-    let refs: Vec<&memory::Hit> = hits.iter().map(|h| h.get()).collect();
+    let refs: Vec<&criu_images::memory::Hit> = hits.iter().map(|h| h.get().data()).collect();
     tables::to_py(py, &tables::hits(&refs))
 }
 

@@ -14,10 +14,10 @@ use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchCursor, 
 use criu_images::Error;
 
 use crate::buffer;
-use crate::checkpoint::MemoryCell;
 use crate::display;
 use crate::errors::{quick, run, to_py};
 use crate::progress::run_with;
+use crate::state::{MemoryCell, RootfsChoice, Shared};
 
 /// The address space of one process, reconstructed from `mm`, `pagemap`
 /// and `pages` images through the pre-dump chain. Every byte of every
@@ -32,8 +32,11 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub(crate) fn new(cell: Arc<MemoryCell>, rootfs: Option<String>) -> Memory {
-        Memory { cell, rootfs }
+    /// The memory of `pid` with file pages from `rootfs`, for
+    /// `Checkpoint.memory` and `Process.memory`.
+    pub(crate) fn of(py: Python<'_>, shared: &Shared, pid: u32, rootfs: RootfsChoice) -> PyResult<Memory> {
+        let cell = shared.memory(py, pid, &rootfs)?;
+        Ok(Memory { cell, rootfs: rootfs.describe() })
     }
 
     fn index(&self) -> &ProcessMemory<'_> {
@@ -183,7 +186,7 @@ impl Memory {
             options.progress = Some(counter.clone());
             self.index().strings(min_len, &encodings, &options)
         })?;
-        Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
+        Ok(found.into_iter().map(StringHit::from).collect())
     }
 
     /// Like `search()`, as an iterator of `Hit` in address order: hits are
@@ -327,7 +330,7 @@ impl HitIterator {
             })?;
             batch.extend(found);
         }
-        Ok(self.batch.pop_front().map(|hit| Hit { hit }))
+        Ok(self.batch.pop_front().map(Hit::from))
     }
 }
 
@@ -356,7 +359,7 @@ impl StringIterator {
             })?;
             batch.extend(found);
         }
-        Ok(self.batch.pop_front().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }))
+        Ok(self.batch.pop_front().map(StringHit::from))
     }
 }
 
@@ -410,7 +413,7 @@ fn one_or_many(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>
 pub(crate) fn hits_to_py(py: Python<'_>, hits: Vec<memory::Hit>) -> PyResult<Bound<'_, PyAny>> {
     let items = PyList::empty(py);
     for hit in hits {
-        items.append(Hit { hit })?;
+        items.append(Hit::from(hit))?;
     }
     display::search_results(py, items)
 }
@@ -466,7 +469,14 @@ impl Region {
 /// One search match.
 #[pyclass(frozen, module = "criu_images")]
 pub struct Hit {
-    hit: memory::Hit,
+    /// Shared with the `HitArea` of `vma`.
+    hit: Arc<memory::Hit>,
+}
+
+impl From<memory::Hit> for Hit {
+    fn from(hit: memory::Hit) -> Hit {
+        Hit { hit: Arc::new(hit) }
+    }
 }
 
 impl Hit {
@@ -513,14 +523,13 @@ impl Hit {
     /// `"rootfs-dir"`.
     #[getter]
     fn origins(&self) -> Vec<(u64, u64, &'static str)> {
-        self.hit.origins.iter().map(|&(start, end, origin)| (start, end, origin.name())).collect()
+        origin_names(&self.hit.origins)
     }
 
     /// The memory area of the match.
     #[getter]
     fn vma(&self) -> HitArea {
-        let area = &self.hit.area;
-        HitArea { start: area.start, end: area.end, perms: area.perms.clone(), path: area.path.clone() }
+        HitArea { hit: self.hit.clone() }
     }
 
     fn __repr__(&self) -> String {
@@ -536,43 +545,92 @@ impl Hit {
     }
 }
 
+/// `(start, end, origin)` runs with the origins' names, as `Hit.origins`
+/// and `Region.origins` give them.
+fn origin_names(runs: &[(u64, u64, memory::Origin)]) -> Vec<(u64, u64, &'static str)> {
+    runs.iter().map(|&(start, end, origin)| (start, end, origin.name())).collect()
+}
+
 /// The memory area a hit lies in.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct HitArea {
-    /// First address of the area.
-    start: u64,
-    /// End of the area (exclusive).
-    end: u64,
-    /// Permissions, e.g. `rw-p`.
-    perms: String,
-    /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
-    path: Option<String>,
+    /// The hit whose area this is.
+    hit: Arc<memory::Hit>,
 }
 
 #[pymethods]
 impl HitArea {
+    /// First address of the area.
+    #[getter]
+    fn start(&self) -> u64 {
+        self.hit.area.start
+    }
+
+    /// End of the area (exclusive).
+    #[getter]
+    fn end(&self) -> u64 {
+        self.hit.area.end
+    }
+
+    /// Permissions, e.g. `rw-p`.
+    #[getter]
+    fn perms(&self) -> String {
+        self.hit.area.perms.clone()
+    }
+
+    /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.hit.area.path.clone()
+    }
+
     fn __repr__(&self) -> String {
-        format!("<HitArea {:#x}-{:#x} {} {}>", self.start, self.end, self.perms, self.path.as_deref().unwrap_or(""))
+        let area = &self.hit.area;
+        format!("<HitArea {:#x}-{:#x} {} {}>", area.start, area.end, area.perms, area.path.as_deref().unwrap_or(""))
     }
 }
 
 /// A printable string found in memory.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct StringHit {
-    /// Process id.
-    pid: u32,
-    /// Address of the first byte.
-    address: u64,
-    /// `ascii` or `utf-16le`.
-    encoding: &'static str,
-    /// The text.
-    text: String,
+    data: memory::StringHit,
+}
+
+impl From<memory::StringHit> for StringHit {
+    fn from(data: memory::StringHit) -> StringHit {
+        StringHit { data }
+    }
 }
 
 #[pymethods]
 impl StringHit {
+    /// Process id.
+    #[getter]
+    fn pid(&self) -> u32 {
+        self.data.pid
+    }
+
+    /// Address of the first byte.
+    #[getter]
+    fn address(&self) -> u64 {
+        self.data.address
+    }
+
+    /// `ascii` or `utf-16le`.
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        self.data.encoding.name()
+    }
+
+    /// The text.
+    #[getter]
+    fn text(&self) -> String {
+        self.data.text.clone()
+    }
+
     fn __repr__(&self) -> String {
-        format!("<StringHit pid={} address={:#x} {} {:?}>", self.pid, self.address, self.encoding, self.text)
+        let s = &self.data;
+        format!("<StringHit pid={} address={:#x} {} {:?}>", s.pid, s.address, s.encoding.name(), s.text)
     }
 }
 

@@ -10,10 +10,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use criu_images::memory::ProcessMemory;
+use criu_images::memory::{Hit, ProcessMemory};
 use criu_images::model::{Detail, Fd, Process};
-
-use crate::memory::Hit;
 
 /// The kinds `Checkpoint.to_arrow()` and `Checkpoint.to_pandas()` accept.
 pub(crate) const KINDS: [&str; 4] = ["processes", "vmas", "fds", "sockets"];
@@ -312,8 +310,7 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
 }
 
 /// One row per search hit.
-pub(crate) fn hits(all: &[&Hit]) -> Vec<Column> {
-    let hits: Vec<&criu_images::memory::Hit> = all.iter().map(|h| h.data()).collect();
+pub(crate) fn hits(hits: &[&Hit]) -> Vec<Column> {
     vec![
         Column::u32("pid", hits.iter().map(|h| Some(h.pid))),
         Column::u64("address", hits.iter().map(|h| Some(h.address))),

@@ -610,3 +610,29 @@ def test_overlapping_memory_areas_raise_format_error_not_panic(tmp_path):
             with pytest.raises(criu_images.FormatError, match="overlaps") as err:
                 call()
             assert err.value.file.endswith("mm-25946.img") and err.value.entry == 0
+
+
+def test_records_read_the_model_and_outlive_the_checkpoint():
+    # Records wrap the process's model record (not copies made field by
+    # field): each attribute equals the inspect JSON of the same record, and
+    # a record keeps working after its process and checkpoint are gone.
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        process = cp.process(1)
+        want = process.to_dict()
+        threads, creds, vmas, fds = process.threads, process.creds, process.vmas, process.fds
+        rlimits, sigactions = process.rlimits, process.sigactions
+    del process, cp
+    gc.collect()
+    cred_keys = ["uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "groups", "cap_effective",
+                 "cap_permitted", "cap_inheritable", "cap_bounding", "cap_ambient", "no_new_privs", "lsm_profile"]
+    assert {k: getattr(creds, k) for k in cred_keys} == {k: want["creds"][k] for k in cred_keys}
+    assert [(t.tid, t.comm, t.blocked, t.in_sigsuspend, t.seccomp, t.registers) for t in threads] == [
+        (t["tid"], t["comm"], t["blocked_signals"], t["in_sigsuspend"], t["seccomp"], t["registers"]) for t in want["thread_details"]
+    ]
+    assert threads[0].creds.cap_effective == want["creds"]["cap_effective"]
+    assert [(v.start, v.end, v.offset, v.perms, v.path) for v in vmas] == [
+        (v["start"], v["end"], v["offset"], v["perms"], v["path"]) for v in want["vmas"]
+    ]
+    assert [(f.fd, f.type, f.path) for f in fds] == [(f["fd"], f["type"], f["path"]) for f in want["fds"]]
+    assert [(r.name, r.soft, r.hard) for r in rlimits] == [(r["name"], r["soft"], r["hard"]) for r in want["rlimits"]]
+    assert [(s.signal, s.handler, s.flags) for s in sigactions] == [(s["signal"], s["handler"], s["flags"]) for s in want["sigactions"]]
