@@ -538,7 +538,7 @@ impl Hit {
             "<Hit pid={} address={:#x} {} {} match={}>",
             self.hit.pid,
             self.hit.address,
-            self.hit.area.perms,
+            self.hit.area.perms(),
             area,
             bytes_repr(&self.hit.matched)
         )
@@ -575,7 +575,7 @@ impl HitArea {
     /// Permissions, e.g. `rw-p`.
     #[getter]
     fn perms(&self) -> String {
-        self.hit.area.perms.clone()
+        self.hit.area.perms()
     }
 
     /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
@@ -586,7 +586,7 @@ impl HitArea {
 
     fn __repr__(&self) -> String {
         let area = &self.hit.area;
-        format!("<HitArea {:#x}-{:#x} {} {}>", area.start, area.end, area.perms, area.path.as_deref().unwrap_or(""))
+        format!("<HitArea {:#x}-{:#x} {} {}>", area.start, area.end, area.perms(), area.path.as_deref().unwrap_or(""))
     }
 }
 

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use self_cell::self_cell;
 
+use criu_images::memory;
 use criu_images::model::{self, Detail};
 
 use crate::display;
@@ -52,7 +53,7 @@ macro_rules! record_of_process {
 
 record_of_process!(ThreadCell, ThreadRef, model::Thread, in a list);
 record_of_process!(CredsCell, CredsRef, model::Creds);
-record_of_process!(VmaCell, VmaRef, model::MapEntry, in a list);
+record_of_process!(VmaCell, VmaRef, memory::Vma, in a list);
 record_of_process!(FdCell, FdRef, model::Fd, in a list);
 record_of_process!(RlimitCell, RlimitRef, model::Rlimit, in a list);
 record_of_process!(SigActionCell, SigActionRef, model::SigAction, in a list);
@@ -472,7 +473,7 @@ pub struct Vma {
 }
 
 impl Vma {
-    fn data(&self) -> &model::MapEntry {
+    fn data(&self) -> &memory::Vma {
         self.cell.borrow_dependent()
     }
 }
@@ -494,13 +495,13 @@ impl Vma {
     /// Permissions, e.g. `r-xp`.
     #[getter]
     fn perms(&self) -> String {
-        self.data().perms.clone()
+        self.data().perms()
     }
 
     /// Offset in the mapped file, in bytes.
     #[getter]
     fn offset(&self) -> u64 {
-        self.data().offset
+        self.data().pgoff
     }
 
     /// Path as /proc/PID/maps prints it: `/usr/lib/x.so`, `/tmp/x (deleted)`,
@@ -513,7 +514,7 @@ impl Vma {
 
     fn __repr__(&self) -> String {
         let v = self.data();
-        format!("<Vma {:#x}-{:#x} {} {:#x} {}>", v.start, v.end, v.perms, v.offset, v.path.as_deref().unwrap_or(""))
+        format!("<Vma {:#x}-{:#x} {} {:#x} {}>", v.start, v.end, v.perms(), v.pgoff, v.path.as_deref().unwrap_or(""))
     }
 }
 

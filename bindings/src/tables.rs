@@ -311,6 +311,7 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
 
 /// One row per search hit.
 pub(crate) fn hits(hits: &[&Hit]) -> Vec<Column> {
+    let perms: Vec<String> = hits.iter().map(|h| h.area.perms()).collect();
     vec![
         Column::u32("pid", hits.iter().map(|h| Some(h.pid))),
         Column::u64("address", hits.iter().map(|h| Some(h.address))),
@@ -319,7 +320,7 @@ pub(crate) fn hits(hits: &[&Hit]) -> Vec<Column> {
         Column::binary("context", hits.iter().map(|h| h.context.as_slice())),
         Column::u64("vma_start", hits.iter().map(|h| Some(h.area.start))),
         Column::u64("vma_end", hits.iter().map(|h| Some(h.area.end))),
-        Column::str("vma_perms", hits.iter().map(|h| Some(h.area.perms.as_str()))),
+        Column::str("vma_perms", perms.iter().map(|p| Some(p.as_str()))),
         Column::str("vma_path", hits.iter().map(|h| h.area.path.as_deref())),
     ]
 }

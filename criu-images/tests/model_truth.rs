@@ -96,7 +96,7 @@ fn processes_match_proc() {
                 let got_vma = got.vmas.iter().find(|v| v.start == start);
                 let ok = got_vma.is_some_and(|v| {
                     (v.end == m["end"].as_u64().unwrap() || path == Some("[vvar]"))
-                        && v.perms == m["perms"].as_str().unwrap()
+                        && v.perms() == m["perms"].as_str().unwrap()
                         && v.path.as_deref() == path
                 });
                 check("vma", ok, format!("{start:#x} {:?} {:?} vs {:?}", m["perms"], path, got_vma));

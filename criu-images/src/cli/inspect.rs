@@ -414,7 +414,7 @@ fn print_process(
             "memory areas".into(),
             p.vmas
                 .iter()
-                .map(|v| format!("{:x}-{:x} {} {:08x} {}", v.start, v.end, v.perms, v.offset, v.path.as_deref().unwrap_or("")))
+                .map(|v| format!("{:x}-{:x} {} {:08x} {}", v.start, v.end, v.perms(), v.pgoff, v.path.as_deref().unwrap_or("")))
                 .collect(),
         ));
     }

@@ -369,7 +369,7 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
                         "{:>7}  {:#018x} {:<5} {:<40} {}{from}\n",
                         hit.pid,
                         hit.address,
-                        hit.area.perms,
+                        hit.area.perms(),
                         super::text::escape(&area),
                         escape(&hit.matched)
                     ),
@@ -417,7 +417,7 @@ fn hit_json(hit: &Hit) -> String {
         hit.address,
         hit.area.start,
         hit.area.end,
-        hit.area.perms,
+        hit.area.perms(),
         json_opt_string(hit.area.path.as_deref()),
         hex(&hit.matched),
         hit.context_start,

@@ -87,19 +87,6 @@ impl SearchOptions {
     }
 }
 
-/// The area a hit lies in, as `/proc/PID/maps` would show it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct HitArea {
-    /// First address of the VMA.
-    pub start: u64,
-    /// End of the VMA (exclusive).
-    pub end: u64,
-    /// `rwxp` permissions.
-    pub perms: String,
-    /// Path, `[heap]`, `[stack]`, ... or `None` for anonymous memory.
-    pub path: Option<String>,
-}
-
 /// One match.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Hit {
@@ -113,8 +100,9 @@ pub struct Hit {
     pub context_start: u64,
     /// Context before, the match, and context after (clipped to readable memory).
     pub context: Vec<u8>,
-    /// The VMA of the first matched byte.
-    pub area: HitArea,
+    /// The memory area of the first matched byte (`/proc/PID/maps` view:
+    /// [`Vma::perms`], [`Vma::path`]).
+    pub area: Vma,
     /// Where the matched bytes come from, as runs `(start, end, origin)`
     /// covering `[address, address + matched.len())` in order: pages the
     /// checkpoint dumped, zero pages, or file pages filled from
@@ -647,19 +635,25 @@ impl<'a> ProcessMemory<'a> {
     fn hit(&self, selection: &Selection<'_, 'a>, address: u64, len: u64, context: u64) -> Hit {
         let end = address.saturating_add(len);
         let (context_start, context_end) = selection.widen(address, end, context);
-        let vma = self.vma_at(address);
+        // Hits are found only in the pieces of areas, so the area is there;
+        // the fallback (the hit alone, no permissions) keeps this total.
+        let area = self.vma_at(address).cloned().unwrap_or(Vma {
+            start: address,
+            end,
+            pgoff: 0,
+            shmid: 0,
+            prot: 0,
+            flags: 0,
+            status: 0,
+            path: None,
+        });
         Hit {
             pid: self.pid,
             address,
             matched: selection.gather(address, end),
             context_start,
             context: selection.gather(context_start, context_end),
-            area: HitArea {
-                start: vma.map_or(address, |v| v.start),
-                end: vma.map_or(end, |v| v.end),
-                perms: vma.map(Vma::perms).unwrap_or_default(),
-                path: vma.and_then(|v| v.path.clone()),
-            },
+            area,
             origins: self.origins(address, end),
         }
     }
@@ -1089,7 +1083,7 @@ mod tests {
                     0..=5 if used + len as usize <= bytes.len() => {
                         used += len as usize;
                         let offset = used - len as usize;
-                        (Content::Dumped(&bytes[offset..used]), Some(crate::memory::Source { id: 0, offset: offset as u64 }))
+                        (Content::Dumped(&bytes[offset..used]), Some(super::super::build::Source { id: 0, offset: offset as u64 }))
                     }
                     6 | 7 => (Content::Zero, None),
                     8 => (Content::Missing(Missing::Lazy), None),
@@ -1099,7 +1093,7 @@ mod tests {
                     }
                 };
                 let piece = Piece { start: addr, end: addr + len, vma: i, content };
-                pieces.push(crate::memory::Span { piece, source });
+                pieces.push(super::super::build::Span { piece, source });
                 addr += len;
             }
             vmas.push(Vma { start, end: addr, pgoff: 0, shmid: 0, prot, flags: 2, status: 1, path: None });
@@ -1108,7 +1102,7 @@ mod tests {
             }
         }
         // Pieces merged as the builder does: neighbours in the pages are one.
-        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::merge(pieces, &[bytes]) }
+        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::build::merge(pieces, &[bytes]) }
     }
 
     fn random_bytes(seed: u64, alphabet: &[u8]) -> Vec<u8> {

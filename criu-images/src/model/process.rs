@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
-use crate::memory::{Content, ImageStore, ProcessMemory};
+use crate::memory::{Content, ImageStore, ProcessMemory, Vma};
 use crate::proto::{CoreEntry, FdTypes, Message, MmEntry, PstreeEntry};
 
 use super::cgroups::{cgroups, CgroupMember, Cgroups};
@@ -162,21 +162,6 @@ pub struct Namespaces {
     pub time: Option<u32>,
 }
 
-/// A memory area as `/proc/PID/maps` shows it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct MapEntry {
-    /// First address.
-    pub start: u64,
-    /// End (exclusive).
-    pub end: u64,
-    /// `rwxp` permissions.
-    pub perms: String,
-    /// Offset into the mapped file, in bytes.
-    pub offset: u64,
-    /// Path, `[heap]`, `[stack]`, `[vdso]`, `[vvar]`, `/memfd:x (deleted)`; `None` for anonymous memory.
-    pub path: Option<String>,
-}
-
 /// An open file descriptor.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Fd {
@@ -257,8 +242,9 @@ pub struct Process {
     pub environ: Vec<(String, String)>,
     /// The environment was cut at [`ARGS_MAX_BYTES`] or [`ARGS_MAX_STRINGS`].
     pub environ_truncated: bool,
-    /// Memory areas.
-    pub vmas: Vec<MapEntry>,
+    /// Memory areas, as `/proc/PID/maps` shows them through
+    /// [`Vma::perms`], [`Vma::pgoff`] and [`Vma::path`].
+    pub vmas: Vec<Vma>,
     /// Open file descriptors, by number.
     pub fds: Vec<Fd>,
     /// What could not be read for this process and why (e.g. a memory
@@ -403,11 +389,7 @@ impl Process {
             exe = files.reg_path(mm.exe_file_id);
             match ProcessMemory::build(task.pid, levels) {
                 Ok(memory) => {
-                    vmas = memory
-                        .vmas()
-                        .iter()
-                        .map(|v| MapEntry { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() })
-                        .collect();
+                    vmas = memory.vmas().to_vec();
                     cmdline = split_like_proc(&proc_cmdline(&memory, &mm, &mut warnings));
                     environ_raw = split_like_proc(&proc_environ(&memory, &mm, &mut warnings));
                 }
@@ -752,7 +734,7 @@ impl Process {
                 "seccomp": t.seccomp, "seccomp_filters": t.seccomp_filters, "cg_set": t.cg_set,
                 "registers": t.registers.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<Map<String, Value>>(),
             })).collect::<Vec<_>>(),
-            "vmas": p.vmas.iter().map(|v| json!({"start": v.start, "end": v.end, "offset": v.offset, "perms": v.perms, "path": v.path})).collect::<Vec<_>>(),
+            "vmas": p.vmas.iter().map(|v| json!({"start": v.start, "end": v.end, "offset": v.pgoff, "perms": v.perms(), "path": v.path})).collect::<Vec<_>>(),
             "fds": p.fds.iter().map(|f| json!({
                 "fd": f.fd, "type": f.kind, "path": f.path,
                 "details": f.details.iter().map(|(k, v)| (k.to_string(), detail_json(v))).collect::<Map<String, Value>>(),
