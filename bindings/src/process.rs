@@ -541,7 +541,7 @@ impl Fd {
     /// File type, e.g. `REG`, `PIPE`, `INETSK`, `UNIXSK`.
     #[getter]
     fn r#type(&self) -> String {
-        self.data().kind.clone()
+        self.data().r#type.clone()
     }
 
     /// What `readlink /proc/PID/fd/N` shows; None where CRIU records no name.
@@ -585,7 +585,7 @@ impl Fd {
 
     fn __repr__(&self) -> String {
         let f = self.data();
-        format!("<Fd {} {} {}>", f.fd, f.kind, f.path.as_deref().unwrap_or("?"))
+        format!("<Fd {} {} {}>", f.fd, f.r#type, f.path.as_deref().unwrap_or("?"))
     }
 }
 

@@ -253,7 +253,7 @@ pub(crate) fn fds(all: &[&Process]) -> Vec<Column> {
     vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
-        Column::str("type", rows.iter().map(|(_, f)| Some(f.kind.as_str()))),
+        Column::str("type", rows.iter().map(|(_, f)| Some(f.r#type.as_str()))),
         Column::str("path", rows.iter().map(|(_, f)| f.path.as_deref())),
         Column::u32("file_id", rows.iter().map(|(_, f)| Some(f.file_id))),
         Column::u32("flags", rows.iter().map(|(_, f)| Some(f.flags))),
@@ -289,7 +289,7 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
     let mut columns = vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
-        Column::str("fd_type", rows.iter().map(|(_, f)| Some(f.kind.as_str()))),
+        Column::str("fd_type", rows.iter().map(|(_, f)| Some(f.r#type.as_str()))),
     ];
     for (key, integer) in SOCKET_DETAILS {
         let values: Vec<Option<Detail>> = rows.iter().map(|(_, f)| detail(f, key)).collect();
