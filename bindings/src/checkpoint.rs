@@ -206,7 +206,7 @@ impl PyCheckpoint {
             options.progress = Some(counter.clone());
             search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options)
         })?;
-        hits_to_py(py, hits)
+        hits_to_py(py, hits, &cells)
     }
 
     /// Every image with protobuf entries (not pages-*.img and other raw

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod area;
 mod buffer;
 mod checkpoint;
 mod display;
@@ -163,16 +164,14 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
     m.add_class::<memory::Memory>()?;
-    m.add_class::<memory::Region>()?;
     m.add_class::<memory::Hit>()?;
-    m.add_class::<memory::HitArea>()?;
     m.add_class::<memory::StringHit>()?;
     m.add_class::<memory::HitIterator>()?;
     m.add_class::<memory::StringIterator>()?;
     m.add_class::<process::Process>()?;
     m.add_class::<process::Thread>()?;
     m.add_class::<process::Creds>()?;
-    m.add_class::<process::Vma>()?;
+    m.add_class::<area::PyVma>()?;
     m.add_class::<process::Fd>()?;
     m.add_class::<process::Rlimit>()?;
     m.add_class::<process::SigAction>()?;

@@ -13,9 +13,10 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchCursor, SearchOptions, StringsCursor, VmaKind};
 use criu_images::Error;
 
+use crate::area::{origin_names, PyVma};
 use crate::buffer;
 use crate::display;
-use crate::errors::{quick, run, to_py};
+use crate::errors::{quick, run, to_py, CriuImagesError};
 use crate::progress::run_with;
 use crate::state::{MemoryCell, RootfsChoice, Shared};
 
@@ -66,28 +67,8 @@ impl Memory {
     }
 
     /// Memory areas (VMAs) in address order, with their page counts.
-    fn regions(&self) -> Vec<Region> {
-        let index = self.index();
-        index
-            .vmas()
-            .iter()
-            .enumerate()
-            .map(|(i, vma)| {
-                let counts = index.page_counts(i);
-                Region {
-                    start: vma.start,
-                    end: vma.end,
-                    perms: vma.perms(),
-                    offset: vma.pgoff,
-                    path: vma.path.clone(),
-                    kind: vma.kind().name(),
-                    pages_dumped: counts.dumped,
-                    pages_zero: counts.zero,
-                    pages_missing: counts.missing,
-                    pages_from_file: counts.from_file,
-                }
-            })
-            .collect()
+    fn regions(&self) -> Vec<PyVma> {
+        PyVma::of_memory(&self.cell)
     }
 
     /// The `size` bytes at `addr`, as bytes (zero pages read as zeros).
@@ -161,7 +142,7 @@ impl Memory {
             options.progress = Some(counter.clone());
             self.index().search(&pattern, &options)
         })?;
-        hits_to_py(py, hits)
+        hits_to_py(py, hits, std::slice::from_ref(&self.cell))
     }
 
     /// Printable strings of at least `min_len` characters, in address order.
@@ -230,7 +211,7 @@ impl Memory {
     }
 
     /// Writes memory to the file `path`: `addr` and `size`, or the whole
-    /// region containing `vma` (an address, or a Region/Vma). File offset =
+    /// region containing `vma` (an address, or a Vma). File offset =
     /// address - start; zero and missing pages are holes (zeros). Returns
     /// `{"start", "size", "dumped", "missing"}` (bytes). `progress` as in
     /// `search()` (bytes written); when it raises, the incomplete file is removed.
@@ -330,7 +311,7 @@ impl HitIterator {
             })?;
             batch.extend(found);
         }
-        Ok(self.batch.pop_front().map(Hit::from))
+        Ok(self.batch.pop_front().map(|hit| Hit::new(hit, self.cell.clone())))
     }
 }
 
@@ -409,77 +390,32 @@ fn one_or_many(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>
     }
 }
 
-/// Hits as a `SearchResults` list.
-pub(crate) fn hits_to_py(py: Python<'_>, hits: Vec<memory::Hit>) -> PyResult<Bound<'_, PyAny>> {
+/// Hits found in the memory indexes `cells` as a `SearchResults` list.
+pub(crate) fn hits_to_py<'py>(py: Python<'py>, hits: Vec<memory::Hit>, cells: &[Arc<MemoryCell>]) -> PyResult<Bound<'py, PyAny>> {
     let items = PyList::empty(py);
     for hit in hits {
-        items.append(Hit::from(hit))?;
+        let Some(cell) = cells.iter().find(|c| c.borrow_dependent().pid() == hit.pid) else {
+            return Err(CriuImagesError::new_err(format!("internal error in criu-images: a hit in process {} not searched", hit.pid)));
+        };
+        items.append(Hit::new(hit, cell.clone()))?;
     }
     display::search_results(py, items)
-}
-
-/// A memory area with how many of its pages are in the checkpoint.
-#[pyclass(frozen, get_all, module = "criu_images")]
-pub struct Region {
-    /// First address.
-    start: u64,
-    /// End address (exclusive).
-    end: u64,
-    /// Permissions as /proc/PID/maps shows them, e.g. `r-xp`.
-    perms: String,
-    /// Offset in the mapped file, in bytes.
-    offset: u64,
-    /// Path, `[heap]`, `[stack]`, `[vdso]`, ...; None for anonymous memory.
-    path: Option<String>,
-    /// `heap`, `stack`, `vdso`, `anon`, `file` or `shared`.
-    kind: &'static str,
-    /// Pages whose bytes are in the checkpoint.
-    pages_dumped: u64,
-    /// Pages that read as zeros.
-    pages_zero: u64,
-    /// Pages not in the checkpoint (lazy, unmodified file pages, kernel areas).
-    pages_missing: u64,
-    /// Pages filled from the root filesystem given as `rootfs`.
-    pages_from_file: u64,
-}
-
-#[pymethods]
-impl Region {
-    /// Size in bytes.
-    #[getter]
-    fn size(&self) -> u64 {
-        self.end - self.start
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "<Region {:#x}-{:#x} {} {} dumped={} zero={} missing={}{}>",
-            self.start,
-            self.end,
-            self.perms,
-            self.kind,
-            self.pages_dumped,
-            self.pages_zero,
-            self.pages_missing,
-            self.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default()
-        )
-    }
 }
 
 /// One search match.
 #[pyclass(frozen, module = "criu_images")]
 pub struct Hit {
-    /// Shared with the `HitArea` of `vma`.
+    /// Shared with the `Vma` of `vma`.
     hit: Arc<memory::Hit>,
-}
-
-impl From<memory::Hit> for Hit {
-    fn from(hit: memory::Hit) -> Hit {
-        Hit { hit: Arc::new(hit) }
-    }
+    /// The memory index the hit was found in (for `vma`'s page counts).
+    memory: Arc<MemoryCell>,
 }
 
 impl Hit {
+    fn new(hit: memory::Hit, memory: Arc<MemoryCell>) -> Hit {
+        Hit { hit: Arc::new(hit), memory }
+    }
+
     /// The crate's record.
     pub(crate) fn data(&self) -> &memory::Hit {
         &self.hit
@@ -528,8 +464,9 @@ impl Hit {
 
     /// The memory area of the match.
     #[getter]
-    fn vma(&self) -> HitArea {
-        HitArea { hit: self.hit.clone() }
+    fn vma(&self) -> PyResult<PyVma> {
+        PyVma::of_hit(&self.hit, &self.memory)
+            .ok_or_else(|| CriuImagesError::new_err("internal error in criu-images: a hit without its area"))
     }
 
     fn __repr__(&self) -> String {
@@ -542,51 +479,6 @@ impl Hit {
             area,
             bytes_repr(&self.hit.matched)
         )
-    }
-}
-
-/// `(start, end, origin)` runs with the origins' names, as `Hit.origins`
-/// and `Region.origins` give them.
-fn origin_names(runs: &[(u64, u64, memory::Origin)]) -> Vec<(u64, u64, &'static str)> {
-    runs.iter().map(|&(start, end, origin)| (start, end, origin.name())).collect()
-}
-
-/// The memory area a hit lies in.
-#[pyclass(frozen, module = "criu_images")]
-pub struct HitArea {
-    /// The hit whose area this is.
-    hit: Arc<memory::Hit>,
-}
-
-#[pymethods]
-impl HitArea {
-    /// First address of the area.
-    #[getter]
-    fn start(&self) -> u64 {
-        self.hit.area.start
-    }
-
-    /// End of the area (exclusive).
-    #[getter]
-    fn end(&self) -> u64 {
-        self.hit.area.end
-    }
-
-    /// Permissions, e.g. `rw-p`.
-    #[getter]
-    fn perms(&self) -> String {
-        self.hit.area.perms()
-    }
-
-    /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
-    #[getter]
-    fn path(&self) -> Option<String> {
-        self.hit.area.path.clone()
-    }
-
-    fn __repr__(&self) -> String {
-        let area = &self.hit.area;
-        format!("<HitArea {:#x}-{:#x} {} {}>", area.start, area.end, area.perms(), area.path.as_deref().unwrap_or(""))
     }
 }
 

@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use self_cell::self_cell;
 
-use criu_images::memory;
 use criu_images::model::{self, Detail};
 
+use crate::area::PyVma;
 use crate::display;
 use crate::memory::Memory;
 use crate::state::Handle;
@@ -53,7 +53,6 @@ macro_rules! record_of_process {
 
 record_of_process!(ThreadCell, ThreadRef, model::Thread, in a list);
 record_of_process!(CredsCell, CredsRef, model::Creds);
-record_of_process!(VmaCell, VmaRef, memory::Vma, in a list);
 record_of_process!(FdCell, FdRef, model::Fd, in a list);
 record_of_process!(RlimitCell, RlimitRef, model::Rlimit, in a list);
 record_of_process!(SigActionCell, SigActionRef, model::SigAction, in a list);
@@ -237,8 +236,8 @@ impl Process {
 
     /// Memory areas as /proc/PID/maps shows them.
     #[getter]
-    fn vmas(&self) -> Vec<Vma> {
-        VmaCell::each(&self.data, |p| &p.vmas).into_iter().map(|cell| Vma { cell }).collect()
+    fn vmas(&self) -> Vec<PyVma> {
+        PyVma::of_process(&self.data, &self.checkpoint)
     }
 
     /// Open file descriptors, by number.
@@ -463,58 +462,6 @@ impl Creds {
     fn __repr__(&self) -> String {
         let c = self.data();
         format!("<Creds uid={} euid={} gid={} egid={} cap_effective={} caps>", c.uid, c.euid, c.gid, c.egid, c.cap_effective.len())
-    }
-}
-
-/// A memory area as /proc/PID/maps shows it.
-#[pyclass(frozen, module = "criu_images")]
-pub struct Vma {
-    cell: VmaCell,
-}
-
-impl Vma {
-    fn data(&self) -> &memory::Vma {
-        self.cell.borrow_dependent()
-    }
-}
-
-#[pymethods]
-impl Vma {
-    /// First address.
-    #[getter]
-    fn start(&self) -> u64 {
-        self.data().start
-    }
-
-    /// End address (exclusive).
-    #[getter]
-    fn end(&self) -> u64 {
-        self.data().end
-    }
-
-    /// Permissions, e.g. `r-xp`.
-    #[getter]
-    fn perms(&self) -> String {
-        self.data().perms()
-    }
-
-    /// Offset in the mapped file, in bytes.
-    #[getter]
-    fn offset(&self) -> u64 {
-        self.data().pgoff
-    }
-
-    /// Path as /proc/PID/maps prints it: `/usr/lib/x.so`, `/tmp/x (deleted)`,
-    /// `[heap]`, `[stack]`, `[vdso]`, `/memfd:x (deleted)`, `/dev/zero (deleted)`,
-    /// `/SYSV0000abcd (deleted)`; None for anonymous memory.
-    #[getter]
-    fn path(&self) -> Option<String> {
-        self.data().path.clone()
-    }
-
-    fn __repr__(&self) -> String {
-        let v = self.data();
-        format!("<Vma {:#x}-{:#x} {} {:#x} {}>", v.start, v.end, v.perms(), v.pgoff, v.path.as_deref().unwrap_or(""))
     }
 }
 
