@@ -242,6 +242,8 @@ pub(crate) fn vmas(memories: &[&ProcessMemory<'_>]) -> Vec<Column> {
         Column::u64("pages_zero", counts.iter().map(|c| Some(c.zero))),
         Column::u64("pages_missing", counts.iter().map(|c| Some(c.missing))),
         Column::u64("pages_from_file", counts.iter().map(|c| Some(c.from_file))),
+        Column::u64("pages_from_rootfs_diff", counts.iter().map(|c| Some(c.from_rootfs_diff))),
+        Column::u64("pages_from_rootfs_dir", counts.iter().map(|c| Some(c.from_rootfs_dir))),
     ]
 }
 

@@ -654,6 +654,11 @@ def test_one_memory_area_class_for_maps_regions_and_hits():
         region = next(r for r in regions if r.start <= hit.address < r.end)
         assert facts(hit.vma) == facts(region)
         assert "<Vma " in repr(hit.vma) and "<Vma " in repr(region)
+        vmas = process.vmas
+    # Areas of Process.vmas read their counts from Process.memory: gone once closed.
+    with pytest.raises(criu_images.CriuImagesError, match="closed"):
+        vmas[0].pages_dumped
+    assert vmas[0].start == regions[0].start and regions[0].pages_dumped == facts(regions[0])[7]
 
 
 def test_region_origins_split_rootfs_diff_and_rootfs_dir(tmp_path):
