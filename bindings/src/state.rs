@@ -157,7 +157,7 @@ impl Shared {
             return Ok(all.clone());
         }
         let checkpoint = self.checkpoint.clone();
-        let all = run(py, move || ProcessData::load_all(&checkpoint.levels()))?;
+        let all = run(py, move || checkpoint.processes())?;
         let all = Arc::new(all.into_iter().map(Arc::new).collect::<Vec<_>>());
         Ok(lock(&self.processes).get_or_insert(all).clone())
     }

@@ -6,87 +6,20 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::archive::{normalize_member_name, Archive, ArchiveFormat, MemberKind, OpenOptions, RootDir, TarView};
-use crate::error::{Error, Location, Result};
+use crate::archive::{normalize_member_name, Archive, OpenOptions, RootDir, TarView};
+use crate::chain::{find_images_dir, follow_parents, ChainCache, DumpChain, ImageDir, ImageStore};
+
+use crate::error::{Error, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
-use crate::memory::{FileOrigin, FileSource, ImageStore, ProcessMemory};
+use crate::memory::{FileOrigin, FileSource, ProcessMemory};
+use crate::model::Process;
 use crate::proto::Message;
-
-/// How many `parent` links a chain may have (CRIU's own chains are short).
-const MAX_CHAIN: usize = 32;
 
 /// The member of container checkpoints holding the files the container
 /// changed or added (Podman, CRI-O).
 const ROOTFS_DIFF: &str = "rootfs-diff.tar";
-
-/// One directory of images: the dump itself or one of its pre-dumps.
-#[derive(Clone)]
-pub struct ImageDir {
-    archive: Arc<Archive>,
-    dir: String,
-}
-
-impl ImageDir {
-    /// The archive holding this directory.
-    pub fn archive(&self) -> &Archive {
-        &self.archive
-    }
-
-    /// The directory inside the archive (`""` for the top).
-    pub fn dir(&self) -> &str {
-        &self.dir
-    }
-
-    fn member_name(&self, name: &str) -> String {
-        if self.dir.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}/{name}", self.dir)
-        }
-    }
-
-    /// The bytes of file `name` of this directory, if present.
-    pub fn file(&self, name: &str) -> Result<Option<&[u8]>> {
-        let member = self.member_name(name);
-        match self.archive.get(&member) {
-            None => Ok(None),
-            Some(_) => self.archive.read(&member).map(Some),
-        }
-    }
-
-    /// A name for errors: `archive.tar:checkpoint`, or the directory path.
-    pub fn label(&self) -> String {
-        match (self.archive.format(), self.dir.as_str()) {
-            (ArchiveFormat::Directory, "") => self.archive.display_name().to_string(),
-            (ArchiveFormat::Directory, dir) => format!("{}/{dir}", self.archive.display_name()),
-            (_, "") => self.archive.display_name().to_string(),
-            (_, dir) => format!("{}:{dir}", self.archive.display_name()),
-        }
-    }
-
-    /// Names of the files in this directory (not in subdirectories), sorted.
-    pub fn file_names(&self) -> Vec<String> {
-        let prefix = if self.dir.is_empty() { String::new() } else { format!("{}/", self.dir) };
-        self.archive
-            .members()
-            .filter(|m| matches!(m.kind, MemberKind::File | MemberKind::HardLink(_)))
-            .filter_map(|m| m.name.strip_prefix(prefix.as_str()).map(str::to_string))
-            .filter(|rest| !rest.contains('/'))
-            .collect()
-    }
-}
-
-impl ImageStore for ImageDir {
-    fn file(&self, name: &str) -> Result<Option<&[u8]>> {
-        ImageDir::file(self, name)
-    }
-
-    fn label(&self) -> String {
-        ImageDir::label(self)
-    }
-}
 
 /// An opened checkpoint.
 ///
@@ -101,11 +34,17 @@ impl ImageStore for ImageDir {
 /// # Ok::<(), criu_images::Error>(())
 /// ```
 pub struct Checkpoint {
+    /// Memory indexes [`Checkpoint::memory`] built, by pid. They borrow
+    /// bytes of the archives below (see the `SAFETY` note in `memory`);
+    /// declared first, so dropped first.
+    memories: Mutex<HashMap<u32, Arc<ProcessMemory<'static>>>>,
     path: PathBuf,
     images: ImageDir,
     parents: Vec<ImageDir>,
     /// `rootfs-diff.tar` as a file source, indexed on first use.
     diff_files: OnceLock<Option<DiffFiles>>,
+    /// What every chain of this checkpoint decodes once (file objects, SysV keys).
+    chain_cache: ChainCache,
 }
 
 impl Checkpoint {
@@ -122,7 +61,14 @@ impl Checkpoint {
         let dir = find_images_dir(&archive)?;
         let images = ImageDir { archive, dir };
         let parents = follow_parents(&images, options)?;
-        Ok(Checkpoint { path: path.to_path_buf(), images, parents, diff_files: OnceLock::new() })
+        Ok(Checkpoint {
+            memories: Mutex::new(HashMap::new()),
+            path: path.to_path_buf(),
+            images,
+            parents,
+            diff_files: OnceLock::new(),
+            chain_cache: ChainCache::default(),
+        })
     }
 
     /// The path given to [`Checkpoint::open`].
@@ -223,24 +169,52 @@ impl Checkpoint {
     /// file pages never written) are filled from the checkpoint's
     /// `rootfs-diff.tar` where it has the file ([`FileOrigin::Checkpoint`]);
     /// [`Checkpoint::memory_with`] chooses otherwise.
-    pub fn memory(&self, pid: u32) -> Result<ProcessMemory<'_>> {
+    ///
+    /// Built once per process and kept: later calls (the model's command
+    /// line and environment, searches, Python's `Process.memory`) share it.
+    /// A failed build is not kept, and is tried again on the next call.
+    pub fn memory(&self, pid: u32) -> Result<Arc<ProcessMemory<'_>>> {
+        if let Some(memory) = lock(&self.memories).get(&pid) {
+            return Ok(memory.clone());
+        }
         let diff = self.diff_files()?.map(|d| d as &dyn FileSource);
-        self.memory_with(pid, diff)
+        let built = self.memory_with(pid, diff)?;
+        // SAFETY: the slices a ProcessMemory borrows are bytes of this
+        // checkpoint's archives (images directory, parent dumps, and
+        // rootfs-diff.tar, which is a member of the images archive): every
+        // one is held through an `Arc<Archive>` owned by `self`, whose
+        // mappings and buffers neither move nor are freed while the Archive
+        // lives (moving `self` moves only the Arc pointers). The index
+        // holds nothing else borrowed (its areas' paths are owned). The
+        // 'static never leaves `self`: callers get `Arc<ProcessMemory<'c>>`
+        // for `&'c self` (Arc is covariant), and the map is dropped before
+        // the archives (field order).
+        let built = unsafe { std::mem::transmute::<ProcessMemory<'_>, ProcessMemory<'static>>(built) };
+        Ok(lock(&self.memories).entry(pid).or_insert_with(|| Arc::new(built)).clone())
+    }
+
+    /// Every process, as [`Process::load_all`] reads them, with the memory
+    /// indexes of [`Checkpoint::memory`] (built once, kept for later reads).
+    /// A broken `rootfs-diff.tar` does not stop them: command lines and
+    /// environments never come from file pages.
+    pub fn processes(&self) -> Result<Vec<Process>> {
+        let use_diff = self.diff_files().is_ok();
+        Process::load_all_with(&self.chain(), &|pid| match use_diff {
+            true => self.memory(pid),
+            false => self.memory_with(pid, None).map(Arc::new),
+        })
     }
 
     /// Like [`Checkpoint::memory`], filling unmodified file-backed pages from
     /// `rootfs` (a [`Rootfs`], [`Checkpoint::diff_files`], a
     /// [`crate::archive::RootDir`]), or from nothing with `None`.
     pub fn memory_with<'c>(&'c self, pid: u32, rootfs: Option<&'c dyn FileSource>) -> Result<ProcessMemory<'c>> {
-        ProcessMemory::build_with_files(pid, &self.levels(), rootfs)
+        ProcessMemory::build_with_files(pid, &self.chain(), rootfs)
     }
 
     /// This dump and its pre-dump parents, nearest first.
-    pub fn levels(&self) -> Vec<&dyn ImageStore> {
-        let mut levels: Vec<&dyn ImageStore> = Vec::with_capacity(1 + self.parents.len());
-        levels.push(&self.images);
-        levels.extend(self.parents.iter().map(|p| p as &dyn ImageStore));
-        levels
+    pub fn chain(&self) -> DumpChain<'_> {
+        DumpChain::new(&self.images, self.parents.iter().map(|p| p as &dyn ImageStore)).with_cache(&self.chain_cache)
     }
 
     /// What the container engine recorded about the container (Podman,
@@ -311,6 +285,12 @@ impl Checkpoint {
         };
         Ok(self.diff_files.get_or_init(|| loaded).as_ref())
     }
+}
+
+/// Locks a mutex; a poisoned one still holds whole entries (an index is
+/// inserted complete or not at all).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A broken `rootfs-diff.tar` stops memory reads that use it by default:
@@ -437,142 +417,6 @@ impl FileSource for Rootfs<'_> {
         }
         self.dir.as_ref().and_then(|dir| dir.file_bytes(path)).map(|bytes| (bytes, FileOrigin::Supplied))
     }
-}
-
-/// Where the CRIU images are: `checkpoint/` in container archives, the top
-/// of an images directory, or the shallowest directory holding an inventory.
-/// Input without any (a text file, zeros, an unrelated tar or directory) is
-/// not a checkpoint: say so at once rather than show an empty one.
-fn find_images_dir(archive: &Archive) -> Result<String> {
-    let not_a_checkpoint = |detail: String| Error::Archive { at: Location::new(archive.display_name(), 0), detail };
-    if archive.format() == ArchiveFormat::File {
-        // A single image: it must at least be one.
-        let name = archive.members().next().map(|m| m.name.to_string()).unwrap_or_default();
-        let bytes = archive.read(&name)?;
-        return match Image::parse(archive.display_name(), bytes) {
-            Ok(_) => Ok(String::new()),
-            Err(err) => Err(not_a_checkpoint(format!(
-                "not a CRIU checkpoint: neither a directory of images, a tar / tar.gz / tar.zst archive nor a CRIU image ({})",
-                error_detail(&err)
-            ))),
-        };
-    }
-    for dir in ["checkpoint", ""] {
-        let probe = |name: &str| if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
-        if archive.get(&probe("inventory.img")).is_some() || archive.get(&probe("pstree.img")).is_some() {
-            return Ok(dir.to_string());
-        }
-    }
-    archive
-        .members()
-        .filter(|m| m.name.ends_with("/inventory.img") || m.name.ends_with("/pstree.img"))
-        .map(|m| m.name.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default())
-        .min_by_key(|d| (d.matches('/').count(), d.clone()))
-        .ok_or_else(|| {
-            not_a_checkpoint(format!(
-                "not a CRIU checkpoint: no inventory.img or pstree.img in this {} (looked at the top, in checkpoint/ and in every subdirectory)",
-                archive.format().name()
-            ))
-        })
-}
-
-/// An error's text without the file name it starts with (the caller names it).
-fn error_detail(err: &Error) -> String {
-    match err {
-        Error::Truncated { expected, available, .. } => format!("expected {expected}, but only {available} bytes"),
-        Error::UnknownMagic { magic, .. } => format!("unknown magic {magic:#010x}"),
-        other => other.to_string(),
-    }
-}
-
-/// Follows `parent` links from `images` to the first dump of the chain.
-fn follow_parents(images: &ImageDir, options: &OpenOptions) -> Result<Vec<ImageDir>> {
-    let mut chain: Vec<ImageDir> = Vec::new();
-    let mut seen: Vec<(PathBuf, String)> = vec![(canonical(images), images.dir.clone())];
-    let mut current = images.clone();
-    loop {
-        let link_name = current.member_name("parent");
-        let Some(info) = current.archive.get(&link_name) else { break };
-        let at = || Location::new(format!("{}:{link_name}", current.archive.display_name()), 0);
-        let next = match (info.kind, current.archive.format()) {
-            (MemberKind::Directory, _) => ImageDir { archive: current.archive.clone(), dir: link_name.clone() },
-            (MemberKind::Symlink(target), ArchiveFormat::Directory) => {
-                // A directory's parent may be anywhere on disk, as CRIU allows.
-                let base = current.archive.path().join(&current.dir);
-                let target_path = base.join(target);
-                if !target_path.is_dir() {
-                    return Err(Error::Archive {
-                        at: at(),
-                        detail: format!("parent link points to {}, which is not a directory", target_path.display()),
-                    });
-                }
-                // Look before indexing: a link to `/` or to $HOME must not
-                // make us walk a whole file system.
-                if !holds_dump_images(&target_path) {
-                    return Err(Error::Archive {
-                        at: at(),
-                        detail: format!(
-                            "parent link points to {}, which is not a dump directory (no inventory.img or pagemap-*.img in it)",
-                            target_path.display()
-                        ),
-                    });
-                }
-                let archive = Arc::new(Archive::open(&target_path, options)?);
-                ImageDir { archive, dir: String::new() }
-            }
-            (MemberKind::Symlink(target), _) => {
-                let resolved = current
-                    .archive
-                    .resolve_link(&current.dir, target)
-                    .map_err(|_| Error::Archive { at: at(), detail: format!("parent link {target:?} points outside the archive") })?;
-                let probe = format!("{resolved}/inventory.img");
-                if current.archive.get(&probe).is_none() && current.archive.get(&format!("{resolved}/")).is_none() {
-                    return Err(Error::Archive {
-                        at: at(),
-                        detail: format!("parent link {target:?} points to {resolved:?}, which holds no images"),
-                    });
-                }
-                ImageDir { archive: current.archive.clone(), dir: resolved }
-            }
-            (other, _) => {
-                return Err(Error::Archive {
-                    at: at(),
-                    detail: format!("`parent` must be a link to the previous dump's directory, found {other:?}"),
-                })
-            }
-        };
-        let key = (canonical(&next), next.dir.clone());
-        if seen.contains(&key) {
-            return Err(Error::Archive { at: at(), detail: "parent links form a loop".to_string() });
-        }
-        if chain.len() >= MAX_CHAIN {
-            return Err(Error::Archive { at: at(), detail: format!("pre-dump chain longer than {MAX_CHAIN} levels") });
-        }
-        seen.push(key);
-        chain.push(next.clone());
-        current = next;
-    }
-    Ok(chain)
-}
-
-/// Whether directory `dir` holds what every CRIU dump or pre-dump writes:
-/// `inventory.img`, or pagemaps. Reads that one directory, and only the
-/// first entries of a huge one.
-fn holds_dump_images(dir: &Path) -> bool {
-    const LOOK_AT: usize = 100_000;
-    if dir.join("inventory.img").symlink_metadata().is_ok_and(|m| m.is_file()) {
-        return true;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    entries.take(LOOK_AT).filter_map(|e| e.ok()).any(|e| {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        name.starts_with("pagemap-") && name.ends_with(".img")
-    })
-}
-
-fn canonical(dir: &ImageDir) -> PathBuf {
-    std::fs::canonicalize(dir.archive.path()).unwrap_or_else(|_| dir.archive.path().to_path_buf())
 }
 
 /// Whether a file of an images directory is a protobuf image, a raw one, or

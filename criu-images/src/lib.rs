@@ -10,6 +10,10 @@
 //! * [`image`]: the framing (magics, entries, extra payloads) as borrowed
 //!   views over the file bytes, usually a memory map;
 //! * [`json`]: crit-compatible JSON, both ways, byte-exact;
+//! * [`chain`]: a dump and its pre-dumps ([`chain::DumpChain`]), typed
+//!   access to their images;
+//! * [`memory`]: process memory rebuilt from pagemaps and pages, reads and
+//!   search;
 //! * [`model`]: what the checkpoint means: the container it came from
 //!   (engine, image, process spec, network, CRIU's dump statistics).
 //!
@@ -30,6 +34,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod archive;
+pub mod chain;
 pub mod checkpoint;
 pub mod error;
 pub mod image;

@@ -427,7 +427,7 @@ fn hostile_json_stays_within_bounds() {
 /// One dump level held in memory.
 struct Level(std::collections::HashMap<String, Vec<u8>>);
 
-impl criu_images::memory::ImageStore for Level {
+impl criu_images::chain::ImageStore for Level {
     fn file(&self, name: &str) -> criu_images::Result<Option<&[u8]>> {
         Ok(self.0.get(name).map(Vec::as_slice))
     }
@@ -463,7 +463,7 @@ fn memory_reads_allocate_what_the_pieces_justify() {
     let input: usize = files.values().map(Vec::len).sum();
     assert!(input < 8192, "{input}");
     let level = Level(files);
-    let memory = ProcessMemory::build(1, &[&level]).unwrap();
+    let memory = ProcessMemory::build(1, &criu_images::chain::DumpChain::single(&level)).unwrap();
     let bound = |returned: u64| returned as usize + MIB;
 
     // The whole zero area at once: refused before anything is allocated for it.

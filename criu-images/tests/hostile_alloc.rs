@@ -43,7 +43,7 @@ fn an_unmapped_environment_range_does_not_reserve_its_size() {
     std::fs::copy(root.join("hostile/mm-huge-env-range.img"), dir.path().join("mm-24152.img")).unwrap();
     let checkpoint = Checkpoint::open(dir.path()).unwrap();
     LARGEST.store(0, Ordering::Relaxed);
-    let _ = Process::load_all(&checkpoint.levels());
+    let _ = Process::load_all(&checkpoint.chain());
     let largest = LARGEST.load(Ordering::Relaxed);
     assert!(
         largest < 16 << 20,

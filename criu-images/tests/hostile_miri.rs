@@ -8,7 +8,8 @@
 
 mod common;
 
-use criu_images::memory::{Content, ImageStore, Pattern, ProcessMemory, SearchOptions};
+use criu_images::chain::DumpChain;
+use criu_images::memory::{Content, Pattern, ProcessMemory, SearchOptions};
 
 #[test]
 fn joined_runs_of_pages_are_read_and_searched_soundly() {
@@ -19,7 +20,7 @@ fn joined_runs_of_pages_are_read_and_searched_soundly() {
         .map(|name| (name.to_string(), std::fs::read(dir.join(name)).unwrap()))
         .collect();
     let level = common::Files { label: "counter-host".into(), files };
-    let memory = ProcessMemory::build(24152, &[&level as &dyn ImageStore]).unwrap();
+    let memory = ProcessMemory::build(24152, &DumpChain::single(&level)).unwrap();
     let pieces: Vec<_> = memory.pieces_in(0, u64::MAX).collect();
     let dumped: Vec<_> = pieces.iter().filter_map(|p| if let Content::Dumped(b) = p.content { Some((p, b)) } else { None }).collect();
     assert!(!dumped.is_empty());

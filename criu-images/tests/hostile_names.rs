@@ -36,7 +36,7 @@ fn names_that_are_not_utf8_do_not_break_the_model() {
     assert!(files.windows(7).any(|w| w == b"c\xffunter"));
 
     let checkpoint = Checkpoint::open(dir.path()).unwrap();
-    let processes = Process::load_all(&checkpoint.levels()).unwrap();
+    let processes = Process::load_all(&checkpoint.chain()).unwrap();
     let counter = &processes[0];
     assert_eq!(counter.comm, "co\u{fffd}\u{fffd}nter");
     assert_eq!(counter.exe.as_deref(), Some("/tmp/fx-build/c\u{fffd}unter"));

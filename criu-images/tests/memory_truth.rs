@@ -6,7 +6,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use criu_images::memory::{Content, ImageStore, Pattern, ProcessMemory, SearchOptions};
+use criu_images::chain::DumpChain;
+use criu_images::memory::{Content, Pattern, ProcessMemory, SearchOptions};
 
 use common::{levels_of, truth_of};
 
@@ -19,7 +20,7 @@ fn every_marker_is_found_at_its_recorded_address() {
         }
         let truth = truth_of(&set.label);
         let levels = levels_of(&set);
-        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let refs = common::chain_of(&levels);
         for process in truth["processes"].as_array().unwrap() {
             let vpid = process["vpid"].as_u64().unwrap() as u32;
             let memory = ProcessMemory::build(vpid, &refs).unwrap();
@@ -72,7 +73,7 @@ fn process_vpid(truth: &serde_json::Value, host_pid: u64) -> u32 {
 fn memfd_contents_come_from_the_shmem_pagemap() {
     let set = common::image_sets().into_iter().find(|s| s.label == "pytree").unwrap();
     let levels = levels_of(&set);
-    let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+    let refs = common::chain_of(&levels);
     let memory = ProcessMemory::build(1, &refs).unwrap();
     let memfd = memory.vmas().iter().position(|v| v.path.as_deref().is_some_and(|p| p.starts_with("/memfd:"))).unwrap();
     let vma = &memory.vmas()[memfd];
@@ -141,7 +142,7 @@ fn expected_region(info: &str) -> (u64, u32, HashMap<u64, Vec<u8>>, u64) {
     (addr, pid, exp, pages)
 }
 
-fn check_region(label: &str, truth_file: &str, levels: &[&dyn ImageStore]) -> usize {
+fn check_region(label: &str, truth_file: &str, levels: &DumpChain<'_>) -> usize {
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(common::fixtures_dir().join(truth_file)).unwrap()).unwrap();
     let info = truth["program_info"]["threads.info"].as_str().unwrap();
@@ -180,7 +181,7 @@ fn check_region(label: &str, truth_file: &str, levels: &[&dyn ImageStore]) -> us
 fn threads_region_matches_its_generator_page_by_page() {
     let set = common::image_sets().into_iter().find(|s| s.label == "threads").unwrap();
     let levels = levels_of(&set);
-    let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+    let refs = common::chain_of(&levels);
     // tests/fixtures/threads/pattern-check.txt: 1268 pages expected in images.
     assert_eq!(check_region("threads", "threads/truth.json", &refs), 1268);
 }
@@ -189,16 +190,16 @@ fn threads_region_matches_its_generator_page_by_page() {
 fn predump_chain_reads_through_two_parent_levels() {
     let set = common::image_sets().into_iter().find(|s| s.label == "predump/dump").unwrap();
     let levels = levels_of(&set);
-    let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+    let refs = common::chain_of(&levels);
     // tests/fixtures/predump/pattern-check.txt: 574 pages expected in images.
     assert_eq!(check_region("predump/dump", "predump/truth.json", &refs), 574);
 
     // Without its parents the dump cannot supply those pages, and says why.
-    let alone = ProcessMemory::build(25946, &refs[..1]).unwrap();
+    let alone = ProcessMemory::build(25946, &common::chain_of(&levels[..1])).unwrap();
     let missing = alone.pieces().iter().filter(|p| p.content == Content::Missing(criu_images::memory::Missing::NotInParent)).count();
     assert!(missing > 0);
     // With one parent only, some pages (kept since pre1) are still missing.
-    let one = ProcessMemory::build(25946, &refs[..2]).unwrap();
+    let one = ProcessMemory::build(25946, &common::chain_of(&levels[..2])).unwrap();
     let still = one.pieces().iter().filter(|p| p.content == Content::Missing(criu_images::memory::Missing::NotInParent)).count();
     let full = ProcessMemory::build(25946, &refs).unwrap();
     let none = full.pieces().iter().filter(|p| p.content == Content::Missing(criu_images::memory::Missing::NotInParent)).count();
@@ -215,7 +216,7 @@ fn progress_counts_the_bytes_read_and_cancelling_stops_search_strings_and_dump()
 
     let set = common::image_sets().into_iter().find(|s| s.label == "threads").unwrap();
     let levels = levels_of(&set);
-    let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+    let refs = common::chain_of(&levels);
     let memory = ProcessMemory::build(1, &refs).unwrap();
     let dumped: u64 = memory.pieces().iter().filter_map(|p| p.content.bytes()).map(|b| b.len() as u64).sum();
     // tests/fixtures/threads: 1268 pages of the 64 MiB area alone are dumped.

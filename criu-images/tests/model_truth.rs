@@ -2,7 +2,6 @@
 
 mod common;
 
-use criu_images::memory::ImageStore;
 use criu_images::model::Process;
 
 #[test]
@@ -14,7 +13,7 @@ fn processes_match_proc() {
         }
         let truth = common::truth_of(&set.label);
         let levels = common::levels_of(&set);
-        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let refs = common::chain_of(&levels);
         let processes = Process::load_all(&refs).unwrap();
         for want in truth["processes"].as_array().unwrap() {
             let vpid = want["vpid"].as_u64().unwrap() as u32;
@@ -114,7 +113,7 @@ fn sockets_match_proc_net() {
         let set = common::image_sets().into_iter().find(|s| s.label == label).unwrap();
         let truth = common::truth_of(label);
         let levels = common::levels_of(&set);
-        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let refs = common::chain_of(&levels);
         let processes = Process::load_all(&refs).unwrap();
         let mut checked = 0;
         for want in truth["processes"].as_array().unwrap() {
@@ -152,7 +151,7 @@ fn loaded_sets() -> Vec<(String, serde_json::Value, Vec<Process>, bool)> {
             continue;
         }
         let levels = common::levels_of(&set);
-        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let refs = common::chain_of(&levels);
         let processes = Process::load_all(&refs).unwrap();
         let has_cgroup_img = set.files.iter().any(|(name, _)| name == "cgroup.img");
         out.push((set.label.clone(), common::truth_of(&set.label), processes, has_cgroup_img));
@@ -218,7 +217,7 @@ fn seccomp_modes_and_filter_chains_match_proc_status() {
         let levels = common::levels_of(&set);
         let filters = criu_images::model::seccomp_filters(&levels[0]).unwrap();
         let truth = common::truth_of(&set.label);
-        let refs: Vec<&dyn ImageStore> = levels.iter().map(|l| l as &dyn ImageStore).collect();
+        let refs = common::chain_of(&levels);
         let processes = Process::load_all(&refs).unwrap();
         for want in truth["processes"].as_array().unwrap() {
             let got = processes.iter().find(|p| p.pid == want["vpid"].as_u64().unwrap() as u32).unwrap();

@@ -155,7 +155,7 @@ fn core(gpregs: Option<Value>) -> Value {
 
 fn load(dir: &Path) -> Process {
     let checkpoint = Checkpoint::open(dir).unwrap();
-    let mut processes = Process::load_all(&checkpoint.levels()).unwrap();
+    let mut processes = Process::load_all(&checkpoint.chain()).unwrap();
     assert_eq!(processes.len(), 1);
     processes.remove(0)
 }
@@ -428,7 +428,7 @@ fn fixture(path: &str) -> (Vec<Process>, Value) {
         _ => "checkpoint.tar.gz",
     }))
     .unwrap();
-    let processes = Process::load_all(&checkpoint.levels()).unwrap();
+    let processes = Process::load_all(&checkpoint.chain()).unwrap();
     let truth: Value = serde_json::from_slice(&std::fs::read(root.join(path).join("truth.json")).unwrap()).unwrap();
     (processes, truth)
 }

@@ -31,7 +31,7 @@ fn pstree(dir: &Path, threads: &[u32]) {
 
 fn load(dir: &Path) -> criu_images::Result<Vec<Process>> {
     let checkpoint = Checkpoint::open(dir)?;
-    Process::load_all(&checkpoint.levels())
+    Process::load_all(&checkpoint.chain())
 }
 
 /// A 128-byte x86-64 siginfo: signo, errno, code, then pid and uid at 16.
@@ -326,7 +326,7 @@ mod mutated {
                 bytes[8 + at.index(len)] = value;
             }
             let store = common::Files { label: base.label.clone(), files };
-            let _ = Process::load_all(&[&store as &dyn criu_images::memory::ImageStore]);
+            let _ = Process::load_all(&criu_images::chain::DumpChain::single(&store));
             let _ = seccomp_filters(&store);
             let _ = criu_images::model::cgroups(&store);
         }

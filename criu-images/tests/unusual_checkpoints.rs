@@ -52,7 +52,7 @@ fn zombies_dead_tasks_and_old_pagemaps_do_not_fail() {
 
     let checkpoint = Checkpoint::open(&dir).unwrap();
     // No files.img, fdinfo, ids, fs, inventory: all optional for the model.
-    let processes = Process::load_all(&checkpoint.levels()).unwrap();
+    let processes = Process::load_all(&checkpoint.chain()).unwrap();
     let states: Vec<(u32, TaskState, &str)> = processes.iter().map(|p| (p.pid, p.state, p.comm.as_str())).collect();
     assert_eq!(states, [(1, TaskState::Alive, "init"), (2, TaskState::Zombie, "zombie"), (3, TaskState::Dead, "dead")]);
     assert!(processes[1].vmas.is_empty() && processes[1].fds.is_empty() && processes[1].cmdline.is_empty());

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(checkpoint) = Checkpoint::open(file.path()) else { return };
     let _ = process_tree(checkpoint.images());
-    if let Ok(processes) = Process::load_all(&checkpoint.levels()) {
+    if let Ok(processes) = Process::load_all(&checkpoint.chain()) {
         for p in &processes {
             let _ = p.to_json();
         }

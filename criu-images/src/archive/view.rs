@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 use super::{normalize_member_name, tar, MemberKind};
 use crate::error::Result;
-use crate::memory::FileSource;
 
 /// A tar archive over borrowed bytes, indexed from its headers.
 pub struct TarView<'a> {
@@ -53,12 +52,6 @@ impl<'a> TarView<'a> {
     }
 }
 
-impl FileSource for TarView<'_> {
-    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
-        self.get(path)
-    }
-}
-
 /// A root filesystem on disk. Paths are resolved inside it: a path or
 /// symlink that leads outside the directory is not followed, so an
 /// attacker's absolute symlink cannot make us read the analyst's own files.
@@ -76,10 +69,10 @@ impl RootDir {
         let root = std::fs::canonicalize(root)?;
         Ok(RootDir { root, maps: Mutex::new(Vec::new()) })
     }
-}
 
-impl FileSource for RootDir {
-    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+    /// The contents of the regular file at absolute `path` inside the root,
+    /// mapped; `None` if it is absent, not a regular file, or leads outside.
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
         let name = normalize_member_name(path.trim_start_matches('/')).ok()?;
         let full = std::fs::canonicalize(self.root.join(name)).ok()?;
         if !full.starts_with(&self.root) {

@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::text::escape;
+use crate::chain::decode_all;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::memory::{status, Pagemap};
-use crate::model::{decode_all, Detail, FileTable};
+use crate::model::{Detail, FileTable};
 use crate::proto::{FdTypes, FileEntry, Message, MmEntry, PstreeEntry};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -57,7 +58,7 @@ pub(crate) fn run(args: ExploreArgs, out: &mut dyn Write) -> Result<()> {
         .collect();
     // Each explorer reads only the images it prints from: a huge
     // seccomp.img or pages file costs nothing to `ps` or `sk`.
-    let files = || FileTable::load(store);
+    let files = || FileTable::load(&checkpoint.chain());
     let mut text = String::new();
     match args.what {
         What::Ps => ps(&checkpoint, &tasks, &mut text)?,

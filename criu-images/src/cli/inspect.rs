@@ -82,7 +82,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
     // Built first: a pid listed twice fails here, before anything is shown.
     let mut tree = crate::model::process_tree(checkpoint.images())?;
     super::warn_about_loops(&tree);
-    let mut processes = Process::load_all(&checkpoint.levels())?;
+    let mut processes = checkpoint.processes()?;
     if let Some(pid) = args.pid {
         processes.retain(|p| p.pid == pid);
         tree.nodes = vec![TreeNode { index: 0, pid, depth: 0, last: true, children: 0 }];

@@ -7,7 +7,8 @@ use super::content::{Content, FileOrigin, Missing, Piece};
 use super::names::FileTables;
 use super::pagemap::{PageRun, Pagemap, PE_PARENT, PE_PRESENT};
 use super::vma::{status, Vma};
-use super::{decode_all, FileSource, ImageStore, ProcessMemory};
+use super::{FileSource, ProcessMemory};
+use crate::chain::{decode_all, DumpChain, ImageStore};
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
 use crate::proto::{core_entry, Message, MmEntry};
@@ -77,9 +78,9 @@ fn checked_vmas(mm: &MmEntry, at: &Location) -> Result<Vec<Vma>> {
 
 impl<'a> ProcessMemory<'a> {
     /// Builds the address space of process `pid` (as the images number it)
-    /// from `levels[0]` (the dump) and its parents `levels[1..]`.
-    pub fn build(pid: u32, levels: &[&'a dyn ImageStore]) -> Result<ProcessMemory<'a>> {
-        ProcessMemory::build_with_files(pid, levels, None)
+    /// from the top of `chain` (the dump) and its parents.
+    pub fn build(pid: u32, chain: &DumpChain<'a>) -> Result<ProcessMemory<'a>> {
+        ProcessMemory::build_with_files(pid, chain, None)
     }
 
     /// Like [`ProcessMemory::build`], filling the unmodified pages of file
@@ -89,10 +90,8 @@ impl<'a> ProcessMemory<'a> {
     /// Fails with [`Error::Malformed`] naming `mm-<pid>.img` when its areas
     /// overlap, are empty, or have an offset that wraps (areas out of order are
     /// put in order).
-    pub fn build_with_files(pid: u32, levels: &[&'a dyn ImageStore], rootfs: Option<&'a dyn FileSource>) -> Result<ProcessMemory<'a>> {
-        let Some(&top) = levels.first() else {
-            return Err(Error::NotFound { container: String::new(), name: format!("mm-{pid}.img"), hint: " (no images given)".into() });
-        };
+    pub fn build_with_files(pid: u32, chain: &DumpChain<'a>, rootfs: Option<&'a dyn FileSource>) -> Result<ProcessMemory<'a>> {
+        let top = chain.top();
         let (mm, mm_at) = load_mm(top, pid)?;
 
         let auxv_page_size = mm
@@ -117,7 +116,7 @@ impl<'a> ProcessMemory<'a> {
         };
 
         let mut vmas = checked_vmas(&mm, &mm_at)?;
-        let files = FileTables::load(top, &vmas)?;
+        let files = FileTables::load(chain, &vmas)?;
         for vma in &mut vmas {
             vma.path = files.vma_path(vma);
             // CRIU does not flag the main stack; the kernel names the area
@@ -127,7 +126,7 @@ impl<'a> ProcessMemory<'a> {
             }
         }
 
-        let mut builder = Builder { levels, page_size, pagemaps: HashMap::new(), sources: Vec::new() };
+        let mut builder = Builder { chain, page_size, pagemaps: HashMap::new(), sources: Vec::new() };
         let mut spans = Vec::new();
         for (index, vma) in vmas.iter().enumerate() {
             let hole = if vma.status & (status::VVAR | status::VSYSCALL) != 0 {
@@ -294,7 +293,7 @@ type LoadedPagemap<'a> = (Pagemap, &'a [u8], usize);
 
 /// Resolves pagemap runs through the chain of dumps.
 struct Builder<'l, 'a> {
-    levels: &'l [&'a dyn ImageStore],
+    chain: &'l DumpChain<'a>,
     page_size: u64,
     /// (level, pagemap name) -> the parsed pagemap and its pages file.
     pagemaps: HashMap<(usize, String), Option<LoadedPagemap<'a>>>,
@@ -307,7 +306,7 @@ impl<'a> Builder<'_, 'a> {
     fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<&LoadedPagemap<'a>>> {
         let key = (level, name.to_string());
         if !self.pagemaps.contains_key(&key) {
-            let store = self.levels[level];
+            let Some(store) = self.chain.level(level) else { return Ok(None) };
             let loaded = match store.file(name)? {
                 None => None,
                 Some(bytes) => {
@@ -375,7 +374,7 @@ impl<'a> Builder<'_, 'a> {
                     None => out.push(span(run_start, run_end, Content::Missing(Missing::Truncated))),
                 }
             } else if run.flags & PE_PARENT != 0 {
-                if level + 1 < self.levels.len() {
+                if level + 1 < self.chain.len() {
                     let missing = Content::Missing(Missing::NotInParent);
                     self.resolve(level + 1, name, run_start, run_end, vma, missing, out)?;
                 } else {

@@ -40,19 +40,7 @@ pub use process_memory::{ProcessMemory, MAX_ZERO_READ};
 pub use search::{search_all, Encoding, Hit, Pattern, SearchCursor, SearchIter, SearchOptions, StringHit, StringsCursor, StringsIter};
 pub use vma::{status, Vma, VmaKind};
 
-use crate::error::Result;
-use crate::image::Image;
-use crate::proto::Message;
-pub(crate) use names::remap_means_deleted;
-
-/// One level of a dump chain, as the memory layer sees it: named files.
-/// A checkpoint is level 0; its `parent` pre-dump is level 1, and so on.
-pub trait ImageStore {
-    /// The bytes of the file `name` at this level (`None` if it has none).
-    fn file(&self, name: &str) -> Result<Option<&[u8]>>;
-    /// How to name this level in errors, e.g. `checkpoint.tar:checkpoint`.
-    fn label(&self) -> String;
-}
+use crate::archive::{RootDir, TarView};
 
 /// Files of the container's root filesystem, to fill the unmodified pages of
 /// file mappings: a directory, or the checkpoint's `rootfs-diff.tar`.
@@ -68,17 +56,16 @@ pub trait FileSource {
     }
 }
 
-/// Every message of image `name` at `store`, typed; `None` if the file is
-/// absent. Shared with the model layer.
-pub(crate) fn decode_all(store: &dyn ImageStore, name: &str) -> Result<Option<Vec<Message>>> {
-    let Some(bytes) = store.file(name)? else { return Ok(None) };
-    let label = format!("{}/{name}", store.label());
-    let image = Image::parse(&label, bytes)?;
-    let mut messages = Vec::new();
-    for entry in image.entries() {
-        messages.push(entry?.decode()?);
+impl FileSource for TarView<'_> {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        self.get(path)
     }
-    Ok(Some(messages))
+}
+
+impl FileSource for RootDir {
+    fn file_bytes(&self, path: &str) -> Option<&[u8]> {
+        self.file(path)
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +75,8 @@ mod tests {
 
     use super::build::{merge, Source, Span};
     use super::*;
-    use crate::error::Error;
+    use crate::chain::{DumpChain, ImageStore};
+    use crate::error::{Error, Result};
     use crate::json::from_json;
 
     const PAGE: u64 = 4096;
@@ -170,18 +158,18 @@ mod tests {
         for (vmas, expected) in cases {
             let mm = mm_image(&vmas);
             let level = store("dump", &[("mm-1.img", &mm)]);
-            let err = malformed(ProcessMemory::build(1, &[&level]).err().expect("a hostile mm must not build"));
+            let err = malformed(ProcessMemory::build(1, &DumpChain::single(&level)).err().expect("a hostile mm must not build"));
             assert!(err.starts_with("dump/mm-1.img: offset ") && err.contains("(entry 0)") && err.contains(expected), "{err}");
         }
         // Areas out of order are put in order.
         let unsorted = mm_image(&[(BASE + 8 * PAGE, BASE + 9 * PAGE, 0, 0, f, s), (BASE, BASE + PAGE, 0, 0, f, s)]);
         let level = store("dump", &[("mm-1.img", &unsorted)]);
-        let starts: Vec<u64> = ProcessMemory::build(1, &[&level]).unwrap().vmas().iter().map(|v| v.start).collect();
+        let starts: Vec<u64> = ProcessMemory::build(1, &DumpChain::single(&level)).unwrap().vmas().iter().map(|v| v.start).collect();
         assert_eq!(starts, [BASE, BASE + 8 * PAGE]);
         // Touching areas are fine.
         let touching = mm_image(&[(BASE, BASE + PAGE, 0, 0, f, s), (BASE + PAGE, BASE + 2 * PAGE, 0, 0, f, s)]);
         let level = store("dump", &[("mm-1.img", &touching)]);
-        assert_eq!(ProcessMemory::build(1, &[&level]).unwrap().pieces().len(), 2);
+        assert_eq!(ProcessMemory::build(1, &DumpChain::single(&level)).unwrap().pieces().len(), 2);
     }
 
     #[test]
@@ -192,14 +180,14 @@ mod tests {
         let shmem = pagemap(&[(0, 1, PE_PRESENT)]);
         let pages = vec![b'x'; PAGE as usize];
         let level = store("dump", &[("mm-1.img", &mm), ("pagemap-shmem-7.img", &shmem), ("pages-1.img", &pages)]);
-        let err = malformed(ProcessMemory::build(1, &[&level]).err().expect("a wrapping offset must not build"));
+        let err = malformed(ProcessMemory::build(1, &DumpChain::single(&level)).err().expect("a wrapping offset must not build"));
         assert!(err.contains("mm-1.img") && err.contains("page offset 0xfffffffffffff000 plus the area's length overflows"), "{err}");
 
         // The same area at a sane offset reads its segment.
         let sane = mm_image(&[(BASE, BASE + 2 * PAGE, PAGE, 7, 1, status)]);
         let shmem = pagemap(&[(PAGE, 1, PE_PRESENT)]);
         let level = store("dump", &[("mm-1.img", &sane), ("pagemap-shmem-7.img", &shmem), ("pages-1.img", &pages)]);
-        let memory = ProcessMemory::build(1, &[&level]).unwrap();
+        let memory = ProcessMemory::build(1, &DumpChain::single(&level)).unwrap();
         assert_eq!(memory.page_counts(0), PageCounts { dumped: 1, zero: 1, ..PageCounts::default() });
         assert_eq!(&*memory.read(BASE, 3).unwrap(), b"xxx");
     }
@@ -218,7 +206,7 @@ mod tests {
         let parent_map = pagemap(&[(BASE + PAGE, 1, PE_PRESENT)]);
         let top = store("dump", &[("mm-1.img", &mm), ("pagemap-1.img", &top_map), ("pages-1.img", first)]);
         let parent = store("parent", &[("pagemap-1.img", &parent_map), ("pages-1.img", second)]);
-        let memory = ProcessMemory::build(1, &[&top, &parent]).unwrap();
+        let memory = ProcessMemory::build(1, &DumpChain::new(&top, [&parent as &dyn ImageStore])).unwrap();
         let pieces = memory.pieces();
         assert_eq!(pieces.len(), 2, "{:?}", pieces.iter().map(|p| (p.start, p.end)).collect::<Vec<_>>());
         assert_eq!(pieces[0].content, Content::Dumped(first));
@@ -230,7 +218,7 @@ mod tests {
         // Two runs of one pages file at consecutive offsets are one piece.
         let both = pagemap(&[(BASE, 1, PE_PRESENT), (BASE + PAGE, 1, PE_PRESENT | PE_LAZY)]);
         let one = store("dump", &[("mm-1.img", &mm), ("pagemap-1.img", &both), ("pages-1.img", &buffer)]);
-        let memory = ProcessMemory::build(1, &[&one]).unwrap();
+        let memory = ProcessMemory::build(1, &DumpChain::single(&one)).unwrap();
         assert_eq!(memory.pieces().len(), 1);
         assert!(matches!(memory.read(BASE + PAGE - 1, 2).unwrap(), Cow::Borrowed(b"ab")));
     }
@@ -262,7 +250,7 @@ mod tests {
         let mut pages = vec![b'p'; PAGE as usize];
         pages[..5].copy_from_slice(b"hello");
         let level = store("dump", &[("mm-1.img", &mm), ("pagemap-1.img", &map), ("pages-1.img", &pages)]);
-        let memory = ProcessMemory::build(1, &[&level]).unwrap();
+        let memory = ProcessMemory::build(1, &DumpChain::single(&level)).unwrap();
 
         let (bytes, cut) = memory.read_up_to(BASE, 5, 100).unwrap();
         assert!(matches!(bytes, Cow::Borrowed(b"hello")) && !cut);
@@ -318,9 +306,9 @@ mod tests {
         contents.extend(std::iter::repeat_n(b'f', PAGE as usize * 3 / 2));
         let diff = Diff([("/data/x.bin", contents)].into_iter().collect());
 
-        let plain = ProcessMemory::build(1, &[&level]).unwrap();
+        let plain = ProcessMemory::build(1, &DumpChain::single(&level)).unwrap();
         assert_eq!(plain.origin_at(BASE + 2 * PAGE), Some(Origin::Missing(Missing::FileBacked)));
-        let memory = ProcessMemory::build_with_files(1, &[&level], Some(&diff)).unwrap();
+        let memory = ProcessMemory::build_with_files(1, &DumpChain::single(&level), Some(&diff)).unwrap();
         assert_eq!(memory.origin_at(BASE), Some(Origin::Dumped));
         assert_eq!(memory.origin_at(BASE + PAGE), Some(Origin::Zero));
         assert_eq!(memory.origin_at(BASE + 2 * PAGE), Some(Origin::File(FileOrigin::Checkpoint)));
@@ -342,7 +330,7 @@ mod tests {
             }
         }
         let dir = Dir(&diff);
-        let memory = ProcessMemory::build_with_files(1, &[&level], Some(&dir)).unwrap();
+        let memory = ProcessMemory::build_with_files(1, &DumpChain::single(&level), Some(&dir)).unwrap();
         assert_eq!(memory.origin_at(BASE + 2 * PAGE), Some(Origin::File(FileOrigin::Supplied)));
         assert_eq!(memory.page_counts(1).from_rootfs_dir, 2);
     }
@@ -421,7 +409,7 @@ mod tests {
             );
             let parent = store("parent", &[("pagemap-1.img", &parent_map), ("pages-1.img", &pages[pages.len() / 2..])]);
             let diff = Diff([("/data/x.bin", vec![b'f'; rng.below(5 * PAGE) as usize])].into_iter().collect());
-            let memory = match ProcessMemory::build_with_files(1, &[&top, &parent], Some(&diff)) {
+            let memory = match ProcessMemory::build_with_files(1, &DumpChain::new(&top, [&parent as &dyn ImageStore]), Some(&diff)) {
                 Ok(memory) => memory,
                 Err(err) => {
                     assert!(matches!(err, Error::Malformed { .. }), "{err:?}");

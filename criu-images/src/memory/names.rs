@@ -10,98 +10,48 @@
 //! `/anon_hugepage (deleted)`, an AIO ring
 //! `/[aio] (deleted)`. Areas without a file get the name of their kind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use super::decode_all;
 use super::vma::{status, Vma};
-use super::ImageStore;
+use crate::chain::{DumpChain, FileObjects};
 use crate::error::Result;
-use crate::proto::{Message, RemapFilePathEntry, RemapType};
+use crate::proto::FdTypes;
 
 /// `mmap` flag of huge-page mappings, which CRIU keeps in the area's flags.
 const MAP_HUGETLB: u32 = 0x40000;
 
-/// Whether CRIU preserved the file of `files.img` entry `remap.orig_id`
-/// because it had been unlinked (or replaced under its name): a ghost copy
-/// (`GHOST`) or a hard link to a new name (`LINKED`). The kernel showed
-/// such a file's path with ` (deleted)`. `PROCFS` remaps are files of
-/// `/proc/PID` of a task that had exited, not unlinked files.
-pub(crate) fn remap_means_deleted(remap: &RemapFilePathEntry) -> bool {
-    match remap.remap_type {
-        Some(_) => matches!(remap.remap_type(), RemapType::Ghost | RemapType::Linked),
-        // CRIU before `remap_type` had only ghost and linked remaps.
-        None => true,
-    }
-}
-
-/// What `files.img` and `memfd.img` say about mapped files.
-#[derive(Default)]
+/// What the chain's file objects say about mapped files, and the SysV keys
+/// when an area needs them.
 pub(super) struct FileTables {
-    /// File id -> path of regular files.
-    reg_paths: HashMap<u32, String>,
-    /// Ids of regular files that had been unlinked (`remap-fpath.img`).
-    deleted: HashSet<u32>,
+    files: Arc<FileObjects>,
     /// System V shm id -> key, over the IPC namespaces of the checkpoint's
     /// tasks; `None` when namespaces disagree on an id.
-    sysv_keys: HashMap<u64, Option<u32>>,
-    /// File id -> memfd inode id.
-    memfd_inodes: HashMap<u32, u64>,
-    /// Memfd inode id -> (name, shmid).
-    memfd_shmids: HashMap<u64, (String, u64)>,
+    sysv_keys: Option<Arc<HashMap<u64, Option<u32>>>>,
 }
 
 impl FileTables {
-    /// The tables `vmas` need: the SysV keys only if one of them is a SysV
-    /// segment (finding them reads the `ids` image of every task).
-    pub(super) fn load(store: &dyn ImageStore, vmas: &[Vma]) -> Result<FileTables> {
-        let mut tables = FileTables::default();
-        for message in decode_all(store, "files.img")?.unwrap_or_default() {
-            {
-                if let Message::FileEntry(file) = message {
-                    match file.r#type() {
-                        crate::proto::FdTypes::Reg => {
-                            if let Some(reg) = &file.reg {
-                                let mut path = reg.name.clone();
-                                if !path.starts_with('/') {
-                                    // Some CRIU versions store paths relative to the mount root.
-                                    path.insert(0, '/');
-                                }
-                                tables.reg_paths.insert(file.id, path);
-                            }
-                        }
-                        crate::proto::FdTypes::Memfd => {
-                            if let Some(memfd) = &file.memfd {
-                                tables.memfd_inodes.insert(file.id, u64::from(memfd.inode_id));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        for message in decode_all(store, "memfd.img")?.unwrap_or_default() {
-            if let Message::MemfdInodeEntry(inode) = message {
-                tables.memfd_shmids.insert(inode.inode_id, (inode.name.clone(), u64::from(inode.shmid)));
-            }
-        }
-        for message in decode_all(store, "remap-fpath.img")?.unwrap_or_default() {
-            if let Message::RemapFilePathEntry(remap) = message {
-                if remap_means_deleted(&remap) {
-                    tables.deleted.insert(remap.orig_id);
-                }
-            }
-        }
-        if vmas.iter().any(|v| v.status & status::SYSVIPC != 0) {
-            tables.sysv_keys = sysv_keys(store)?;
-        }
-        Ok(tables)
+    /// The tables `vmas` need, from the chain (which decodes them once): the
+    /// SysV keys only if one of them is a SysV segment.
+    pub(super) fn load(chain: &DumpChain<'_>, vmas: &[Vma]) -> Result<FileTables> {
+        let files = chain.files()?;
+        let sysv_keys = match vmas.iter().any(|v| v.status & status::SYSVIPC != 0) {
+            true => Some(chain.sysv_keys()?),
+            false => None,
+        };
+        Ok(FileTables { files, sysv_keys })
+    }
+
+    /// Name and shmem id of the memfd behind file `id` (a memfd file object).
+    fn memfd(&self, id: u32) -> Option<(&str, u64)> {
+        let file = self.files.get(id).filter(|f| f.r#type() == FdTypes::Memfd)?;
+        self.files.memfd_inode(u64::from(file.memfd.as_ref()?.inode_id))
     }
 
     /// The id of the `pagemap-shmem-<id>.img` holding a shared area.
     pub(super) fn shmem_id(&self, vma: &Vma) -> Option<u64> {
         if vma.status & status::MEMFD != 0 {
-            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
-            return self.memfd_shmids.get(inode).map(|(_, shmid)| *shmid);
+            return self.memfd(vma.shmid as u32).map(|(_, shmid)| shmid);
         }
         Some(vma.shmid)
     }
@@ -125,13 +75,12 @@ impl FileTables {
             return Some("[vsyscall]".into());
         }
         if s & status::MEMFD != 0 {
-            let inode = self.memfd_inodes.get(&(vma.shmid as u32))?;
-            let (name, _) = self.memfd_shmids.get(inode)?;
+            let (name, _) = self.memfd(vma.shmid as u32)?;
             return Some(format!("/memfd:{name} (deleted)"));
         }
         if s & status::SYSVIPC != 0 {
             // The segment's file is named after its key; the area records its id.
-            let key = (*self.sysv_keys.get(&vma.shmid)?)?;
+            let key = (*self.sysv_keys.as_ref()?.get(&vma.shmid)?)?;
             return Some(format!("/SYSV{key:08x} (deleted)"));
         }
         if s & (status::ANON_SHARED | status::ANON_PRIVATE) != 0 && vma.flags & MAP_HUGETLB != 0 {
@@ -149,38 +98,13 @@ impl FileTables {
         }
         if s & (status::FILE_PRIVATE | status::FILE_SHARED) != 0 {
             let id = u32::try_from(vma.shmid).ok()?;
-            let path = self.reg_paths.get(&id)?;
-            return Some(match self.deleted.contains(&id) {
+            self.files.get(id).filter(|f| f.r#type() == FdTypes::Reg)?;
+            let path = self.files.reg_name(id)?;
+            return Some(match self.files.is_deleted(id) {
                 true => format!("{path} (deleted)"),
-                false => path.clone(),
+                false => path,
             });
         }
         None
     }
-}
-
-/// System V shm id -> key from the `ipcns-shm-<ns>.img` of every IPC
-/// namespace a task of `pstree.img` is in (`ids-<pid>.img`). The kernel
-/// names a segment's file `SYSV<key>` and gives it the id as inode number,
-/// which is what CRIU records as the area's `shmid`.
-fn sysv_keys(store: &dyn ImageStore) -> Result<HashMap<u64, Option<u32>>> {
-    let mut namespaces = HashSet::new();
-    for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
-        let Message::PstreeEntry(task) = message else { continue };
-        for message in decode_all(store, &format!("ids-{}.img", task.pid))?.unwrap_or_default() {
-            if let Message::TaskKobjIdsEntry(ids) = message {
-                namespaces.extend(ids.ipc_ns_id);
-            }
-        }
-    }
-    let mut keys: HashMap<u64, Option<u32>> = HashMap::new();
-    for ns in namespaces {
-        for message in decode_all(store, &format!("ipcns-shm-{ns}.img"))?.unwrap_or_default() {
-            if let Message::IpcShmEntry(shm) = message {
-                let key = Some(shm.desc.key);
-                keys.entry(u64::from(shm.desc.id)).and_modify(|k| *k = k.filter(|&k| Some(k) == key)).or_insert(key);
-            }
-        }
-    }
-    Ok(keys)
 }

@@ -115,6 +115,29 @@ impl<'a> ProcessMemory<'a> {
         Ok(Cow::Owned(self.assemble(addr, end, len)))
     }
 
+    /// How many bytes from `start` (at most `max`, and not past `end`) are
+    /// in the checkpoint (dumped, zero, or filled from files), and where and
+    /// why reading stops before that many: the part a
+    /// [`read_up_to`](Self::read_up_to) of it returns without an error, as
+    /// the kernel stops at the first byte it cannot read.
+    pub fn readable_prefix(&self, start: u64, end: u64, max: u64) -> (u64, Option<(u64, &'static str)>) {
+        let want_end = start.saturating_add(max).min(end);
+        let mut at = start;
+        for piece in self.pieces_in(start, want_end) {
+            if piece.start != at {
+                break;
+            }
+            if let Content::Missing(why) = piece.content {
+                return (at - start, Some((at, why.describe())));
+            }
+            at = piece.end;
+        }
+        match at < want_end {
+            true => (at - start, Some((at, "not in any memory area"))),
+            false => (at - start, None),
+        }
+    }
+
     /// At most `max` bytes from `addr` of the `len` asked for: the bytes and
     /// whether they were cut short (by `max`, or by [`MAX_ZERO_READ`] bytes
     /// of zero pages). Errors as [`read`](Self::read) for unmapped or

@@ -3,11 +3,11 @@
 //! the controllers' directory trees with the properties CRIU saved
 //! (limits such as `pids.max` or `memory.limit_in_bytes`).
 
+use crate::chain::ImageStore;
 use crate::error::Result;
-use crate::memory::ImageStore;
 use crate::proto::{CgroupDirEntry, Message};
 
-use super::decode_all;
+use crate::chain::decode_all;
 
 /// One controller's cgroup in a set, as a line of `/proc/PID/cgroup` shows it.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -2,14 +2,14 @@
 //! `files.img` (every file object) into what `readlink /proc/PID/fd/N`
 //! shows, plus typed details.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use crate::chain::{decode_all, DumpChain, FileObjects};
 use crate::error::Result;
 use crate::json::ip_address;
-use crate::memory::{remap_means_deleted, ImageStore};
 use crate::proto::{FanotifyMarkEntry, FdTypes, FileEntry, InotifyWdEntry, Message, TtyInfoEntry, TtyType};
 
-use super::decode_all;
 use super::names::signal_mask_names;
 
 /// A typed detail of an open file, e.g. a socket's local address.
@@ -38,13 +38,10 @@ impl std::fmt::Display for Detail {
 }
 
 /// Every file object of a checkpoint, by id, with what is needed to name it.
-#[derive(Default)]
 pub struct FileTable {
-    entries: HashMap<u32, FileEntry>,
-    /// Ids of files CRIU preserved because they had been unlinked (ghost or linked remaps).
-    deleted: HashSet<u32>,
-    /// memfd inode id -> name.
-    memfd_names: HashMap<u64, String>,
+    /// `files.img`, `remap-fpath.img` and `memfd.img`, shared with the
+    /// memory layer through the chain (decoded once).
+    files: Arc<FileObjects>,
     /// tty info id -> the terminal (tty-info.img).
     ttys: HashMap<u32, TtyInfoEntry>,
     /// tty info id -> buffered bytes (tty-data.img).
@@ -54,8 +51,6 @@ pub struct FileTable {
     /// Watches and marks CRIU before 2.x kept outside files.img, by file id.
     inotify_wds: HashMap<u32, Vec<InotifyWdEntry>>,
     fanotify_marks: HashMap<u32, Vec<FanotifyMarkEntry>>,
-    /// files.img came from a big-endian host (s390x).
-    big_endian: bool,
     /// pipe inode -> buffered bytes (pipes-data.img, fifo-data.img).
     pipe_data: HashMap<u32, u64>,
     /// socket id -> (queued packets, bytes) (sk-queues.img).
@@ -69,28 +64,19 @@ impl FileTable {
     /// `remap-fpath.img`, `memfd.img`, `tty-info.img`, `tty-data.img`,
     /// `pipes-data.img`, `fifo-data.img`, `sk-queues.img`, `tcp-stream-*.img`,
     /// `bpfmap-data.img` and the legacy `inotify-wd.img`, `fanotify-mark.img`.
-    pub fn load(store: &dyn ImageStore) -> Result<FileTable> {
-        let mut table = FileTable::default();
-        if let Some(bytes) = store.file("files.img")? {
-            table.big_endian = crate::image::Image::parse("files.img", bytes)?.endian() == crate::image::Endian::Big;
-        }
-        for message in decode_all(store, "files.img")?.unwrap_or_default() {
-            if let Message::FileEntry(file) = message {
-                table.entries.insert(file.id, file);
-            }
-        }
-        for message in decode_all(store, "remap-fpath.img")?.unwrap_or_default() {
-            if let Message::RemapFilePathEntry(remap) = message {
-                if remap_means_deleted(&remap) {
-                    table.deleted.insert(remap.orig_id);
-                }
-            }
-        }
-        for message in decode_all(store, "memfd.img")?.unwrap_or_default() {
-            if let Message::MemfdInodeEntry(inode) = message {
-                table.memfd_names.insert(inode.inode_id, inode.name);
-            }
-        }
+    pub fn load(chain: &DumpChain<'_>) -> Result<FileTable> {
+        let store = chain.top();
+        let mut table = FileTable {
+            files: chain.files()?,
+            ttys: HashMap::new(),
+            tty_data: HashMap::new(),
+            bpf_data: HashMap::new(),
+            inotify_wds: HashMap::new(),
+            fanotify_marks: HashMap::new(),
+            pipe_data: HashMap::new(),
+            sk_queues: HashMap::new(),
+            tcp_streams: HashMap::new(),
+        };
         for message in decode_all(store, "tty-info.img")?.unwrap_or_default() {
             if let Message::TtyInfoEntry(info) = message {
                 table.ttys.insert(info.id, info);
@@ -132,7 +118,7 @@ impl FileTable {
                 queue.1 += u64::from(packet.length);
             }
         }
-        let inodes: Vec<u32> = table.entries.values().filter_map(|f| f.isk.as_ref().map(|s| s.ino)).collect();
+        let inodes: Vec<u32> = table.files.entries().filter_map(|f| f.isk.as_ref().map(|s| s.ino)).collect();
         for ino in inodes {
             for message in decode_all(store, &format!("tcp-stream-{ino:x}.img"))?.unwrap_or_default() {
                 if let Message::TcpStreamEntry(stream) = message {
@@ -145,19 +131,14 @@ impl FileTable {
 
     /// The file object with this id.
     pub fn get(&self, id: u32) -> Option<&FileEntry> {
-        self.entries.get(&id)
+        self.files.get(id)
     }
 
     /// The path of a regular file as the kernel shows it (`/x (deleted)` for
     /// an unlinked file, which CRIU kept as a ghost copy or a link-remap).
     pub fn reg_path(&self, id: u32) -> Option<String> {
-        let reg = self.entries.get(&id)?.reg.as_ref()?;
-        let mut path = reg.name.clone();
-        if !path.starts_with('/') {
-            // CRIU stores paths relative to the mount root in some versions.
-            path.insert(0, '/');
-        }
-        if self.deleted.contains(&id) {
+        let mut path = self.files.reg_name(id)?;
+        if self.files.is_deleted(id) {
             path.push_str(" (deleted)");
         }
         Some(path)
@@ -165,7 +146,7 @@ impl FileTable {
 
     /// What `readlink /proc/PID/fd/N` shows for the file object `id`.
     pub fn fd_path(&self, id: u32) -> Option<String> {
-        let file = self.entries.get(&id)?;
+        let file = self.files.get(id)?;
         let path = match file.r#type() {
             FdTypes::Reg => return self.reg_path(id),
             FdTypes::Pipe => format!("pipe:[{}]", file.pipe.as_ref()?.pipe_id),
@@ -187,7 +168,7 @@ impl FileTable {
             FdTypes::Tunf => "/dev/net/tun".into(),
             FdTypes::Memfd => {
                 let inode = u64::from(file.memfd.as_ref()?.inode_id);
-                format!("/memfd:{} (deleted)", self.memfd_names.get(&inode)?)
+                format!("/memfd:{} (deleted)", self.files.memfd_inode(inode)?.0)
             }
             // CRIU records its own namespace id, not the kernel's inode
             // number that `net:[4026531840]` shows: the link cannot be rebuilt.
@@ -227,7 +208,7 @@ impl FileTable {
     /// targets, signal masks, inotify watches.
     pub fn details(&self, id: u32) -> Vec<(&'static str, Detail)> {
         use Detail::{Bool, Int, Text, Texts};
-        let Some(file) = self.entries.get(&id) else { return Vec::new() };
+        let Some(file) = self.files.get(id) else { return Vec::new() };
         let mut out = Vec::new();
         let sk_name = |dict: &str, v: u32| crate::json::dict_name("sk", dict, u64::from(v)).map_or_else(|| v.to_string(), str::to_string);
         if let Some(reg) = &file.reg {
@@ -236,7 +217,7 @@ impl FileTable {
             if let Some(size) = reg.size {
                 out.push(("size", Int(size as i64)));
             }
-            out.push(("deleted", Bool(self.deleted.contains(&id))));
+            out.push(("deleted", Bool(self.files.is_deleted(id))));
         }
         if let Some(pipe) = &file.pipe {
             out.push(("pipe_id", Int(i64::from(pipe.pipe_id))));
@@ -366,7 +347,7 @@ impl FileTable {
         if let Some(sk) = &file.psk {
             out.push(("type", Text(sk_name("type", sk.r#type))));
             // CRIU stores htons(ethertype) as a number of the dumping host.
-            let ethertype = if self.big_endian { sk.protocol as u16 } else { (sk.protocol as u16).swap_bytes() };
+            let ethertype = if self.files.big_endian() { sk.protocol as u16 } else { (sk.protocol as u16).swap_bytes() };
             out.push(("protocol", Text(format!("{ethertype:#06x}"))));
             out.push(("ifindex", Int(i64::from(sk.ifindex))));
             out.push(("version", Int(i64::from(sk.version))));
@@ -396,8 +377,8 @@ impl FileTable {
             out.push(("detached", Bool(tun.detached.unwrap_or(false))));
         }
         if let Some(memfd) = &file.memfd {
-            if let Some(name) = self.memfd_names.get(&u64::from(memfd.inode_id)) {
-                out.push(("name", Text(name.clone())));
+            if let Some((name, _)) = self.files.memfd_inode(u64::from(memfd.inode_id)) {
+                out.push(("name", Text(name.to_string())));
             }
             out.push(("pos", Int(memfd.pos as i64)));
         }

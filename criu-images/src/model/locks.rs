@@ -1,11 +1,11 @@
 //! File locks (`filelocks.img`): POSIX, flock, OFD locks and leases, each
 //! found through an fd of the task that holds it.
 
+use crate::chain::ImageStore;
 use crate::error::Result;
-use crate::memory::ImageStore;
 use crate::proto::Message;
 
-use super::decode_all;
+use crate::chain::decode_all;
 
 /// A lock held on an open file, as `/proc/locks` lists it.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -3,7 +3,7 @@
 //! areas, open files and sockets.
 //!
 //! The model does not open archives itself: its entry points take image
-//! stores ([`ImageStore`](crate::memory::ImageStore)) or a lookup of members by name, so that
+//! chains ([`DumpChain`](crate::chain::DumpChain)) or a lookup of members by name, so that
 //! directories, tar, gzip and zstd sources all feed it the same way.
 
 mod bounded_json;
@@ -24,9 +24,7 @@ pub use files::{Detail, FileTable};
 pub use locks::{file_locks, FileLock};
 pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
 pub use namespaces::{mounts, uts, Mount};
-pub use process::{Creds, Fd, Namespaces, Process, Rlimit, TaskState, Thread, ARGS_MAX_BYTES, ARGS_MAX_STRINGS};
+pub use process::{Creds, Fd, MemoryOf, Namespaces, Process, Rlimit, TaskState, Thread, ARGS_MAX_BYTES, ARGS_MAX_STRINGS};
 pub use seccomp::{filter_chain, seccomp_filters, SeccompFilter};
 pub use signals::{sa_flag_names, signal_set_names, PendingSignal, SigAction};
 pub use tree::{process_tree, ProcessTree, TreeNode};
-
-pub(crate) use crate::memory::decode_all;

@@ -1,11 +1,11 @@
 //! Namespaces' contents: the mount table (`mountpoints-<mnt_ns>.img`) and
 //! host and domain names (`utsns-<uts_ns>.img`).
 
+use crate::chain::ImageStore;
 use crate::error::Result;
-use crate::memory::ImageStore;
 use crate::proto::{Fstype, Message};
 
-use super::decode_all;
+use crate::chain::decode_all;
 
 /// One mount, as `/proc/PID/mountinfo` would list it.
 #[derive(Clone, PartialEq, Eq, Debug)]

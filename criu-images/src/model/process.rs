@@ -3,16 +3,17 @@
 //! `mm-*` and `fdinfo-*` images.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::chain::{decode_all, DumpChain, ImageStore};
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
-use crate::memory::{Content, ImageStore, ProcessMemory, Vma};
+use crate::memory::{ProcessMemory, Vma};
 use crate::proto::{CoreEntry, FdTypes, Message, MmEntry, PstreeEntry};
 
 use super::cgroups::{cgroups, CgroupMember, Cgroups};
-use super::decode_all;
 use super::files::{Detail, FileTable};
 use super::locks::{file_locks, FileLock};
 use super::names::{capability_names, RLIMITS};
@@ -264,13 +265,24 @@ pub const ARGS_MAX_BYTES: u64 = 6 << 20;
 /// NUL and an 8-byte pointer within the same 6 MiB.
 pub const ARGS_MAX_STRINGS: usize = (ARGS_MAX_BYTES / 9) as usize;
 
+/// Where [`Process::load_all_with`] gets the memory index of a pid.
+pub type MemoryOf<'f, 'a> = dyn Fn(u32) -> Result<Arc<ProcessMemory<'a>>> + 'f;
+
 impl Process {
-    /// Every process of the images directory `levels[0]` (with its pre-dump
-    /// parents after it, for memory), in `pstree.img` order.
-    pub fn load_all(levels: &[&dyn ImageStore]) -> Result<Vec<Process>> {
-        let store = levels[0];
+    /// Every process of the top of `chain` (its pre-dump parents serve
+    /// memory), in `pstree.img` order.
+    /// Each process's memory index is built here and dropped;
+    /// [`Checkpoint::processes`](crate::Checkpoint::processes) shares them.
+    pub fn load_all(chain: &DumpChain<'_>) -> Result<Vec<Process>> {
+        Process::load_all_with(chain, &|pid| ProcessMemory::build(pid, chain).map(Arc::new))
+    }
+
+    /// Like [`Process::load_all`], taking each process's memory index from
+    /// `memory` (a cache, or a build with a root filesystem).
+    pub fn load_all_with<'a>(chain: &DumpChain<'a>, memory: &MemoryOf<'_, 'a>) -> Result<Vec<Process>> {
+        let store = chain.top();
         let tables = Tables {
-            files: FileTable::load(store)?,
+            files: FileTable::load(chain)?,
             seccomp: seccomp_filters(store)?,
             cgroups: cgroups(store)?,
             locks: file_locks(store)?,
@@ -278,7 +290,7 @@ impl Process {
         let mut processes = Vec::new();
         for message in decode_all(store, "pstree.img")?.unwrap_or_default() {
             if let Message::PstreeEntry(task) = message {
-                processes.push(Process::load(&task, levels, &tables)?);
+                processes.push(Process::load(&task, chain, &tables, memory)?);
             }
         }
         Ok(processes)
@@ -289,8 +301,8 @@ impl Process {
         self.locks.iter().filter(move |l| i64::from(l.fd) == i64::from(fd))
     }
 
-    fn load(task: &PstreeEntry, levels: &[&dyn ImageStore], tables: &Tables) -> Result<Process> {
-        let store = levels[0];
+    fn load<'a>(task: &PstreeEntry, chain: &DumpChain<'a>, tables: &Tables, memory_of: &MemoryOf<'_, 'a>) -> Result<Process> {
+        let store = chain.top();
         let files = &tables.files;
         let core = core_of(store, task.pid)?;
         let tc = core.as_ref().and_then(|c| c.core.tc.as_ref());
@@ -389,7 +401,7 @@ impl Process {
         });
         if let Some(mm) = mm {
             exe = files.reg_path(mm.exe_file_id);
-            match ProcessMemory::build(task.pid, levels) {
+            match memory_of(task.pid) {
                 Ok(memory) => {
                     vmas = memory.vmas().to_vec();
                     cmdline = split_like_proc(&proc_cmdline(&memory, &mm, &mut warnings));
@@ -553,7 +565,7 @@ fn proc_environ<'a>(memory: &ProcessMemory<'a>, mm: &MmEntry, warnings: &mut Vec
 /// bytes before the first unmapped or missing one (with a warning).
 fn read_area<'a>(memory: &ProcessMemory<'a>, what: &str, start: u64, end: u64, warnings: &mut Vec<String>) -> AreaBytes<'a> {
     let len = end - start;
-    let (readable, stop) = readable_prefix(memory, start, end, ARGS_MAX_BYTES);
+    let (readable, stop) = memory.readable_prefix(start, end, ARGS_MAX_BYTES);
     if let Some((at, why)) = stop {
         warnings.push(format!("{what}: {len} bytes at {start:#x}, read {readable}: the byte at {at:#x} is {why}"));
     }
@@ -563,27 +575,6 @@ fn read_area<'a>(memory: &ProcessMemory<'a>, what: &str, start: u64, end: u64, w
             warnings.push(format!("{what}: {e}"));
             AreaBytes::empty()
         }
-    }
-}
-
-/// How many bytes from `start` (at most `max`, and not past `end`) are in
-/// the checkpoint (dumped, zero, or filled from files), and where and why
-/// reading stops before that many.
-fn readable_prefix(memory: &ProcessMemory<'_>, start: u64, end: u64, max: u64) -> (u64, Option<(u64, &'static str)>) {
-    let want_end = start.saturating_add(max).min(end);
-    let mut at = start;
-    for piece in memory.pieces_in(start, want_end) {
-        if piece.start != at {
-            break;
-        }
-        if let Content::Missing(why) = piece.content {
-            return (at - start, Some((at, why.describe())));
-        }
-        at = piece.end;
-    }
-    match at < want_end {
-        true => (at - start, Some((at, "not in any memory area"))),
-        false => (at - start, None),
     }
 }
 

@@ -5,9 +5,9 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::chain::ImageStore;
 use crate::error::{Error, Location, Result};
 use crate::image::{Endian, Image};
-use crate::memory::ImageStore;
 use crate::proto::Message;
 
 /// Size of one classic BPF instruction (`struct sock_filter`).

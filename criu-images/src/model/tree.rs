@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
+use crate::chain::ImageStore;
 use crate::error::{Error, Location, Result};
-use crate::memory::ImageStore;
 use crate::proto::Message;
 
 /// One process in printing order.

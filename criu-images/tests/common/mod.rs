@@ -141,7 +141,7 @@ pub struct Files {
     pub files: std::collections::HashMap<String, Vec<u8>>,
 }
 
-impl criu_images::memory::ImageStore for Files {
+impl criu_images::chain::ImageStore for Files {
     fn file(&self, name: &str) -> criu_images::Result<Option<&[u8]>> {
         Ok(self.files.get(name).map(Vec::as_slice))
     }
@@ -160,6 +160,12 @@ pub fn levels_of(set: &ImageSet) -> Vec<Files> {
     } else {
         vec![files(set)]
     }
+}
+
+/// The dump chain of levels (as [`levels_of`] returns them), the first on top.
+pub fn chain_of(levels: &[Files]) -> criu_images::chain::DumpChain<'_> {
+    use criu_images::chain::{DumpChain, ImageStore};
+    DumpChain::new(&levels[0], levels[1..].iter().map(|l| l as &dyn ImageStore))
 }
 
 /// The truth.json captured from /proc before the dump of an image set.
