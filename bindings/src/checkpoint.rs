@@ -204,7 +204,7 @@ impl PyCheckpoint {
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
         let hits = run_with(py, progress, |counter| {
             options.progress = Some(counter.clone());
-            search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options)
+            search_all(cells.iter().map(|c| c.index()), &pattern, &options)
         })?;
         hits_to_py(py, hits, &cells)
     }
@@ -298,7 +298,7 @@ fn table<'py>(slf: &Bound<'py, PyCheckpoint>, kind: &str, method: &str, pandas: 
         let checkpoint = shared.checkpoint.clone();
         let pids = run(py, || checkpoint.memory_pids())?;
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &shared.default_rootfs)).collect::<PyResult<Vec<_>>>()?;
-        let memories: Vec<_> = cells.iter().map(|c| c.borrow_dependent()).collect();
+        let memories: Vec<_> = cells.iter().map(|c| c.index()).collect();
         tables::vmas(&memories)
     } else {
         let all = shared.processes(py)?;

@@ -44,10 +44,12 @@ self_cell!(
 /// What a process memory index borrows from.
 pub(crate) struct MemoryOwner {
     checkpoint: Arc<Checkpoint>,
+    /// Where file pages come from; None for the checkpoint's own index
+    /// (rootfs `auto`), which `Checkpoint::memory` builds once and caches.
     rootfs: Option<Arc<RootfsCell>>,
 }
 
-type Mem<'a> = ProcessMemory<'a>;
+type Mem<'a> = Arc<ProcessMemory<'a>>;
 
 self_cell!(
     /// The memory index of one process, built once, with what it borrows.
@@ -57,6 +59,13 @@ self_cell!(
         dependent: Mem,
     }
 );
+
+impl MemoryCell {
+    /// The memory index.
+    pub(crate) fn index(&self) -> &ProcessMemory<'_> {
+        self.borrow_dependent()
+    }
+}
 
 /// How memory was asked for (the crate's [`Rootfs`] choices): the cache
 /// key of [`Shared::memory`].
@@ -138,14 +147,20 @@ impl Shared {
         if let Some(cell) = lock(&self.memories).get(&key) {
             return Ok(cell.clone());
         }
-        let checkpoint = self.checkpoint.clone();
-        let choice = rootfs.clone();
-        let rootfs_cell = run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?;
-        let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: Some(Arc::new(rootfs_cell)) };
+        let rootfs_cell = match rootfs {
+            // The index the crate keeps (also the one behind `processes`): rootfs-diff.tar when there is one.
+            RootfsChoice::Auto => None,
+            _ => {
+                let checkpoint = self.checkpoint.clone();
+                let choice = rootfs.clone();
+                Some(Arc::new(run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?))
+            }
+        };
+        let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: rootfs_cell };
         let cell = run(py, move || {
-            MemoryCell::try_new(owner, |owner| {
-                let source = owner.rootfs.as_ref().and_then(|r| r.borrow_dependent().source());
-                owner.checkpoint.memory_with(pid, source)
+            MemoryCell::try_new(owner, |owner| match &owner.rootfs {
+                None => owner.checkpoint.memory(pid),
+                Some(rootfs) => owner.checkpoint.memory_with(pid, rootfs.borrow_dependent().source()).map(Arc::new),
             })
         })?;
         Ok(lock(&self.memories).entry(key).or_insert_with(|| Arc::new(cell)).clone())
