@@ -1,20 +1,16 @@
-//! `Checkpoint`, its archive members, `rootfs-diff.tar`, and the shared state
-//! behind every object handed out: an `Arc` of the crate's `Checkpoint` with
-//! the indexes built from it (memory, processes), each built once.
+//! `Checkpoint`, its archive members and `rootfs-diff.tar`: the facade
+//! over the state (`crate::state`) that hands out images, processes and
+//! memory.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use self_cell::self_cell;
-
-use criu_images::json::DecodeOptions;
 
 use criu_images::archive::{MemberKind, OpenOptions, TarView};
-use criu_images::checkpoint::Rootfs;
-use criu_images::memory::{search_all, ProcessMemory};
+use criu_images::json::DecodeOptions;
+use criu_images::memory::search_all;
 use criu_images::model::Process as ProcessData;
 use criu_images::{Checkpoint, Error};
 
@@ -24,156 +20,8 @@ use crate::image::Image;
 use crate::memory::{hits_to_py, search_options, to_pattern, Memory};
 use crate::process::Process;
 use crate::progress::{run_with, Callback};
+use crate::state::{DiffCell, Handle, RootfsChoice, Shared};
 use crate::tables;
-
-self_cell!(
-    /// A root filesystem (`rootfs-diff.tar` and/or a directory) of a checkpoint it borrows.
-    pub(crate) struct RootfsCell {
-        owner: Arc<Checkpoint>,
-        #[covariant]
-        dependent: Rootfs,
-    }
-);
-
-type DiffView<'a> = Option<TarView<'a>>;
-
-self_cell!(
-    /// The `rootfs-diff.tar` index of a checkpoint it borrows, for `Checkpoint.rootfs_diff`.
-    pub(crate) struct DiffCell {
-        owner: Arc<Checkpoint>,
-        #[covariant]
-        dependent: DiffView,
-    }
-);
-
-/// What a process memory index borrows from.
-pub(crate) struct MemoryOwner {
-    checkpoint: Arc<Checkpoint>,
-    rootfs: Option<Arc<RootfsCell>>,
-}
-
-type Mem<'a> = ProcessMemory<'a>;
-
-self_cell!(
-    /// The memory index of one process, built once, with what it borrows.
-    pub(crate) struct MemoryCell {
-        owner: MemoryOwner,
-        #[covariant]
-        dependent: Mem,
-    }
-);
-
-/// How memory was asked for (the crate's [`Rootfs`] choices): the cache
-/// key of [`Shared::memory`].
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub(crate) enum RootfsChoice {
-    /// rootfs-diff.tar when the checkpoint has one.
-    Auto,
-    /// No files: unmodified file pages stay missing.
-    Off,
-    /// rootfs-diff.tar, required.
-    Diff,
-    /// rootfs-diff.tar when there is one, then this directory.
-    Dir(String),
-}
-
-impl RootfsChoice {
-    /// `None` (then `default`), `"auto"`, `"none"`, `"diff"`, or a
-    /// directory (str or os.PathLike).
-    pub(crate) fn from_py(value: Option<&Bound<'_, PyAny>>, default: &RootfsChoice) -> PyResult<RootfsChoice> {
-        let Some(value) = value.filter(|v| !v.is_none()) else { return Ok(default.clone()) };
-        if let Ok(text) = value.extract::<String>() {
-            match text.as_str() {
-                "auto" => return Ok(RootfsChoice::Auto),
-                "none" => return Ok(RootfsChoice::Off),
-                "diff" => return Ok(RootfsChoice::Diff),
-                _ => {}
-            }
-        }
-        let path: PathBuf = value.extract()?;
-        let text = path.to_string_lossy().into_owned();
-        // A directory literally named like a choice (a pathlib.Path) is `./name` to the crate.
-        Ok(RootfsChoice::Dir(if matches!(text.as_str(), "auto" | "none" | "diff") { format!("./{text}") } else { text }))
-    }
-
-    /// The choice as the crate's [`Rootfs::load`] takes it.
-    fn as_crate(&self) -> &str {
-        match self {
-            RootfsChoice::Auto => "auto",
-            RootfsChoice::Off => "none",
-            RootfsChoice::Diff => "diff",
-            RootfsChoice::Dir(dir) => dir,
-        }
-    }
-
-    /// `Memory.rootfs`: None when no files are used.
-    pub(crate) fn describe(&self) -> Option<String> {
-        match self {
-            RootfsChoice::Off => None,
-            other => Some(other.as_crate().to_string()),
-        }
-    }
-}
-
-/// One open checkpoint and the indexes built from it.
-pub(crate) struct Shared {
-    pub(crate) checkpoint: Arc<Checkpoint>,
-    /// Where memory fills file pages from when a call does not say (`open(rootfs=...)`).
-    pub(crate) default_rootfs: RootfsChoice,
-    /// `rootfs-diff.tar`, indexed once (`None` inside if there is none).
-    diff: Mutex<Option<Arc<DiffCell>>>,
-    memories: Mutex<HashMap<(u32, RootfsChoice), Arc<MemoryCell>>>,
-    processes: Mutex<Option<Arc<Vec<Arc<ProcessData>>>>>,
-}
-
-impl Shared {
-    /// The rootfs-diff index, built on first use.
-    pub(crate) fn diff(&self, py: Python<'_>) -> PyResult<Arc<DiffCell>> {
-        if let Some(cell) = lock(&self.diff).as_ref() {
-            return Ok(cell.clone());
-        }
-        let checkpoint = self.checkpoint.clone();
-        let cell = run(py, move || DiffCell::try_new(checkpoint, |c| c.rootfs_diff()))?;
-        Ok(lock(&self.diff).get_or_insert(Arc::new(cell)).clone())
-    }
-
-    /// The memory index of `pid`, built on first use and then shared.
-    pub(crate) fn memory(&self, py: Python<'_>, pid: u32, rootfs: &RootfsChoice) -> PyResult<Arc<MemoryCell>> {
-        let key = (pid, rootfs.clone());
-        if let Some(cell) = lock(&self.memories).get(&key) {
-            return Ok(cell.clone());
-        }
-        let checkpoint = self.checkpoint.clone();
-        let choice = rootfs.clone();
-        let rootfs_cell = run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?;
-        let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: Some(Arc::new(rootfs_cell)) };
-        let cell = run(py, move || {
-            MemoryCell::try_new(owner, |owner| {
-                let source = owner.rootfs.as_ref().and_then(|r| r.borrow_dependent().source());
-                owner.checkpoint.memory_with(pid, source)
-            })
-        })?;
-        Ok(lock(&self.memories).entry(key).or_insert_with(|| Arc::new(cell)).clone())
-    }
-
-    /// Every process, loaded on first use.
-    pub(crate) fn processes(&self, py: Python<'_>) -> PyResult<Arc<Vec<Arc<ProcessData>>>> {
-        if let Some(all) = lock(&self.processes).as_ref() {
-            return Ok(all.clone());
-        }
-        let checkpoint = self.checkpoint.clone();
-        let all = run(py, move || checkpoint.processes())?;
-        let all = Arc::new(all.into_iter().map(Arc::new).collect::<Vec<_>>());
-        Ok(lock(&self.processes).get_or_insert(all).clone())
-    }
-}
-
-/// Locks a mutex; a poisoned one (a panic while it was held, already
-/// reported as an exception) still holds consistent data: whole values are
-/// inserted or not.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// An opened checkpoint: an images directory, a tar / tar.gz / tar.zst
 /// archive (Podman, CRI-O, kubelet) or a single image. Made by
@@ -185,9 +33,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// when the last of them is gone.
 #[pyclass(frozen, name = "Checkpoint", module = "criu_images")]
 pub struct PyCheckpoint {
-    path: PathBuf,
     format: &'static str,
-    state: RwLock<Option<Arc<Shared>>>,
+    handle: Arc<Handle>,
 }
 
 impl PyCheckpoint {
@@ -204,30 +51,16 @@ impl PyCheckpoint {
         }
         let opened = run(py, || Checkpoint::open_with(&path, &options))?;
         let format = opened.archive().format().name();
-        let shared = Shared {
-            checkpoint: Arc::new(opened),
-            default_rootfs,
-            diff: Mutex::new(None),
-            memories: Mutex::new(HashMap::new()),
-            processes: Mutex::new(None),
-        };
-        Ok(PyCheckpoint { path, format, state: RwLock::new(Some(Arc::new(shared))) })
+        Ok(PyCheckpoint { format, handle: Arc::new(Handle::new(path, opened, default_rootfs)) })
     }
 
     /// The open state, or `CriuImagesError` once closed.
-    pub(crate) fn shared(&self) -> PyResult<Arc<Shared>> {
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        state.clone().ok_or_else(|| CriuImagesError::new_err(format!("{}: the checkpoint is closed", self.path.display())))
+    fn shared(&self) -> PyResult<Arc<Shared>> {
+        self.handle.shared()
     }
 
     fn checkpoint(&self) -> PyResult<Arc<Checkpoint>> {
         Ok(self.shared()?.checkpoint.clone())
-    }
-
-    /// The memory of `pid`, for `Checkpoint.memory` and `Process.memory`.
-    pub(crate) fn memory_of(&self, py: Python<'_>, pid: u32, rootfs: RootfsChoice) -> PyResult<Memory> {
-        let cell = self.shared()?.memory(py, pid, &rootfs)?;
-        Ok(Memory::new(cell, rootfs.describe()))
     }
 }
 
@@ -236,7 +69,7 @@ impl PyCheckpoint {
     /// The path given to `open()`.
     #[getter]
     fn path(&self) -> PathBuf {
-        self.path.clone()
+        self.handle.path().to_path_buf()
     }
 
     /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst` or `file`.
@@ -248,13 +81,13 @@ impl PyCheckpoint {
     /// True once `close()` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.state.read().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.handle.is_closed()
     }
 
     /// Releases the checkpoint. Objects handed out before keep working;
     /// the checkpoint itself raises `CriuImagesError` from now on.
     fn close(&self) {
-        self.state.write().unwrap_or_else(|p| p.into_inner()).take();
+        self.handle.close();
     }
 
     /// Returns the checkpoint itself.
@@ -303,24 +136,22 @@ impl PyCheckpoint {
 
     /// Every process, in `pstree.img` order.
     #[getter]
-    fn processes(slf: &Bound<'_, Self>) -> PyResult<Vec<Process>> {
-        let py = slf.py();
-        let all = slf.get().shared()?.processes(py)?;
-        Ok(all.iter().map(|p| Process::new(p.clone(), slf.clone().unbind())).collect())
+    fn processes(&self, py: Python<'_>) -> PyResult<Vec<Process>> {
+        let all = self.shared()?.processes(py)?;
+        Ok(all.iter().map(|p| Process::new(p.clone(), self.handle.clone())).collect())
     }
 
     /// The process `pid`; raises `NotFoundError` if the checkpoint has none.
-    fn process(slf: &Bound<'_, Self>, pid: u32) -> PyResult<Process> {
-        let py = slf.py();
-        let shared = slf.get().shared()?;
+    fn process(&self, py: Python<'_>, pid: u32) -> PyResult<Process> {
+        let shared = self.shared()?;
         let all = shared.processes(py)?;
         match all.iter().find(|p| p.pid == pid) {
-            Some(p) => Ok(Process::new(p.clone(), slf.clone().unbind())),
+            Some(p) => Ok(Process::new(p.clone(), self.handle.clone())),
             None => {
                 // Every pstree.img task is loaded, so this is the crate's NotFound.
                 let checkpoint = shared.checkpoint.clone();
                 quick(py, || checkpoint.require_pid(pid))?;
-                Err(CriuImagesError::new_err(format!("{}: process {pid} could not be loaded", slf.get().path.display())))
+                Err(CriuImagesError::new_err(format!("{}: process {pid} could not be loaded", self.handle.path().display())))
             }
         }
     }
@@ -335,8 +166,9 @@ impl PyCheckpoint {
     /// rootfs-diff.tar. The index is built once per (pid, rootfs) and shared.
     #[pyo3(signature = (pid, rootfs = None))]
     fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
-        let choice = RootfsChoice::from_py(rootfs, &self.shared()?.default_rootfs)?;
-        self.memory_of(py, pid, choice)
+        let shared = self.shared()?;
+        let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
+        Memory::of(py, &shared, pid, choice)
     }
 
     /// Finds `pattern` in the memory of every process (or of `pid`), like
@@ -372,9 +204,9 @@ impl PyCheckpoint {
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
         let hits = run_with(py, progress, |counter| {
             options.progress = Some(counter.clone());
-            search_all(cells.iter().map(|c| c.borrow_dependent()), &pattern, &options)
+            search_all(cells.iter().map(|c| c.index()), &pattern, &options)
         })?;
-        hits_to_py(py, hits)
+        hits_to_py(py, hits, &cells)
     }
 
     /// Every image with protobuf entries (not pages-*.img and other raw
@@ -402,8 +234,8 @@ impl PyCheckpoint {
     #[getter]
     fn container<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let checkpoint = self.checkpoint()?;
-        let text = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json().to_string())))?;
-        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
+        let value = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json())))?;
+        value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 
     /// What of the checkpoint is present but could not be read (a corrupt
@@ -444,7 +276,7 @@ impl PyCheckpoint {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let path = self.path.display();
+        let path = self.handle.path().display();
         match self.shared() {
             Err(_) => format!("<Checkpoint {path:?} {} (closed)>", self.format),
             Ok(shared) => {
@@ -476,7 +308,7 @@ fn table<'py>(slf: &Bound<'py, PyCheckpoint>, kind: &str, method: &str, pandas: 
         let checkpoint = shared.checkpoint.clone();
         let pids = run(py, || checkpoint.memory_pids())?;
         let cells = pids.into_iter().map(|p| shared.memory(py, p, &shared.default_rootfs)).collect::<PyResult<Vec<_>>>()?;
-        let memories: Vec<_> = cells.iter().map(|c| c.borrow_dependent()).collect();
+        let memories: Vec<_> = cells.iter().map(|c| c.index()).collect();
         tables::vmas(&memories)
     } else {
         let all = shared.processes(py)?;

@@ -17,10 +17,10 @@ use criu_images::json::tape::{self, Tape};
 use criu_images::json::{self, DecodeOptions};
 use criu_images::Checkpoint;
 
-use crate::checkpoint::lock;
 use crate::errors::{panic_to_py, quick, run, to_py, CriuImagesError};
 use crate::progress::{Callback, INTERVAL};
 use crate::pytape::{Builder, GcPaused, Strings};
+use crate::state::lock;
 
 /// Where an image's bytes are: a checkpoint (kept alive) and the file name.
 struct Source {

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod area;
 mod buffer;
 mod checkpoint;
 mod display;
@@ -14,8 +15,9 @@ mod image;
 mod memory;
 mod process;
 mod progress;
-mod pyjson;
 mod pytape;
+mod pyvalue;
+mod state;
 mod tables;
 
 use std::path::PathBuf;
@@ -129,7 +131,7 @@ fn _test_panic(py: Python<'_>, place: &str) -> PyResult<()> {
 /// built without asking the hits for their attributes one by one.
 #[pyfunction]
 fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
-    let refs: Vec<&memory::Hit> = hits.iter().map(|h| h.get()).collect();
+    let refs: Vec<&criu_images::memory::Hit> = hits.iter().map(|h| h.get().data()).collect();
     tables::to_py(py, &tables::hits(&refs))
 }
 
@@ -162,16 +164,14 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
     m.add_class::<memory::Memory>()?;
-    m.add_class::<memory::Region>()?;
     m.add_class::<memory::Hit>()?;
-    m.add_class::<memory::HitArea>()?;
     m.add_class::<memory::StringHit>()?;
     m.add_class::<memory::HitIterator>()?;
     m.add_class::<memory::StringIterator>()?;
     m.add_class::<process::Process>()?;
     m.add_class::<process::Thread>()?;
     m.add_class::<process::Creds>()?;
-    m.add_class::<process::Vma>()?;
+    m.add_class::<area::PyVma>()?;
     m.add_class::<process::Fd>()?;
     m.add_class::<process::Rlimit>()?;
     m.add_class::<process::SigAction>()?;

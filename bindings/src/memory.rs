@@ -13,11 +13,12 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use criu_images::memory::{self, Encoding, Pattern, ProcessMemory, SearchCursor, SearchOptions, StringsCursor, VmaKind};
 use criu_images::Error;
 
+use crate::area::{origin_names, PyVma};
 use crate::buffer;
-use crate::checkpoint::MemoryCell;
 use crate::display;
-use crate::errors::{quick, run, to_py};
+use crate::errors::{quick, run, to_py, CriuImagesError};
 use crate::progress::run_with;
+use crate::state::{MemoryCell, RootfsChoice, Shared};
 
 /// The address space of one process, reconstructed from `mm`, `pagemap`
 /// and `pages` images through the pre-dump chain. Every byte of every
@@ -32,8 +33,11 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub(crate) fn new(cell: Arc<MemoryCell>, rootfs: Option<String>) -> Memory {
-        Memory { cell, rootfs }
+    /// The memory of `pid` with file pages from `rootfs`, for
+    /// `Checkpoint.memory` and `Process.memory`.
+    pub(crate) fn of(py: Python<'_>, shared: &Shared, pid: u32, rootfs: RootfsChoice) -> PyResult<Memory> {
+        let cell = shared.memory(py, pid, &rootfs)?;
+        Ok(Memory { cell, rootfs: rootfs.describe() })
     }
 
     fn index(&self) -> &ProcessMemory<'_> {
@@ -63,28 +67,8 @@ impl Memory {
     }
 
     /// Memory areas (VMAs) in address order, with their page counts.
-    fn regions(&self) -> Vec<Region> {
-        let index = self.index();
-        index
-            .vmas()
-            .iter()
-            .enumerate()
-            .map(|(i, vma)| {
-                let counts = index.page_counts(i);
-                Region {
-                    start: vma.start,
-                    end: vma.end,
-                    perms: vma.perms(),
-                    offset: vma.pgoff,
-                    path: vma.path.clone(),
-                    kind: vma.kind().name(),
-                    pages_dumped: counts.dumped,
-                    pages_zero: counts.zero,
-                    pages_missing: counts.missing,
-                    pages_from_file: counts.from_file,
-                }
-            })
-            .collect()
+    fn regions(&self) -> Vec<PyVma> {
+        PyVma::of_memory(&self.cell)
     }
 
     /// The `size` bytes at `addr`, as bytes (zero pages read as zeros).
@@ -158,7 +142,7 @@ impl Memory {
             options.progress = Some(counter.clone());
             self.index().search(&pattern, &options)
         })?;
-        hits_to_py(py, hits)
+        hits_to_py(py, hits, std::slice::from_ref(&self.cell))
     }
 
     /// Printable strings of at least `min_len` characters, in address order.
@@ -183,7 +167,7 @@ impl Memory {
             options.progress = Some(counter.clone());
             self.index().strings(min_len, &encodings, &options)
         })?;
-        Ok(found.into_iter().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }).collect())
+        Ok(found.into_iter().map(StringHit::from).collect())
     }
 
     /// Like `search()`, as an iterator of `Hit` in address order: hits are
@@ -227,7 +211,7 @@ impl Memory {
     }
 
     /// Writes memory to the file `path`: `addr` and `size`, or the whole
-    /// region containing `vma` (an address, or a Region/Vma). File offset =
+    /// region containing `vma` (an address, or a Vma). File offset =
     /// address - start; zero and missing pages are holes (zeros). Returns
     /// `{"start", "size", "dumped", "missing"}` (bytes). `progress` as in
     /// `search()` (bytes written); when it raises, the incomplete file is removed.
@@ -327,7 +311,7 @@ impl HitIterator {
             })?;
             batch.extend(found);
         }
-        Ok(self.batch.pop_front().map(|hit| Hit { hit }))
+        Ok(self.batch.pop_front().map(|hit| Hit::new(hit, self.cell.clone())))
     }
 }
 
@@ -356,7 +340,7 @@ impl StringIterator {
             })?;
             batch.extend(found);
         }
-        Ok(self.batch.pop_front().map(|s| StringHit { pid: s.pid, address: s.address, encoding: s.encoding.name(), text: s.text }))
+        Ok(self.batch.pop_front().map(StringHit::from))
     }
 }
 
@@ -406,70 +390,32 @@ fn one_or_many(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>
     }
 }
 
-/// Hits as a `SearchResults` list.
-pub(crate) fn hits_to_py(py: Python<'_>, hits: Vec<memory::Hit>) -> PyResult<Bound<'_, PyAny>> {
+/// Hits found in the memory indexes `cells` as a `SearchResults` list.
+pub(crate) fn hits_to_py<'py>(py: Python<'py>, hits: Vec<memory::Hit>, cells: &[Arc<MemoryCell>]) -> PyResult<Bound<'py, PyAny>> {
     let items = PyList::empty(py);
     for hit in hits {
-        items.append(Hit { hit })?;
+        let Some(cell) = cells.iter().find(|c| c.borrow_dependent().pid() == hit.pid) else {
+            return Err(CriuImagesError::new_err(format!("internal error in criu-images: a hit in process {} not searched", hit.pid)));
+        };
+        items.append(Hit::new(hit, cell.clone()))?;
     }
     display::search_results(py, items)
-}
-
-/// A memory area with how many of its pages are in the checkpoint.
-#[pyclass(frozen, get_all, module = "criu_images")]
-pub struct Region {
-    /// First address.
-    start: u64,
-    /// End address (exclusive).
-    end: u64,
-    /// Permissions as /proc/PID/maps shows them, e.g. `r-xp`.
-    perms: String,
-    /// Offset in the mapped file, in bytes.
-    offset: u64,
-    /// Path, `[heap]`, `[stack]`, `[vdso]`, ...; None for anonymous memory.
-    path: Option<String>,
-    /// `heap`, `stack`, `vdso`, `anon`, `file` or `shared`.
-    kind: &'static str,
-    /// Pages whose bytes are in the checkpoint.
-    pages_dumped: u64,
-    /// Pages that read as zeros.
-    pages_zero: u64,
-    /// Pages not in the checkpoint (lazy, unmodified file pages, kernel areas).
-    pages_missing: u64,
-    /// Pages filled from the root filesystem given as `rootfs`.
-    pages_from_file: u64,
-}
-
-#[pymethods]
-impl Region {
-    /// Size in bytes.
-    #[getter]
-    fn size(&self) -> u64 {
-        self.end - self.start
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "<Region {:#x}-{:#x} {} {} dumped={} zero={} missing={}{}>",
-            self.start,
-            self.end,
-            self.perms,
-            self.kind,
-            self.pages_dumped,
-            self.pages_zero,
-            self.pages_missing,
-            self.path.as_deref().map(|p| format!(" {p}")).unwrap_or_default()
-        )
-    }
 }
 
 /// One search match.
 #[pyclass(frozen, module = "criu_images")]
 pub struct Hit {
-    hit: memory::Hit,
+    /// Shared with the `Vma` of `vma`.
+    hit: Arc<memory::Hit>,
+    /// The memory index the hit was found in (for `vma`'s page counts).
+    memory: Arc<MemoryCell>,
 }
 
 impl Hit {
+    fn new(hit: memory::Hit, memory: Arc<MemoryCell>) -> Hit {
+        Hit { hit: Arc::new(hit), memory }
+    }
+
     /// The crate's record.
     pub(crate) fn data(&self) -> &memory::Hit {
         &self.hit
@@ -513,14 +459,14 @@ impl Hit {
     /// `"rootfs-dir"`.
     #[getter]
     fn origins(&self) -> Vec<(u64, u64, &'static str)> {
-        self.hit.origins.iter().map(|&(start, end, origin)| (start, end, origin.name())).collect()
+        origin_names(&self.hit.origins)
     }
 
     /// The memory area of the match.
     #[getter]
-    fn vma(&self) -> HitArea {
-        let area = &self.hit.area;
-        HitArea { start: area.start, end: area.end, perms: area.perms(), path: area.path.clone() }
+    fn vma(&self) -> PyResult<PyVma> {
+        PyVma::of_hit(&self.hit, &self.memory)
+            .ok_or_else(|| CriuImagesError::new_err("internal error in criu-images: a hit without its area"))
     }
 
     fn __repr__(&self) -> String {
@@ -536,43 +482,47 @@ impl Hit {
     }
 }
 
-/// The memory area a hit lies in.
-#[pyclass(frozen, get_all, module = "criu_images")]
-pub struct HitArea {
-    /// First address of the area.
-    start: u64,
-    /// End of the area (exclusive).
-    end: u64,
-    /// Permissions, e.g. `rw-p`.
-    perms: String,
-    /// Path, `[heap]`, `[stack]`, ...; None for anonymous memory.
-    path: Option<String>,
-}
-
-#[pymethods]
-impl HitArea {
-    fn __repr__(&self) -> String {
-        format!("<HitArea {:#x}-{:#x} {} {}>", self.start, self.end, self.perms, self.path.as_deref().unwrap_or(""))
-    }
-}
-
 /// A printable string found in memory.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct StringHit {
-    /// Process id.
-    pid: u32,
-    /// Address of the first byte.
-    address: u64,
-    /// `ascii` or `utf-16le`.
-    encoding: &'static str,
-    /// The text.
-    text: String,
+    data: memory::StringHit,
+}
+
+impl From<memory::StringHit> for StringHit {
+    fn from(data: memory::StringHit) -> StringHit {
+        StringHit { data }
+    }
 }
 
 #[pymethods]
 impl StringHit {
+    /// Process id.
+    #[getter]
+    fn pid(&self) -> u32 {
+        self.data.pid
+    }
+
+    /// Address of the first byte.
+    #[getter]
+    fn address(&self) -> u64 {
+        self.data.address
+    }
+
+    /// `ascii` or `utf-16le`.
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        self.data.encoding.name()
+    }
+
+    /// The text.
+    #[getter]
+    fn text(&self) -> String {
+        self.data.text.clone()
+    }
+
     fn __repr__(&self) -> String {
-        format!("<StringHit pid={} address={:#x} {} {:?}>", self.pid, self.address, self.encoding, self.text)
+        let s = &self.data;
+        format!("<StringHit pid={} address={:#x} {} {:?}>", s.pid, s.address, s.encoding.name(), s.text)
     }
 }
 

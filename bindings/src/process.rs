@@ -1,16 +1,61 @@
 //! `Process` and its records (threads, credentials, memory areas, open
-//! files, limits, signal handlers), converted from `criu_images::model`.
+//! files, limits, signal handlers): Python objects over the `Arc`ed
+//! `criu_images::model::Process`, whose getters read the model's records in
+//! place (nothing is copied when a record is handed out).
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use self_cell::self_cell;
 
 use criu_images::model::{self, Detail};
 
-use crate::checkpoint::PyCheckpoint;
+use crate::area::PyVma;
 use crate::display;
 use crate::memory::Memory;
+use crate::state::Handle;
+
+/// `$cell`: a record of type `$record` inside an `Arc`ed model process,
+/// borrowed from it; the cell keeps the process alive. With `in a list`,
+/// also `each` record of a list of the process.
+macro_rules! record_of_process {
+    ($cell:ident, $borrow:ident, $record:ty) => {
+        type $borrow<'a> = &'a $record;
+
+        self_cell!(
+            struct $cell {
+                owner: Arc<model::Process>,
+                #[covariant]
+                dependent: $borrow,
+            }
+        );
+
+        impl $cell {
+            /// The record `find` gives, borrowed from `process`; None if it gives none.
+            fn find(process: &Arc<model::Process>, find: impl FnOnce(&model::Process) -> Option<&$record>) -> Option<$cell> {
+                $cell::try_new(process.clone(), |p| find(p).ok_or(())).ok()
+            }
+        }
+    };
+    ($cell:ident, $borrow:ident, $record:ty, in a list) => {
+        record_of_process!($cell, $borrow, $record);
+
+        impl $cell {
+            /// Each record of the list `list` gives, in order. (Every index
+            /// is in range: the process does not change. None is left out.)
+            fn each(process: &Arc<model::Process>, list: impl Fn(&model::Process) -> &[$record]) -> Vec<$cell> {
+                (0..list(process).len()).filter_map(|i| $cell::find(process, |p| list(p).get(i))).collect()
+            }
+        }
+    };
+}
+
+record_of_process!(ThreadCell, ThreadRef, model::Thread, in a list);
+record_of_process!(CredsCell, CredsRef, model::Creds);
+record_of_process!(FdCell, FdRef, model::Fd, in a list);
+record_of_process!(RlimitCell, RlimitRef, model::Rlimit, in a list);
+record_of_process!(SigActionCell, SigActionRef, model::SigAction, in a list);
 
 /// Everything the images say about one process: tree, state, threads,
 /// credentials, namespaces, limits, signal handlers, directories, command
@@ -18,11 +63,12 @@ use crate::memory::Memory;
 #[pyclass(frozen, module = "criu_images")]
 pub struct Process {
     data: Arc<model::Process>,
-    checkpoint: Py<PyCheckpoint>,
+    /// For `memory`: the checkpoint, or an error once it is closed.
+    checkpoint: Arc<Handle>,
 }
 
 impl Process {
-    pub(crate) fn new(data: Arc<model::Process>, checkpoint: Py<PyCheckpoint>) -> Process {
+    pub(crate) fn new(data: Arc<model::Process>, checkpoint: Arc<Handle>) -> Process {
         Process { data, checkpoint }
     }
 }
@@ -74,13 +120,13 @@ impl Process {
     /// Threads, the main thread first.
     #[getter]
     fn threads(&self) -> Vec<Thread> {
-        self.data.threads.iter().map(Thread::from).collect()
+        ThreadCell::each(&self.data, |p| &p.threads).into_iter().enumerate().map(|(index, cell)| Thread { cell, index }).collect()
     }
 
     /// Credentials of the main thread (None if the images have none).
     #[getter]
     fn creds(&self) -> Option<Creds> {
-        self.data.creds.as_ref().map(Creds::from)
+        CredsCell::find(&self.data, |p| p.creds.as_ref()).map(|cell| Creds { cell })
     }
 
     /// Namespace ids by kind (`pid`, `net`, `ipc`, `uts`, `mnt`, `user`,
@@ -107,11 +153,7 @@ impl Process {
     /// Resource limits, in RLIMIT_* order.
     #[getter]
     fn rlimits(&self) -> Vec<Rlimit> {
-        self.data
-            .rlimits
-            .iter()
-            .map(|r| Rlimit { name: r.name.clone(), description: r.description.clone(), soft: r.soft, hard: r.hard })
-            .collect()
+        RlimitCell::each(&self.data, |p| &p.rlimits).into_iter().map(|cell| Rlimit { cell }).collect()
     }
 
     /// Everything the model has about the process as plain Python data:
@@ -120,13 +162,13 @@ impl Process {
     /// filters, credentials, namespaces, limits, handlers, cgroups, file
     /// locks, memory areas, open files with details; see docs/inspect.md).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::pyjson::loads(py, &self.data.to_json().to_string())
+        crate::pyvalue::to_py(py, &self.data.to_json())
     }
 
     /// Signal handlers that are not the default.
     #[getter]
     fn sigactions(&self) -> Vec<SigAction> {
-        self.data.sigactions.iter().map(|s| SigAction { signal: s.signal.clone(), handler: s.handler.clone(), flags: s.flags }).collect()
+        SigActionCell::each(&self.data, |p| &p.sigactions).into_iter().map(|cell| SigAction { cell }).collect()
     }
 
     /// Current directory.
@@ -194,25 +236,14 @@ impl Process {
 
     /// Memory areas as /proc/PID/maps shows them.
     #[getter]
-    fn vmas(&self) -> Vec<Vma> {
-        self.data.vmas.iter().map(|v| Vma { start: v.start, end: v.end, perms: v.perms(), offset: v.pgoff, path: v.path.clone() }).collect()
+    fn vmas(&self) -> Vec<PyVma> {
+        PyVma::of_process(&self.data, &self.checkpoint)
     }
 
     /// Open file descriptors, by number.
     #[getter]
     fn fds(&self) -> Vec<Fd> {
-        self.data
-            .fds
-            .iter()
-            .map(|f| Fd {
-                fd: f.fd,
-                r#type: f.kind.clone(),
-                path: f.path.clone(),
-                file_id: f.file_id,
-                flags: f.flags,
-                details: f.details.clone(),
-            })
-            .collect()
+        FdCell::each(&self.data, |p| &p.fds).into_iter().map(|cell| Fd { cell }).collect()
     }
 
     /// The process's memory (`Checkpoint.memory(pid)`); raises
@@ -220,9 +251,9 @@ impl Process {
     /// checkpoint is closed.
     #[getter]
     fn memory(&self, py: Python<'_>) -> PyResult<Memory> {
-        let checkpoint = self.checkpoint.get();
-        let choice = checkpoint.shared()?.default_rootfs.clone();
-        checkpoint.memory_of(py, self.data.pid, choice)
+        let shared = self.checkpoint.shared()?;
+        let choice = shared.default_rootfs.clone();
+        Memory::of(py, &shared, self.data.pid, choice)
     }
 
     fn __repr__(&self) -> String {
@@ -245,12 +276,14 @@ impl Process {
 /// One thread of a process.
 #[pyclass(frozen, module = "criu_images")]
 pub struct Thread {
-    data: model::Thread,
+    cell: ThreadCell,
+    /// Its place in the process's threads (for `creds`).
+    index: usize,
 }
 
-impl From<&model::Thread> for Thread {
-    fn from(data: &model::Thread) -> Thread {
-        Thread { data: data.clone() }
+impl Thread {
+    fn data(&self) -> &model::Thread {
+        self.cell.borrow_dependent()
     }
 }
 
@@ -259,179 +292,223 @@ impl Thread {
     /// Thread id as the images hold it.
     #[getter]
     fn tid(&self) -> u32 {
-        self.data.tid
+        self.data().tid
     }
 
     /// Thread name.
     #[getter]
     fn comm(&self) -> String {
-        self.data.comm.clone()
+        self.data().comm.clone()
     }
 
     /// Blocked signals, by name: the program's own mask, as CRIU saved it
     /// (for a thread in rt_sigsuspend, not the temporary mask /proc showed).
     #[getter]
     fn blocked(&self) -> Vec<String> {
-        self.data.blocked.clone()
+        self.data().blocked.clone()
     }
 
     /// True if the thread was waiting in rt_sigsuspend (known on x86 only).
     #[getter]
     fn in_sigsuspend(&self) -> bool {
-        self.data.in_sigsuspend
+        self.data().in_sigsuspend
     }
 
     /// Seccomp mode: `disabled`, `strict` or `filter`.
     #[getter]
     fn seccomp(&self) -> String {
-        self.data.seccomp.clone()
+        self.data().seccomp.clone()
     }
 
     /// Credentials of this thread.
     #[getter]
     fn creds(&self) -> Option<Creds> {
-        self.data.creds.as_ref().map(Creds::from)
+        let index = self.index;
+        CredsCell::find(self.cell.borrow_owner(), |p| p.threads.get(index)?.creds.as_ref()).map(|cell| Creds { cell })
     }
 
     /// General-purpose registers by name (x86-64, arm64), in the kernel's order.
     #[getter]
     fn registers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        for (name, value) in &self.data.registers {
+        for (name, value) in &self.data().registers {
             out.set_item(name, value)?;
         }
         Ok(out)
     }
 
     fn __repr__(&self) -> String {
-        format!("<Thread tid={} comm={:?} seccomp={}>", self.data.tid, self.data.comm, self.data.seccomp)
+        let t = self.data();
+        format!("<Thread tid={} comm={:?} seccomp={}>", t.tid, t.comm, t.seccomp)
     }
 }
 
 /// Credentials of a thread.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct Creds {
-    /// Real user id.
-    uid: u32,
-    /// Effective user id.
-    euid: u32,
-    /// Saved user id.
-    suid: u32,
-    /// Filesystem user id.
-    fsuid: u32,
-    /// Real group id.
-    gid: u32,
-    /// Effective group id.
-    egid: u32,
-    /// Saved group id.
-    sgid: u32,
-    /// Filesystem group id.
-    fsgid: u32,
-    /// Supplementary groups.
-    groups: Vec<u32>,
-    /// Effective capabilities, by name.
-    cap_effective: Vec<String>,
-    /// Permitted capabilities.
-    cap_permitted: Vec<String>,
-    /// Inheritable capabilities.
-    cap_inheritable: Vec<String>,
-    /// Bounding set.
-    cap_bounding: Vec<String>,
-    /// Ambient capabilities.
-    cap_ambient: Vec<String>,
-    /// securebits.
-    secbits: u32,
-    /// PR_SET_NO_NEW_PRIVS.
-    no_new_privs: bool,
-    /// LSM (AppArmor / SELinux) profile.
-    lsm_profile: Option<String>,
+    cell: CredsCell,
 }
 
-impl From<&model::Creds> for Creds {
-    fn from(c: &model::Creds) -> Creds {
-        Creds {
-            uid: c.uid,
-            euid: c.euid,
-            suid: c.suid,
-            fsuid: c.fsuid,
-            gid: c.gid,
-            egid: c.egid,
-            sgid: c.sgid,
-            fsgid: c.fsgid,
-            groups: c.groups.clone(),
-            cap_effective: c.cap_effective.clone(),
-            cap_permitted: c.cap_permitted.clone(),
-            cap_inheritable: c.cap_inheritable.clone(),
-            cap_bounding: c.cap_bounding.clone(),
-            cap_ambient: c.cap_ambient.clone(),
-            secbits: c.secbits,
-            no_new_privs: c.no_new_privs,
-            lsm_profile: c.lsm_profile.clone(),
-        }
+impl Creds {
+    fn data(&self) -> &model::Creds {
+        self.cell.borrow_dependent()
     }
 }
 
 #[pymethods]
 impl Creds {
-    fn __repr__(&self) -> String {
-        format!(
-            "<Creds uid={} euid={} gid={} egid={} cap_effective={} caps>",
-            self.uid,
-            self.euid,
-            self.gid,
-            self.egid,
-            self.cap_effective.len()
-        )
+    /// Real user id.
+    #[getter]
+    fn uid(&self) -> u32 {
+        self.data().uid
     }
-}
 
-/// A memory area as /proc/PID/maps shows it.
-#[pyclass(frozen, get_all, module = "criu_images")]
-pub struct Vma {
-    /// First address.
-    start: u64,
-    /// End address (exclusive).
-    end: u64,
-    /// Permissions, e.g. `r-xp`.
-    perms: String,
-    /// Offset in the mapped file, in bytes.
-    offset: u64,
-    /// Path as /proc/PID/maps prints it: `/usr/lib/x.so`, `/tmp/x (deleted)`,
-    /// `[heap]`, `[stack]`, `[vdso]`, `/memfd:x (deleted)`, `/dev/zero (deleted)`,
-    /// `/SYSV0000abcd (deleted)`; None for anonymous memory.
-    path: Option<String>,
-}
+    /// Effective user id.
+    #[getter]
+    fn euid(&self) -> u32 {
+        self.data().euid
+    }
 
-#[pymethods]
-impl Vma {
+    /// Saved user id.
+    #[getter]
+    fn suid(&self) -> u32 {
+        self.data().suid
+    }
+
+    /// Filesystem user id.
+    #[getter]
+    fn fsuid(&self) -> u32 {
+        self.data().fsuid
+    }
+
+    /// Real group id.
+    #[getter]
+    fn gid(&self) -> u32 {
+        self.data().gid
+    }
+
+    /// Effective group id.
+    #[getter]
+    fn egid(&self) -> u32 {
+        self.data().egid
+    }
+
+    /// Saved group id.
+    #[getter]
+    fn sgid(&self) -> u32 {
+        self.data().sgid
+    }
+
+    /// Filesystem group id.
+    #[getter]
+    fn fsgid(&self) -> u32 {
+        self.data().fsgid
+    }
+
+    /// Supplementary groups.
+    #[getter]
+    fn groups(&self) -> Vec<u32> {
+        self.data().groups.clone()
+    }
+
+    /// Effective capabilities, by name.
+    #[getter]
+    fn cap_effective(&self) -> Vec<String> {
+        self.data().cap_effective.clone()
+    }
+
+    /// Permitted capabilities.
+    #[getter]
+    fn cap_permitted(&self) -> Vec<String> {
+        self.data().cap_permitted.clone()
+    }
+
+    /// Inheritable capabilities.
+    #[getter]
+    fn cap_inheritable(&self) -> Vec<String> {
+        self.data().cap_inheritable.clone()
+    }
+
+    /// Bounding set.
+    #[getter]
+    fn cap_bounding(&self) -> Vec<String> {
+        self.data().cap_bounding.clone()
+    }
+
+    /// Ambient capabilities.
+    #[getter]
+    fn cap_ambient(&self) -> Vec<String> {
+        self.data().cap_ambient.clone()
+    }
+
+    /// securebits.
+    #[getter]
+    fn secbits(&self) -> u32 {
+        self.data().secbits
+    }
+
+    /// PR_SET_NO_NEW_PRIVS.
+    #[getter]
+    fn no_new_privs(&self) -> bool {
+        self.data().no_new_privs
+    }
+
+    /// LSM (AppArmor / SELinux) profile.
+    #[getter]
+    fn lsm_profile(&self) -> Option<String> {
+        self.data().lsm_profile.clone()
+    }
+
     fn __repr__(&self) -> String {
-        format!("<Vma {:#x}-{:#x} {} {:#x} {}>", self.start, self.end, self.perms, self.offset, self.path.as_deref().unwrap_or(""))
+        let c = self.data();
+        format!("<Creds uid={} euid={} gid={} egid={} cap_effective={} caps>", c.uid, c.euid, c.gid, c.egid, c.cap_effective.len())
     }
 }
 
 /// An open file descriptor.
 #[pyclass(frozen, module = "criu_images")]
 pub struct Fd {
-    /// Descriptor number.
-    #[pyo3(get)]
-    fd: u32,
-    /// File type, e.g. `REG`, `PIPE`, `INETSK`, `UNIXSK`.
-    #[pyo3(get)]
-    r#type: String,
-    /// What `readlink /proc/PID/fd/N` shows; None where CRIU records no name.
-    #[pyo3(get)]
-    path: Option<String>,
-    /// Id of the file object in files.img.
-    #[pyo3(get)]
-    file_id: u32,
-    /// Descriptor flags (close-on-exec).
-    #[pyo3(get)]
-    flags: u32,
-    details: Vec<(&'static str, Detail)>,
+    cell: FdCell,
+}
+
+impl Fd {
+    fn data(&self) -> &model::Fd {
+        self.cell.borrow_dependent()
+    }
 }
 
 #[pymethods]
 impl Fd {
+    /// Descriptor number.
+    #[getter]
+    fn fd(&self) -> u32 {
+        self.data().fd
+    }
+
+    /// File type, e.g. `REG`, `PIPE`, `INETSK`, `UNIXSK`.
+    #[getter]
+    fn r#type(&self) -> String {
+        self.data().r#type.clone()
+    }
+
+    /// What `readlink /proc/PID/fd/N` shows; None where CRIU records no name.
+    #[getter]
+    fn path(&self) -> Option<String> {
+        self.data().path.clone()
+    }
+
+    /// Id of the file object in files.img.
+    #[getter]
+    fn file_id(&self) -> u32 {
+        self.data().file_id
+    }
+
+    /// Descriptor flags (close-on-exec).
+    #[getter]
+    fn flags(&self) -> u32 {
+        self.data().flags
+    }
+
     /// Typed details by name: `pos`, `flags`, `size`, `deleted` of regular
     /// files; `family`, `type`, `protocol`, `state`, `local_address`,
     /// `local_port`, `remote_address`, `remote_port`, `inode`, `inq_bytes`,
@@ -442,7 +519,7 @@ impl Fd {
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        for (key, value) in &self.details {
+        for (key, value) in &self.data().details {
             match value {
                 Detail::Int(v) => out.set_item(key, v)?,
                 Detail::Text(t) => out.set_item(key, t)?,
@@ -454,45 +531,90 @@ impl Fd {
     }
 
     fn __repr__(&self) -> String {
-        format!("<Fd {} {} {}>", self.fd, self.r#type, self.path.as_deref().unwrap_or("?"))
+        let f = self.data();
+        format!("<Fd {} {} {}>", f.fd, f.r#type, f.path.as_deref().unwrap_or("?"))
     }
 }
 
 /// A resource limit.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct Rlimit {
-    /// `RLIMIT_NOFILE`, ...
-    name: String,
-    /// The /proc/PID/limits row name, e.g. "Max open files".
-    description: String,
-    /// Soft limit; None for unlimited.
-    soft: Option<u64>,
-    /// Hard limit; None for unlimited.
-    hard: Option<u64>,
+    cell: RlimitCell,
+}
+
+impl Rlimit {
+    fn data(&self) -> &model::Rlimit {
+        self.cell.borrow_dependent()
+    }
 }
 
 #[pymethods]
 impl Rlimit {
+    /// `RLIMIT_NOFILE`, ...
+    #[getter]
+    fn name(&self) -> String {
+        self.data().name.clone()
+    }
+
+    /// The /proc/PID/limits row name, e.g. "Max open files".
+    #[getter]
+    fn description(&self) -> String {
+        self.data().description.clone()
+    }
+
+    /// Soft limit; None for unlimited.
+    #[getter]
+    fn soft(&self) -> Option<u64> {
+        self.data().soft
+    }
+
+    /// Hard limit; None for unlimited.
+    #[getter]
+    fn hard(&self) -> Option<u64> {
+        self.data().hard
+    }
+
     fn __repr__(&self) -> String {
+        let r = self.data();
         let show = |v: Option<u64>| v.map_or("unlimited".to_string(), |v| v.to_string());
-        format!("<Rlimit {} soft={} hard={}>", self.name, show(self.soft), show(self.hard))
+        format!("<Rlimit {} soft={} hard={}>", r.name, show(r.soft), show(r.hard))
     }
 }
 
 /// A signal handler that is not the default.
-#[pyclass(frozen, get_all, module = "criu_images")]
+#[pyclass(frozen, module = "criu_images")]
 pub struct SigAction {
-    /// `SIGTERM`, ...
-    signal: String,
-    /// `ignore`, or the handler's address in hex.
-    handler: String,
-    /// sa_flags.
-    flags: u64,
+    cell: SigActionCell,
+}
+
+impl SigAction {
+    fn data(&self) -> &model::SigAction {
+        self.cell.borrow_dependent()
+    }
 }
 
 #[pymethods]
 impl SigAction {
+    /// `SIGTERM`, ...
+    #[getter]
+    fn signal(&self) -> String {
+        self.data().signal.clone()
+    }
+
+    /// `ignore`, or the handler's address in hex.
+    #[getter]
+    fn handler(&self) -> String {
+        self.data().handler.clone()
+    }
+
+    /// sa_flags.
+    #[getter]
+    fn flags(&self) -> u64 {
+        self.data().flags
+    }
+
     fn __repr__(&self) -> String {
-        format!("<SigAction {} {} flags={:#x}>", self.signal, self.handler, self.flags)
+        let s = self.data();
+        format!("<SigAction {} {} flags={:#x}>", s.signal, s.handler, s.flags)
     }
 }

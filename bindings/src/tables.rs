@@ -10,10 +10,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
-use criu_images::memory::ProcessMemory;
+use criu_images::memory::{Hit, ProcessMemory};
 use criu_images::model::{Detail, Fd, Process};
-
-use crate::memory::Hit;
 
 /// The kinds `Checkpoint.to_arrow()` and `Checkpoint.to_pandas()` accept.
 pub(crate) const KINDS: [&str; 4] = ["processes", "vmas", "fds", "sockets"];
@@ -244,6 +242,8 @@ pub(crate) fn vmas(memories: &[&ProcessMemory<'_>]) -> Vec<Column> {
         Column::u64("pages_zero", counts.iter().map(|c| Some(c.zero))),
         Column::u64("pages_missing", counts.iter().map(|c| Some(c.missing))),
         Column::u64("pages_from_file", counts.iter().map(|c| Some(c.from_file))),
+        Column::u64("pages_from_rootfs_diff", counts.iter().map(|c| Some(c.from_rootfs_diff))),
+        Column::u64("pages_from_rootfs_dir", counts.iter().map(|c| Some(c.from_rootfs_dir))),
     ]
 }
 
@@ -255,7 +255,7 @@ pub(crate) fn fds(all: &[&Process]) -> Vec<Column> {
     vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
-        Column::str("type", rows.iter().map(|(_, f)| Some(f.kind.as_str()))),
+        Column::str("type", rows.iter().map(|(_, f)| Some(f.r#type.as_str()))),
         Column::str("path", rows.iter().map(|(_, f)| f.path.as_deref())),
         Column::u32("file_id", rows.iter().map(|(_, f)| Some(f.file_id))),
         Column::u32("flags", rows.iter().map(|(_, f)| Some(f.flags))),
@@ -291,7 +291,7 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
     let mut columns = vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
-        Column::str("fd_type", rows.iter().map(|(_, f)| Some(f.kind.as_str()))),
+        Column::str("fd_type", rows.iter().map(|(_, f)| Some(f.r#type.as_str()))),
     ];
     for (key, integer) in SOCKET_DETAILS {
         let values: Vec<Option<Detail>> = rows.iter().map(|(_, f)| detail(f, key)).collect();
@@ -312,8 +312,7 @@ pub(crate) fn sockets(all: &[&Process]) -> Vec<Column> {
 }
 
 /// One row per search hit.
-pub(crate) fn hits(all: &[&Hit]) -> Vec<Column> {
-    let hits: Vec<&criu_images::memory::Hit> = all.iter().map(|h| h.data()).collect();
+pub(crate) fn hits(hits: &[&Hit]) -> Vec<Column> {
     let perms: Vec<String> = hits.iter().map(|h| h.area.perms()).collect();
     vec![
         Column::u32("pid", hits.iter().map(|h| Some(h.pid))),

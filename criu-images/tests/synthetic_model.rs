@@ -256,7 +256,7 @@ fn every_file_type_gets_its_path_and_details() {
     let p = &load(&dir).unwrap()[0];
     let fd = |n: u32| p.fds.iter().find(|f| f.fd == n).unwrap_or_else(|| panic!("fd {n}"));
     let detail = |n: u32, key: &str| fd(n).details.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
-    let paths: Vec<(u32, &str, Option<&str>)> = p.fds.iter().map(|f| (f.fd, f.kind.as_str(), f.path.as_deref())).collect();
+    let paths: Vec<(u32, &str, Option<&str>)> = p.fds.iter().map(|f| (f.fd, f.r#type.as_str(), f.path.as_deref())).collect();
     for (n, kind, path) in [
         (13, "PACKETSK", None), // CRIU does not record a packet socket's inode
         (16, "FANOTIFY", Some("anon_inode:[fanotify]")),

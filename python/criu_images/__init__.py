@@ -34,7 +34,6 @@ from ._criu_images import (
     Fd,
     FormatError,
     Hit,
-    HitArea,
     HitIterator,
     Image,
     ImageEntries,
@@ -46,7 +45,6 @@ from ._criu_images import (
     PagesBuffer,
     PatternError,
     Process,
-    Region,
     Rlimit,
     RootfsDiff,
     SigAction,
@@ -62,6 +60,12 @@ from ._criu_images import decode_obj as _decode_obj
 from ._criu_images import encode_json as _encode_json
 from ._criu_images import info_json as _info_json
 from ._display import SearchResults
+
+# Earlier names of the one memory-area class, kept so that code using them
+# (isinstance checks, annotations) still works: Memory.regions() gave
+# ``Region``, Hit.vma ``HitArea``.
+Region = Vma
+HitArea = Vma
 
 __all__ = [
     "ArchiveError",

@@ -659,3 +659,82 @@ def test_decode_all_is_the_command_lines_decode_all(tmp_path):
     assert sorted(decoded) == list(decoded) == sorted(files)
     assert "pstree.img" in decoded and "core-9.img" not in decoded and not any(n.startswith("pages-") for n in decoded)
     assert decoded == files
+
+def test_records_read_the_model_and_outlive_the_checkpoint():
+    # Records wrap the process's model record (not copies made field by
+    # field): each attribute equals the inspect JSON of the same record, and
+    # a record keeps working after its process and checkpoint are gone.
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        process = cp.process(1)
+        want = process.to_dict()
+        threads, creds, vmas, fds = process.threads, process.creds, process.vmas, process.fds
+        rlimits, sigactions = process.rlimits, process.sigactions
+    del process, cp
+    gc.collect()
+    cred_keys = ["uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid", "groups", "cap_effective",
+                 "cap_permitted", "cap_inheritable", "cap_bounding", "cap_ambient", "no_new_privs", "lsm_profile"]
+    assert {k: getattr(creds, k) for k in cred_keys} == {k: want["creds"][k] for k in cred_keys}
+    assert [(t.tid, t.comm, t.blocked, t.in_sigsuspend, t.seccomp, t.registers) for t in threads] == [
+        (t["tid"], t["comm"], t["blocked_signals"], t["in_sigsuspend"], t["seccomp"], t["registers"]) for t in want["thread_details"]
+    ]
+    assert threads[0].creds.cap_effective == want["creds"]["cap_effective"]
+    assert [(v.start, v.end, v.offset, v.perms, v.path) for v in vmas] == [
+        (v["start"], v["end"], v["offset"], v["perms"], v["path"]) for v in want["vmas"]
+    ]
+    assert [(f.fd, f.type, f.path) for f in fds] == [(f["fd"], f["type"], f["path"]) for f in want["fds"]]
+    assert [(r.name, r.soft, r.hard) for r in rlimits] == [(r["name"], r["soft"], r["hard"]) for r in want["rlimits"]]
+    assert [(s.signal, s.handler, s.flags) for s in sigactions] == [(s["signal"], s["handler"], s["flags"]) for s in want["sigactions"]]
+
+
+def test_one_memory_area_class_for_maps_regions_and_hits():
+    # Process.vmas, Memory.regions() and Hit.vma give the same class, with
+    # the same facts for the same area; Region and HitArea are its old names.
+    assert criu_images.Region is criu_images.Vma and criu_images.HitArea is criu_images.Vma
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        process = cp.process(1)
+        memory = process.memory
+        regions = memory.regions()
+        hit = memory.search(b"5135a665e892afcc")[0]
+        assert type(process.vmas[0]) is type(regions[0]) is type(hit.vma) is criu_images.Vma
+        facts = lambda v: (v.start, v.end, v.size, v.perms, v.offset, v.path, v.kind, v.pages_dumped, v.pages_zero,
+                           v.pages_missing, v.pages_from_file, v.pages_from_rootfs_diff, v.pages_from_rootfs_dir, v.origins)
+        assert [facts(v) for v in process.vmas] == [facts(r) for r in regions]
+        region = next(r for r in regions if r.start <= hit.address < r.end)
+        assert facts(hit.vma) == facts(region)
+        assert "<Vma " in repr(hit.vma) and "<Vma " in repr(region)
+        vmas = process.vmas
+    # Areas of Process.vmas read their counts from Process.memory: gone once closed.
+    with pytest.raises(criu_images.CriuImagesError, match="closed"):
+        vmas[0].pages_dumped
+    assert vmas[0].start == regions[0].start and regions[0].pages_dumped == facts(regions[0])[7]
+
+
+def test_region_origins_split_rootfs_diff_and_rootfs_dir(tmp_path):
+    truth = json.loads((FIXTURES / "pytree/truth.json").read_text())
+    marker = next(m for m in truth["processes"][0]["markers"] if m["mapping_path"] == "/data/run/mapped-shared.bin")
+    lib = next(m for m in truth["processes"][0]["maps"] if m["path"].endswith("/mmap.cpython-311-x86_64-linux-gnu.so") and m["perms"] == "r-xp")
+    root = tmp_path / "root"
+    library = root / lib["path"].lstrip("/")
+    library.parent.mkdir(parents=True)
+    library.write_bytes(bytes(lib["offset"] + lib["end"] - lib["start"]))
+    with criu_images.open(FIXTURES / "pytree/checkpoint.tar.gz") as cp:
+        page = cp.memory(1).page_size
+        for rootfs, diff_pages, dir_pages in (("none", False, False), ("diff", True, False), (root, True, True)):
+            regions = cp.memory(1, rootfs=rootfs).regions()
+            for r in regions:
+                runs = r.origins
+                # The runs cover the area in order, neighbours of one origin joined.
+                assert runs[0][0] == r.start and runs[-1][1] == r.end, r
+                assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(runs, runs[1:])), r
+                # Pages counted by the page starts (from the area's start) in each run.
+                starts = lambda a: -(-(a - r.start) // page)
+                pages = {o: sum(starts(e) - starts(s) for s, e, origin in runs if origin == o) for o in ("rootfs-diff", "rootfs-dir")}
+                assert pages["rootfs-diff"] == r.pages_from_rootfs_diff and pages["rootfs-dir"] == r.pages_from_rootfs_dir, (r, runs)
+                assert r.pages_from_file == r.pages_from_rootfs_diff + r.pages_from_rootfs_dir
+            shared = next(r for r in regions if r.start <= marker["addr"] < r.end)
+            assert ("rootfs-diff" in {o for _, _, o in shared.origins}) == diff_pages
+            code = next(r for r in regions if r.start == lib["start"])
+            assert ("rootfs-dir" in {o for _, _, o in code.origins}) == dir_pages
+            assert (code.pages_from_rootfs_dir > 0) == dir_pages
+            if rootfs == "none":
+                assert all(o in ("dumped", "zero", "missing") for r in regions for _, _, o in r.origins)

@@ -75,6 +75,7 @@ def test_vmas_table_equals_regions_and_truth(opened):
                 "pid": pid, "start": r.start, "end": r.end, "size": r.size, "perms": r.perms, "offset": r.offset,
                 "path": r.path, "kind": r.kind, "pages_dumped": r.pages_dumped, "pages_zero": r.pages_zero,
                 "pages_missing": r.pages_missing, "pages_from_file": r.pages_from_file,
+                "pages_from_rootfs_diff": r.pages_from_rootfs_diff, "pages_from_rootfs_dir": r.pages_from_rootfs_dir,
             })
     assert got == want
     # Every mapping /proc showed (except those CRIU does not dump or stores with [vvar]).

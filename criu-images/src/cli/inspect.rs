@@ -345,7 +345,7 @@ fn print_process(
                         .locks_of(f.fd)
                         .map(|l| format!("  [{} {} {}-{}]", l.kind, l.lock_type, l.start, l.end().map_or("EOF".into(), |e| e.to_string())))
                         .collect();
-                    format!("{:>4}  {:<9} {}{locks}", f.fd, f.kind, fd_target(f))
+                    format!("{:>4}  {:<9} {}{locks}", f.fd, f.r#type, fd_target(f))
                 })
                 .collect(),
         ));
@@ -425,7 +425,7 @@ fn print_process(
             .filter(|f| f.is_socket())
             .map(|f| {
                 let d: Vec<String> = f.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("{:>4}  {:<9} {}", f.fd, f.kind, d.join(" "))
+                format!("{:>4}  {:<9} {}", f.fd, f.r#type, d.join(" "))
             })
             .collect();
         lines.push(("sockets".into(), sockets));

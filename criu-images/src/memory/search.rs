@@ -658,8 +658,9 @@ impl<'a> ProcessMemory<'a> {
         }
     }
 
-    /// Runs of one origin over `[start, end)`, neighbours of the same origin joined.
-    fn origins(&self, start: u64, end: u64) -> Vec<(u64, u64, Origin)> {
+    /// Runs of one origin over `[start, end)`, neighbours of the same origin
+    /// joined: where its bytes come from (as [`Hit::origins`]).
+    pub fn origins(&self, start: u64, end: u64) -> Vec<(u64, u64, Origin)> {
         let mut runs: Vec<(u64, u64, Origin)> = Vec::new();
         for piece in self.pieces_in(start, end) {
             let origin = piece.content.origin();

@@ -168,8 +168,9 @@ pub struct Namespaces {
 pub struct Fd {
     /// Descriptor number.
     pub fd: u32,
-    /// File type, e.g. `REG`, `PIPE`, `INETSK`.
-    pub kind: String,
+    /// File type, e.g. `REG`, `PIPE`, `INETSK`: CRIU's `FdinfoEntry.type`,
+    /// spelled `type` in JSON and Python as here.
+    pub r#type: String,
     /// What `readlink /proc/PID/fd/N` shows.
     pub path: Option<String>,
     /// `files.img` id of the file object.
@@ -183,7 +184,7 @@ pub struct Fd {
 impl Fd {
     /// Whether the descriptor is a socket (`INETSK`, `UNIXSK`, `PACKETSK`, `NETLINKSK`).
     pub fn is_socket(&self) -> bool {
-        self.kind.ends_with("SK")
+        self.r#type.ends_with("SK")
     }
 }
 
@@ -362,10 +363,11 @@ impl Process {
         if let Some(files_id) = files_id {
             for message in decode_all(store, &format!("fdinfo-{files_id}.img"))?.unwrap_or_default() {
                 if let Message::FdinfoEntry(fd) = message {
-                    let kind = FdTypes::try_from(fd.r#type).map(|t| t.as_str_name().to_string()).unwrap_or_else(|_| fd.r#type.to_string());
+                    let r#type =
+                        FdTypes::try_from(fd.r#type).map(|t| t.as_str_name().to_string()).unwrap_or_else(|_| fd.r#type.to_string());
                     fds.push(Fd {
                         fd: fd.fd,
-                        kind,
+                        r#type,
                         path: files.fd_path(fd.id),
                         file_id: fd.id,
                         flags: fd.flags,
@@ -727,7 +729,7 @@ impl Process {
             })).collect::<Vec<_>>(),
             "vmas": p.vmas.iter().map(|v| json!({"start": v.start, "end": v.end, "offset": v.pgoff, "perms": v.perms(), "path": v.path})).collect::<Vec<_>>(),
             "fds": p.fds.iter().map(|f| json!({
-                "fd": f.fd, "type": f.kind, "path": f.path,
+                "fd": f.fd, "type": f.r#type, "path": f.path,
                 "details": f.details.iter().map(|(k, v)| (k.to_string(), detail_json(v))).collect::<Map<String, Value>>(),
             })).collect::<Vec<_>>(),
         })
