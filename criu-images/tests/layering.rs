@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules, lowest first. A module may use those before it.
 const LAYERS: &[&str] = &[
     "error",      // the one error type, with locations
+    "warning",    // a part left out: a typed warning around an error
     "progress",   // progress reporting and cancellation
     "parallel",   // ordered parallel map
     "archive",    // byte sources: directories, tar, tar.gz, tar.zst; mapping
@@ -20,6 +21,8 @@ const LAYERS: &[&str] = &[
     "memory",     // process memory: index, reads, search
     "model",      // processes, files, container
     "checkpoint", // the facade: open, chain, caches
+    "metadata",   // the facade's lenient read of the metadata members
+    "decode_all", // the one decode-all pipeline of the CLI and Python
     "cli",        // the command line
 ];
 
