@@ -12,6 +12,7 @@ use crate::archive::{normalize_member_name, Archive, ArchiveFormat, MemberKind, 
 use crate::error::{Error, Location, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
 use crate::memory::{FileOrigin, FileSource, ImageStore, ProcessMemory};
+use crate::progress::Progress;
 use crate::proto::Message;
 
 /// How many `parent` links a chain may have (CRIU's own chains are short).
@@ -233,6 +234,18 @@ impl Checkpoint {
     /// [`crate::archive::RootDir`]), or from nothing with `None`.
     pub fn memory_with<'c>(&'c self, pid: u32, rootfs: Option<&'c dyn FileSource>) -> Result<ProcessMemory<'c>> {
         ProcessMemory::build_with_files(pid, &self.levels(), rootfs)
+    }
+
+    /// [`Checkpoint::memory_with`], counting the pagemap bytes read into
+    /// `progress` and stopping with [`Error::Cancelled`] once it is
+    /// cancelled (see [`ProcessMemory::build_with_progress`]).
+    pub fn memory_with_progress<'c>(
+        &'c self,
+        pid: u32,
+        rootfs: Option<&'c dyn FileSource>,
+        progress: Option<&Progress>,
+    ) -> Result<ProcessMemory<'c>> {
+        ProcessMemory::build_with_progress(pid, &self.levels(), rootfs, progress)
     }
 
     /// This dump and its pre-dump parents, nearest first.
