@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod explore;
 mod inspect;
+mod interrupt;
 mod mem;
 pub mod text;
 
@@ -146,7 +147,13 @@ where
             return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match run(cli) {
+    let result = run(cli);
+    if interrupt::interrupted() {
+        // Ctrl-C stopped the work (or came as it ended): what was printed goes out, then the process ends as interrupted.
+        let _ = io::stdout().flush();
+        interrupt::end_interrupted();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {
