@@ -147,10 +147,11 @@ impl Shared {
         let choice = rootfs.clone();
         let rootfs_cell = run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?;
         let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: Some(Arc::new(rootfs_cell)) };
-        let cell = run(py, move || {
+        // As other long work: Ctrl-C (KeyboardInterrupt) stops the index build.
+        let cell = run_with(py, None, move |progress| {
             MemoryCell::try_new(owner, |owner| {
                 let source = owner.rootfs.as_ref().and_then(|r| r.borrow_dependent().source());
-                owner.checkpoint.memory_with(pid, source)
+                owner.checkpoint.memory_with_progress(pid, source, Some(progress))
             })
         })?;
         Ok(lock(&self.memories).entry(key).or_insert_with(|| Arc::new(cell)).clone())
