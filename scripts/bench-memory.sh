@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side timings for process memory and archives, on inputs made with
-# our own generator (criu cannot dump on every kernel):
+# our own generator (make-memory-inputs, benches/src/bin/; criu cannot dump
+# on every kernel):
 #   1. literal search over a 1 GiB process: criu-images mem search vs
 #      grep -c -F over the same pages file vs a bare memmem over it;
 #   2. full-process read (mem dump) of 256 MiB vs 1 GiB: time per byte;
@@ -19,13 +20,13 @@ mib=${BENCH_MIB:-1024}
 needle=SYNTHETIC-NEEDLE-0123456789
 
 sections=${SECTIONS:-1 2 3 4}
-cargo build --release -q -p criu-images --bin criu-images --example synth_checkpoint --example memmem_file
+cargo build --release -q -p criu-images --bin criu-images --example memmem_file
 cargo build --release -q -p criu-images-benches --bin make-memory-inputs
 bin=target/release/criu-images
 want() { [[ " $sections " == *" $1 "* ]]; }
 if want 1 || want 2 || want 3; then
-[ -f "$work/cp/pages-1.img" ] || target/release/examples/synth_checkpoint "$work/cp" "$mib"
-[ -f "$work/small/pages-1.img" ] || target/release/examples/synth_checkpoint "$work/small" $((mib / 4))
+[ -f "$work/cp/pages-1.img" ] || target/release/make-memory-inputs --gapped "$work/cp" "$mib"
+[ -f "$work/small/pages-1.img" ] || target/release/make-memory-inputs --gapped "$work/small" $((mib / 4))
 
 echo "== 1. literal search over $mib MiB of process memory"
 hyperfine --output=pipe -N -w 2 -r 10 --export-json "$work/search.json" \

@@ -10,7 +10,7 @@
 #      files each, 22k entries);
 #   2. process-memory search, which pycriu cannot do: Checkpoint.search in
 #      Python vs the Rust CLI `criu-images mem search`, on a synthetic
-#      checkpoint (criu-images/examples/synth_checkpoint.rs, BENCH_MIB MiB).
+#      checkpoint (make-memory-inputs --gapped, benches/src/bin/, BENCH_MIB MiB).
 # Each is timed as whole processes with hyperfine (interpreter start and
 # imports included; `python -c "import criu_images"` is timed too, to show
 # what is left once they are taken out), and inside one interpreter (best
@@ -39,9 +39,10 @@ critpy=$(head -1 "$crit" | sed -e 's/^#! *//' -e 's/ .*//')
 "$critpy" -c 'import pycriu' || { echo "$critpy has no pycriu" >&2; exit 2; }
 
 echo "== building (release) and writing the inputs to $work"
-cargo build --release -q -p criu-images --bin criu-images --example synth_checkpoint
-cargo run --release -q -p criu-images-benches --bin make-bench-inputs -- "$work" >/dev/null
-[ -f "$work/mem-$mib/pages-1.img" ] || "$target/release/examples/synth_checkpoint" "$work/mem-$mib" "$mib"
+cargo build --release -q -p criu-images --bin criu-images
+cargo build --release -q -p criu-images-benches --bin make-bench-inputs --bin make-memory-inputs
+"$target/release/make-bench-inputs" "$work" >/dev/null
+[ -f "$work/mem-$mib/pages-1.img" ] || "$target/release/make-memory-inputs" --gapped "$work/mem-$mib" "$mib"
 cli=$target/release/criu-images
 python=${PYTHON:-}
 if [ -z "$python" ]; then

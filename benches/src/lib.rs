@@ -208,6 +208,36 @@ pub enum MemoryLayout {
         /// Dumped runs (= dumped pages).
         runs: u64,
     },
+    /// `mib` MiB of addresses in runs of `run` dumped pages, each followed
+    /// by a page not dumped (the last run may be shorter): large runs with
+    /// a few boundaries, the input of `scripts/bench-memory.sh`'s search and
+    /// read sections and of `scripts/bench-vs-pycriu.sh`'s search.
+    Gapped {
+        /// Addresses of the area, in MiB (about this much is dumped).
+        mib: u64,
+        /// Dumped pages per run.
+        run: u64,
+    },
+}
+
+impl MemoryLayout {
+    /// The pagemap runs `(first page, pages)` and the area's length in pages.
+    fn runs(self) -> (Vec<(u64, u64)>, u64) {
+        match self {
+            MemoryLayout::Dense { mib } => (vec![(0, mib * 256)], mib * 256),
+            MemoryLayout::Fragmented { runs } => ((0..runs).map(|i| (2 * i, 1)).collect(), 2 * runs),
+            MemoryLayout::Gapped { mib, run } => {
+                let (total, run) = (mib * 256, run.max(1));
+                let (mut runs, mut page) = (Vec::new(), 0);
+                while page < total {
+                    let n = run.min(total - page);
+                    runs.push((page, n));
+                    page += n + 1;
+                }
+                (runs, page)
+            }
+        }
+    }
 }
 
 /// The literal planted every 64 MiB of [`write_memory_checkpoint`]'s pages.
@@ -220,25 +250,18 @@ pub const MEMORY_BASE: u64 = 0x7f00_0000_0000;
 /// anonymous area laid out as `layout`, its pages pseudo-random bytes
 /// (xorshift64*) with [`NEEDLE`] every 64 MiB, so that dense and
 /// fragmented layouts hold the same kind of bytes. Returns the dumped bytes.
+/// (The one generator of process memory: the criterion benchmarks,
+/// `make-memory-inputs` and the scripts all use it.)
 pub fn write_memory_checkpoint(dir: &Path, layout: MemoryLayout) -> std::io::Result<u64> {
     use std::io::Write;
     const PAGE: u64 = 4096;
     std::fs::create_dir_all(dir)?;
     let mut entries = String::from(r#"{"magic": "PAGEMAP", "entries": [{"pages_id": 1}"#);
-    let (dumped_pages, area_pages) = match layout {
-        MemoryLayout::Dense { mib } => {
-            let pages = mib * 256;
-            let _ = write!(entries, r#", {{"vaddr": {MEMORY_BASE}, "compat_nr_pages": 0, "flags": 4, "nr_pages": {pages}}}"#);
-            (pages, pages)
-        }
-        MemoryLayout::Fragmented { runs } => {
-            for i in 0..runs {
-                let _ =
-                    write!(entries, r#", {{"vaddr": {}, "compat_nr_pages": 0, "flags": 4, "nr_pages": 1}}"#, MEMORY_BASE + 2 * i * PAGE);
-            }
-            (runs, 2 * runs)
-        }
-    };
+    let (runs, area_pages) = layout.runs();
+    for &(page, n) in &runs {
+        let _ = write!(entries, r#", {{"vaddr": {}, "compat_nr_pages": 0, "flags": 4, "nr_pages": {n}}}"#, MEMORY_BASE + page * PAGE);
+    }
+    let dumped_pages: u64 = runs.iter().map(|r| r.1).sum();
     entries.push_str("]}");
     let image = |name: &str, json: &str| std::fs::write(dir.join(name), encode(json, name));
     image("pagemap-1.img", &entries)?;

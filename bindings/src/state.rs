@@ -20,6 +20,7 @@ use criu_images::model::Process as ProcessData;
 use criu_images::Checkpoint;
 
 use crate::errors::{run, CriuImagesError};
+use crate::progress::run_with;
 
 self_cell!(
     /// A root filesystem (`rootfs-diff.tar` and/or a directory) of a checkpoint it borrows.
@@ -157,10 +158,13 @@ impl Shared {
             }
         };
         let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: rootfs_cell };
-        let cell = run(py, move || {
+        // As other long work: Ctrl-C (KeyboardInterrupt) stops the index build.
+        let cell = run_with(py, None, move |progress| {
             MemoryCell::try_new(owner, |owner| match &owner.rootfs {
-                None => owner.checkpoint.memory(pid),
-                Some(rootfs) => owner.checkpoint.memory_with(pid, rootfs.borrow_dependent().source()).map(Arc::new),
+                None => owner.checkpoint.memory_reporting(pid, Some(progress)),
+                Some(rootfs) => {
+                    owner.checkpoint.memory_with_progress(pid, rootfs.borrow_dependent().source(), Some(progress)).map(Arc::new)
+                }
             })
         })?;
         Ok(lock(&self.memories).entry(key).or_insert_with(|| Arc::new(cell)).clone())

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::image::{raw_image_kind, Image, ImageKind};
 use crate::memory::{FileOrigin, FileSource, ProcessMemory};
 use crate::model::Process;
+use crate::progress::Progress;
 use crate::proto::Message;
 
 /// The member of container checkpoints holding the files the container
@@ -170,11 +171,18 @@ impl Checkpoint {
     /// line and environment, searches, Python's `Process.memory`) share it.
     /// A failed build is not kept, and is tried again on the next call.
     pub fn memory(&self, pid: u32) -> Result<Arc<ProcessMemory<'_>>> {
+        self.memory_reporting(pid, None)
+    }
+
+    /// [`Checkpoint::memory`], counting the pagemap bytes a build reads into
+    /// `progress` and stopping with [`Error::Cancelled`] once it is
+    /// cancelled (an index already built is returned at once).
+    pub fn memory_reporting(&self, pid: u32, progress: Option<&Progress>) -> Result<Arc<ProcessMemory<'_>>> {
         if let Some(memory) = lock(&self.memories).get(&pid) {
             return Ok(memory.clone());
         }
         let diff = self.diff_files()?.map(|d| d as &dyn FileSource);
-        let built = self.memory_with(pid, diff)?;
+        let built = self.memory_with_progress(pid, diff, progress)?;
         // SAFETY: the slices a ProcessMemory borrows are bytes of this
         // checkpoint's archives (images directory, parent dumps, and
         // rootfs-diff.tar, which is a member of the images archive): every
@@ -206,6 +214,18 @@ impl Checkpoint {
     /// [`crate::archive::RootDir`]), or from nothing with `None`.
     pub fn memory_with<'c>(&'c self, pid: u32, rootfs: Option<&'c dyn FileSource>) -> Result<ProcessMemory<'c>> {
         ProcessMemory::build_with_files(pid, &self.chain(), rootfs)
+    }
+
+    /// [`Checkpoint::memory_with`], counting the pagemap bytes read into
+    /// `progress` and stopping with [`Error::Cancelled`] once it is
+    /// cancelled (see [`ProcessMemory::build_with_progress`]).
+    pub fn memory_with_progress<'c>(
+        &'c self,
+        pid: u32,
+        rootfs: Option<&'c dyn FileSource>,
+        progress: Option<&Progress>,
+    ) -> Result<ProcessMemory<'c>> {
+        ProcessMemory::build_with_progress(pid, &self.chain(), rootfs, progress)
     }
 
     /// This dump and its pre-dump parents, nearest first.

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 /// Done and total units (bytes, for memory) of one operation, and whether
 /// it was asked to stop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Progress {
     done: AtomicU64,
     total: AtomicU64,
@@ -33,8 +33,14 @@ pub struct Progress {
 
 impl Progress {
     /// Nothing done, total 0, not cancelled.
-    pub fn new() -> Progress {
-        Progress::default()
+    pub const fn new() -> Progress {
+        Progress { done: AtomicU64::new(0), total: AtomicU64::new(0), cancelled: AtomicBool::new(false) }
+    }
+
+    /// Adds `units` to the total, keeping what is done: for work that
+    /// finds out its size as it goes (the pagemaps of a process's index).
+    pub fn add_total(&self, units: u64) {
+        let _ = self.total.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| Some(total.saturating_add(units)));
     }
 
     /// Sets the total, and nothing done yet.
@@ -81,6 +87,12 @@ impl Progress {
             return Err(Error::Cancelled);
         }
         Ok(())
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress::new()
     }
 }
 

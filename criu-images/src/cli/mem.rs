@@ -9,6 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
 use crate::memory::{Encoding, Hit, Origin, Pattern, ProcessMemory, SearchOptions, VmaKind};
+use crate::progress::Progress;
+
+use super::interrupt;
 
 /// Matches `mem search` prints unless told otherwise: a pattern that
 /// matches everywhere must not flood the terminal.
@@ -215,8 +218,13 @@ fn memory_pids(checkpoint: &Checkpoint, pid: Option<u32>) -> Result<Vec<u32>> {
     }
 }
 
-fn memories<'c>(checkpoint: &'c Checkpoint, pid: Option<u32>, rootfs: &'c Rootfs<'c>) -> Result<Vec<ProcessMemory<'c>>> {
-    memory_pids(checkpoint, pid)?.into_iter().map(|p| checkpoint.memory_with(p, rootfs.source())).collect()
+fn memories<'c>(
+    checkpoint: &'c Checkpoint,
+    pid: Option<u32>,
+    rootfs: &'c Rootfs<'c>,
+    progress: &Progress,
+) -> Result<Vec<ProcessMemory<'c>>> {
+    memory_pids(checkpoint, pid)?.into_iter().map(|p| checkpoint.memory_with_progress(p, rootfs.source(), Some(progress))).collect()
 }
 
 /// Memory errors name the checkpoint, as other errors of a checkpoint do.
@@ -264,7 +272,11 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.target.path)?;
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut json = String::from("[");
-    for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
+    // Ctrl-C stops the index build cleanly (see cli/interrupt.rs).
+    let (watch, progress) = interrupt::watch();
+    let memories = memories(&checkpoint, args.target.pid, &rootfs, &progress)?;
+    drop(watch);
+    for memory in memories {
         if args.format == Format::Table {
             writeln!(out, "process {} (page size {})", memory.pid(), memory.page_size()).ok();
             writeln!(
@@ -337,6 +349,9 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut options = options(&args.filters);
     options.context = args.context;
+    // Ctrl-C stops the index build and the search at their next check (see cli/interrupt.rs).
+    let (_watch, progress) = interrupt::watch();
+    options.progress = Some(progress.clone());
     let max = if args.all || args.max == 0 { usize::MAX } else { args.max };
     let json = args.format == Format::Json;
     if json {
@@ -348,7 +363,7 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
     let mut count = 0usize;
     let mut stopped = false;
     'processes: for pid in memory_pids(&checkpoint, args.target.pid)? {
-        let memory = checkpoint.memory_with(pid, rootfs.source())?;
+        let memory = checkpoint.memory_with_progress(pid, rootfs.source(), Some(&progress))?;
         // One more than allowed, to know whether there were more.
         options.max_hits = Some(max.saturating_sub(count).saturating_add(1));
         for hit in memory.search_iter(&pattern, &options) {
@@ -433,11 +448,13 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
         EncodingArg::Utf16le => &[Encoding::Utf16Le],
         EncodingArg::All => &[Encoding::Ascii, Encoding::Utf16Le],
     };
-    let options = options(&args.filters);
+    let mut options = options(&args.filters);
     let rootfs = args.target.rootfs.load(&checkpoint)?;
+    let (_watch, progress) = interrupt::watch();
+    options.progress = Some(progress.clone());
     // Strings go out as they are found, in address order: memory stays bounded by the index.
     for pid in memory_pids(&checkpoint, args.target.pid)? {
-        let memory = checkpoint.memory_with(pid, rootfs.source())?;
+        let memory = checkpoint.memory_with_progress(pid, rootfs.source(), Some(&progress))?;
         for s in memory.strings_iter(args.min_len, encodings, &options) {
             let s = s?;
             let tag = match s.encoding {
@@ -453,7 +470,9 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
 fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
-    let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
+    let (watch, progress) = interrupt::watch();
+    let memory = checkpoint.memory_with_progress(args.pid, rootfs.source(), Some(&progress))?;
+    drop(watch);
     let bytes = memory.read(args.addr, args.len)?;
     if args.raw {
         out.write_all(&bytes).ok();
@@ -466,7 +485,9 @@ fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
 fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = Checkpoint::open(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
-    let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
+    // Ctrl-C stops the index build or the dump, which then removes its file (see cli/interrupt.rs).
+    let (watch, progress) = interrupt::watch();
+    let memory = checkpoint.memory_with_progress(args.pid, rootfs.source(), Some(&progress))?;
     let (start, end) = match (args.addr, args.len, args.vma) {
         (Some(addr), Some(len), _) => match addr.checked_add(len) {
             Some(end) => (addr, end),
@@ -487,7 +508,8 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
             return Err(Error::Pattern { detail: "give --addr and --len, or --vma".into() });
         }
     };
-    let summary = memory.dump(start, end, &args.output)?;
+    let summary = memory.dump_with(start, end, &args.output, Some(&progress))?;
+    drop(watch);
     writeln!(
         out,
         "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}",

@@ -20,6 +20,7 @@ mod archive;
 mod crit;
 mod explore;
 mod inspect;
+mod interrupt;
 mod io;
 mod mem;
 mod show;
@@ -77,7 +78,13 @@ where
             return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match run(cli) {
+    let result = run(cli);
+    if interrupt::interrupted() {
+        // Ctrl-C stopped the work (or came as it ended): what was printed goes out, then the process ends as interrupted.
+        let _ = std::io::stdout().flush();
+        interrupt::end_interrupted();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use super::content::{Content, FileOrigin, Missing, Piece};
 use super::names::FileTables;
-use super::pagemap::{PageRun, Pagemap, PE_PARENT, PE_PRESENT};
+use super::pagemap::{Pagemap, PE_PARENT, PE_PRESENT};
 use super::vma::{status, Vma};
 use super::{FileSource, ProcessMemory};
 use crate::chain::{decode_all, DumpChain, ImageStore};
 use crate::error::{Error, Location, Result};
 use crate::image::Image;
+use crate::progress::Progress;
 use crate::proto::{core_entry, Message, MmEntry};
 
 const AT_PAGESZ: u64 = 6;
@@ -91,6 +92,22 @@ impl<'a> ProcessMemory<'a> {
     /// overlap, are empty, or have an offset that wraps (areas out of order are
     /// put in order).
     pub fn build_with_files(pid: u32, chain: &DumpChain<'a>, rootfs: Option<&'a dyn FileSource>) -> Result<ProcessMemory<'a>> {
+        ProcessMemory::build_with_progress(pid, chain, rootfs, None)
+    }
+
+    /// Like [`ProcessMemory::build_with_files`], counting the bytes of the
+    /// pagemap images it reads into `progress` (each pagemap adds its size
+    /// to the total when it is found) and stopping with
+    /// [`Error::Cancelled`] soon after `progress` is cancelled.
+    pub fn build_with_progress(
+        pid: u32,
+        chain: &DumpChain<'a>,
+        rootfs: Option<&'a dyn FileSource>,
+        progress: Option<&Progress>,
+    ) -> Result<ProcessMemory<'a>> {
+        if let Some(progress) = progress {
+            progress.check()?;
+        }
         let top = chain.top();
         let (mm, mm_at) = load_mm(top, pid)?;
 
@@ -126,8 +143,17 @@ impl<'a> ProcessMemory<'a> {
             }
         }
 
-        let mut builder = Builder { chain, page_size, pagemaps: HashMap::new(), sources: Vec::new() };
-        let mut spans = Vec::new();
+        let mut builder = Builder {
+            chain,
+            page_size,
+            progress,
+            pagemaps: vec![HashMap::new(); chain.len()],
+            loaded: Vec::new(),
+            sources: Vec::new(),
+            filler: rootfs.map(|files| Filler { files, found: HashMap::new() }),
+            out: Merged::default(),
+        };
+        let name = format!("pagemap-{pid}.img");
         for (index, vma) in vmas.iter().enumerate() {
             let hole = if vma.status & (status::VVAR | status::VSYSCALL) != 0 {
                 Content::Missing(Missing::Kernel)
@@ -136,41 +162,33 @@ impl<'a> ProcessMemory<'a> {
             } else {
                 Content::Zero
             };
+            let area = Area { index, vma, base: vma.start };
             let whole = |content| Span { piece: Piece { start: vma.start, end: vma.end, vma: index, content }, source: None };
             if vma.is_shmem() {
                 let Some(shmid) = files.shmem_id(vma) else {
-                    spans.push(whole(Content::Missing(Missing::NoShmemImage)));
+                    builder.emit(area, whole(Content::Missing(Missing::NoShmemImage)));
                     continue;
                 };
-                let name = format!("pagemap-shmem-{shmid}.img");
-                if builder.pagemap(0, &name)?.is_none() {
-                    spans.push(whole(Content::Missing(Missing::NoShmemImage)));
+                let shmem = format!("pagemap-shmem-{shmid}.img");
+                if builder.pagemap(0, &shmem)?.is_none() {
+                    builder.emit(area, whole(Content::Missing(Missing::NoShmemImage)));
                     continue;
                 }
-                // Offsets in the segment, translated back to addresses;
-                // `checked_vmas` made sure `pgoff + len` does not wrap.
+                // Offsets in the segment, translated back to addresses by
+                // `emit`; `checked_vmas` made sure `pgoff + len` does not wrap.
                 let base = vma.pgoff;
                 let seg_end = base
                     .checked_add(vma.len())
                     .ok_or_else(|| Error::Malformed { at: mm_at.clone(), detail: format!("vmas[{index}]: segment offset overflows") })?;
-                let mut seg = Vec::new();
-                builder.resolve(0, &name, base, seg_end, index, Content::Zero, &mut seg)?;
-                for mut span in seg {
-                    // resolve keeps pieces inside [base, seg_end), so these stay inside the VMA.
-                    span.piece.start = vma.start + (span.piece.start - base);
-                    span.piece.end = vma.start + (span.piece.end - base);
-                    spans.push(span);
-                }
+                builder.resolve(0, &shmem, base, seg_end, Area { base, ..area }, Content::Zero)?;
             } else {
-                let name = format!("pagemap-{pid}.img");
-                builder.resolve(0, &name, vma.start, vma.end, index, hole, &mut spans)?;
+                builder.resolve(0, &name, vma.start, vma.end, area, hole)?;
             }
         }
-        let mut sources = builder.sources;
-        if let Some(source) = rootfs {
-            spans = fill_from_files(spans, &vmas, page_size, source, &mut sources);
+        if let Some(progress) = progress {
+            progress.check()?;
         }
-        Ok(ProcessMemory { pid, page_size, vmas, pieces: merge(spans, &sources) })
+        Ok(ProcessMemory { pid, page_size, vmas, pieces: builder.out.pieces })
     }
 }
 
@@ -190,78 +208,30 @@ pub(super) struct Span<'a> {
     pub(super) source: Option<Source>,
 }
 
-/// Replaces file-backed missing pieces by the file's bytes where `files`
-/// has the file. The rest of the page holding the file's end reads as zero,
-/// as the kernel maps it; pages wholly past the end stay missing (the
-/// kernel would SIGBUS). Each file is looked up once and becomes one data
-/// source.
-fn fill_from_files<'a>(
-    spans: Vec<Span<'a>>,
-    vmas: &[Vma],
-    page_size: u64,
-    files: &'a dyn FileSource,
-    sources: &mut Vec<&'a [u8]>,
-) -> Vec<Span<'a>> {
-    let mut found: HashMap<&str, Option<(usize, FileOrigin)>> = HashMap::new();
-    let mut out = Vec::with_capacity(spans.len());
-    for span in spans {
-        let piece = span.piece;
-        let vma = &vmas[piece.vma];
-        let file = match (piece.content, vma.path.as_deref()) {
-            (Content::Missing(Missing::FileBacked), Some(path)) if vma.is_file_backed() => *found.entry(path).or_insert_with(|| {
-                let (bytes, from) = files.find_file(path.strip_suffix(" (deleted)").unwrap_or(path))?;
-                sources.push(bytes);
-                Some((sources.len() - 1, from))
-            }),
-            _ => None,
-        };
-        // The offset in the file; `checked_vmas` bounds `pgoff + len`, checked again here.
-        let offset = file.and_then(|_| vma.pgoff.checked_add(piece.start - vma.start));
-        let (Some((id, from)), Some(offset)) = (file, offset) else {
-            out.push(span);
-            continue;
-        };
-        let bytes = sources[id];
-        let available = (bytes.len() as u64).saturating_sub(offset).min(piece.len());
-        if available > 0 {
-            // `available > 0` puts `offset + available` inside the file.
-            let data = &bytes[offset as usize..(offset + available) as usize];
-            let filled = Piece { start: piece.start, end: piece.start + available, vma: piece.vma, content: Content::File(data, from) };
-            out.push(Span { piece: filled, source: Some(Source { id, offset }) });
-        }
-        let mut at = piece.start + available;
-        if available > 0 && available < piece.len() {
-            // Zeros up to the end of the page holding the file's end (pages count from the area's start).
-            let page_end = (at - vma.start).div_ceil(page_size).saturating_mul(page_size).saturating_add(vma.start).min(piece.end);
-            if page_end > at {
-                out.push(Span { piece: Piece { start: at, end: page_end, vma: piece.vma, content: Content::Zero }, source: None });
-                at = page_end;
-            }
-        }
-        if at < piece.end {
-            out.push(Span { piece: Piece { start: at, ..piece }, source: None });
-        }
-    }
-    out
+/// Joins neighbouring pieces of one kind as they are pushed, so that reads
+/// and searches see one slice where CRIU wrote one run. Pieces with bytes
+/// are joined only when they come from the same data source at consecutive
+/// offsets: two separate mappings (two levels of a pre-dump chain, two
+/// files) may well be neighbours in the address space, and are never
+/// fused. The joined slice is cut from the source again, so no pointer
+/// arithmetic is needed. Only the last piece can be joined, so only its
+/// source is kept.
+#[derive(Default)]
+pub(super) struct Merged<'a> {
+    pub(super) pieces: Vec<Piece<'a>>,
+    last_source: Option<Source>,
 }
 
-/// Joins neighbouring pieces of one kind, so that reads and searches see one
-/// slice where CRIU wrote one run. Pieces with bytes are joined only when
-/// they come from the same data source at consecutive offsets: two
-/// separate mappings (two levels of a pre-dump chain, two files) may well
-/// be neighbours in the address space, and are never fused. The joined
-/// slice is cut from the source again, so no pointer arithmetic is needed.
-pub(super) fn merge<'a>(spans: Vec<Span<'a>>, sources: &[&'a [u8]]) -> Vec<Piece<'a>> {
-    let mut out: Vec<Span<'a>> = Vec::with_capacity(spans.len());
-    for span in spans {
+impl<'a> Merged<'a> {
+    pub(super) fn push(&mut self, span: Span<'a>, sources: &[&'a [u8]]) {
         let piece = span.piece;
         if piece.is_empty() {
-            continue;
+            return;
         }
-        if let Some(last) = out.last_mut() {
-            if last.piece.end == piece.start && last.piece.vma == piece.vma {
+        if let Some(last) = self.pieces.last_mut() {
+            if last.end == piece.start && last.vma == piece.vma {
                 let joined_bytes = |a: &[u8], b: &[u8]| {
-                    let (x, y) = (last.source?, span.source?);
+                    let (x, y) = (self.last_source?, span.source?);
                     let next = x.offset.checked_add(a.len() as u64)?;
                     if x.id != y.id || next != y.offset {
                         return None;
@@ -269,7 +239,7 @@ pub(super) fn merge<'a>(spans: Vec<Span<'a>>, sources: &[&'a [u8]]) -> Vec<Piece
                     let end = usize::try_from(next.checked_add(b.len() as u64)?).ok()?;
                     sources.get(x.id)?.get(usize::try_from(x.offset).ok()?..end)
                 };
-                let joined = match (last.piece.content, piece.content) {
+                let joined = match (last.content, piece.content) {
                     (Content::Dumped(a), Content::Dumped(b)) => joined_bytes(a, b).map(Content::Dumped),
                     (Content::File(a, p), Content::File(b, q)) if p == q => joined_bytes(a, b).map(|j| Content::File(j, p)),
                     (Content::Zero, Content::Zero) => Some(Content::Zero),
@@ -277,117 +247,240 @@ pub(super) fn merge<'a>(spans: Vec<Span<'a>>, sources: &[&'a [u8]]) -> Vec<Piece
                     _ => None,
                 };
                 if let Some(content) = joined {
-                    last.piece.content = content;
-                    last.piece.end = piece.end;
-                    continue;
+                    // The joined piece keeps the source of its first byte.
+                    last.content = content;
+                    last.end = piece.end;
+                    return;
                 }
             }
         }
-        out.push(span);
+        self.pieces.push(piece);
+        self.last_source = span.source;
     }
-    out.into_iter().map(|s| s.piece).collect()
 }
 
-/// A parsed pagemap, its pages file, and the pages file's source id.
-type LoadedPagemap<'a> = (Pagemap, &'a [u8], usize);
+/// [`Merged`] over a list of spans in address order.
+#[cfg(test)]
+pub(super) fn merge<'a>(spans: Vec<Span<'a>>, sources: &[&'a [u8]]) -> Vec<Piece<'a>> {
+    let mut merged = Merged::default();
+    for span in spans {
+        merged.push(span, sources);
+    }
+    merged.pieces
+}
 
-/// Resolves pagemap runs through the chain of dumps.
+/// A pagemap image parsed once, its pages file, and the pages file's
+/// source id (one per pages file of a level).
+struct Loaded<'a> {
+    level: usize,
+    pagemap: Pagemap,
+    pages: &'a [u8],
+    id: usize,
+}
+
+/// The area whose pages are being resolved: its index and record, and the
+/// pagemap address of its first byte (its start, or its offset in a shared
+/// memory segment).
+#[derive(Clone, Copy)]
+struct Area<'v> {
+    index: usize,
+    vma: &'v Vma,
+    base: u64,
+}
+
+/// Fills the unmodified pages of file mappings from a root filesystem;
+/// each file is looked up once and becomes one data source.
+struct Filler<'a> {
+    files: &'a dyn FileSource,
+    /// Path -> the file's source id and where it came from (`None`: not there).
+    found: HashMap<String, Option<(usize, FileOrigin)>>,
+}
+
+/// Pagemap runs between two cancellation checks while resolving.
+const RUNS_PER_CHECK: usize = 1 << 16;
+
+/// Resolves pagemap runs through the chain of dumps, and hands each piece
+/// (filled from files where it can be) to [`Merged`] as it is found: no
+/// list of all runs or all unmerged pieces is ever built.
 struct Builder<'l, 'a> {
     chain: &'l DumpChain<'a>,
     page_size: u64,
-    /// (level, pagemap name) -> the parsed pagemap and its pages file.
-    pagemaps: HashMap<(usize, String), Option<LoadedPagemap<'a>>>,
+    progress: Option<&'l Progress>,
+    /// By level: pagemap name -> index in `loaded` (`None`: no such image).
+    pagemaps: Vec<HashMap<String, Option<usize>>>,
+    loaded: Vec<Loaded<'a>>,
     /// Every data source pieces borrow from, by id (see [`Source`]).
     sources: Vec<&'a [u8]>,
+    filler: Option<Filler<'a>>,
+    out: Merged<'a>,
 }
 
 impl<'a> Builder<'_, 'a> {
-    /// The pagemap `name` at `level` and its pages file, parsed once.
-    fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<&LoadedPagemap<'a>>> {
-        let key = (level, name.to_string());
-        if !self.pagemaps.contains_key(&key) {
-            let Some(store) = self.chain.level(level) else { return Ok(None) };
-            let loaded = match store.file(name)? {
-                None => None,
-                Some(bytes) => {
-                    let label = format!("{}/{name}", store.label());
-                    let image = Image::parse(&label, bytes)?;
-                    let pagemap = Pagemap::parse(&image, self.page_size)?;
-                    let pages_name = format!("pages-{}.img", pagemap.pages_id);
-                    let pages = store.file(&pages_name)?.unwrap_or(&[]);
-                    // One id per pages file of a level: the pagemap and the
-                    // shmem pagemaps that name it share its bytes.
-                    let same = self.pagemaps.iter().find_map(|((l, _), loaded)| match loaded {
-                        Some((other, _, id)) if *l == level && other.pages_id == pagemap.pages_id => Some(*id),
-                        _ => None,
-                    });
-                    let id = same.unwrap_or_else(|| {
-                        self.sources.push(pages);
-                        self.sources.len() - 1
-                    });
-                    Some((pagemap, pages, id))
-                }
-            };
-            self.pagemaps.insert(key.clone(), loaded);
+    /// The pagemap `name` at `level` and its pages file, parsed once: its
+    /// index in `loaded`.
+    fn pagemap(&mut self, level: usize, name: &str) -> Result<Option<usize>> {
+        let (Some(store), Some(known)) = (self.chain.level(level), self.pagemaps.get(level)) else { return Ok(None) };
+        if let Some(&known) = known.get(name) {
+            return Ok(known);
         }
-        Ok(self.pagemaps[&key].as_ref())
+        let loaded = match store.file(name)? {
+            None => None,
+            Some(bytes) => {
+                let label = format!("{}/{name}", store.label());
+                let image = Image::parse(&label, bytes)?;
+                if let Some(progress) = self.progress {
+                    progress.add_total(bytes.len() as u64);
+                }
+                let pagemap = Pagemap::parse_with(&image, self.page_size, self.progress)?;
+                let pages_name = format!("pages-{}.img", pagemap.pages_id);
+                let pages = store.file(&pages_name)?.unwrap_or(&[]);
+                // One id per pages file of a level: the pagemap and the
+                // shmem pagemaps that name it share its bytes.
+                let same = self.loaded.iter().find(|l| l.level == level && l.pagemap.pages_id == pagemap.pages_id).map(|l| l.id);
+                let id = same.unwrap_or_else(|| {
+                    self.sources.push(pages);
+                    self.sources.len() - 1
+                });
+                // Each run gives at most a hole and a piece: reserved once,
+                // not grown (and copied) piece by piece.
+                self.out.pieces.reserve(pagemap.runs.len().saturating_mul(2).saturating_add(1));
+                self.loaded.push(Loaded { level, pagemap, pages, id });
+                Some(self.loaded.len() - 1)
+            }
+        };
+        self.pagemaps[level].insert(name.to_string(), loaded);
+        Ok(loaded)
     }
 
-    /// Appends the pieces of `[start, end)` (in the pagemap's address space)
-    /// at `level`; addresses no run covers get `hole`.
-    #[allow(clippy::too_many_arguments)]
-    fn resolve(
-        &mut self,
-        level: usize,
-        name: &str,
-        start: u64,
-        end: u64,
-        vma: usize,
-        hole: Content<'a>,
-        out: &mut Vec<Span<'a>>,
-    ) -> Result<()> {
+    /// Hands the pieces of `[start, end)` (in the pagemap's address space,
+    /// `area.base` being the area's start) at `level` to [`emit`](Self::emit);
+    /// addresses no run covers get `hole`.
+    fn resolve(&mut self, level: usize, name: &str, start: u64, end: u64, area: Area<'_>, hole: Content<'a>) -> Result<()> {
         let page_size = self.page_size;
+        let vma = area.index;
         let span = |start, end, content| Span { piece: Piece { start, end, vma, content }, source: None };
-        let Some((pagemap, pages, id)) = self.pagemap(level, name)? else {
-            out.push(span(start, end, hole));
+        let Some(loaded) = self.pagemap(level, name)? else {
+            self.emit(area, span(start, end, hole));
             return Ok(());
         };
-        let (pages, id): (&'a [u8], usize) = (pages, *id);
-        let first = pagemap.runs.partition_point(|r| r.end(page_size) <= start);
-        let runs: Vec<PageRun> = pagemap.runs[first..].iter().take_while(|r| r.vaddr < end).copied().collect();
+        let (pages, id) = (self.loaded[loaded].pages, self.loaded[loaded].id);
+        let first = self.loaded[loaded].pagemap.runs.partition_point(|r| r.end(page_size) <= start);
         let mut at = start;
-        for run in runs {
+        // Runs are read one at a time by index: `emit` needs `self` mutably.
+        for i in first.. {
+            let Some(&run) = self.loaded[loaded].pagemap.runs.get(i) else { break };
+            if run.vaddr >= end {
+                break;
+            }
+            if (i - first) % RUNS_PER_CHECK == RUNS_PER_CHECK - 1 {
+                if let Some(progress) = self.progress {
+                    progress.check()?;
+                }
+            }
             let run_start = run.vaddr.max(start);
             let run_end = run.end(page_size).min(end);
             if run_start > at {
-                out.push(span(at, run_start, hole));
+                self.emit(area, span(at, run_start, hole));
             }
             if run.flags & PE_PRESENT != 0 {
                 let offset = run.pages_offset.unwrap_or(0).checked_add(run_start - run.vaddr);
                 let len = run_end - run_start;
                 let data = offset.and_then(|o| Some((o, pages.get(usize::try_from(o).ok()?..usize::try_from(o.checked_add(len)?).ok()?)?)));
                 match data {
-                    Some((offset, data)) => out.push(Span {
-                        piece: Piece { start: run_start, end: run_end, vma, content: Content::Dumped(data) },
-                        source: Some(Source { id, offset }),
-                    }),
-                    None => out.push(span(run_start, run_end, Content::Missing(Missing::Truncated))),
+                    Some((offset, data)) => self.emit(
+                        area,
+                        Span {
+                            piece: Piece { start: run_start, end: run_end, vma, content: Content::Dumped(data) },
+                            source: Some(Source { id, offset }),
+                        },
+                    ),
+                    None => self.emit(area, span(run_start, run_end, Content::Missing(Missing::Truncated))),
                 }
             } else if run.flags & PE_PARENT != 0 {
                 if level + 1 < self.chain.len() {
                     let missing = Content::Missing(Missing::NotInParent);
-                    self.resolve(level + 1, name, run_start, run_end, vma, missing, out)?;
+                    self.resolve(level + 1, name, run_start, run_end, area, missing)?;
                 } else {
-                    out.push(span(run_start, run_end, Content::Missing(Missing::NotInParent)));
+                    self.emit(area, span(run_start, run_end, Content::Missing(Missing::NotInParent)));
                 }
             } else {
-                out.push(span(run_start, run_end, Content::Missing(Missing::Lazy)));
+                self.emit(area, span(run_start, run_end, Content::Missing(Missing::Lazy)));
             }
             at = run_end;
         }
         if at < end {
-            out.push(span(at, end, hole));
+            self.emit(area, span(at, end, hole));
         }
         Ok(())
+    }
+
+    /// Takes a piece of `area` (in pagemap addresses), moves it to the
+    /// area's addresses, fills it from a file if it is a file mapping's
+    /// missing page and the root filesystem has the file, and merges it.
+    fn emit(&mut self, area: Area<'_>, mut span: Span<'a>) {
+        // `resolve` keeps pieces inside [base, base + area length), so these stay inside the area.
+        span.piece.start = area.vma.start + (span.piece.start - area.base);
+        span.piece.end = area.vma.start + (span.piece.end - area.base);
+        let vma = area.vma;
+        let file = match (&mut self.filler, span.piece.content, vma.path.as_deref()) {
+            (Some(filler), Content::Missing(Missing::FileBacked), Some(path)) if vma.is_file_backed() => {
+                filler.file(path, &mut self.sources)
+            }
+            _ => None,
+        };
+        match file {
+            Some(file) => self.fill(vma, span, file),
+            None => self.out.push(span, &self.sources),
+        }
+    }
+
+    /// Replaces a file-backed missing piece by the file's bytes. The rest
+    /// of the page holding the file's end reads as zero, as the kernel maps
+    /// it; pages wholly past the end stay missing (the kernel would SIGBUS).
+    fn fill(&mut self, vma: &Vma, span: Span<'a>, (id, from): (usize, FileOrigin)) {
+        let piece = span.piece;
+        // The offset in the file; `checked_vmas` bounds `pgoff + len`, checked again here.
+        let Some(offset) = vma.pgoff.checked_add(piece.start - vma.start) else {
+            self.out.push(span, &self.sources);
+            return;
+        };
+        let bytes = self.sources[id];
+        let available = (bytes.len() as u64).saturating_sub(offset).min(piece.len());
+        if available > 0 {
+            // `available > 0` puts `offset + available` inside the file.
+            let data = &bytes[offset as usize..(offset + available) as usize];
+            let filled = Piece { start: piece.start, end: piece.start + available, vma: piece.vma, content: Content::File(data, from) };
+            self.out.push(Span { piece: filled, source: Some(Source { id, offset }) }, &self.sources);
+        }
+        let mut at = piece.start + available;
+        if available > 0 && available < piece.len() {
+            // Zeros up to the end of the page holding the file's end (pages count from the area's start).
+            let page_end =
+                (at - vma.start).div_ceil(self.page_size).saturating_mul(self.page_size).saturating_add(vma.start).min(piece.end);
+            if page_end > at {
+                let zeros = Piece { start: at, end: page_end, vma: piece.vma, content: Content::Zero };
+                self.out.push(Span { piece: zeros, source: None }, &self.sources);
+                at = page_end;
+            }
+        }
+        if at < piece.end {
+            self.out.push(Span { piece: Piece { start: at, ..piece }, source: None }, &self.sources);
+        }
+    }
+}
+
+impl<'a> Filler<'a> {
+    /// The source id of the file at `path` (a ` (deleted)` suffix ignored),
+    /// looked up once.
+    fn file(&mut self, path: &str, sources: &mut Vec<&'a [u8]>) -> Option<(usize, FileOrigin)> {
+        if let Some(&known) = self.found.get(path) {
+            return known;
+        }
+        let found = self.files.find_file(path.strip_suffix(" (deleted)").unwrap_or(path)).map(|(bytes, from)| {
+            sources.push(bytes);
+            (sources.len() - 1, from)
+        });
+        self.found.insert(path.to_string(), found);
+        found
     }
 }

@@ -23,6 +23,9 @@ pub struct DumpSummary {
 /// [`ProcessMemory::dump`] (a file extent per page costs more than the zeros).
 const DUMP_HOLE: u64 = 64 << 10;
 
+/// Pieces between two cancellation checks of a dump.
+const PIECES_PER_CHECK: usize = 1 << 14;
+
 /// Bytes [`ProcessMemory::dump`] gathers from small runs before a write.
 const DUMP_BUFFER: usize = 8 << 20;
 
@@ -81,7 +84,13 @@ impl ProcessMemory<'_> {
             }
             Ok(())
         };
-        for piece in self.pieces_in(start, end) {
+        for (i, piece) in self.pieces_in(start, end).enumerate() {
+            // Pieces without bytes are not written: check between them too.
+            if i % PIECES_PER_CHECK == PIECES_PER_CHECK - 1 {
+                if let Some(progress) = progress {
+                    progress.check()?;
+                }
+            }
             let offset = piece.start - start;
             let Some(bytes) = piece.content.bytes() else {
                 if let Content::Missing(_) = piece.content {

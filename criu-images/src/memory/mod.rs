@@ -193,6 +193,24 @@ mod tests {
     }
 
     #[test]
+    fn the_index_build_counts_the_pagemaps_read_and_stops_when_cancelled() {
+        use crate::progress::Progress;
+        let (f, s) = ANON;
+        let mm = mm_image(&[(BASE, BASE + 200_000 * 2 * PAGE, 0, 0, f, s)]);
+        // 200,000 one-page runs, every other page: more than three cancellation checks' worth.
+        let runs: Vec<(u64, u64, u32)> = (0..200_000).map(|i| (BASE + 2 * i * PAGE, 1, PE_LAZY)).collect();
+        let map = pagemap(&runs);
+        let top = store("dump", &[("mm-1.img", &mm), ("pagemap-1.img", &map)]);
+        let progress = Progress::new();
+        let memory = ProcessMemory::build_with_progress(1, &DumpChain::single(&top), None, Some(&progress)).unwrap();
+        assert_eq!(memory.pieces().len(), 400_000);
+        assert_eq!((progress.done(), progress.total()), (map.len() as u64, map.len() as u64));
+        progress.cancel();
+        let err = ProcessMemory::build_with_progress(1, &DumpChain::single(&top), None, Some(&progress)).err();
+        assert!(matches!(err, Some(Error::Cancelled)), "{err:?}");
+    }
+
+    #[test]
     fn neighbouring_pages_of_two_sources_are_never_joined() {
         let (f, s) = ANON;
         let mm = mm_image(&[(BASE, BASE + 2 * PAGE, 0, 0, f, s)]);

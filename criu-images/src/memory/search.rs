@@ -485,29 +485,30 @@ pub struct StringsCursor {
     utf16: bool,
 }
 
-/// Hits of [`ProcessMemory::search_iter`], in address order.
-pub struct SearchIter<'m, 'a> {
-    memory: &'m ProcessMemory<'a>,
-    pattern: &'m Pattern,
-    options: &'m SearchOptions,
-    cursor: SearchCursor,
-    batch: std::vec::IntoIter<Hit>,
+/// Results handed out one by one from batches: what [`SearchIter`] and
+/// [`StringsIter`] share. After an error, nothing more.
+struct Batches<T> {
+    batch: std::vec::IntoIter<T>,
     failed: bool,
 }
 
-impl Iterator for SearchIter<'_, '_> {
-    type Item = Result<Hit>;
+impl<T> Batches<T> {
+    fn new() -> Batches<T> {
+        Batches { batch: Vec::new().into_iter(), failed: false }
+    }
 
-    fn next(&mut self) -> Option<Result<Hit>> {
-        if let Some(hit) = self.batch.next() {
-            return Some(Ok(hit));
+    /// The next result, taking a new batch from `fetch` when this one is
+    /// used up (an empty batch: the end).
+    fn next(&mut self, fetch: impl FnOnce() -> Result<Vec<T>>) -> Option<Result<T>> {
+        if let Some(item) = self.batch.next() {
+            return Some(Ok(item));
         }
         if self.failed {
             return None;
         }
-        match self.memory.search_next(&mut self.cursor, self.pattern, self.options, HITS_PER_BATCH) {
-            Ok(hits) => {
-                self.batch = hits.into_iter();
+        match fetch() {
+            Ok(items) => {
+                self.batch = items.into_iter();
                 self.batch.next().map(Ok)
             }
             Err(err) => {
@@ -518,35 +519,38 @@ impl Iterator for SearchIter<'_, '_> {
     }
 }
 
+/// Hits of [`ProcessMemory::search_iter`], in address order.
+pub struct SearchIter<'m, 'a> {
+    memory: &'m ProcessMemory<'a>,
+    pattern: &'m Pattern,
+    options: &'m SearchOptions,
+    cursor: SearchCursor,
+    batches: Batches<Hit>,
+}
+
+impl Iterator for SearchIter<'_, '_> {
+    type Item = Result<Hit>;
+
+    fn next(&mut self) -> Option<Result<Hit>> {
+        let (memory, cursor, pattern, options) = (self.memory, &mut self.cursor, self.pattern, self.options);
+        self.batches.next(|| memory.search_next(cursor, pattern, options, HITS_PER_BATCH))
+    }
+}
+
 /// Strings of [`ProcessMemory::strings_iter`], in address order.
 pub struct StringsIter<'m, 'a> {
     memory: &'m ProcessMemory<'a>,
     options: &'m SearchOptions,
     cursor: StringsCursor,
-    batch: std::vec::IntoIter<StringHit>,
-    failed: bool,
+    batches: Batches<StringHit>,
 }
 
 impl Iterator for StringsIter<'_, '_> {
     type Item = Result<StringHit>;
 
     fn next(&mut self) -> Option<Result<StringHit>> {
-        if let Some(hit) = self.batch.next() {
-            return Some(Ok(hit));
-        }
-        if self.failed {
-            return None;
-        }
-        match self.memory.strings_next(&mut self.cursor, self.options, HITS_PER_BATCH) {
-            Ok(found) => {
-                self.batch = found.into_iter();
-                self.batch.next().map(Ok)
-            }
-            Err(err) => {
-                self.failed = true;
-                Some(Err(err))
-            }
-        }
+        let (memory, cursor, options) = (self.memory, &mut self.cursor, self.options);
+        self.batches.next(|| memory.strings_next(cursor, options, HITS_PER_BATCH))
     }
 }
 
@@ -600,7 +604,7 @@ impl<'a> ProcessMemory<'a> {
     /// # Ok(()) }
     /// ```
     pub fn search_iter<'m>(&'m self, pattern: &'m Pattern, options: &'m SearchOptions) -> SearchIter<'m, 'a> {
-        SearchIter { memory: self, pattern, options, cursor: self.search_cursor(options), batch: Vec::new().into_iter(), failed: false }
+        SearchIter { memory: self, pattern, options, cursor: self.search_cursor(options), batches: Batches::new() }
     }
 
     /// A [`SearchCursor`] over the memory `options` select, for
@@ -680,8 +684,7 @@ impl<'a> ProcessMemory<'a> {
         if let Some(progress) = &options.progress {
             progress.set_total(self.searchable_bytes(options) * cursor.cursor.units);
         }
-        let found =
-            StringsIter { memory: self, options, cursor, batch: Vec::new().into_iter(), failed: false }.collect::<Result<Vec<_>>>()?;
+        let found = StringsIter { memory: self, options, cursor, batches: Batches::new() }.collect::<Result<Vec<_>>>()?;
         if let Some(progress) = &options.progress {
             progress.finish();
         }
@@ -694,7 +697,7 @@ impl<'a> ProcessMemory<'a> {
     /// times encodings).
     pub fn strings_iter<'m>(&'m self, min_len: usize, encodings: &[Encoding], options: &'m SearchOptions) -> StringsIter<'m, 'a> {
         let cursor = self.strings_cursor(min_len, encodings, options);
-        StringsIter { memory: self, options, cursor, batch: Vec::new().into_iter(), failed: false }
+        StringsIter { memory: self, options, cursor, batches: Batches::new() }
     }
 
     /// A [`StringsCursor`] for [`strings_next`](Self::strings_next).
