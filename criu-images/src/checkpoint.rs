@@ -247,7 +247,11 @@ impl Checkpoint {
     /// CRI-O, containerd); `None` for plain CRIU image directories.
     pub fn container(&self) -> Result<Option<crate::model::container::ContainerInfo>> {
         let archive = self.archive();
-        crate::model::container::ContainerInfo::from_members(|name| archive.read(name).ok())
+        let member = |name: &str| archive.read(name).ok();
+        match archive.image() {
+            Some(image) => crate::model::container_image::from_image(member, image),
+            None => crate::model::container::ContainerInfo::from_members(member),
+        }
     }
 
     /// CRIU's dump statistics (`stats-dump`, at the archive's top or among

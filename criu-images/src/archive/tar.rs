@@ -101,7 +101,7 @@ pub(crate) fn index(file: &str, data: &[u8]) -> Result<Vec<Member>> {
                     _ => (0, 0),
                 };
                 if !normalized.is_empty() {
-                    members.push(Member { name: normalized, kind, offset, len, header_offset: pos as u64 });
+                    members.push(Member { name: normalized, kind, offset, len, header_offset: pos as u64, source: 0 });
                 }
             }
         }

@@ -74,7 +74,7 @@ pub(crate) struct InspectArgs {
 }
 
 pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     super::require_process_tree(&checkpoint)?;
     if let Some(pid) = args.pid {
         checkpoint.require_pid(pid)?;
@@ -185,6 +185,11 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
             "format": format!("{:?}", checkpoint.archive().format()).to_lowercase(),
             "images_dir": checkpoint.images().dir(),
             "parents": checkpoint.parents().iter().map(|p| p.label()).collect::<Vec<_>>(),
+            "image": checkpoint.archive().image().map(|image| {
+                let mut value = image.to_json();
+                value["form"] = json!(checkpoint.archive().format().name());
+                value
+            }),
         },
         "container": Value::Null,
         "processes": processes.iter().map(Process::to_json).collect::<Vec<_>>(),

@@ -261,7 +261,7 @@ fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<()> {
 }
 
 fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut json = String::from("[");
     for memory in memories(&checkpoint, args.target.pid, &rootfs)? {
@@ -333,7 +333,7 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
         (_, _, Some(x)) => Pattern::hex(x)?,
         _ => unreachable!("clap requires one pattern"),
     };
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut options = options(&args.filters);
     options.context = args.context;
@@ -427,7 +427,7 @@ fn hit_json(hit: &Hit) -> String {
 }
 
 fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let encodings: &[Encoding] = match args.encoding {
         EncodingArg::Ascii => &[Encoding::Ascii],
         EncodingArg::Utf16le => &[Encoding::Utf16Le],
@@ -451,7 +451,7 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
     let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let bytes = memory.read(args.addr, args.len)?;
@@ -464,7 +464,7 @@ fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
     let memory = checkpoint.memory_with(args.pid, rootfs.source())?;
     let (start, end) = match (args.addr, args.len, args.vma) {

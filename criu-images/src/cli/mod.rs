@@ -31,6 +31,24 @@ use text::outln;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// With an OCI image index or docker-archive holding several images
+    /// (checkpoints, platforms): the one to open, by reference, digest (or
+    /// its first 12+ hex digits) or platform (linux/amd64).
+    #[arg(long, global = true, value_name = "REF|DIGEST")]
+    image: Option<String>,
+}
+
+/// `--image`, set once from the command line before any command runs.
+static IMAGE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The open options of the command line (`--image`).
+pub(crate) fn open_options() -> OpenOptions {
+    OpenOptions { image: IMAGE.get().cloned().flatten(), ..OpenOptions::default() }
+}
+
+/// Opens a checkpoint with the command line's options.
+pub(crate) fn open_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
+    Checkpoint::open_with(path, &open_options())
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +87,11 @@ enum Command {
         /// With a checkpoint: also CRIU's dump statistics.
         #[arg(long)]
         stats: bool,
+        /// With a container image (oci-archive, oci-layout, docker-archive):
+        /// check the sha256 of every blob and print the results; fails if one
+        /// does not match.
+        #[arg(long)]
+        verify: bool,
     },
     /// List the members of a checkpoint (directory, tar, tar.gz, tar.zst) with sizes.
     Ls {
@@ -77,6 +100,10 @@ enum Command {
         /// Largest decompressed size of a compressed archive, in bytes.
         #[arg(long)]
         max_decompressed: Option<u64>,
+        /// With a container image: check the sha256 of every blob and print
+        /// the results; fails if one does not match.
+        #[arg(long)]
+        verify: bool,
     },
     /// Process memory: maps, search, strings, read, dump.
     #[command(subcommand)]
@@ -157,6 +184,7 @@ where
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let _ = IMAGE.set(cli.image);
     match cli.command {
         Command::Decode(args) => {
             let input = read_input(args.input.as_ref())?;
@@ -164,7 +192,7 @@ fn run(cli: Cli) -> Result<()> {
             write_json_output(&input.image()?, &options, args.output.as_ref())
         }
         Command::DecodeAll { path, output, pretty } => {
-            let checkpoint = Checkpoint::open(&path)?;
+            let checkpoint = open_checkpoint(&path)?;
             std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
             let options = DecodeOptions { pretty, no_payload: false };
             // Member names of one directory: never a path, but make sure.
@@ -191,9 +219,12 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("decoded {written} images into {}", output.display());
             Ok(())
         }
-        Command::Show { input, stats, .. } if input.is_dir() || is_archive(&input) => {
-            let checkpoint = Checkpoint::open(&input)?;
-            write_output(None, summary(&checkpoint, stats)?.as_bytes())
+        Command::Show { input, stats, verify, .. } if input.is_dir() || is_archive(&input) => {
+            let checkpoint = open_checkpoint(&input)?;
+            let mut text = summary(&checkpoint, stats)?;
+            let checks = if verify { verify_text(checkpoint.archive(), &mut text)? } else { None };
+            write_output(None, text.as_bytes())?;
+            verify_outcome(checkpoint.archive(), checks)
         }
         Command::Show { input, nopl, .. } => {
             let input = open_input(&input)?;
@@ -210,8 +241,8 @@ fn run(cli: Cli) -> Result<()> {
             text.push(b'\n');
             write_output(None, &text)
         }
-        Command::Ls { path, max_decompressed } => {
-            let mut options = OpenOptions::default();
+        Command::Ls { path, max_decompressed, verify } => {
+            let mut options = open_options();
             if let Some(limit) = max_decompressed {
                 options.max_decompressed = limit;
             }
@@ -219,6 +250,14 @@ fn run(cli: Cli) -> Result<()> {
             let archive = Archive::open(&path, &options)?;
             let archive = &archive;
             let mut text = String::new();
+            if let Some(image) = archive.image() {
+                outln!(text, "{}: {} {}", archive.format().name(), image.kind.name(), text::escape(&image.chosen.to_string())).ok();
+                for blob in &image.blobs {
+                    let (digest, media_type) = (text::escape(&blob.digest), text::escape(&blob.media_type));
+                    outln!(text, "  {:<20} {digest} {:>10}  {media_type}", blob.role, blob.size).ok();
+                }
+            }
+            let checks = if verify { verify_text(archive, &mut text)? } else { None };
             for member in archive.members() {
                 let what = match member.kind {
                     crate::archive::MemberKind::File => match archive.read(member.name) {
@@ -232,7 +271,8 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 outln!(text, "{:>12}  {:<24} {}", member.size, what, member.name).ok();
             }
-            write_output(None, text.as_bytes())
+            write_output(None, text.as_bytes())?;
+            verify_outcome(archive, checks)
         }
         Command::Mem(command) => {
             let stdout = io::stdout();
@@ -241,7 +281,7 @@ fn run(cli: Cli) -> Result<()> {
             out.flush().map_err(|e| Error::io("<stdout>", e))
         }
         Command::Rootfs { path, action } => {
-            let checkpoint = Checkpoint::open(&path)?;
+            let checkpoint = open_checkpoint(&path)?;
             let diff = checkpoint.rootfs_diff()?.ok_or_else(|| Error::NotFound {
                 container: path.display().to_string(),
                 name: "rootfs-diff.tar".into(),
@@ -332,6 +372,65 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `--verify`: checks every blob, appends one line per blob to `text`.
+/// `None` for inputs that are not images (said in the text).
+fn verify_text(archive: &Archive, text: &mut String) -> Result<Option<usize>> {
+    let Some(checks) = archive.verify_blobs(&open_options())? else {
+        outln!(text, "Verify:         not a container image: no blob digests to check").ok();
+        return Ok(None);
+    };
+    let bad = checks.iter().filter(|c| !c.ok()).count();
+    outln!(text, "Verify:         {} blobs, {} ok, {} mismatched", checks.len(), checks.len() - bad, bad).ok();
+    for check in &checks {
+        if check.ok() {
+            outln!(text, "  ok        {} {:>10}  {}", check.actual, check.size, text::escape(&check.name)).ok();
+        } else {
+            let expected = text::escape(&check.expected);
+            outln!(text, "  MISMATCH  {} {:>10}  {} (expected {expected})", check.actual, check.size, text::escape(&check.name)).ok();
+        }
+    }
+    Ok(Some(bad))
+}
+
+/// An error when `--verify` found mismatched blobs (after the listing).
+fn verify_outcome(archive: &Archive, mismatched: Option<usize>) -> Result<()> {
+    match mismatched {
+        Some(bad) if bad > 0 => Err(Error::Archive {
+            at: crate::error::Location::new(archive.display_name(), 0),
+            detail: format!("{bad} blob(s) do not match their digest (see the MISMATCH lines)"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The lines `show` prints about a container image input.
+fn image_summary(archive: &Archive, s: &mut String) {
+    use text::escape;
+    let Some(image) = archive.image() else { return };
+    outln!(s, "Delivered as:   {} ({})", archive.format().name(), image.kind.name()).ok();
+    outln!(s, "Checkpoint image: {}", escape(&image.chosen.to_string())).ok();
+    if image.choices.len() > 1 {
+        let all = image.choices.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ");
+        outln!(s, "  one of {} images: {}", image.choices.len(), escape(&all)).ok();
+    }
+    if let Some(created) = &image.created {
+        outln!(s, "Image created:  {}", escape(created)).ok();
+    }
+    if let Some(base) = &image.base_image {
+        outln!(s, "Base image:     {}", escape(base)).ok();
+    }
+    if !image.annotations.is_empty() {
+        outln!(s, "Annotations:").ok();
+        for (key, value) in &image.annotations {
+            outln!(s, "  {}={}", escape(key), escape(value)).ok();
+        }
+    }
+    outln!(s, "Blobs read (sha256 checked):").ok();
+    for blob in &image.blobs {
+        outln!(s, "  {:<20} {} {:>10}  {}", blob.role, escape(&blob.digest), blob.size, escape(&blob.media_type)).ok();
+    }
+}
+
 /// What `checkpointctl show --print-stats` tells, and more.
 fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
     use std::fmt::Write as _;
@@ -357,6 +456,7 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
         outln!(s, "Hostname:       {}", opt(&c.hostname)).ok();
         outln!(s, "IP:             {}", c.primary_ip().unwrap_or("-")).ok();
     }
+    image_summary(archive, &mut s);
     let size = std::fs::metadata(checkpoint.path()).map(|m| m.len()).unwrap_or(0);
     let members: Vec<_> = archive.members().collect();
     let total: u64 = members.iter().map(|m| m.size).sum();
@@ -454,7 +554,7 @@ fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<String> {
 /// archive (read without extracting it).
 enum Input {
     File(ImageFile),
-    Member { archive: Archive, member: String, label: String },
+    Member { archive: Box<Archive>, member: String, label: String },
 }
 
 impl Input {
@@ -484,7 +584,7 @@ fn open_input(path: &std::path::Path) -> Result<Input> {
     let text = path.to_string_lossy();
     if let Some((archive_path, member)) = text.rsplit_once(':') {
         if std::path::Path::new(archive_path).is_file() || std::path::Path::new(archive_path).is_dir() {
-            let archive = Archive::open(archive_path, &OpenOptions::default())?;
+            let archive = Box::new(Archive::open(archive_path, &open_options())?);
             let member = archive.member_name(member);
             let label = format!("{archive_path}:{member}");
             return Ok(Input::Member { archive, member, label });
