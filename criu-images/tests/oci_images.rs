@@ -440,6 +440,23 @@ fn deep_index_nesting_is_bounded() {
 }
 
 #[test]
+fn an_index_listing_the_same_index_many_times_is_bounded() {
+    // An index of the image, listed 64 times by an index listed 64 times:
+    // 4096 paths to the same image if every reference were followed.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = copy_layout(dir.path());
+    let mut child = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{PODMAN_MANIFEST}"), "size": 1538});
+    for fan_out in [1, 64, 64] {
+        let bytes = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": vec![child; fan_out]})).unwrap();
+        let digest = write_blob(&layout, &bytes);
+        child = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": bytes.len()});
+    }
+    set_index(&layout, serde_json::json!([child]));
+    let err = open_err(&layout);
+    assert!(err.contains("nested indexes read") && err.contains("256"), "{err}");
+}
+
+#[test]
 fn a_huge_manifest_is_refused_before_it_is_parsed() {
     let dir = tempfile::tempdir().unwrap();
     let layout = copy_layout(dir.path());

@@ -40,6 +40,9 @@ pub const MAX_LAYERS: usize = 1024;
 pub const MAX_IMAGES: usize = 4096;
 /// How deep indexes may nest (containerd's checkpoint nests one level).
 pub const MAX_DEPTH: usize = 8;
+/// Most nested indexes read in all (an index listing the same child index
+/// many times, at every level, must not multiply the work).
+pub const MAX_INDEXES: usize = 256;
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -329,6 +332,8 @@ struct Reader<'a> {
     blobs: Vec<BlobInfo>,
     /// Decompression budget left.
     budget: u64,
+    /// Nested indexes read so far.
+    indexes_read: usize,
 }
 
 /// A blob's bytes: in `source` (0 = the outer tar, n = `extra[n - 1]`) at `offset`.
@@ -540,6 +545,7 @@ pub(crate) fn open_tar(display: &str, outer: &[u8], members: &[Member], form: Ar
         extra: Vec::new(),
         blobs: Vec::new(),
         budget: options.max_decompressed,
+        indexes_read: 0,
     };
     match form {
         ArchiveFormat::DockerArchive => open_docker(reader, options),
@@ -556,6 +562,7 @@ pub(crate) fn open_dir(display: &str, root: &Path, options: &OpenOptions) -> Res
         extra: Vec::new(),
         blobs: Vec::new(),
         budget: options.max_decompressed,
+        indexes_read: 0,
     };
     open_layout(reader, ArchiveFormat::OciLayout, options)
 }
@@ -628,6 +635,10 @@ fn collect(
             }
             if depth + 1 >= MAX_DEPTH {
                 return Err(archive_error(label, 0, format!("indexes nested deeper than {MAX_DEPTH} levels at {}", desc.digest)));
+            }
+            reader.indexes_read += 1;
+            if reader.indexes_read > MAX_INDEXES {
+                return Err(Error::Limit { file: label.to_string(), what: "nested indexes read".into(), limit: MAX_INDEXES as u64 });
             }
             let hex = digest_hex(reader.display, &desc.digest, "index")?;
             let child_label = reader.label(&format!("blobs/sha256/{hex}"));
