@@ -196,9 +196,10 @@ impl PyCheckpoint {
         path: PathBuf,
         max_decompressed: Option<u64>,
         rootfs: Option<&Bound<'_, PyAny>>,
+        image: Option<String>,
     ) -> PyResult<PyCheckpoint> {
         let default_rootfs = RootfsChoice::from_py(rootfs, &RootfsChoice::Auto)?;
-        let mut options = OpenOptions::default();
+        let mut options = OpenOptions { image, ..OpenOptions::default() };
         if let Some(limit) = max_decompressed {
             options.max_decompressed = limit;
         }
@@ -239,7 +240,8 @@ impl PyCheckpoint {
         self.path.clone()
     }
 
-    /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst` or `file`.
+    /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst`,
+    /// `file`, `oci-archive`, `oci-layout` or `docker-archive`.
     #[getter]
     fn format(&self) -> &'static str {
         self.format
@@ -403,6 +405,22 @@ impl PyCheckpoint {
     fn container<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let checkpoint = self.checkpoint()?;
         let text = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json().to_string())))?;
+        text.map(|t| crate::pyjson::loads(py, &t)).transpose()
+    }
+
+    /// The container image the checkpoint came in, as a dict (`form`,
+    /// `kind`, `reference`, `digest`, `platform`, `choices`, `created`,
+    /// `base_image`, `annotations`, `blobs` read with their sha256 digests);
+    /// None when it did not come as an image.
+    #[getter]
+    fn container_image<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let checkpoint = self.checkpoint()?;
+        let archive = checkpoint.archive();
+        let text = archive.image().map(|image| {
+            let mut value = image.to_json();
+            value["form"] = serde_json::Value::from(archive.format().name());
+            value.to_string()
+        });
         text.map(|t| crate::pyjson::loads(py, &t)).transpose()
     }
 
