@@ -424,6 +424,16 @@ impl PyCheckpoint {
         text.map(|t| crate::pyjson::loads(py, &t)).transpose()
     }
 
+    /// What of the checkpoint is present but could not be read (a corrupt
+    /// `config.dump`, `stats-dump`, `dump.log` or `deleted.files`), one str
+    /// each naming the part, the file, the offset and what was expected;
+    /// empty when all can be read. The rest of the checkpoint still reads.
+    #[getter]
+    fn warnings(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let checkpoint = self.checkpoint()?;
+        run(py, || Ok(checkpoint.warnings().iter().map(ToString::to_string).collect()))
+    }
+
     /// A table as a `pyarrow.Table`: `"processes"` (one row per process),
     /// `"vmas"` (memory areas of every process with their page counts),
     /// `"fds"` (open file descriptors) or `"sockets"` (socket descriptors

@@ -245,50 +245,55 @@ impl Checkpoint {
 
     /// What the container engine recorded about the container (Podman,
     /// CRI-O, containerd); `None` for plain CRIU image directories.
+    /// A member that is present but cannot be read (not a regular file, a
+    /// broken link) is an error, not taken for absent.
     pub fn container(&self) -> Result<Option<crate::model::container::ContainerInfo>> {
-        let archive = self.archive();
-        let member = |name: &str| archive.read(name).ok();
-        match archive.image() {
+        let member = |name: &str| self.top_member(name);
+        match self.archive().image() {
             Some(image) => crate::model::container_image::from_image(member, image),
-            None => crate::model::container::ContainerInfo::from_members(member),
+            None => crate::model::container::ContainerInfo::try_from_members(member),
+        }
+    }
+
+    /// Member `name` of the archive's top: `None` if there is none, an error
+    /// if it is there but cannot be read.
+    fn top_member(&self, name: &str) -> Result<Option<&[u8]>> {
+        let archive = self.archive();
+        match archive.get(name) {
+            None => Ok(None),
+            Some(_) => archive.read(name).map(Some),
+        }
+    }
+
+    /// Member `name` at the archive's top, else file `name` among the images.
+    fn top_or_image_file(&self, name: &str) -> Result<Option<&[u8]>> {
+        match self.top_member(name)? {
+            Some(bytes) => Ok(Some(bytes)),
+            None => self.images.file(name),
         }
     }
 
     /// CRIU's dump statistics (`stats-dump`, at the archive's top or among
     /// the images), if present.
     pub fn dump_stats(&self) -> Result<Option<crate::model::container::DumpStats>> {
-        let bytes = match self.archive().read("stats-dump") {
-            Ok(bytes) => bytes,
-            Err(_) => match self.images.file("stats-dump")? {
-                Some(bytes) => bytes,
-                None => return Ok(None),
-            },
-        };
-        crate::model::container::DumpStats::parse(bytes)
+        match self.top_or_image_file(crate::model::container::members::STATS_DUMP)? {
+            Some(bytes) => crate::model::container::DumpStats::parse(bytes),
+            None => Ok(None),
+        }
     }
 
     /// A summary of CRIU's `dump.log` (at the archive's top, as CRI-O puts
     /// it, or among the images, as `criu dump -o` leaves it), if present.
     pub fn dump_log(&self) -> Result<Option<crate::model::container::DumpLog>> {
-        let bytes = match self.archive().read(crate::model::container::members::DUMP_LOG) {
-            Ok(bytes) => bytes,
-            Err(_) => match self.images.file("dump.log")? {
-                Some(bytes) => bytes,
-                None => return Ok(None),
-            },
-        };
-        Ok(Some(crate::model::container::dump_log_summary(bytes)))
+        let bytes = self.top_or_image_file(crate::model::container::members::DUMP_LOG)?;
+        Ok(bytes.map(crate::model::container::dump_log_summary))
     }
 
     /// The files deleted from the container image's root file system
     /// (`deleted.files`, Podman and CRI-O), if the archive has the list.
     pub fn deleted_files(&self) -> Result<Option<Vec<String>>> {
-        let archive = self.archive();
-        let name = crate::model::container::members::DELETED_FILES;
-        if archive.get(name).is_none() {
-            return Ok(None);
-        }
-        crate::model::container::deleted_files(archive.read(name)?).map(Some)
+        let bytes = self.top_member(crate::model::container::members::DELETED_FILES)?;
+        bytes.map(crate::model::container::deleted_files).transpose()
     }
 
     /// The files the container changed or added (`rootfs-diff.tar`, written

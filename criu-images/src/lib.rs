@@ -35,10 +35,12 @@ pub mod error;
 pub mod image;
 pub mod json;
 pub mod memory;
+pub mod metadata;
 pub mod model;
 mod parallel;
 pub mod progress;
 pub mod proto;
+pub mod warning;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -47,6 +49,7 @@ pub use checkpoint::Checkpoint;
 pub use error::{Error, Location, Result};
 pub use image::{Entry, Extra, Image, ImageFile, ImageKind};
 pub use proto::Message;
+pub use warning::Warning;
 
 // The README's Rust example is compiled as a doc test.
 #[cfg(doctest)]

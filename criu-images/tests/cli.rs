@@ -498,3 +498,22 @@ fn show_lists_devshm_deleted_files_and_the_dump_log() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("deleted.files"), "{}", String::from_utf8_lossy(&out.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_archive_format_is_spelled_one_way() {
+    // `tar.gz` in text, JSON (`archive_format`) and Python (`Checkpoint.format`);
+    // schema 1's `format` keeps its first spelling for its readers.
+    for (path, spelled, schema1) in
+        [("pytree/checkpoint.tar.gz", "tar.gz", "targz"), ("counter/zstd/checkpoint.tar.zst", "tar.zst", "tarzst")]
+    {
+        let out = criu_images(&["inspect", &fixture(path), "--format", "json"], None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["checkpoint"]["archive_format"], spelled);
+        assert_eq!(doc["checkpoint"]["format"], schema1);
+        let tree = String::from_utf8(criu_images(&["inspect", &fixture(path)], None).stdout).unwrap();
+        assert!(tree.contains(&format!("({spelled}, ")), "{tree}");
+        let show = String::from_utf8(criu_images(&["show", &fixture(path)], None).stdout).unwrap();
+        assert!(show.contains(&format!("({spelled}, ")), "{show}");
+    }
+}

@@ -67,7 +67,7 @@ fn inspect_json(path: &Path) -> serde_json::Value {
     let text = stdout(&["inspect", "--all", "--format", "json", path.to_str().unwrap()]);
     let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
     let checkpoint = value["checkpoint"].as_object_mut().unwrap();
-    for key in ["path", "format", "image"] {
+    for key in ["path", "format", "archive_format", "image"] {
         checkpoint.remove(key);
     }
     value

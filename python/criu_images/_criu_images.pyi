@@ -115,6 +115,9 @@ class Checkpoint:
     @property
     def container(self) -> Optional[Dict[str, Any]]:
         """The engine's record of the container (inspect JSON's `container`); None without one."""
+    @property
+    def warnings(self) -> List[str]:
+        """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""
     def to_arrow(self, kind: _Table) -> "pyarrow.Table":
         """A table of processes, vmas, fds or sockets (needs pyarrow)."""
     def to_pandas(self, kind: _Table) -> "pandas.DataFrame":

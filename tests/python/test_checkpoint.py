@@ -610,3 +610,32 @@ def test_overlapping_memory_areas_raise_format_error_not_panic(tmp_path):
             with pytest.raises(criu_images.FormatError, match="overlaps") as err:
                 call()
             assert err.value.file.endswith("mm-25946.img") and err.value.entry == 0
+
+
+def _k8s_copy(tmp_path, name):
+    """The k8s-counter checkpoint (CRI-O layout) unpacked into a directory."""
+    out = tmp_path / name
+    # The "data" filter where this Python has it (3.12, and backports).
+    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    with tarfile.open(K8S_TAR) as tar:
+        tar.extractall(out, **safe)
+    return out
+
+
+def test_checkpoint_warnings(tmp_path):
+    with criu_images.open(_k8s_copy(tmp_path, "intact")) as cp:
+        assert cp.warnings == []
+    spoiled = _k8s_copy(tmp_path, "spoiled")
+    (spoiled / "config.dump").write_bytes(b'{"id": ')
+    (spoiled / "stats-dump").write_bytes(b"oooooooooooo")
+    with criu_images.open(spoiled) as cp:
+        warnings = cp.warnings
+        assert isinstance(warnings, list) and len(warnings) == 2, warnings
+        assert warnings[0].startswith("container metadata left out: config.dump: line 1, column ")
+        assert warnings[1].startswith("CRIU dump statistics left out: stats-dump: offset 0: unknown image magic")
+        # The rest still reads; the part itself raises when asked for.
+        process = cp.processes[0]
+        assert process.cmdline and process.pid == 1
+        with pytest.raises(criu_images.CriuImagesError, match="config.dump"):
+            cp.container
+

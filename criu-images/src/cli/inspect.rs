@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use super::text::outln;
+use crate::archive::ArchiveFormat;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::model::{Cgroups, Fd, Mount, PendingSignal, Process, ProcessTree, SeccompFilter, TreeNode};
@@ -92,7 +93,11 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             eprintln!("criu-images: warning: pid {}: {warning}", p.pid);
         }
     }
-    let container = checkpoint.container()?;
+    // A container record that cannot be read is left out with a warning:
+    // the processes are still worth showing.
+    let metadata = checkpoint.metadata();
+    super::print_warnings(&metadata.warnings);
+    let container = metadata.container;
     // The checkpoint-wide tables only when shown (a seccomp.img can be huge).
     let json = args.format == InspectFormat::Json;
     let filters =
@@ -104,6 +109,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             doc["seccomp_filters"] = filters.iter().map(filter_json).collect();
             doc["cgroups"] = cgroups_json(&cgroups);
             doc["container"] = container.as_ref().map_or(Value::Null, |c| c.to_json());
+            doc["warnings"] = metadata.warnings.iter().map(|w| Value::String(w.to_string())).collect();
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
                 .iter()
@@ -182,7 +188,8 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
         "schema_version": INSPECT_SCHEMA_VERSION,
         "checkpoint": {
             "path": checkpoint.path().display().to_string(),
-            "format": format!("{:?}", checkpoint.archive().format()).to_lowercase(),
+            "format": schema1_format(checkpoint.archive().format()),
+            "archive_format": checkpoint.archive().format().name(),
             "images_dir": checkpoint.images().dir(),
             "parents": checkpoint.parents().iter().map(|p| p.label()).collect::<Vec<_>>(),
             "image": checkpoint.archive().image().map(|image| {
@@ -194,6 +201,24 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
         "container": Value::Null,
         "processes": processes.iter().map(Process::to_json).collect::<Vec<_>>(),
     })
+}
+
+/// `checkpoint.format` as schema version 1 first spelled it (`targz`,
+/// `tarzst`), kept for its readers; `archive_format` has the spelling used
+/// everywhere else (`tar.gz`, as `ArchiveFormat::name` and Python's
+/// `Checkpoint.format`).
+fn schema1_format(format: ArchiveFormat) -> &'static str {
+    match format {
+        ArchiveFormat::Directory => "directory",
+        ArchiveFormat::Tar => "tar",
+        ArchiveFormat::TarGz => "targz",
+        ArchiveFormat::TarZst => "tarzst",
+        ArchiveFormat::File => "file",
+        // Added with the image forms; the first spelling was Debug, lowercased.
+        ArchiveFormat::OciArchive => "ociarchive",
+        ArchiveFormat::OciLayout => "ocilayout",
+        ArchiveFormat::DockerArchive => "dockerarchive",
+    }
 }
 
 /// Host name and domain name.
@@ -246,7 +271,7 @@ fn print_tree(
     out: &mut dyn Write,
 ) {
     let all = args.all;
-    outln!(out, "{} ({:?}, {} processes)", checkpoint.path().display(), checkpoint.archive().format(), processes.len()).ok();
+    outln!(out, "{} ({}, {} processes)", checkpoint.path().display(), checkpoint.archive().format().name(), processes.len()).ok();
     outln!(out, "└── Process tree").ok();
     let by_pid: HashMap<u32, &Process> = processes.iter().map(|p| (p.pid, p)).collect();
     // For each level above the current process: was that ancestor a last child?

@@ -12,7 +12,7 @@ use crate::model::container::ContainerInfo;
 const CONTAINERD_RUNTIME: &str = "io.containerd.checkpoint.runtime";
 
 /// Reads the container of an image checkpoint. `member` looks members up as
-/// for [`ContainerInfo::from_members`].
+/// for [`ContainerInfo::try_from_members`].
 ///
 /// Podman and buildah images carry the whole checkpoint archive
 /// (`config.dump`, `spec.dump`, ...) and read as it does; the image fills
@@ -21,14 +21,14 @@ const CONTAINERD_RUNTIME: &str = "io.containerd.checkpoint.runtime";
 /// runtime spec (as `spec.dump`) but no engine config: the container is
 /// read from the spec alone, its image and runtime from the checkpoint
 /// index's annotations.
-pub fn from_image<'a>(member: impl Fn(&str) -> Option<&'a [u8]>, image: &ImageInfo) -> Result<Option<ContainerInfo>> {
-    let spec_only = member(CONFIG_DUMP).is_none() && member(SPEC_DUMP).is_some();
+pub fn from_image<'a>(member: impl Fn(&str) -> Result<Option<&'a [u8]>>, image: &ImageInfo) -> Result<Option<ContainerInfo>> {
+    let spec_only = member(CONFIG_DUMP)?.is_none() && member(SPEC_DUMP)?.is_some();
     let info = if spec_only {
         // No engine config: every field of it is optional, so an empty
         // object reads as "nothing recorded" (it is not shown as a member).
-        ContainerInfo::from_members(|name| if name == CONFIG_DUMP { Some(&b"{}"[..]) } else { member(name) })?
+        ContainerInfo::try_from_members(|name| if name == CONFIG_DUMP { Ok(Some(&b"{}"[..])) } else { member(name) })?
     } else {
-        ContainerInfo::from_members(&member)?
+        ContainerInfo::try_from_members(&member)?
     };
     let Some(mut info) = info else { return Ok(None) };
     let annotation = |key: &str| image.annotations.get(key).filter(|v| !v.is_empty()).cloned();

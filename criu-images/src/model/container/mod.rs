@@ -23,15 +23,29 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 
 use serde_json::Value;
 
 use super::bounded_json::{self, Node};
-use crate::error::{Error, Location, Result};
-use crate::image::{Image, ImageKind};
-use crate::proto::wire::{Fields, WireValue};
-use crate::proto::Message;
+use crate::error::{Error, Result};
+
+mod deleted_files;
+mod dump_log;
+mod dump_stats;
+mod mounts;
+mod network;
+mod oci;
+
+pub use deleted_files::deleted_files;
+pub use dump_log::{dump_log_summary, DumpLog, LogLine, MAX_LOG_LINES};
+pub use dump_stats::DumpStats;
+pub use mounts::BindMount;
+pub use network::{IpAddress, NetworkInterface};
+pub use oci::{OciMount, OciProcess, OciUser};
+
+use mounts::parse_bind_mounts;
+use network::{crio_ip_annotations, parse_network_status, strip_prefix_len};
+use oci::{oci_mount, oci_process};
 
 /// Largest metadata member read (`config.dump`, `spec.dump`, ...). Real ones
 /// are tens of KiB; this only stops hostile archives from exhausting memory.
@@ -180,96 +194,6 @@ pub struct ContainerInfo {
     pub create_command: Vec<String>,
 }
 
-/// The process of an OCI runtime spec: what the container ran as its init.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct OciProcess {
-    /// `argv`.
-    pub args: Vec<String>,
-    /// Environment, `NAME=value`, in order.
-    pub env: Vec<String>,
-    /// Working directory inside the container.
-    pub cwd: Option<String>,
-    /// The user it ran as.
-    pub user: OciUser,
-}
-
-/// The user of an OCI process.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct OciUser {
-    /// User id inside the container.
-    pub uid: Option<u32>,
-    /// Group id inside the container.
-    pub gid: Option<u32>,
-    /// The umask (a number; `18` is `0o022`).
-    pub umask: Option<u32>,
-    /// Supplementary group ids.
-    pub additional_gids: Vec<u32>,
-    /// User name (Windows containers; unused on Linux).
-    pub username: Option<String>,
-}
-
-/// A mount of an OCI runtime spec.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OciMount {
-    /// Where it is mounted inside the container (required by the OCI spec).
-    pub destination: String,
-    /// File system type, e.g. `proc`, `tmpfs`, `bind`.
-    pub fs_type: Option<String>,
-    /// The source: a host path for bind mounts, a device or a name otherwise.
-    pub source: Option<String>,
-    /// Mount options, e.g. `ro`, `nosuid`, `rbind`.
-    pub options: Vec<String>,
-}
-
-/// A network interface of the container.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NetworkInterface {
-    /// The Podman network it is attached to (e.g. `podman`); `None` for
-    /// CNI-format status and for CRI-O's annotations.
-    pub network: Option<String>,
-    /// The interface name inside the container, e.g. `eth0`.
-    pub name: Option<String>,
-    /// Its MAC address, as stored.
-    pub mac: Option<String>,
-    /// Its addresses.
-    pub addresses: Vec<IpAddress>,
-}
-
-/// An address of a network interface.
-#[derive(Clone, Debug, PartialEq)]
-pub struct IpAddress {
-    /// The address as stored: CIDR (`10.88.0.12/16`) in `network.status`,
-    /// a plain address in CRI-O's annotations.
-    pub address: String,
-    /// The gateway of its subnet.
-    pub gateway: Option<String>,
-}
-
-impl IpAddress {
-    /// The address without its prefix length, if it parses as IPv4 or IPv6.
-    pub fn ip(&self) -> Option<IpAddr> {
-        strip_prefix_len(&self.address).parse().ok()
-    }
-}
-
-fn strip_prefix_len(address: &str) -> &str {
-    address.split_once('/').map_or(address, |(ip, _)| ip)
-}
-
-/// A bind mount CRI-O set up for the container (`bind.mounts`), so that the
-/// restore can recreate missing mount points.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BindMount {
-    /// Where it is mounted inside the container.
-    pub destination: String,
-    /// The host path.
-    pub source: Option<String>,
-    /// `file` or `directory`.
-    pub file_type: Option<String>,
-    /// Go `os.FileMode` bits of the source (`420` is `0o644`).
-    pub permissions: Option<u32>,
-}
-
 impl ContainerInfo {
     /// Reads the container metadata of a checkpoint archive. `member` returns
     /// the bytes of a member by its path from the archive top (`config.dump`,
@@ -300,7 +224,14 @@ impl ContainerInfo {
     /// # Ok::<(), criu_images::Error>(())
     /// ```
     pub fn from_members<'a>(member: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Option<ContainerInfo>> {
-        let (config_bytes, spec_bytes) = match (member(CONFIG_DUMP), member(SPEC_DUMP)) {
+        ContainerInfo::try_from_members(|name| Ok(member(name)))
+    }
+
+    /// Like [`ContainerInfo::from_members`], for a lookup that can fail: a
+    /// member that is present but cannot be read is an error of its own,
+    /// returned as it is, never taken for an absent member.
+    pub fn try_from_members<'a>(member: impl Fn(&str) -> Result<Option<&'a [u8]>>) -> Result<Option<ContainerInfo>> {
+        let (config_bytes, spec_bytes) = match (member(CONFIG_DUMP)?, member(SPEC_DUMP)?) {
             (None, None) => return Ok(None),
             (Some(config), Some(spec)) => (config, spec),
             (Some(_), None) => return Err(missing_partner(SPEC_DUMP, CONFIG_DUMP)),
@@ -341,12 +272,18 @@ impl ContainerInfo {
             _ => config_created.or_else(|| annotation(keys::CRIO_CREATED)),
         };
 
-        let network = match member(NETWORK_STATUS) {
+        let network = match member(NETWORK_STATUS)? {
             Some(bytes) => Some(parse_network_status(bytes)?),
             None => crio_ip_annotations(&annotations),
         };
-        let bind_mounts = member(BIND_MOUNTS).map(parse_bind_mounts).transpose()?;
-        let log_member = [CRIO_LOG, PODMAN_LOG].into_iter().find(|name| member(name).is_some());
+        let bind_mounts = member(BIND_MOUNTS)?.map(parse_bind_mounts).transpose()?;
+        let mut log_member = None;
+        for name in [CRIO_LOG, PODMAN_LOG] {
+            if member(name)?.is_some() {
+                log_member = Some(name);
+                break;
+            }
+        }
 
         let process = spec.get("process")?.map(|node| oci_process(&node)).transpose()?;
         let mounts = spec.list("mounts")?.iter().map(oci_mount).collect::<Result<_>>()?;
@@ -459,384 +396,6 @@ fn crio_metadata_name(spec: &Node<'_>, annotations: &BTreeMap<String, String>) -
         Value::Object(_) => metadata.opt_str("name"),
         _ => Err(metadata.error("a JSON object in the string")),
     }
-}
-
-/// CRI-O records the pod's addresses as `io.kubernetes.cri-o.IP.0`, `.1`, ...
-fn crio_ip_annotations(annotations: &BTreeMap<String, String>) -> Option<Vec<NetworkInterface>> {
-    let mut indexed: Vec<(u64, &String)> = annotations
-        .iter()
-        .filter_map(|(key, value)| {
-            let index = key.strip_prefix(keys::CRIO_IP_PREFIX)?.parse().ok()?;
-            Some((index, value))
-        })
-        .collect();
-    if indexed.is_empty() {
-        return None;
-    }
-    indexed.sort();
-    let addresses = indexed.into_iter().map(|(_, ip)| IpAddress { address: ip.clone(), gateway: None }).collect();
-    Some(vec![NetworkInterface { network: None, name: None, mac: None, addresses }])
-}
-
-fn oci_process(node: &Node<'_>) -> Result<OciProcess> {
-    let user = match node.get("user")? {
-        Some(user) => OciUser {
-            uid: user.opt_u32("uid")?,
-            gid: user.opt_u32("gid")?,
-            umask: user.opt_u32("umask")?,
-            additional_gids: user.list("additionalGids")?.iter().map(Node::as_u32).collect::<Result<_>>()?,
-            username: user.opt_str("username")?,
-        },
-        None => OciUser::default(),
-    };
-    Ok(OciProcess { args: node.str_list("args")?, env: node.str_list("env")?, cwd: node.opt_str("cwd")?, user })
-}
-
-fn oci_mount(node: &Node<'_>) -> Result<OciMount> {
-    Ok(OciMount {
-        destination: node.req_str("destination")?,
-        fs_type: node.opt_str("type")?,
-        source: node.opt_str("source")?,
-        options: node.str_list("options")?,
-    })
-}
-
-/// Podman's `network.status`: netavark's status (Podman 4+, an object keyed
-/// by network name), a list of CNI results (Podman 3), or `null`.
-fn parse_network_status(bytes: &[u8]) -> Result<Vec<NetworkInterface>> {
-    let value = bounded_json::parse(NETWORK_STATUS, bytes, MAX_METADATA_SIZE)?;
-    let root = Node::root(NETWORK_STATUS, &value);
-    match &value {
-        Value::Null => Ok(Vec::new()),
-        Value::Object(_) => netavark_status(&root),
-        Value::Array(_) => cni_results(&root),
-        _ => Err(root.error("an object (netavark), an array (CNI results) or null")),
-    }
-}
-
-fn netavark_status(root: &Node<'_>) -> Result<Vec<NetworkInterface>> {
-    let mut interfaces = Vec::new();
-    for (network, block) in root.fields()? {
-        let Some(by_name) = block.get("interfaces")? else { continue };
-        for (name, interface) in by_name.fields()? {
-            let addresses = interface
-                .list("subnets")?
-                .iter()
-                .map(|subnet| Ok(IpAddress { address: subnet.req_str("ipnet")?, gateway: subnet.opt_str("gateway")? }))
-                .collect::<Result<_>>()?;
-            interfaces.push(NetworkInterface {
-                network: Some(network.to_string()),
-                name: Some(name.to_string()),
-                mac: interface.opt_str("mac_address")?,
-                addresses,
-            });
-        }
-    }
-    // JSON object order is not kept in every build of serde_json; sort so
-    // the result does not depend on it.
-    interfaces.sort_by(|a, b| (&a.network, &a.name).cmp(&(&b.network, &b.name)));
-    Ok(interfaces)
-}
-
-/// CNI results: `interfaces` (host and container side) and `ips`, each IP
-/// pointing at its interface by index.
-fn cni_results(root: &Node<'_>) -> Result<Vec<NetworkInterface>> {
-    let mut out = Vec::new();
-    for result in root.items()? {
-        let mut interfaces = Vec::new();
-        let mut in_container = Vec::new();
-        for interface in result.list("interfaces")? {
-            interfaces.push(NetworkInterface {
-                network: None,
-                name: interface.opt_str("name")?,
-                mac: interface.opt_str("mac")?,
-                addresses: Vec::new(),
-            });
-            // Only interfaces with a sandbox (netns path) are the container's.
-            in_container.push(interface.opt_str("sandbox")?.is_some());
-        }
-        let mut unattached = Vec::new();
-        for ip in result.list("ips")? {
-            let address = IpAddress { address: ip.req_str("address")?, gateway: ip.opt_str("gateway")? };
-            let index = ip.opt_u64("interface")?.and_then(|i| usize::try_from(i).ok());
-            match index.and_then(|i| interfaces.get_mut(i)) {
-                Some(interface) => interface.addresses.push(address),
-                None => unattached.push(address),
-            }
-        }
-        out.extend(
-            interfaces
-                .into_iter()
-                .zip(in_container)
-                .filter(|(interface, in_container)| *in_container || !interface.addresses.is_empty())
-                .map(|(interface, _)| interface),
-        );
-        if !unattached.is_empty() {
-            out.push(NetworkInterface { network: None, name: None, mac: None, addresses: unattached });
-        }
-    }
-    Ok(out)
-}
-
-fn parse_bind_mounts(bytes: &[u8]) -> Result<Vec<BindMount>> {
-    let value = bounded_json::parse(BIND_MOUNTS, bytes, MAX_METADATA_SIZE)?;
-    let root = Node::root(BIND_MOUNTS, &value);
-    root.items()?
-        .iter()
-        .map(|mount| {
-            Ok(BindMount {
-                destination: mount.req_str("destination")?,
-                source: mount.opt_str("source")?,
-                file_type: mount.opt_str("file_type")?,
-                permissions: mount.opt_u32("permissions")?,
-            })
-        })
-        .collect()
-}
-
-/// The paths listed in `deleted.files`: files of the container image that
-/// were deleted in the container before the checkpoint (restore deletes them
-/// again). A JSON list of strings; `null` is an empty list.
-///
-/// ```
-/// use criu_images::model::container::deleted_files;
-///
-/// let files = deleted_files(br#"["/etc/motd", "/tmp/payload"]"#)?;
-/// assert_eq!(files, ["/etc/motd", "/tmp/payload"]);
-/// # Ok::<(), criu_images::Error>(())
-/// ```
-pub fn deleted_files(bytes: &[u8]) -> Result<Vec<String>> {
-    let value = bounded_json::parse(DELETED_FILES, bytes, MAX_METADATA_SIZE)?;
-    Node::root(DELETED_FILES, &value).as_str_list()
-}
-
-/// CRIU's statistics of the dump (`stats-dump`, message `dump_stats_entry`).
-///
-/// Every field is `None` when the image does not hold it (CRIU always writes
-/// the first seven and `pages_lazy`; the others depend on its version). Times
-/// are in microseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct DumpStats {
-    /// Time to freeze the process tree (µs).
-    pub freezing_time: Option<u64>,
-    /// Time the tree stayed frozen, i.e. the application's downtime (µs).
-    pub frozen_time: Option<u64>,
-    /// Time to collect memory pages into pipes (µs).
-    pub memdump_time: Option<u64>,
-    /// Time to write the pages to the images (µs).
-    pub memwrite_time: Option<u64>,
-    /// Pages examined.
-    pub pages_scanned: Option<u64>,
-    /// Pages not written because a parent (pre-dump) image has them.
-    pub pages_skipped_parent: Option<u64>,
-    /// Pages written to `pages-*.img`.
-    pub pages_written: Option<u64>,
-    /// Time to resolve inotify/fanotify watch paths (µs).
-    pub irmap_resolve: Option<u64>,
-    /// Pages left for lazy migration (a page server serves them at restore).
-    pub pages_lazy: Option<u64>,
-    /// Page pipes used to collect memory.
-    pub page_pipes: Option<u64>,
-    /// Buffers in those page pipes.
-    pub page_pipe_bufs: Option<u64>,
-    /// Shared memory pages examined.
-    pub shpages_scanned: Option<u64>,
-    /// Shared memory pages a parent image has.
-    pub shpages_skipped_parent: Option<u64>,
-    /// Shared memory pages written.
-    pub shpages_written: Option<u64>,
-}
-
-impl DumpStats {
-    /// Reads `stats-dump`, a STATS image. `Ok(None)` when it has no entry or
-    /// its entry has no dump part (e.g. `stats-restore`). CRIU writes one
-    /// entry; a second one is refused.
-    ///
-    /// ```
-    /// use criu_images::model::container::DumpStats;
-    ///
-    /// // IMG_SERVICE, STATS, one entry: stats_entry { dump { freezing_time: 7, pages_written: 3 } }
-    /// let bytes = [
-    ///     0x40, 0x59, 0x10, 0x55, 0x06, 0x33, 0x09, 0x57,
-    ///     0x06, 0x00, 0x00, 0x00, 0x0a, 0x04, 0x08, 0x07, 0x38, 0x03,
-    /// ];
-    /// let stats = DumpStats::parse(&bytes)?.expect("a dump entry");
-    /// assert_eq!(stats.freezing_time, Some(7));
-    /// assert_eq!(stats.pages_written, Some(3));
-    /// assert_eq!(stats.frozen_time, None); // not in the entry
-    /// # Ok::<(), criu_images::Error>(())
-    /// ```
-    pub fn parse(stats_dump: &[u8]) -> Result<Option<DumpStats>> {
-        let image = Image::parse(STATS_DUMP, stats_dump)?;
-        if image.kind() != ImageKind::Stats {
-            return Err(Error::Malformed {
-                at: Location::new(STATS_DUMP, 0),
-                detail: format!("expected a STATS image, found {}", image.kind().name()),
-            });
-        }
-        let mut entries = image.entries();
-        let Some(entry) = entries.next().transpose()? else { return Ok(None) };
-        if let Some(second) = entries.next().transpose()? {
-            return Err(Error::Malformed {
-                at: Location::new(STATS_DUMP, second.offset() as u64).in_entry(second.index()),
-                detail: "a second stats entry; CRIU writes one".to_string(),
-            });
-        }
-        let stats = match entry.decode()? {
-            Message::StatsEntry(stats) => stats,
-            other => {
-                return Err(Error::Malformed {
-                    at: Location::new(STATS_DUMP, entry.offset() as u64).in_entry(0),
-                    detail: format!("expected a stats_entry, found {}", other.id().name()),
-                })
-            }
-        };
-        let Some(dump) = stats.dump else { return Ok(None) };
-
-        // prost reads an absent `required` field as 0; the wire bytes tell
-        // whether CRIU actually wrote it.
-        let present = dump_fields_present(entry.payload()).map_err(|err| Error::Protobuf {
-            at: Location::new(STATS_DUMP, (entry.offset() + 4 + err.offset) as u64).in_entry(0),
-            message: "stats_entry",
-            detail: err.what.to_string(),
-        })?;
-        let required = |number: u32, value: u64| (present & (1 << number) != 0).then_some(value);
-        Ok(Some(DumpStats {
-            freezing_time: required(1, dump.freezing_time.into()),
-            frozen_time: required(2, dump.frozen_time.into()),
-            memdump_time: required(3, dump.memdump_time.into()),
-            memwrite_time: required(4, dump.memwrite_time.into()),
-            pages_scanned: required(5, dump.pages_scanned),
-            pages_skipped_parent: required(6, dump.pages_skipped_parent),
-            pages_written: required(7, dump.pages_written),
-            irmap_resolve: dump.irmap_resolve.map(u64::from),
-            pages_lazy: required(9, dump.pages_lazy),
-            page_pipes: dump.page_pipes,
-            page_pipe_bufs: dump.page_pipe_bufs,
-            shpages_scanned: dump.shpages_scanned,
-            shpages_skipped_parent: dump.shpages_skipped_parent,
-            shpages_written: dump.shpages_written,
-        }))
-    }
-}
-
-/// Bit `n` set for every field number `n` < 32 present in any `dump`
-/// (field 1) of a `stats_entry`; repeated `dump`s merge, as in protobuf.
-fn dump_fields_present(stats_entry: &[u8]) -> Result<u32, crate::proto::wire::WireError> {
-    let mut present = 0u32;
-    for field in Fields::new(stats_entry) {
-        if let (1, WireValue::Bytes(dump)) = field? {
-            for inner in Fields::new(dump) {
-                let (number, _) = inner?;
-                if number < 32 {
-                    present |= 1 << number;
-                }
-            }
-        }
-    }
-    Ok(present)
-}
-
-/// Most warning and error lines a [`DumpLog`] keeps (the counts stay exact).
-pub const MAX_LOG_LINES: usize = 10_000;
-
-/// A summary of CRIU's `dump.log`.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct DumpLog {
-    /// The CRIU version from the `Version: ` line, e.g. `4.2 (gitid 0)`.
-    pub version: Option<String>,
-    /// `Warn` lines, at most [`MAX_LOG_LINES`].
-    pub warnings: Vec<LogLine>,
-    /// `Error` lines, at most [`MAX_LOG_LINES`]. CRIU logs some errors it
-    /// recovers from, so errors do not mean the dump failed; see [`finished`](Self::finished).
-    pub errors: Vec<LogLine>,
-    /// All `Warn` lines, including those not kept.
-    pub warning_count: usize,
-    /// All `Error` lines, including those not kept.
-    pub error_count: usize,
-    /// `Some(true)` if the log says `Dumping finished successfully`,
-    /// `Some(false)` if it says `Dumping FAILED.`, `None` if neither (a
-    /// truncated log, or not a dump log).
-    pub finished: Option<bool>,
-    /// Number of lines.
-    pub total_lines: usize,
-}
-
-/// One line of a log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    /// 1-based line number.
-    pub number: usize,
-    /// The whole line, timestamp included; invalid UTF-8 replaced.
-    pub text: String,
-}
-
-/// Summarises CRIU's `dump.log`: its version, its warnings and errors with
-/// line numbers, and whether the dump finished.
-///
-/// ```
-/// use criu_images::model::container::dump_log_summary;
-///
-/// let log = b"(00.000046) Version: 4.2 (gitid 0)\n\
-///             (00.051176) Error (criu/util.c:1534): rlimit: Can't setup RLIMIT_NOFILE\n\
-///             (00.140009) Dumping finished successfully\n";
-/// let summary = dump_log_summary(log);
-/// assert_eq!(summary.version.as_deref(), Some("4.2 (gitid 0)"));
-/// assert_eq!(summary.errors[0].number, 2);
-/// assert_eq!(summary.finished, Some(true));
-/// assert_eq!(summary.total_lines, 3);
-/// ```
-pub fn dump_log_summary(bytes: &[u8]) -> DumpLog {
-    let mut log = DumpLog::default();
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    if bytes.is_empty() {
-        return log;
-    }
-    for (index, raw) in body.split(|&b| b == b'\n').enumerate() {
-        log.total_lines += 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = String::from_utf8_lossy(raw);
-        let message = log_message(&line);
-        let kept = |list: &mut Vec<LogLine>| {
-            if list.len() < MAX_LOG_LINES {
-                list.push(LogLine { number: index + 1, text: line.clone().into_owned() });
-            }
-        };
-        if message.starts_with("Error (") {
-            log.error_count += 1;
-            kept(&mut log.errors);
-        } else if message.starts_with("Warn  (") || message.starts_with("Warn (") {
-            log.warning_count += 1;
-            kept(&mut log.warnings);
-        } else if let Some(version) = message.strip_prefix("Version: ") {
-            log.version.get_or_insert_with(|| version.trim_end().to_string());
-        } else if message.starts_with("Dumping finished successfully") {
-            log.finished = Some(true);
-        } else if message.starts_with("Dumping FAILED") {
-            log.finished = Some(false);
-        }
-    }
-    log
-}
-
-/// The message of a CRIU log line, after the `(SS.UUUUUU)` timestamp and
-/// the optional `PID: ` of `--log-pid`.
-fn log_message(line: &str) -> &str {
-    let mut rest = line;
-    if let Some(after) = rest.strip_prefix('(') {
-        if let Some((stamp, tail)) = after.split_once(')') {
-            if stamp.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-                rest = tail;
-            }
-        }
-    }
-    rest = rest.trim_start();
-    if let Some((pid, tail)) = rest.split_once(':') {
-        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
-            rest = tail.trim_start();
-        }
-    }
-    rest
 }
 
 #[cfg(test)]
@@ -1027,86 +586,5 @@ mod tests {
     fn go_zero_time_is_never() {
         assert_eq!(not_zero_time(Some("0001-01-01T00:00:00Z".into())), None);
         assert_eq!(not_zero_time(Some("2026-01-01T00:00:00Z".into())).as_deref(), Some("2026-01-01T00:00:00Z"));
-    }
-
-    #[test]
-    fn deleted_files_forms() {
-        assert_eq!(deleted_files(b"null").unwrap(), Vec::<String>::new());
-        assert_eq!(deleted_files(b"[]").unwrap(), Vec::<String>::new());
-        assert_eq!(deleted_files(br#"["/a", "/b c"]"#).unwrap(), ["/a", "/b c"]);
-        assert!(matches!(deleted_files(br#"["/a", 1]"#), Err(Error::Malformed { .. })));
-        assert!(matches!(deleted_files(br#"{"a": 1}"#), Err(Error::Malformed { .. })));
-        assert!(matches!(deleted_files(br#"["/a""#), Err(Error::Json { .. })));
-        assert!(matches!(deleted_files(b""), Err(Error::Json { .. })));
-    }
-
-    fn stats_image(entries: &[&[u8]]) -> Vec<u8> {
-        let mut out = vec![0x40, 0x59, 0x10, 0x55, 0x06, 0x33, 0x09, 0x57];
-        for entry in entries {
-            out.extend_from_slice(&(entry.len() as u32).to_le_bytes());
-            out.extend_from_slice(entry);
-        }
-        out
-    }
-
-    #[test]
-    fn stats_presence_of_required_fields() {
-        // dump { frozen_time: 0 }: present but zero, the rest absent.
-        let stats = DumpStats::parse(&stats_image(&[&[0x0a, 0x02, 0x10, 0x00]])).unwrap().unwrap();
-        assert_eq!(stats, DumpStats { frozen_time: Some(0), ..DumpStats::default() });
-        // optional fields come from prost's own presence.
-        let stats = DumpStats::parse(&stats_image(&[&[0x0a, 0x02, 0x70, 0x05]])).unwrap().unwrap();
-        assert_eq!(stats, DumpStats { shpages_written: Some(5), ..DumpStats::default() });
-    }
-
-    #[test]
-    fn stats_without_dump_or_entries() {
-        assert_eq!(DumpStats::parse(&stats_image(&[])).unwrap(), None);
-        // stats_entry { restore { ... } } only.
-        let restore = [0x12, 0x08, 0x08, 0x01, 0x10, 0x02, 0x18, 0x03, 0x20, 0x04];
-        assert_eq!(DumpStats::parse(&stats_image(&[&restore])).unwrap(), None);
-    }
-
-    #[test]
-    fn stats_refuses_other_images_and_extra_entries() {
-        let pstree = [0x19, 0x43, 0x56, 0x54, 0x30, 0x30, 0x27, 0x50, 0x02, 0x00, 0x00, 0x00, 0x08, 0x01];
-        let err = DumpStats::parse(&pstree).unwrap_err();
-        assert!(err.to_string().contains("expected a STATS image, found PSTREE"), "{err}");
-        let err = DumpStats::parse(&stats_image(&[&[0x0a, 0x00], &[0x0a, 0x00]])).unwrap_err();
-        assert!(matches!(&err, Error::Malformed { at, .. } if at.entry == Some(1)), "{err:?}");
-        assert!(DumpStats::parse(b"").is_err());
-        let mut truncated = stats_image(&[&[0x0a, 0x02, 0x10, 0x00]]);
-        truncated.pop();
-        assert!(matches!(DumpStats::parse(&truncated), Err(Error::Truncated { .. })));
-        assert!(DumpStats::parse(&stats_image(&[&[0x0a, 0x05, 0x10]])).is_err());
-    }
-
-    #[test]
-    fn dump_log_lines() {
-        let log = b"(00.000000) Unable to get $HOME directory\n\
-            (00.000046) Version: 4.2 (gitid 0)\n\
-            (00.089998) Warn  (compel/arch/x86/src/lib/infect.c:418): Will restore 25197 with interrupted system call\r\n\
-            (00.1) 1234: Error (criu/cr-dump.c:1): something\n\
-            Warn (plain line without timestamp)\n\
-            (00.2) Dumping FAILED.";
-        let summary = dump_log_summary(log);
-        assert_eq!(summary.version.as_deref(), Some("4.2 (gitid 0)"));
-        assert_eq!(summary.total_lines, 6);
-        assert_eq!(summary.warnings.iter().map(|l| l.number).collect::<Vec<_>>(), [3, 5]);
-        assert!(summary.warnings[0].text.ends_with("interrupted system call"));
-        assert_eq!((summary.errors.len(), summary.errors[0].number), (1, 4));
-        assert_eq!((summary.warning_count, summary.error_count), (2, 1));
-        assert_eq!(summary.finished, Some(false));
-    }
-
-    #[test]
-    fn dump_log_edge_cases() {
-        assert_eq!(dump_log_summary(b""), DumpLog::default());
-        assert_eq!(dump_log_summary(b"\n").total_lines, 1);
-        let summary = dump_log_summary(b"(00.1) Error (\xff\xfe): bad bytes");
-        assert_eq!(summary.errors[0].text, "(00.1) Error (\u{fffd}\u{fffd}): bad bytes");
-        let many = "(0.1) Error (x): y\n".repeat(MAX_LOG_LINES + 5);
-        let summary = dump_log_summary(many.as_bytes());
-        assert_eq!((summary.errors.len(), summary.error_count), (MAX_LOG_LINES, MAX_LOG_LINES + 5));
     }
 }
