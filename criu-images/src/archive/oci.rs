@@ -429,6 +429,16 @@ impl<'a> Reader<'a> {
     /// Blob `digest`, checked: its size against `size` (when given) and its
     /// sha256 against the digest.
     fn blob(&mut self, desc: &Descriptor, role: &'static str, max: Option<u64>) -> Result<Span> {
+        let span = self.fetch(desc, role, max)?;
+        let label = self.label(&format!("blobs/sha256/{}", desc.digest.trim_start_matches("sha256:")));
+        self.check(span, &desc.digest, &label, role)?;
+        self.blobs.push(BlobInfo { role, media_type: desc.media_type.clone(), digest: desc.digest.clone(), size: span.len });
+        Ok(span)
+    }
+
+    /// Blob `digest`, its size checked against the descriptor and `max`,
+    /// not yet its digest.
+    fn fetch(&mut self, desc: &Descriptor, role: &'static str, max: Option<u64>) -> Result<Span> {
         let what = format!("{role} blob {}", desc.digest);
         let hex = digest_hex(self.display, &desc.digest, &what)?.to_string();
         let path = format!("blobs/sha256/{hex}");
@@ -451,8 +461,6 @@ impl<'a> Reader<'a> {
         if desc.size != 0 && desc.size != span.len {
             return Err(archive_error(&label, 0, format!("{role}: the descriptor says {} bytes, the blob has {}", desc.size, span.len)));
         }
-        self.check(span, &desc.digest, &label, role)?;
-        self.blobs.push(BlobInfo { role, media_type: desc.media_type.clone(), digest: desc.digest.clone(), size: span.len });
         Ok(span)
     }
 
@@ -472,17 +480,44 @@ impl<'a> Reader<'a> {
         serde_json::from_slice(self.bytes(span)).map_err(|e| archive_error(label, 0, format!("not a valid {what}: {e}")))
     }
 
-    /// A layer as a tar: in place if uncompressed, else decompressed once
-    /// (gzip or zstd) within the budget. Returns the tar's span.
-    fn layer_tar(&mut self, span: Span, label: &str, role: &str) -> Result<Span> {
+    /// Layer blob `desc` as a tar, its digest checked: in place if
+    /// uncompressed, else decompressed once (gzip or zstd) within the
+    /// budget, the blob hashed on a second thread meanwhile. Returns the
+    /// tar's span.
+    fn layer(&mut self, desc: &Descriptor, role: &'static str, what: &str) -> Result<Span> {
+        let span = self.fetch(desc, role, None)?;
+        let label = self.label(&format!("blobs/sha256/{}", desc.digest.trim_start_matches("sha256:")));
+        let budget = self.budget;
         let bytes = self.bytes(span);
-        let decompressed = if bytes.starts_with(super::GZIP_MAGIC) {
-            Some(compressed::gunzip(bytes, label, self.budget)?)
-        } else if bytes.starts_with(super::ZSTD_MAGIC) {
-            Some(compressed::unzstd(bytes, label, self.budget)?)
-        } else {
-            None
-        };
+        let (actual, decompressed) = std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| sha256_digest(bytes));
+            let decompressed = if bytes.starts_with(super::GZIP_MAGIC) {
+                Some(compressed::gunzip(bytes, &label, budget))
+            } else if bytes.starts_with(super::ZSTD_MAGIC) {
+                Some(compressed::unzstd(bytes, &label, budget))
+            } else {
+                None
+            };
+            // The hash is plain arithmetic over a slice: it does not panic.
+            (hasher.join().unwrap_or_default(), decompressed)
+        });
+        // A blob that is not what its digest says is reported as such, even
+        // if it also fails to decompress.
+        if actual != desc.digest {
+            return Err(archive_error(
+                &label,
+                0,
+                format!("{role}: digest mismatch: expected {}, the bytes have {actual} (the blob was altered or corrupted)", desc.digest),
+            ));
+        }
+        self.blobs.push(BlobInfo { role, media_type: desc.media_type.clone(), digest: desc.digest.clone(), size: span.len });
+        let decompressed = decompressed.transpose()?;
+        self.layer_tar(span, decompressed, &label, what)
+    }
+
+    /// A blob as a tar: `span` itself, or its `decompressed` bytes.
+    fn layer_tar(&mut self, span: Span, decompressed: Option<Backing>, label: &str, role: &str) -> Result<Span> {
+        let bytes = self.bytes(span);
         match decompressed {
             None => {
                 if !bytes.is_empty() && !looks_like_tar(bytes) {
@@ -784,10 +819,9 @@ fn open_manifest(mut reader: Reader<'_>, format: ArchiveFormat, candidate: Candi
     };
     let mut layers = Vec::with_capacity(manifest.layers.len());
     for (i, layer) in manifest.layers.iter().enumerate() {
-        let span = reader.blob(layer, "layer", None)?;
         let label = reader.label(&format!("blobs/sha256/{}", layer.digest.trim_start_matches("sha256:")));
         let role = format!("layer {} of {} ({})", i + 1, manifest.layers.len(), layer.media_type);
-        let tar_span = reader.layer_tar(span, &label, &role)?;
+        let tar_span = reader.layer(layer, "layer", &role)?;
         layers.push(reader.tar_members(tar_span, &label)?);
     }
     let annotations = manifest.annotations.unwrap_or_default();
@@ -863,8 +897,7 @@ fn open_containerd(
         match desc.media_type.as_str() {
             media_types::CRIU_TAR if !criu => {
                 criu = true;
-                let span = reader.blob(desc, "criu images", None)?;
-                let tar_span = reader.layer_tar(span, &label, "CRIU images blob")?;
+                let tar_span = reader.layer(desc, "criu images", "CRIU images blob")?;
                 members.push(Member {
                     name: "checkpoint".into(),
                     kind: MemberKind::Directory,
@@ -908,8 +941,7 @@ fn open_containerd(
             }
             t if (t.starts_with("application/vnd.oci.image.layer.") || t.starts_with("application/vnd.docker.image.rootfs.")) && !rw => {
                 rw = true;
-                let span = reader.blob(desc, "rw layer", None)?;
-                let tar_span = reader.layer_tar(span, &label, "read-write layer")?;
+                let tar_span = reader.layer(desc, "rw layer", "read-write layer")?;
                 members.push(Member {
                     name: "rootfs-diff.tar".into(),
                     kind: MemberKind::File,
@@ -992,7 +1024,15 @@ fn open_docker(mut reader: Reader<'_>, options: &OpenOptions) -> Result<Opened> 
         let layer_label = reader.label(name);
         let role = format!("layer {} of {}", i + 1, entry.layers.len());
         digest_hex(reader.display, diff_id, &role)?;
-        let tar_span = reader.layer_tar(span, &layer_label, &role)?;
+        let bytes = reader.bytes(span);
+        let decompressed = if bytes.starts_with(super::GZIP_MAGIC) {
+            Some(compressed::gunzip(bytes, &layer_label, reader.budget)?)
+        } else if bytes.starts_with(super::ZSTD_MAGIC) {
+            Some(compressed::unzstd(bytes, &layer_label, reader.budget)?)
+        } else {
+            None
+        };
+        let tar_span = reader.layer_tar(span, decompressed, &layer_label, &role)?;
         // diff_ids are digests of the uncompressed tar.
         reader.check(tar_span, diff_id, &layer_label, &role)?;
         reader.blobs.push(BlobInfo { role: "layer", media_type: name.clone(), digest: diff_id.clone(), size: tar_span.len });
