@@ -212,6 +212,9 @@ fn show_names_form_engine_image_annotations_time_and_digests() {
         "Checkpoint image: localhost/fx-counter-checkpoint:latest sha256:e97c9e72d22cce40add574b85814c0314e7d87f7124f0530d8f4a7405c86b00e",
         "criu images          sha256:49f4b0ffd28d0d365fceed964ad11891543f328ab0ace7ec3151d53baecd63ea",
         "  io.containerd.checkpoint.snapshotter=overlayfs",
+        // The CRIU blob's members are dated 2026-12-01 14:19 (README), the
+        // truth was captured just before.
+        "Checkpointed:   2026-12-01T14:19:",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

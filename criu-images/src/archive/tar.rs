@@ -156,7 +156,7 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 }
 
 /// Octal, or GNU base-256 (high bit of the first byte set).
-pub(super) fn parse_number(field: &[u8]) -> Option<u64> {
+pub(crate) fn parse_number(field: &[u8]) -> Option<u64> {
     if field[0] & 0x80 != 0 {
         if field[0] & 0x40 != 0 {
             return None; // negative

@@ -73,8 +73,14 @@ fn image_summary(archive: &Archive, s: &mut String) {
         let all = image.choices.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ");
         outln!(s, "  one of {} images: {}", image.choices.len(), escape(&all)).ok();
     }
-    if let Some(created) = &image.created {
-        outln!(s, "Image created:  {}", escape(created)).ok();
+    match (&image.created, image.kind) {
+        (Some(written), crate::archive::oci::ImageKind::Containerd) => {
+            outln!(s, "Checkpointed:   {} (when the CRIU images were written)", escape(written)).ok();
+        }
+        (Some(created), _) => {
+            outln!(s, "Image created:  {}", escape(created)).ok();
+        }
+        (None, _) => {}
     }
     if let Some(base) = &image.base_image {
         outln!(s, "Base image:     {}", escape(base)).ok();
