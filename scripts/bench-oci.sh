@@ -23,10 +23,13 @@ hyperfine --output=pipe -N -w 1 -r "${RUNS:-10}" --export-json "$work/open.json"
     "$bin show $work/plain.tar.gz" "$bin show $work/oci-gzip.tar" >/dev/null
 python3 - "$work/open.json" "$mib" <<'PY'
 import json, sys
-r = {x["command"].split()[-1].rsplit("/", 1)[-1]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
-print(f"open (show) of a {sys.argv[2]} MiB checkpoint, mean seconds: " + ", ".join(f"{k} {v:.4f}" for k, v in r.items()))
-print(f"oci-archive (uncompressed layer) / plain tar = {r['oci-none.tar'] / r['plain.tar']:.2f}x")
-print(f"docker-archive / plain tar                  = {r['docker.tar'] / r['plain.tar']:.2f}x")
-print(f"oci-archive (gzip layer) / plain tar.gz     = {r['oci-gzip.tar'] / r['plain.tar.gz']:.2f}x")
-print(f"oci-archive (gzip layer) / plain tar        = {r['oci-gzip.tar'] / r['plain.tar']:.2f}x")
+res = json.load(open(sys.argv[1]))["results"]
+wall = {x["command"].split()[-1].rsplit("/", 1)[-1]: x["mean"] for x in res}
+cpu = {x["command"].split()[-1].rsplit("/", 1)[-1]: x["user"] + x["system"] for x in res}
+print(f"open (show) of a {sys.argv[2]} MiB checkpoint, mean wall / CPU seconds: " + ", ".join(f"{k} {wall[k]:.3f} / {cpu[k]:.3f}" for k in wall))
+for a, b, what in [("oci-none.tar", "plain.tar", "oci-archive (uncompressed layer) / plain tar"),
+                   ("docker.tar", "plain.tar", "docker-archive / plain tar"),
+                   ("oci-gzip.tar", "plain.tar.gz", "oci-archive (gzip layer) / plain tar.gz"),
+                   ("oci-gzip.tar", "plain.tar", "oci-archive (gzip layer) / plain tar")]:
+    print(f"{what:<46} wall {wall[a] / wall[b]:7.2f}x   CPU {cpu[a] / cpu[b]:7.2f}x")
 PY
