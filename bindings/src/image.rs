@@ -78,11 +78,11 @@ pub(crate) fn decode_all<'py>(
     options: DecodeOptions,
     callback: Option<Callback<'py>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let names = run(py, || Ok(checkpoint.protobuf_image_names()))?;
-    let sizes =
-        quick(py, || names.iter().map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64)).collect::<criu_images::Result<Vec<_>>>())?;
+    // The images and their order are the command line's decode-all's.
+    let all = run(py, || checkpoint.decode_all())?;
+    let images = all.images();
     let mut build =
-        Build { out: PyDict::new(py), builder: Builder::new(py), callback, done: 0, total: sizes.iter().sum(), reported: Instant::now() };
+        Build { out: PyDict::new(py), builder: Builder::new(py), callback, done: 0, total: all.total_size(), reported: Instant::now() };
     let _gc = GcPaused::new(py)?;
     // Bytes of images decoded and not yet built; the worker waits for room.
     let ahead = (Mutex::new(0u64), Condvar::new());
@@ -93,23 +93,22 @@ pub(crate) fn decode_all<'py>(
     // Tapes come back once built, so their memory serves the next images.
     let (recycle, recycled) = mpsc::channel::<Tape>();
     std::thread::scope(|scope| {
-        let (names, sizes, stop, ahead) = (&names, &sizes, &stop, &ahead);
+        let (all, stop, ahead) = (&all, &stop, &ahead);
         let worker = scope.spawn(move || {
-            for (name, size) in names.iter().zip(sizes) {
+            for (index, image) in images.iter().enumerate() {
                 {
                     let mut bytes = lock(&ahead.0);
                     while *bytes >= AHEAD_BYTES && !stop.load(Ordering::Relaxed) {
                         bytes = ahead.1.wait(bytes).unwrap_or_else(|poisoned| poisoned.into_inner());
                     }
-                    *bytes += size;
+                    *bytes += image.size;
                 }
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let mut tape = recycled.try_recv().unwrap_or_default();
                 tape.clear();
-                let tape =
-                    catch_unwind(AssertUnwindSafe(|| tape::write_tape(&checkpoint.image(name)?, &options, &mut tape).map(|()| tape)));
+                let tape = catch_unwind(AssertUnwindSafe(|| all.write_tape(index, &options, &mut tape).map(|()| tape)));
                 let failed = !matches!(tape, Ok(Ok(_)));
                 // A send fails once the receiver is gone: nobody wants the rest.
                 if sender.send(tape).is_err() || failed {
@@ -118,7 +117,7 @@ pub(crate) fn decode_all<'py>(
             }
         });
         let mut convert = || -> PyResult<()> {
-            for (name, size) in names.iter().zip(sizes) {
+            for image in images {
                 let ready = lock(&receiver).try_recv();
                 let rendered = match ready {
                     Ok(rendered) => Ok(rendered),
@@ -130,12 +129,12 @@ pub(crate) fn decode_all<'py>(
                     Ok(Err(payload)) => return Err(panic_to_py(payload)),
                     Err(_) => return Err(CriuImagesError::new_err("internal error in criu-images: the decoding thread stopped early")),
                 };
-                build.add(name, *size, &tape)?;
+                build.add(&image.name, image.size, &tape)?;
                 // The worker may be done: then the tape is dropped.
                 let _ = recycle.send(tape);
                 let mut bytes = lock(&ahead.0);
                 let was_full = *bytes >= AHEAD_BYTES;
-                *bytes -= size;
+                *bytes -= image.size;
                 if was_full {
                     ahead.1.notify_one();
                 }

@@ -153,13 +153,9 @@ impl Checkpoint {
     /// Names of the files of the images directory that are CRIU images with
     /// protobuf entries (what crit decodes), in name order: raw images
     /// (`pages-*.img`, tarballs), logs and other files without a CRIU magic
-    /// are left out.
-    pub fn protobuf_image_names(&self) -> Vec<String> {
-        self.image_names()
-            .into_iter()
-            // Names of one directory: never a path, but make sure.
-            .filter(|name| !name.contains('/') && !name.starts_with('.') && self.image(name).is_ok())
-            .collect()
+    /// are left out: the images of [`Checkpoint::decode_all`].
+    pub fn protobuf_image_names(&self) -> Result<Vec<String>> {
+        Ok(self.decode_all()?.images().iter().map(|i| i.name.clone()).collect())
     }
 
     /// The raw bytes of file `name` of the images directory.

@@ -31,6 +31,7 @@
 
 pub mod archive;
 pub mod checkpoint;
+pub mod decode_all;
 pub mod error;
 pub mod image;
 pub mod json;

@@ -27,6 +27,8 @@ pub enum Part {
     DeletedFiles,
     /// The process tree (`pstree.img`).
     ProcessTree,
+    /// A file of memory pages (`pages-*.img`).
+    Pages,
 }
 
 impl Part {
@@ -38,6 +40,7 @@ impl Part {
             Part::DumpLog => "CRIU dump log",
             Part::DeletedFiles => "deleted files list",
             Part::ProcessTree => "process tree",
+            Part::Pages => "memory pages",
         }
     }
 }

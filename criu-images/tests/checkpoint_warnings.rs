@@ -128,3 +128,32 @@ fn an_unreadable_dump_log_is_not_taken_for_an_absent_one() {
     assert!(show.contains("CRIU dump log:  unreadable (see the warning)"), "{show}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_unreadable_pages_file_is_not_counted_as_empty() {
+    // counter/none with pages-1.img replaced by a hard link to a member the
+    // tar does not have: `show` counts the pages it can read and says so.
+    let dir = std::env::temp_dir().join(format!("criu-images-warnings-pages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (member, data) in common::archive_members(&common::fixtures_dir().join("counter/none/checkpoint.tar")) {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        if member.ends_with("/pages-1.img") {
+            header.set_entry_type(tar::EntryType::Link);
+            header.set_size(0);
+            builder.append_link(&mut header, &member, "checkpoint/not-there").unwrap();
+        } else {
+            header.set_size(data.len() as u64);
+            builder.append_data(&mut header, &member, &data[..]).unwrap();
+        }
+    }
+    let archive = dir.join("checkpoint.tar");
+    std::fs::write(&archive, builder.into_inner().unwrap()).unwrap();
+    let (ok, show, stderr) = criu_images(&["show", archive.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("criu-images: warning: memory pages left out: ") && stderr.contains("not-there"), "{stderr}");
+    assert!(show.contains("Memory pages:   0 B (without unreadable files, see the warning)"), "{show}");
+    assert!(show.contains("Processes:      1 (1)"), "{show}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -67,7 +67,10 @@ pub(super) fn ls(args: LsArgs) -> Result<()> {
         let what = match member.kind {
             MemberKind::File => match archive.read(member.name) {
                 Ok(bytes) => describe_file(member.name.rsplit('/').next().unwrap_or(member.name), bytes),
-                Err(_) => "unreadable".into(),
+                Err(err) => {
+                    eprintln!("criu-images: warning: {}", super::text::escape(&err.to_string()));
+                    "unreadable".into()
+                }
             },
             MemberKind::Directory => "directory".into(),
             MemberKind::Symlink(target) => format!("symlink -> {target}"),

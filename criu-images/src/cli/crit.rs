@@ -8,7 +8,6 @@ use clap::Args;
 use super::io::{open_input, read_input, write_json_output, write_output};
 use super::text;
 use crate::error::{Error, Result};
-use crate::image::Image;
 use crate::json::{self, DecodeOptions};
 
 #[derive(Args, Debug)]
@@ -116,26 +115,15 @@ pub(super) fn decode_all(args: DecodeAllArgs) -> Result<()> {
     let checkpoint = super::open_checkpoint(&path)?;
     std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
     let options = DecodeOptions { pretty, no_payload: false };
-    // Member names of one directory: never a path, but make sure.
-    let names: Vec<String> = checkpoint.image_names().into_iter().filter(|name| !name.contains('/') && !name.starts_with('.')).collect();
+    let all = checkpoint.decode_all()?;
+    for (name, err) in all.not_decoded() {
+        eprintln!("criu-images: warning: {}", text::escape(&format!("{name} not decoded: {err}")));
+    }
     // Images are independent: decode them on every core.
-    let decoded = crate::parallel::map_tasks(names.len(), |i| {
-        let name = &names[i];
-        match Image::parse(name, checkpoint.image_bytes(name)?) {
-            Ok(image) => {
-                write_json_output(&image, &options, Some(&output.join(format!("{name}.json"))))?;
-                Ok(true)
-            }
-            // Pages, raw network dumps, logs and other files have no JSON form.
-            Err(Error::RawImage { .. }) => Ok(false),
-            Err(err) if name.ends_with(".img") => {
-                eprintln!("criu-images: warning: {}", text::escape(&format!("{name} not decoded: {err}")));
-                Ok(false)
-            }
-            Err(_) => Ok(false),
-        }
+    let images = all.images();
+    crate::parallel::map_tasks(images.len(), |i| {
+        write_json_output(&all.image(i)?, &options, Some(&output.join(format!("{}.json", images[i].name))))
     })?;
-    let written = decoded.into_iter().filter(|&written| written).count();
-    eprintln!("decoded {written} images into {}", output.display());
+    eprintln!("decoded {} images into {}", images.len(), output.display());
     Ok(())
 }

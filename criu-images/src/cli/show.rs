@@ -147,13 +147,15 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<(String, V
         }
     )
     .ok();
-    let pages: u64 = checkpoint
-        .image_names()
-        .iter()
-        .filter(|n| crate::image::raw_image_kind(n) == Some("pages"))
-        .map(|n| checkpoint.image_bytes(n).map(|b| b.len() as u64).unwrap_or(0))
-        .sum();
-    outln!(s, "Memory pages:   {}", human_bytes(pages)).ok();
+    let mut pages = 0u64;
+    for name in checkpoint.image_names().iter().filter(|n| crate::image::raw_image_kind(n) == Some("pages")) {
+        match checkpoint.image_bytes(name) {
+            Ok(bytes) => pages += bytes.len() as u64,
+            Err(error) => warnings.push(Warning { part: Part::Pages, error }),
+        }
+    }
+    let uncounted = if unreadable(&warnings, Part::Pages) { " (without unreadable files, see the warning)" } else { "" };
+    outln!(s, "Memory pages:   {}{uncounted}", human_bytes(pages)).ok();
     if let Some(diff) = archive.get("rootfs-diff.tar") {
         outln!(s, "Root fs diff:   {}", human_bytes(diff.size)).ok();
     }
