@@ -488,3 +488,36 @@ fn a_layer_larger_than_the_decompression_limit_is_refused() {
     let err = Checkpoint::open_with(fixture("oci-image/oci-archive.tar"), &options).err().unwrap().to_string();
     assert!(err.contains(PODMAN_LAYER) && err.contains("65536"), "{err}");
 }
+
+#[test]
+fn docker_archive_layers_named_through_the_legacy_link_are_followed() {
+    // docker save's older manifest.json names `<v1-id>/layer.tar`, a
+    // symlink member to the layer: rewrite the real archive that way.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legacy.tar");
+    let mut out = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut input = tar::Archive::new(std::fs::File::open(fixture("oci-image/docker-archive.tar")).unwrap());
+    for entry in input.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name == "manifest.json" {
+            let text = String::from_utf8(data).unwrap();
+            let legacy = "506f7b1f43bbf3c257d43d5bdb50313fd1a5babc019d987f6dc6aa7566b9ca27/layer.tar";
+            data = text.replace(&format!("{PODMAN_DIFF_ID}.tar"), legacy).into_bytes();
+            assert!(data.windows(legacy.len()).any(|w| w == legacy.as_bytes()));
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+        }
+        out.append(&header, &data[..]).unwrap();
+    }
+    out.finish().unwrap();
+    drop(out);
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    assert_eq!(checkpoint.pids().unwrap(), [1]);
+    let text = stdout(&["ls", "--verify", path.to_str().unwrap()]);
+    assert!(text.contains("Verify:         2 blobs, 2 ok, 0 mismatched"), "{text}");
+    assert!(text.contains("506f7b1f43bbf3c257d43d5bdb50313fd1a5babc019d987f6dc6aa7566b9ca27/layer.tar"), "{text}");
+}

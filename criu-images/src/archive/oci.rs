@@ -1094,12 +1094,20 @@ pub(crate) fn verify(
 ) -> Result<Vec<BlobCheck>> {
     let mut checks = Vec::new();
     match store {
-        Store::Tar { files, .. } if format == ArchiveFormat::DockerArchive => {
+        Store::Tar { files, links } if format == ArchiveFormat::DockerArchive => {
             // The files the image is made of, named in manifest.json: the
             // config against its name (the image id), each layer (its tar,
-            // decompressed if need be) against the config's diff_id.
+            // decompressed if need be) against the config's diff_id. Legacy
+            // `<id>/layer.tar` links are followed as on open.
             for blob in &info.blobs {
-                let Some(&(offset, len)) = files.get(&blob.media_type) else { continue };
+                let mut name = normalize_member_name(&blob.media_type).unwrap_or_default();
+                for _ in 0..8 {
+                    match links.get(&name) {
+                        Some(target) if !files.contains_key(&name) => name = target.clone(),
+                        _ => break,
+                    }
+                }
+                let Some(&(offset, len)) = files.get(&name) else { continue };
                 let bytes = slice(outer, offset, len);
                 let label = format!("{display}:{}", blob.media_type);
                 let actual = if bytes.starts_with(super::GZIP_MAGIC) {
