@@ -43,9 +43,10 @@ impl PyCheckpoint {
         path: PathBuf,
         max_decompressed: Option<u64>,
         rootfs: Option<&Bound<'_, PyAny>>,
+        image: Option<String>,
     ) -> PyResult<PyCheckpoint> {
         let default_rootfs = RootfsChoice::from_py(rootfs, &RootfsChoice::Auto)?;
-        let mut options = OpenOptions::default();
+        let mut options = OpenOptions { image, ..OpenOptions::default() };
         if let Some(limit) = max_decompressed {
             options.max_decompressed = limit;
         }
@@ -72,7 +73,8 @@ impl PyCheckpoint {
         self.handle.path().to_path_buf()
     }
 
-    /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst` or `file`.
+    /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst`,
+    /// `file`, `oci-archive`, `oci-layout` or `docker-archive`.
     #[getter]
     fn format(&self) -> &'static str {
         self.format
@@ -235,6 +237,22 @@ impl PyCheckpoint {
     fn container<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let checkpoint = self.checkpoint()?;
         let value = run(py, || Ok(checkpoint.container()?.map(|c| c.to_json())))?;
+        value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
+    }
+
+    /// The container image the checkpoint came in, as a dict (`form`,
+    /// `kind`, `reference`, `digest`, `platform`, `choices`, `created`,
+    /// `base_image`, `annotations`, `blobs` read with their sha256 digests);
+    /// None when it did not come as an image.
+    #[getter]
+    fn container_image<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let checkpoint = self.checkpoint()?;
+        let archive = checkpoint.archive();
+        let value = archive.image().map(|image| {
+            let mut value = image.to_json();
+            value["form"] = serde_json::Value::from(archive.format().name());
+            value
+        });
         value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 

@@ -142,15 +142,20 @@ fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyR
 /// `rootfs` is where memory fills unmodified file pages from when a call
 /// does not say: `"auto"` (the default: rootfs-diff.tar when the checkpoint
 /// has one), `"none"`, `"diff"` or a directory (see `Checkpoint.memory`).
+/// Container images (oci-archive, OCI layout directory, docker-archive,
+/// containerd checkpoint images) are opened too; `image` chooses one when
+/// the index holds several (a reference, a digest or its first 12+ hex
+/// digits, or a platform), else the error lists them.
 #[pyfunction]
-#[pyo3(signature = (path, *, max_decompressed = None, rootfs = None))]
+#[pyo3(signature = (path, *, max_decompressed = None, rootfs = None, image = None))]
 fn open(
     py: Python<'_>,
     path: PathBuf,
     max_decompressed: Option<u64>,
     rootfs: Option<&Bound<'_, PyAny>>,
+    image: Option<String>,
 ) -> PyResult<checkpoint::PyCheckpoint> {
-    checkpoint::PyCheckpoint::open(py, path, max_decompressed, rootfs)
+    checkpoint::PyCheckpoint::open(py, path, max_decompressed, rootfs, image)
 }
 
 #[pymodule]

@@ -238,7 +238,11 @@ impl Checkpoint {
     /// A member that is present but cannot be read (not a regular file, a
     /// broken link) is an error, not taken for absent.
     pub fn container(&self) -> Result<Option<crate::model::container::ContainerInfo>> {
-        crate::model::container::ContainerInfo::try_from_members(|name| self.top_member(name))
+        let member = |name: &str| self.top_member(name);
+        match self.archive().image() {
+            Some(image) => crate::model::container_image::from_image(member, image),
+            None => crate::model::container::ContainerInfo::try_from_members(member),
+        }
     }
 
     /// Member `name` of the archive's top: `None` if there is none, an error

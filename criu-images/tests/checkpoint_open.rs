@@ -182,7 +182,7 @@ fn decompression_bombs_stop_at_the_limit() {
         encoder.finish().unwrap();
         assert!(std::fs::metadata(path).unwrap().len() < 1 << 20);
     };
-    let options = OpenOptions { max_decompressed: 64 << 20 };
+    let options = OpenOptions { max_decompressed: 64 << 20, ..OpenOptions::default() };
     // A member of 1 GiB of zeros: its header alone says it is too large.
     bomb(&path, 1 << 30);
     match Archive::open(&path, &options) {

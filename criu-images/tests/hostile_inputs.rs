@@ -363,7 +363,7 @@ fn open_err(bytes: &[u8], max_decompressed: u64) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.tar.zst");
     std::fs::write(&path, bytes).unwrap();
-    let options = criu_images::archive::OpenOptions { max_decompressed };
+    let options = criu_images::archive::OpenOptions { max_decompressed, ..Default::default() };
     match criu_images::archive::Archive::open(&path, &options) {
         Ok(_) => "ok".into(),
         Err(err) => err.to_string(),

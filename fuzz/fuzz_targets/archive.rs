@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     if file.write_all(data).is_err() {
         return;
     }
-    let options = OpenOptions { max_decompressed: 16 << 20 };
+    let options = OpenOptions { max_decompressed: 16 << 20, ..OpenOptions::default() };
     if let Ok(archive) = Archive::open(file.path(), &options) {
         let names: Vec<String> = archive.members().map(|m| m.name.to_string()).collect();
         for name in names {

@@ -50,8 +50,18 @@ class MemoryReadError(CriuImagesError):
 class PatternError(CriuImagesError):
     """A search pattern that cannot be used."""
 
-def open(path: _PathLike, *, max_decompressed: Optional[int] = None, rootfs: Optional[_PathLike] = None) -> Checkpoint:
-    """Open a checkpoint: images directory, tar, tar.gz, tar.zst or a single image.
+def open(
+    path: _PathLike,
+    *,
+    max_decompressed: Optional[int] = None,
+    rootfs: Optional[_PathLike] = None,
+    image: Optional[str] = None,
+) -> Checkpoint:
+    """Open a checkpoint: images directory, tar, tar.gz, tar.zst, a single image, or a
+    container image (oci-archive, OCI layout directory, docker-archive, containerd).
+
+    `image`: which image of an index holding several (reference, digest or its
+    first 12+ hex digits, platform); without it such an index is an error listing them.
 
     `rootfs`: the default of `Checkpoint.memory()`, `search()`, `Process.memory` and the
     "vmas" table; None means "auto".
@@ -64,7 +74,10 @@ class Checkpoint:
     def path(self) -> Path: ...
     @property
     def format(self) -> str:
-        """`directory`, `tar`, `tar.gz`, `tar.zst` or `file`."""
+        """`directory`, `tar`, `tar.gz`, `tar.zst`, `file`, `oci-archive`, `oci-layout` or `docker-archive`."""
+    @property
+    def container_image(self) -> Optional[Dict[str, Any]]:
+        """The container image it came in (form, kind, reference, digest, annotations, blobs...), or None."""
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...

@@ -37,7 +37,7 @@ pub(crate) fn walk(root: &Path, display: &str) -> Result<Vec<Member>> {
             } else {
                 (MemberKind::Other('?'), 0)
             };
-            members.push(Member { name: rel, kind, offset: 0, len, header_offset: 0 });
+            members.push(Member { name: rel, kind, offset: 0, len, header_offset: 0, source: 0 });
             if members.len() > MAX_MEMBERS {
                 return Err(Error::Archive {
                     at: Location::new(display, 0),

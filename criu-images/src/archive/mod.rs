@@ -20,6 +20,7 @@
 mod compressed;
 mod dir;
 mod mapping;
+pub mod oci;
 mod tar;
 mod view;
 
@@ -42,11 +43,18 @@ pub struct OpenOptions {
     /// decompression stops as soon as the tar headers declare more than the
     /// limit, or are invalid (docs/reliability.md).
     pub max_decompressed: u64,
+    /// Which image of an OCI index or docker-archive to open when it holds
+    /// several (checkpoints, platforms): a reference
+    /// (`org.opencontainers.image.ref.name`, `io.containerd.image.name`,
+    /// docker `RepoTags`), a digest (`sha256:<hex>`, or 12+ leading hex
+    /// digits) or a platform (`linux/amd64`). `None`: the only one, or an
+    /// error listing the choices. Ignored for inputs that are not images.
+    pub image: Option<String>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { max_decompressed: 64 << 30 }
+        OpenOptions { max_decompressed: 64 << 30, image: None }
     }
 }
 
@@ -63,10 +71,18 @@ pub enum ArchiveFormat {
     TarZst,
     /// A single file that is not an archive (e.g. one image).
     File,
+    /// A tar of an OCI image layout (`podman save --format oci-archive`,
+    /// `ctr images export`): the checkpoint is read from its image.
+    OciArchive,
+    /// An OCI image layout directory (`oci-layout`, `index.json`, `blobs/`).
+    OciLayout,
+    /// A `docker save` / `podman save --format docker-archive` tar.
+    DockerArchive,
 }
 
 impl ArchiveFormat {
-    /// `directory`, `tar`, `tar.gz`, `tar.zst` or `file`.
+    /// `directory`, `tar`, `tar.gz`, `tar.zst`, `file`, `oci-archive`,
+    /// `oci-layout` or `docker-archive`.
     pub fn name(self) -> &'static str {
         match self {
             ArchiveFormat::Directory => "directory",
@@ -74,6 +90,9 @@ impl ArchiveFormat {
             ArchiveFormat::TarGz => "tar.gz",
             ArchiveFormat::TarZst => "tar.zst",
             ArchiveFormat::File => "file",
+            ArchiveFormat::OciArchive => "oci-archive",
+            ArchiveFormat::OciLayout => "oci-layout",
+            ArchiveFormat::DockerArchive => "docker-archive",
         }
     }
 }
@@ -134,6 +153,9 @@ pub(crate) struct Member {
     pub(crate) len: u64,
     /// Offset of the member's header (tar), for errors.
     pub(crate) header_offset: u64,
+    /// Which bytes `offset` is in: 0 the archive's own, n > 0 its n-th
+    /// extra backing (a decompressed layer of an image, a blob file).
+    pub(crate) source: u32,
 }
 
 /// An opened checkpoint container. `Send + Sync`: members can be read from
@@ -148,6 +170,10 @@ pub struct Archive {
     by_name: HashMap<String, usize>,
     /// Lazily mapped files of a directory, one slot per member.
     dir_files: Vec<OnceLock<Backing>>,
+    /// Images: more bytes members live in (see [`Member::source`]).
+    extra: Vec<Backing>,
+    /// Images: what the image said, and how to reach its blobs again.
+    image: Option<Box<(oci::ImageInfo, oci::Store)>>,
 }
 
 impl std::fmt::Debug for Archive {
@@ -169,6 +195,10 @@ impl Archive {
             // A FIFO or a device would block (or never end) on the first read.
             return Err(not_regular(&display, &meta));
         }
+        if meta.is_dir() && oci::is_layout_dir(path) {
+            let opened = oci::open_dir(&display, path, options)?;
+            return Ok(Archive::from_image(path, display, Backing::Empty, opened));
+        }
         if meta.is_dir() {
             let members = dir::walk(path, &display)?;
             return Ok(Archive::new(path, display, ArchiveFormat::Directory, Backing::Empty, members));
@@ -184,14 +214,42 @@ impl Archive {
         } else {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| display.clone());
             let len = bytes.len() as u64;
-            let member = Member { name, kind: MemberKind::File, offset: 0, len, header_offset: 0 };
+            let member = Member { name, kind: MemberKind::File, offset: 0, len, header_offset: 0, source: 0 };
             return Ok(Archive::new(path, display, ArchiveFormat::File, backing, vec![member]));
         };
         if format != ArchiveFormat::Tar && !looks_like_tar(backing.bytes()) {
             return Err(Error::Archive { at: Location::new(&display, 0), detail: "the compressed data is not a tar archive".into() });
         }
         let members = tar::index(&display, backing.bytes())?;
+        if let Some(form) = oci::tar_form(&members) {
+            let opened = oci::open_tar(&display, backing.bytes(), &members, form, options)?;
+            return Ok(Archive::from_image(path, display, backing, opened));
+        }
         Ok(Archive::new(path, display, format, backing, members))
+    }
+
+    fn from_image(path: &Path, display: String, backing: Backing, opened: oci::Opened) -> Archive {
+        let mut archive = Archive::new(path, display, opened.format, backing, opened.members);
+        archive.extra = opened.extra;
+        archive.image = Some(Box::new((opened.info, opened.store)));
+        archive
+    }
+
+    /// What the container image said (form, digests read, annotations),
+    /// when the checkpoint came as one (`oci-archive`, `oci-layout`,
+    /// `docker-archive`, containerd's checkpoint image).
+    pub fn image(&self) -> Option<&oci::ImageInfo> {
+        self.image.as_deref().map(|(info, _)| info)
+    }
+
+    /// Checks the sha256 of every blob of an image input (all of
+    /// `blobs/sha256/`, also those the checkpoint does not use; for a
+    /// docker-archive, the config and layers of the image opened) and
+    /// returns the results; `None` for inputs that are not images. A
+    /// mismatch is reported in the result, not as an error.
+    pub fn verify_blobs(&self, options: &OpenOptions) -> Result<Option<Vec<oci::BlobCheck>>> {
+        let Some((info, store)) = self.image.as_deref() else { return Ok(None) };
+        oci::verify(&self.display, self.backing.bytes(), store, self.format, info, options.max_decompressed).map(Some)
     }
 
     /// The format of `path` judged from its first bytes only (a gzip or
@@ -237,7 +295,7 @@ impl Archive {
         members.sort_by(|a, b| a.name.cmp(&b.name));
         let by_name = members.iter().enumerate().map(|(i, m)| (m.name.clone(), i)).collect();
         let dir_files = if format == ArchiveFormat::Directory { (0..members.len()).map(|_| OnceLock::new()).collect() } else { Vec::new() };
-        Archive { path: path.to_path_buf(), display, format, backing, members, by_name, dir_files }
+        Archive { path: path.to_path_buf(), display, format, backing, members, by_name, dir_files, extra: Vec::new(), image: None }
     }
 
     /// The format detected.
@@ -307,8 +365,16 @@ impl Archive {
             let mapped = map_file(&path, &format!("{}/{}", self.display, member.name))?;
             return Ok(self.dir_files[index].get_or_init(|| mapped).bytes());
         }
-        let bytes = self.backing.bytes();
-        Ok(&bytes[member.offset as usize..(member.offset + member.len) as usize])
+        let bytes = match member.source {
+            0 => self.backing.bytes(),
+            n => self.extra.get(n as usize - 1).map_or(&[][..], Backing::bytes),
+        };
+        let range =
+            usize::try_from(member.offset).ok().and_then(|start| Some(start..start.checked_add(usize::try_from(member.len).ok()?)?));
+        range.and_then(|range| bytes.get(range)).ok_or_else(|| Error::Archive {
+            at: Location::new(&self.display, member.header_offset),
+            detail: format!("member {:?} lies outside the archive's bytes", member.name),
+        })
     }
 
     /// Resolves a symlink `target` stored in directory `from_dir` (`""` for

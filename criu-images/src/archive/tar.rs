@@ -101,7 +101,7 @@ pub(crate) fn index(file: &str, data: &[u8]) -> Result<Vec<Member>> {
                     _ => (0, 0),
                 };
                 if !normalized.is_empty() {
-                    members.push(Member { name: normalized, kind, offset, len, header_offset: pos as u64 });
+                    members.push(Member { name: normalized, kind, offset, len, header_offset: pos as u64, source: 0 });
                 }
             }
         }
@@ -156,7 +156,7 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 }
 
 /// Octal, or GNU base-256 (high bit of the first byte set).
-pub(super) fn parse_number(field: &[u8]) -> Option<u64> {
+pub(crate) fn parse_number(field: &[u8]) -> Option<u64> {
     if field[0] & 0x80 != 0 {
         if field[0] & 0x40 != 0 {
             return None; // negative

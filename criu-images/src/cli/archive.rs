@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 use super::io::write_output;
 use super::text::outln;
-use crate::archive::{Archive, MemberKind, OpenOptions};
-use crate::checkpoint::{describe_file, Checkpoint};
+use crate::archive::{Archive, MemberKind};
+use crate::checkpoint::describe_file;
 use crate::error::{Error, Result};
 
 #[derive(Args, Debug)]
@@ -19,6 +19,10 @@ pub(super) struct LsArgs {
     /// Largest decompressed size of a compressed archive, in bytes.
     #[arg(long)]
     max_decompressed: Option<u64>,
+    /// With a container image: check the sha256 of every blob and print
+    /// the results; fails if one does not match.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[derive(Args, Debug)]
@@ -43,7 +47,7 @@ enum RootfsAction {
 
 /// `ls`: the members of any archive, with sizes and what they hold.
 pub(super) fn ls(args: LsArgs) -> Result<()> {
-    let mut options = OpenOptions::default();
+    let mut options = super::open_options();
     if let Some(limit) = args.max_decompressed {
         options.max_decompressed = limit;
     }
@@ -51,6 +55,14 @@ pub(super) fn ls(args: LsArgs) -> Result<()> {
     let archive = Archive::open(&args.path, &options)?;
     let archive = &archive;
     let mut text = String::new();
+    if let Some(image) = archive.image() {
+        outln!(text, "{}: {} {}", archive.format().name(), image.kind.name(), super::text::escape(&image.chosen.to_string())).ok();
+        for blob in &image.blobs {
+            let (digest, media_type) = (super::text::escape(&blob.digest), super::text::escape(&blob.media_type));
+            outln!(text, "  {:<20} {digest} {:>10}  {media_type}", blob.role, blob.size).ok();
+        }
+    }
+    let checks = if args.verify { super::show::verify_text(archive, &mut text)? } else { None };
     for member in archive.members() {
         let what = match member.kind {
             MemberKind::File => match archive.read(member.name) {
@@ -67,13 +79,14 @@ pub(super) fn ls(args: LsArgs) -> Result<()> {
         };
         outln!(text, "{:>12}  {:<24} {}", member.size, what, member.name).ok();
     }
-    write_output(None, text.as_bytes())
+    write_output(None, text.as_bytes())?;
+    super::show::verify_outcome(archive, checks)
 }
 
 /// `rootfs ls` and `rootfs cat`.
 pub(super) fn rootfs(args: RootfsArgs) -> Result<()> {
     let RootfsArgs { path, action } = args;
-    let checkpoint = Checkpoint::open(&path)?;
+    let checkpoint = super::open_checkpoint(&path)?;
     let diff = checkpoint.rootfs_diff()?.ok_or_else(|| Error::NotFound {
         container: path.display().to_string(),
         name: "rootfs-diff.tar".into(),

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::io::{open_input, read_input, write_json_output, write_output};
 use super::text;
-use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::json::{self, DecodeOptions};
 
@@ -67,6 +66,11 @@ pub(super) struct ShowArgs {
     /// With a checkpoint: also CRIU's dump statistics.
     #[arg(long)]
     stats: bool,
+    /// With a container image (oci-archive, oci-layout, docker-archive):
+    /// check the sha256 of every blob and print the results; fails if one
+    /// does not match.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// `decode`: one image to JSON.
@@ -94,10 +98,12 @@ pub(super) fn info(args: InfoArgs) -> Result<()> {
 /// `show`: a checkpoint's summary, or one image as indented JSON.
 pub(super) fn show(args: ShowArgs) -> Result<()> {
     if args.input.is_dir() || super::show::is_archive(&args.input) {
-        let checkpoint = Checkpoint::open(&args.input)?;
-        let (summary, warnings) = super::show::summary(&checkpoint, args.stats)?;
+        let checkpoint = super::open_checkpoint(&args.input)?;
+        let (mut summary, warnings) = super::show::summary(&checkpoint, args.stats)?;
         super::print_warnings(&warnings);
-        return write_output(None, summary.as_bytes());
+        let checks = if args.verify { super::show::verify_text(checkpoint.archive(), &mut summary)? } else { None };
+        write_output(None, summary.as_bytes())?;
+        return super::show::verify_outcome(checkpoint.archive(), checks);
     }
     let input = open_input(&args.input)?;
     write_json_output(&input.image()?, &DecodeOptions { pretty: true, no_payload: args.nopl }, None)
@@ -106,7 +112,7 @@ pub(super) fn show(args: ShowArgs) -> Result<()> {
 /// `decode-all`: every protobuf image of a checkpoint to OUTDIR/NAME.json.
 pub(super) fn decode_all(args: DecodeAllArgs) -> Result<()> {
     let DecodeAllArgs { path, output, pretty } = args;
-    let checkpoint = Checkpoint::open(&path)?;
+    let checkpoint = super::open_checkpoint(&path)?;
     std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
     let options = DecodeOptions { pretty, no_payload: false };
     let all = checkpoint.decode_all()?;

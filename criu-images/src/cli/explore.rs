@@ -45,7 +45,7 @@ pub(crate) struct ExploreArgs {
 }
 
 pub(crate) fn run(args: ExploreArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     super::require_process_tree(&checkpoint)?;
     let store = checkpoint.images();
     let tasks: Vec<PstreeEntry> = decode_all(store, "pstree.img")?

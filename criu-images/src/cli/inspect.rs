@@ -75,7 +75,7 @@ pub(crate) struct InspectArgs {
 }
 
 pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     super::require_process_tree(&checkpoint)?;
     if let Some(pid) = args.pid {
         checkpoint.require_pid(pid)?;
@@ -192,6 +192,11 @@ pub(crate) fn inspect_json(checkpoint: &Checkpoint, processes: &[Process]) -> Va
             "archive_format": checkpoint.archive().format().name(),
             "images_dir": checkpoint.images().dir(),
             "parents": checkpoint.parents().iter().map(|p| p.label()).collect::<Vec<_>>(),
+            "image": checkpoint.archive().image().map(|image| {
+                let mut value = image.to_json();
+                value["form"] = json!(checkpoint.archive().format().name());
+                value
+            }),
         },
         "container": Value::Null,
         "processes": processes.iter().map(Process::to_json).collect::<Vec<_>>(),
@@ -209,6 +214,10 @@ fn schema1_format(format: ArchiveFormat) -> &'static str {
         ArchiveFormat::TarGz => "targz",
         ArchiveFormat::TarZst => "tarzst",
         ArchiveFormat::File => "file",
+        // Added with the image forms; the first spelling was Debug, lowercased.
+        ArchiveFormat::OciArchive => "ociarchive",
+        ArchiveFormat::OciLayout => "ocilayout",
+        ArchiveFormat::DockerArchive => "dockerarchive",
     }
 }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use crate::archive::{Archive, OpenOptions};
+use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageFile};
 use crate::json::{self, DecodeOptions};
@@ -13,7 +13,7 @@ use crate::json::{self, DecodeOptions};
 /// archive (read without extracting it).
 pub(super) enum Input {
     File(ImageFile),
-    Member { archive: Archive, member: String, label: String },
+    Member { archive: Box<Archive>, member: String, label: String },
 }
 
 impl Input {
@@ -43,7 +43,7 @@ pub(super) fn open_input(path: &std::path::Path) -> Result<Input> {
     let text = path.to_string_lossy();
     if let Some((archive_path, member)) = text.rsplit_once(':') {
         if std::path::Path::new(archive_path).is_file() || std::path::Path::new(archive_path).is_dir() {
-            let archive = Archive::open(archive_path, &OpenOptions::default())?;
+            let archive = Box::new(Archive::open(archive_path, &super::open_options())?);
             let member = archive.member_name(member);
             let label = format!("{archive_path}:{member}");
             return Ok(Input::Member { archive, member, label });

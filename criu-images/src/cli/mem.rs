@@ -269,7 +269,7 @@ fn emit(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<()> {
 }
 
 fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut json = String::from("[");
     // Ctrl-C stops the index build cleanly (see cli/interrupt.rs).
@@ -345,7 +345,7 @@ fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
         (_, _, Some(x)) => Pattern::hex(x)?,
         _ => unreachable!("clap requires one pattern"),
     };
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let mut options = options(&args.filters);
     options.context = args.context;
@@ -442,7 +442,7 @@ fn hit_json(hit: &Hit) -> String {
 }
 
 fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.target.path)?;
+    let checkpoint = super::open_checkpoint(&args.target.path)?;
     let encodings: &[Encoding] = match args.encoding {
         EncodingArg::Ascii => &[Encoding::Ascii],
         EncodingArg::Utf16le => &[Encoding::Utf16Le],
@@ -468,7 +468,7 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
     let (watch, progress) = interrupt::watch();
     let memory = checkpoint.memory_with_progress(args.pid, rootfs.source(), Some(&progress))?;
@@ -483,7 +483,7 @@ fn read(args: ReadArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
-    let checkpoint = Checkpoint::open(&args.path)?;
+    let checkpoint = super::open_checkpoint(&args.path)?;
     let rootfs = args.rootfs.load(&checkpoint)?;
     // Ctrl-C stops the index build or the dump, which then removes its file (see cli/interrupt.rs).
     let (watch, progress) = interrupt::watch();

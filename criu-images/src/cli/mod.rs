@@ -35,6 +35,24 @@ use crate::error::{Error, Result};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// With an OCI image index or docker-archive holding several images
+    /// (checkpoints, platforms): the one to open, by reference, digest (or
+    /// its first 12+ hex digits) or platform (linux/amd64).
+    #[arg(long, global = true, value_name = "REF|DIGEST")]
+    image: Option<String>,
+}
+
+/// `--image`, set once from the command line before any command runs.
+static IMAGE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The open options of the command line (`--image`).
+pub(crate) fn open_options() -> crate::archive::OpenOptions {
+    crate::archive::OpenOptions { image: IMAGE.get().cloned().flatten(), ..crate::archive::OpenOptions::default() }
+}
+
+/// Opens a checkpoint with the command line's options.
+pub(crate) fn open_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
+    Checkpoint::open_with(path, &open_options())
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +113,7 @@ where
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let _ = IMAGE.set(cli.image);
     match cli.command {
         Command::Decode(args) => crit::decode(args),
         Command::Encode(args) => crit::encode(args),

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::metadata::Metadata;
 use crate::warning::{Part, Warning};
 
-use super::text::outln;
+use super::text::{escape, outln};
 
 /// True for a tar, tar.gz or tar.zst file, judged by its first bytes: a
 /// broken archive is still an archive, and opening it reports what is
@@ -28,6 +28,72 @@ fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", units[unit])
+    }
+}
+
+/// `--verify`: checks every blob, appends one line per blob to `text`.
+/// `None` for inputs that are not images (said in the text).
+pub(super) fn verify_text(archive: &Archive, text: &mut String) -> Result<Option<usize>> {
+    use std::fmt::Write as _;
+    let Some(checks) = archive.verify_blobs(&super::open_options())? else {
+        outln!(text, "Verify:         not a container image: no blob digests to check").ok();
+        return Ok(None);
+    };
+    let bad = checks.iter().filter(|c| !c.ok()).count();
+    outln!(text, "Verify:         {} blobs, {} ok, {} mismatched", checks.len(), checks.len() - bad, bad).ok();
+    for check in &checks {
+        if check.ok() {
+            outln!(text, "  ok        {} {:>10}  {}", check.actual, check.size, escape(&check.name)).ok();
+        } else {
+            let expected = escape(&check.expected);
+            outln!(text, "  MISMATCH  {} {:>10}  {} (expected {expected})", check.actual, check.size, escape(&check.name)).ok();
+        }
+    }
+    Ok(Some(bad))
+}
+
+/// An error when `--verify` found mismatched blobs (after the listing).
+pub(super) fn verify_outcome(archive: &Archive, mismatched: Option<usize>) -> Result<()> {
+    match mismatched {
+        Some(bad) if bad > 0 => Err(crate::error::Error::Archive {
+            at: crate::error::Location::new(archive.display_name(), 0),
+            detail: format!("{bad} blob(s) do not match their digest (see the MISMATCH lines)"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The lines `show` prints about a container image input.
+fn image_summary(archive: &Archive, s: &mut String) {
+    use std::fmt::Write as _;
+    let Some(image) = archive.image() else { return };
+    outln!(s, "Delivered as:   {} ({})", archive.format().name(), image.kind.name()).ok();
+    outln!(s, "Checkpoint image: {}", escape(&image.chosen.to_string())).ok();
+    if image.choices.len() > 1 {
+        let all = image.choices.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ");
+        outln!(s, "  one of {} images: {}", image.choices.len(), escape(&all)).ok();
+    }
+    match (&image.created, image.kind) {
+        (Some(written), crate::archive::oci::ImageKind::Containerd) => {
+            outln!(s, "Checkpointed:   {} (when the CRIU images were written)", escape(written)).ok();
+        }
+        (Some(created), _) => {
+            outln!(s, "Image created:  {}", escape(created)).ok();
+        }
+        (None, _) => {}
+    }
+    if let Some(base) = &image.base_image {
+        outln!(s, "Base image:     {}", escape(base)).ok();
+    }
+    if !image.annotations.is_empty() {
+        outln!(s, "Annotations:").ok();
+        for (key, value) in &image.annotations {
+            outln!(s, "  {}={}", escape(key), escape(value)).ok();
+        }
+    }
+    outln!(s, "Blobs read (sha256 checked):").ok();
+    for blob in &image.blobs {
+        outln!(s, "  {:<20} {} {:>10}  {}", blob.role, escape(&blob.digest), blob.size, escape(&blob.media_type)).ok();
     }
 }
 
@@ -63,6 +129,7 @@ pub(super) fn summary(checkpoint: &Checkpoint, stats: bool) -> Result<(String, V
         outln!(s, "Hostname:       {}", opt(&c.hostname)).ok();
         outln!(s, "IP:             {}", c.primary_ip().unwrap_or("-")).ok();
     }
+    image_summary(archive, &mut s);
     let size = std::fs::metadata(checkpoint.path()).map(|m| m.len()).unwrap_or(0);
     let members: Vec<_> = archive.members().collect();
     let total: u64 = members.iter().map(|m| m.size).sum();
