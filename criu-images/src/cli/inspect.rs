@@ -13,6 +13,7 @@ use crate::archive::ArchiveFormat;
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::model::{Cgroups, Fd, Mount, PendingSignal, Process, ProcessTree, SeccompFilter, TreeNode};
+use crate::warning::{Part, Warnings};
 
 /// Version of the `inspect --format json` schema (docs/inspect.md).
 pub const INSPECT_SCHEMA_VERSION: u32 = 1;
@@ -94,10 +95,12 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     // A container record that cannot be read is left out with a warning:
-    // the processes are still worth showing.
-    let metadata = checkpoint.metadata();
-    super::print_warnings(&metadata.warnings);
-    let container = metadata.container;
+    // the processes are still worth showing. Only the part shown here is
+    // read (`show` reads and warns about the others: dump.log can be large).
+    let mut warnings = Warnings::default();
+    let container = warnings.take(Part::Container, checkpoint.container());
+    let warnings = warnings.into_vec();
+    super::print_warnings(&warnings);
     // The checkpoint-wide tables only when shown (a seccomp.img can be huge).
     let json = args.format == InspectFormat::Json;
     let filters =
@@ -109,7 +112,7 @@ pub(crate) fn run(args: InspectArgs, out: &mut dyn Write) -> Result<()> {
             doc["seccomp_filters"] = filters.iter().map(filter_json).collect();
             doc["cgroups"] = cgroups_json(&cgroups);
             doc["container"] = container.as_ref().map_or(Value::Null, |c| c.to_json());
-            doc["warnings"] = metadata.warnings.iter().map(|w| Value::String(w.to_string())).collect();
+            doc["warnings"] = warnings.iter().map(|w| Value::String(w.to_string())).collect();
             let (mounts, uts) = namespaces_of(&checkpoint, &processes)?;
             doc["mounts"] = mounts
                 .iter()
