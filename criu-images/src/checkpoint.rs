@@ -240,7 +240,7 @@ impl Checkpoint {
     pub fn container(&self) -> Result<Option<crate::model::container::ContainerInfo>> {
         let member = |name: &str| self.top_member(name);
         match self.archive().image() {
-            Some(image) => crate::model::container_image::from_image(member, image),
+            Some(image) => crate::model::container::from_image(member, image),
             None => crate::model::container::ContainerInfo::try_from_members(member),
         }
     }

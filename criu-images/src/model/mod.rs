@@ -9,7 +9,6 @@
 mod bounded_json;
 mod cgroups;
 pub mod container;
-pub mod container_image;
 mod files;
 mod locks;
 mod names;
