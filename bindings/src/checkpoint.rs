@@ -19,7 +19,7 @@ use crate::errors::{quick, run, CriuImagesError};
 use crate::image::Image;
 use crate::memory::{hits_to_py, search_options, to_pattern, Memory};
 use crate::process::Process;
-use crate::progress::{run_with, Callback};
+use crate::progress::{run_indexed, Callback};
 use crate::state::{DiffCell, Handle, RootfsChoice, Shared};
 use crate::tables;
 
@@ -201,10 +201,12 @@ impl PyCheckpoint {
             }
             None => run(py, || checkpoint.memory_pids())?,
         };
-        let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
-        let hits = run_with(py, progress, |counter| {
+        // The indexes not built yet are built first, counted in the same
+        // `progress` (their pagemap bytes) and stopped by Ctrl-C as the search.
+        let (hits, cells) = run_indexed(py, progress, |index, counter| {
+            let cells = pids.iter().map(|&p| shared.memory_counted(p, &choice, index)).collect::<criu_images::Result<Vec<_>>>()?;
             options.progress = Some(counter.clone());
-            search_all(cells.iter().map(|c| c.index()), &pattern, &options)
+            Ok((search_all(cells.iter().map(|c| c.index()), &pattern, &options)?, cells))
         })?;
         hits_to_py(py, hits, &cells)
     }
