@@ -164,11 +164,13 @@ impl PyCheckpoint {
     /// `"none"` (they stay missing), `"diff"` (rootfs-diff.tar, required) or
     /// a directory holding the container's root filesystem, used after
     /// rootfs-diff.tar. The index is built once per (pid, rootfs) and shared.
-    #[pyo3(signature = (pid, rootfs = None))]
-    fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
+    /// `progress`, as in `search()`, counts the pagemap bytes a build reads
+    /// (`(0, 0)` when the index was built already).
+    #[pyo3(signature = (pid, rootfs = None, *, progress = None))]
+    fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
         let shared = self.shared()?;
         let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
-        Memory::of(py, &shared, pid, choice)
+        Memory::of(py, &shared, pid, choice, progress)
     }
 
     /// Finds `pattern` in the memory of every process (or of `pid`), like

@@ -145,11 +145,25 @@ impl Shared {
 
     /// The memory index of `pid`, built on first use and then shared.
     pub(crate) fn memory(&self, py: Python<'_>, pid: u32, rootfs: &RootfsChoice) -> PyResult<Arc<MemoryCell>> {
-        if let Some(cell) = lock(&self.memories).get(&(pid, rootfs.clone())) {
-            return Ok(cell.clone());
+        self.memory_reporting(py, pid, rootfs, None)
+    }
+
+    /// [`Shared::memory`], reporting a build to the user's `progress=`
+    /// callback (pagemap bytes; an index already built: `(0, 0)`).
+    pub(crate) fn memory_reporting(
+        &self,
+        py: Python<'_>,
+        pid: u32,
+        rootfs: &RootfsChoice,
+        callback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Arc<MemoryCell>> {
+        if callback.is_none() {
+            if let Some(cell) = lock(&self.memories).get(&(pid, rootfs.clone())) {
+                return Ok(cell.clone());
+            }
         }
         // As other long work: Ctrl-C (KeyboardInterrupt) stops the index build.
-        run_with(py, None, |progress| self.memory_counted(pid, rootfs, progress))
+        run_with(py, callback, |progress| self.memory_counted(pid, rootfs, progress))
     }
 
     /// [`Shared::memory`] without the GIL, for work that needs indexes

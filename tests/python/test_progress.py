@@ -365,6 +365,23 @@ def test_a_first_checkpoint_search_counts_the_index_build(runs):
         os.sched_setaffinity(0, cpus)
 
 
+def test_checkpoint_memory_reports_its_index_build(runs):
+    path, last = runs
+    pagemap = (path / "pagemap-1.img").stat().st_size
+    with criu_images.open(path) as cp:
+        progress = Recorder()
+        memory = cp.memory(1, progress=progress)
+        progress.check(pagemap)
+        # Built once: the next call has nothing to count.
+        progress = Recorder()
+        assert cp.memory(1, progress=progress).pid == 1
+        assert progress.calls == [(0, 0)]
+        # Its searches count only what they search.
+        progress = Recorder()
+        assert [h.address for h in memory.search(NEEDLE, progress=progress)] == [last]
+        progress.check(PAGE)
+
+
 def test_ctrl_c_stops_the_index_build_of_a_first_search(runs):
     path, last = runs
     with criu_images.open(path) as cp:
