@@ -19,7 +19,7 @@ use crate::errors::{quick, run, CriuImagesError};
 use crate::image::Image;
 use crate::memory::{hits_to_py, search_options, to_pattern, Memory};
 use crate::process::Process;
-use crate::progress::{run_with, Callback};
+use crate::progress::{run_indexed, Callback};
 use crate::state::{DiffCell, Handle, RootfsChoice, Shared};
 use crate::tables;
 
@@ -166,11 +166,13 @@ impl PyCheckpoint {
     /// `"none"` (they stay missing), `"diff"` (rootfs-diff.tar, required) or
     /// a directory holding the container's root filesystem, used after
     /// rootfs-diff.tar. The index is built once per (pid, rootfs) and shared.
-    #[pyo3(signature = (pid, rootfs = None))]
-    fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
+    /// `progress`, as in `search()`, counts the pagemap bytes a build reads
+    /// (`(0, 0)` when the index was built already).
+    #[pyo3(signature = (pid, rootfs = None, *, progress = None))]
+    fn memory(&self, py: Python<'_>, pid: u32, rootfs: Option<&Bound<'_, PyAny>>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<Memory> {
         let shared = self.shared()?;
         let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
-        Memory::of(py, &shared, pid, choice)
+        Memory::of(py, &shared, pid, choice, progress)
     }
 
     /// Finds `pattern` in the memory of every process (or of `pid`), like
@@ -203,10 +205,12 @@ impl PyCheckpoint {
             }
             None => run(py, || checkpoint.memory_pids())?,
         };
-        let cells = pids.into_iter().map(|p| shared.memory(py, p, &choice)).collect::<PyResult<Vec<_>>>()?;
-        let hits = run_with(py, progress, |counter| {
+        // The indexes not built yet are built first, counted in the same
+        // `progress` (their pagemap bytes) and stopped by Ctrl-C as the search.
+        let (hits, cells) = run_indexed(py, progress, |index, counter| {
+            let cells = pids.iter().map(|&p| shared.memory_counted(p, &choice, index)).collect::<criu_images::Result<Vec<_>>>()?;
             options.progress = Some(counter.clone());
-            search_all(cells.iter().map(|c| c.index()), &pattern, &options)
+            Ok((search_all(cells.iter().map(|c| c.index()), &pattern, &options)?, cells))
         })?;
         hits_to_py(py, hits, &cells)
     }

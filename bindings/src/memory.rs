@@ -34,9 +34,16 @@ pub struct Memory {
 
 impl Memory {
     /// The memory of `pid` with file pages from `rootfs`, for
-    /// `Checkpoint.memory` and `Process.memory`.
-    pub(crate) fn of(py: Python<'_>, shared: &Shared, pid: u32, rootfs: RootfsChoice) -> PyResult<Memory> {
-        let cell = shared.memory(py, pid, &rootfs)?;
+    /// `Checkpoint.memory` and `Process.memory`; `progress` is the user's
+    /// callback for the index build.
+    pub(crate) fn of(
+        py: Python<'_>,
+        shared: &Shared,
+        pid: u32,
+        rootfs: RootfsChoice,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Memory> {
+        let cell = shared.memory_reporting(py, pid, &rootfs, progress)?;
         Ok(Memory { cell, rootfs: rootfs.describe() })
     }
 

@@ -253,7 +253,7 @@ impl Process {
     fn memory(&self, py: Python<'_>) -> PyResult<Memory> {
         let shared = self.checkpoint.shared()?;
         let choice = shared.default_rootfs.clone();
-        Memory::of(py, &shared, self.data.pid, choice)
+        Memory::of(py, &shared, self.data.pid, choice, None)
     }
 
     fn __repr__(&self) -> String {

@@ -57,13 +57,30 @@ pub(crate) fn run_with<T: Send>(
     callback: Option<&Bound<'_, PyAny>>,
     work: impl FnOnce(&Arc<Progress>) -> criu_images::Result<T> + Send,
 ) -> PyResult<T> {
+    run_indexed(py, callback, |_, progress| work(progress))
+}
+
+/// [`run_with`] for work that first builds the memory indexes it needs:
+/// `work` gets two counters, the first for the index builds (pagemap bytes,
+/// which a build adds to the total as it finds them), the second for the
+/// work itself (which sets its own total when it starts). The callback sees
+/// their sums, so that the bar moves while an index is built and its total
+/// includes the pagemap bytes; a signal or an exception from the callback
+/// cancels both.
+pub(crate) fn run_indexed<T: Send>(
+    py: Python<'_>,
+    callback: Option<&Bound<'_, PyAny>>,
+    work: impl FnOnce(&Arc<Progress>, &Arc<Progress>) -> criu_images::Result<T> + Send,
+) -> PyResult<T> {
     let mut callback = Callback::new(callback)?;
+    let index = &Arc::new(Progress::new());
     let progress = &Arc::new(Progress::new());
+    let counted = || (index.done().saturating_add(progress.done()), index.total().saturating_add(progress.total()));
     let finished = (Mutex::new(false), Condvar::new());
     let mut raised: Option<PyErr> = None;
     let outcome = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| work(progress)));
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(index, progress)));
             *finished.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
             finished.1.notify_all();
             outcome
@@ -78,13 +95,14 @@ pub(crate) fn run_with<T: Send>(
                 break;
             }
             if raised.is_none() {
-                let (now, total) = (progress.done(), progress.total());
+                let (now, total) = counted();
                 // Before the work has counted its total there is nothing to say.
                 let checked = py.check_signals().and_then(|_| match callback.as_mut() {
                     Some(callback) if total > 0 => callback.report(now, total),
                     _ => Ok(()),
                 });
                 if let Err(err) = checked {
+                    index.cancel();
                     progress.cancel();
                     raised = Some(err);
                 }
@@ -99,7 +117,8 @@ pub(crate) fn run_with<T: Send>(
     match outcome {
         Ok(Ok(Ok(value))) => {
             if let Some(callback) = callback.as_mut() {
-                callback.report(progress.total(), progress.total())?;
+                let (_, total) = counted();
+                callback.report(total, total)?;
             }
             Ok(value)
         }

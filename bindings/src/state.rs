@@ -17,6 +17,7 @@ use criu_images::archive::TarView;
 use criu_images::checkpoint::Rootfs;
 use criu_images::memory::ProcessMemory;
 use criu_images::model::Process as ProcessData;
+use criu_images::progress::Progress;
 use criu_images::Checkpoint;
 
 use crate::errors::{run, CriuImagesError};
@@ -144,6 +145,32 @@ impl Shared {
 
     /// The memory index of `pid`, built on first use and then shared.
     pub(crate) fn memory(&self, py: Python<'_>, pid: u32, rootfs: &RootfsChoice) -> PyResult<Arc<MemoryCell>> {
+        self.memory_reporting(py, pid, rootfs, None)
+    }
+
+    /// [`Shared::memory`], reporting a build to the user's `progress=`
+    /// callback (pagemap bytes; an index already built: `(0, 0)`).
+    pub(crate) fn memory_reporting(
+        &self,
+        py: Python<'_>,
+        pid: u32,
+        rootfs: &RootfsChoice,
+        callback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Arc<MemoryCell>> {
+        if callback.is_none() {
+            if let Some(cell) = lock(&self.memories).get(&(pid, rootfs.clone())) {
+                return Ok(cell.clone());
+            }
+        }
+        // As other long work: Ctrl-C (KeyboardInterrupt) stops the index build.
+        run_with(py, callback, |progress| self.memory_counted(pid, rootfs, progress))
+    }
+
+    /// [`Shared::memory`] without the GIL, for work that needs indexes
+    /// first: a build counts the pagemap bytes it reads into `progress` and
+    /// stops with `Error::Cancelled` once it is cancelled; an index already
+    /// built is returned at once.
+    pub(crate) fn memory_counted(&self, pid: u32, rootfs: &RootfsChoice, progress: &Progress) -> criu_images::Result<Arc<MemoryCell>> {
         let key = (pid, rootfs.clone());
         if let Some(cell) = lock(&self.memories).get(&key) {
             return Ok(cell.clone());
@@ -151,21 +178,12 @@ impl Shared {
         let rootfs_cell = match rootfs {
             // The index the crate keeps (also the one behind `processes`): rootfs-diff.tar when there is one.
             RootfsChoice::Auto => None,
-            _ => {
-                let checkpoint = self.checkpoint.clone();
-                let choice = rootfs.clone();
-                Some(Arc::new(run(py, move || RootfsCell::try_new(checkpoint, |c| Rootfs::load(c, Some(choice.as_crate()))))?))
-            }
+            _ => Some(Arc::new(RootfsCell::try_new(self.checkpoint.clone(), |c| Rootfs::load(c, Some(rootfs.as_crate())))?)),
         };
         let owner = MemoryOwner { checkpoint: self.checkpoint.clone(), rootfs: rootfs_cell };
-        // As other long work: Ctrl-C (KeyboardInterrupt) stops the index build.
-        let cell = run_with(py, None, move |progress| {
-            MemoryCell::try_new(owner, |owner| match &owner.rootfs {
-                None => owner.checkpoint.memory_reporting(pid, Some(progress)),
-                Some(rootfs) => {
-                    owner.checkpoint.memory_with_progress(pid, rootfs.borrow_dependent().source(), Some(progress)).map(Arc::new)
-                }
-            })
+        let cell = MemoryCell::try_new(owner, |owner| match &owner.rootfs {
+            None => owner.checkpoint.memory_reporting(pid, Some(progress)),
+            Some(rootfs) => owner.checkpoint.memory_with_progress(pid, rootfs.borrow_dependent().source(), Some(progress)).map(Arc::new),
         })?;
         Ok(lock(&self.memories).entry(key).or_insert_with(|| Arc::new(cell)).clone())
     }

@@ -92,8 +92,9 @@ class Checkpoint:
     @property
     def processes(self) -> List[Process]: ...
     def process(self, pid: int) -> Process: ...
-    def memory(self, pid: int, rootfs: Optional[_PathLike] = None) -> Memory:
-        """`rootfs`: None (open()'s default), "auto" (rootfs-diff.tar if any), "none", "diff" (required) or a directory (after the diff)."""
+    def memory(self, pid: int, rootfs: Optional[_PathLike] = None, *, progress: _Progress = None) -> Memory:
+        """`rootfs`: None (open()'s default), "auto" (rootfs-diff.tar if any), "none", "diff" (required) or a directory (after the diff).
+        `progress(done, total)`: pagemap bytes read by the index build ((0, 0) if built already)."""
     def search(
         self,
         pattern: Union[bytes, str],

@@ -148,7 +148,8 @@ def test_tqdm_bars_fill_up(big):
     with criu_images.open(big) as cp:
         with tqdm(unit="B", unit_scale=True, file=out) as bar:
             cp.search(NEEDLE, progress=bar)
-            assert bar.n == bar.total == 40 << 20
+            # The first search built the index: its pagemap bytes are counted too.
+            assert bar.n == bar.total == (40 << 20) + (big / "pagemap-1.img").stat().st_size
         with tqdm(total=1, file=out) as bar:  # a wrong total is corrected
             cp.decode_all(progress=bar)
             assert bar.n == bar.total == sum((big / n).stat().st_size for n in ("mm-1.img", "pagemap-1.img", "pstree.img"))
@@ -287,3 +288,118 @@ def test_decode_all_equals_decode_for_every_synthetic_image(tmp_path):
         pretty = cp.decode_all(pretty=True)
         for name in decoded:
             assert pretty[name] == json.loads(criu_images.decode_json(tmp_path / name, pretty=True)), name
+
+
+RUNS = 2_000_000
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A synthetic images directory whose index takes long to build (a few
+    tenths of a second): one process with two million one-page lazy runs
+    (pages not in the checkpoint), every other page, then one dumped page
+    starting with the needle."""
+    path = tmp_path_factory.mktemp("runs")
+
+    def varint(v):
+        out = bytearray()
+        while v >= 0x80:
+            out.append(v & 0x7F | 0x80)
+            v >>= 7
+        out.append(v)
+        return bytes(out)
+
+    def entry(vaddr, flags):
+        # pagemap_entry: vaddr (1), compat_nr_pages (2), flags (4), nr_pages (5).
+        body = b"\x08" + varint(vaddr) + b"\x10\x00\x20" + bytes([flags]) + b"\x28\x01"
+        return len(body).to_bytes(4, "little") + body
+
+    last = BASE + 2 * RUNS * PAGE
+    with open(path / "pagemap-1.img", "wb") as f:
+        f.write(criu_images.encode({"magic": "PAGEMAP", "entries": [{"pages_id": 1}]}))
+        for chunk in range(0, RUNS, 100_000):
+            f.write(b"".join(entry(BASE + i * 2 * PAGE, 2) for i in range(chunk, min(chunk + 100_000, RUNS))))
+        f.write(entry(last, 4))
+    images = {
+        "pstree.img": {"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]},
+        "mm-1.img": {
+            "magic": "MM",
+            "entries": [{
+                "mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0,
+                "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0,
+                "exe_file_id": 0, "mm_saved_auxv": [6, PAGE, 0, 0],
+                "vmas": [{"start": BASE, "end": last + PAGE, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}],
+            }],
+        },
+    }
+    for name, doc in images.items():
+        (path / name).write_bytes(criu_images.encode(doc))
+    (path / "pages-1.img").write_bytes(NEEDLE + bytes(PAGE - len(NEEDLE)))
+    return path, last
+
+
+def test_a_first_checkpoint_search_counts_the_index_build(runs):
+    path, last = runs
+    pagemap = (path / "pagemap-1.img").stat().st_size
+    # One CPU, as a loaded machine: the build takes a few reports' time.
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        with criu_images.open(path) as cp:
+            first = Recorder()
+            assert [h.address for h in cp.search(NEEDLE, progress=first)] == [last]
+            # The pagemap bytes read by the index build, then the one dumped page searched.
+            assert first.calls[-1] == (pagemap + PAGE, pagemap + PAGE), first.calls
+            done = [d for d, _ in first.calls]
+            assert done == sorted(done), first.calls
+            assert all(0 < d <= t for d, t in first.calls), first.calls
+            # The bar was reported to while the index was built (its total
+            # then the pagemap bytes alone, the search not begun), not only
+            # at the end: the build takes several report intervals (0.1 s).
+            assert any(t == pagemap for _, t in first.calls), first.calls
+            # The index is kept: the next search counts only the page.
+            second = Recorder()
+            assert [h.address for h in cp.search(NEEDLE, progress=second)] == [last]
+            second.check(PAGE)
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def test_checkpoint_memory_reports_its_index_build(runs):
+    path, last = runs
+    pagemap = (path / "pagemap-1.img").stat().st_size
+    with criu_images.open(path) as cp:
+        progress = Recorder()
+        memory = cp.memory(1, progress=progress)
+        progress.check(pagemap)
+        # Built once: the next call has nothing to count.
+        progress = Recorder()
+        assert cp.memory(1, progress=progress).pid == 1
+        assert progress.calls == [(0, 0)]
+        # Its searches count only what they search.
+        progress = Recorder()
+        assert [h.address for h in memory.search(NEEDLE, progress=progress)] == [last]
+        progress.check(PAGE)
+
+
+def test_ctrl_c_stops_the_index_build_of_a_first_search(runs):
+    path, last = runs
+    with criu_images.open(path) as cp:
+        start = time.monotonic()
+        assert len(cp.search(NEEDLE)) == 1
+        whole = time.monotonic() - start
+    with criu_images.open(path) as cp:
+        progress = Recorder()
+        ctrl_c = threading.Timer(whole / 4, _thread.interrupt_main)
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.start()
+            cp.search(NEEDLE, progress=progress)
+        interrupted = time.monotonic() - start
+        ctrl_c.join()
+        # Stopped during the build (checked every 65,536 runs, a signal
+        # seen within 0.1 s), not after it; the bar never reached the end.
+        assert interrupted < 0.75 * whole, (interrupted, whole)
+        assert all(d < t for d, t in progress.calls), progress.calls
+        # Nothing half built was kept: the search works afterwards.
+        assert [h.address for h in cp.search(NEEDLE)] == [last]

@@ -2,10 +2,12 @@
 //! `decode-all` (crit's decode over every image of a checkpoint).
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use clap::Args;
 
-use super::io::{open_input, read_input, write_json_output, write_output};
+use super::interrupt;
+use super::io::{open_input, read_input, write_json_file, write_json_output, write_output};
 use super::text;
 use crate::error::{Error, Result};
 use crate::json::{self, DecodeOptions};
@@ -110,20 +112,41 @@ pub(super) fn show(args: ShowArgs) -> Result<()> {
 }
 
 /// `decode-all`: every protobuf image of a checkpoint to OUTDIR/NAME.json.
+/// Ctrl-C stops it and removes every file (and the directory) this run
+/// created; files that existed before are never removed.
 pub(super) fn decode_all(args: DecodeAllArgs) -> Result<()> {
     let DecodeAllArgs { path, output, pretty } = args;
     let checkpoint = super::open_checkpoint(&path)?;
-    std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
     let options = DecodeOptions { pretty, no_payload: false };
     let all = checkpoint.decode_all()?;
     for (name, err) in all.not_decoded() {
         eprintln!("criu-images: warning: {}", text::escape(&format!("{name} not decoded: {err}")));
     }
+    // From here on this run writes files: Ctrl-C stops the writing and the files go.
+    let (_watch, progress) = interrupt::watch();
+    let new_dir = !output.exists();
+    std::fs::create_dir_all(&output).map_err(|e| Error::io(output.display().to_string(), e))?;
+    let created = Mutex::new(Vec::new());
     // Images are independent: decode them on every core.
     let images = all.images();
-    crate::parallel::map_tasks(images.len(), |i| {
-        write_json_output(&all.image(i)?, &options, Some(&output.join(format!("{}.json", images[i].name))))
-    })?;
+    let written = crate::parallel::map_tasks(images.len(), |i| {
+        let file = write_json_file(&all.image(i)?, &options, &output.join(format!("{}.json", images[i].name)), &progress)?;
+        if let Some(path) = file.created() {
+            created.lock().unwrap_or_else(|p| p.into_inner()).push(path.to_path_buf());
+        }
+        Ok(())
+    });
+    if progress.is_cancelled() {
+        for path in created.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            let _ = std::fs::remove_file(path);
+        }
+        if new_dir {
+            // Only if empty: whatever else is there stays.
+            let _ = std::fs::remove_dir(&output);
+        }
+        return Err(Error::Cancelled);
+    }
+    written?;
     eprintln!("decoded {} images into {}", images.len(), output.display());
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Ctrl-C (SIGINT) in the command line tool: a long memory command stops
-//! within a second, removes the file it was writing (`mem dump`), prints
-//! one line and ends as interrupted (status 130 in the shell).
+//! within a second, and a command writing files (`mem dump`, `decode -o`,
+//! `encode -o`, `decode-all`) stops at its next write and removes the files
+//! it created (never a file that existed before: see `io::Output`); then
+//! it prints one line and ends as interrupted (status 130 in the shell).
 //!
-//! Commands that can take long call [`watch`] around their work: the first
+//! Commands that can take long or write files call [`watch`] around their
+//! work (the writing ones from where they start writing): the first
 //! call installs the handler (one `sigaction`, so start-up of every other
 //! command costs nothing more). While a watch is held, SIGINT only cancels
 //! the shared [`Progress`] that the work checks between chunks of a few

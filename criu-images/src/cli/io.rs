@@ -1,13 +1,16 @@
 //! Where the commands read and write: an image file, `ARCHIVE:MEMBER` or
 //! standard input; a file or standard output.
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::interrupt;
 use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageFile};
 use crate::json::{self, DecodeOptions};
+use crate::progress::{Progress, STEP};
 
 /// An image named by a path, or by `ARCHIVE:MEMBER` inside a checkpoint
 /// archive (read without extracting it).
@@ -67,18 +70,13 @@ pub(super) fn read_input(path: Option<&PathBuf>) -> Result<Input> {
 
 /// Streams the JSON of `image` to the file at `path` as is, or to standard
 /// output with the newline crit adds there. A file is not left behind
-/// half-written: on an error it is removed.
+/// half-written: on an error or Ctrl-C it is removed, if this run created it
+/// (a file that existed before is never removed).
 pub(super) fn write_json_output(image: &Image<'_>, options: &DecodeOptions, path: Option<&PathBuf>) -> Result<()> {
     match path {
         Some(path) => {
-            let name = path.display().to_string();
-            let mut file = std::fs::File::create(path).map_err(|e| Error::io(&name, e))?;
-            let written = json::write_json_to(image, options, &mut file, &name);
-            if written.is_err() {
-                drop(file);
-                let _ = std::fs::remove_file(path);
-            }
-            written
+            let (_watch, progress) = interrupt::watch();
+            write_json_file(image, options, path, &progress)?.finish(&progress)
         }
         None => {
             let mut stdout = io::stdout().lock();
@@ -88,12 +86,109 @@ pub(super) fn write_json_output(image: &Image<'_>, options: &DecodeOptions, path
     }
 }
 
+/// The JSON of `image` into a new (or truncated) file at `path`, stopping
+/// once `progress` is cancelled; on an error the file is discarded (see
+/// [`Output::discard`]).
+pub(super) fn write_json_file(image: &Image<'_>, options: &DecodeOptions, path: &Path, progress: &Progress) -> Result<Output> {
+    progress.check()?;
+    let mut output = Output::create(path)?;
+    let name = output.name.clone();
+    let written = json::write_json_to(image, options, &mut Checked { out: &mut output.file, progress }, &name);
+    match written {
+        Ok(()) => Ok(output),
+        Err(err) => {
+            output.discard();
+            Err(err)
+        }
+    }
+}
+
 pub(super) fn write_output(path: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {
     match path {
-        Some(path) => std::fs::write(path, bytes).map_err(|e| Error::io(path.display().to_string(), e)),
+        Some(path) => {
+            let (_watch, progress) = interrupt::watch();
+            progress.check()?;
+            let mut output = Output::create(path)?;
+            let written = Checked { out: &mut output.file, progress: &progress }.write_all(bytes);
+            if let Err(err) = written {
+                let err = Error::io(&output.name, err);
+                output.discard();
+                return Err(err);
+            }
+            output.finish(&progress)
+        }
         None => {
             let mut stdout = io::stdout().lock();
             stdout.write_all(bytes).and_then(|()| stdout.flush()).map_err(|e| Error::io("<stdout>", e))
         }
+    }
+}
+
+/// A file a command writes: either created by this run, and then removed
+/// again if the run fails or is interrupted, or one that existed (a file to
+/// overwrite, `/dev/null`, a FIFO), which is truncated and written but
+/// never removed.
+pub(super) struct Output {
+    path: PathBuf,
+    name: String,
+    file: File,
+    created: bool,
+}
+
+impl Output {
+    /// Creates `path`, or opens it truncated if it exists.
+    pub(super) fn create(path: &Path) -> Result<Output> {
+        let name = path.display().to_string();
+        let (file, created) = match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (File::create(path).map_err(|e| Error::io(&name, e))?, false),
+            Err(e) => return Err(Error::io(&name, e)),
+        };
+        Ok(Output { path: path.to_path_buf(), name, file, created })
+    }
+
+    /// The path of a file this run created, `None` for one that existed.
+    pub(super) fn created(&self) -> Option<&Path> {
+        self.created.then_some(self.path.as_path())
+    }
+
+    /// Closes the file and removes it if this run created it.
+    pub(super) fn discard(self) {
+        let Output { path, file, created, .. } = self;
+        drop(file);
+        if created {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Closes a completely written file, unless Ctrl-C came meanwhile: then
+    /// the file is discarded and the result is [`Error::Cancelled`].
+    pub(super) fn finish(self, progress: &Progress) -> Result<()> {
+        if let Err(err) = progress.check() {
+            self.discard();
+            return Err(err);
+        }
+        Ok(())
+    }
+}
+
+/// A writer that fails once `progress` is cancelled (Ctrl-C), looking
+/// before every write of at most [`STEP`] bytes.
+struct Checked<'a, W: Write> {
+    out: W,
+    progress: &'a Progress,
+}
+
+impl<W: Write> Write for Checked<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.progress.is_cancelled() {
+            // Not ErrorKind::Interrupted, which write_all retries.
+            return Err(io::Error::other("interrupted"));
+        }
+        self.out.write(&buf[..buf.len().min(STEP)])
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
