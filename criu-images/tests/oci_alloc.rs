@@ -2,32 +2,16 @@
 //! to what they claim: a manifest listing 10,000 layers, a 5 MiB manifest,
 //! a layer declaring an exabyte. The largest single allocation is recorded.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use criu_images::Checkpoint;
 use sha2::{Digest, Sha256};
 
-struct Largest;
+#[path = "common/largest_alloc.rs"]
+mod largest_alloc;
 
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use largest_alloc::{Largest, LARGEST};
 
 #[global_allocator]
 static ALLOCATOR: Largest = Largest;
