@@ -36,6 +36,7 @@
 pub mod archive;
 pub mod chain;
 pub mod checkpoint;
+pub mod coredump;
 pub mod decode_all;
 pub mod error;
 pub mod image;

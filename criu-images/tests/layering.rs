@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "checkpoint", // the facade: open, chain, caches
     "metadata",   // the facade's lenient read of the metadata members
     "decode_all", // the one decode-all pipeline of the CLI and Python
+    "coredump",   // ELF core files of checkpointed processes
     "cli",        // the command line
 ];
 

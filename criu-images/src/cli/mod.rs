@@ -7,7 +7,8 @@
 //! This file holds the command tree and the dispatch; each group of
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
-//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`];
+//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
+//! [`core`] (ELF core files);
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod archive;
+mod core;
 mod crit;
 mod explore;
 mod inspect;
@@ -80,6 +82,8 @@ enum Command {
     X(explore::ExploreArgs),
     /// The container's changed files (rootfs-diff.tar), read without extracting.
     Rootfs(archive::RootfsArgs),
+    /// Write ELF core files of checkpointed processes, for gdb.
+    Core(core::CoreArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mem(command) => to_stdout(|out| mem::run(command, out)),
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
+        Command::Core(args) => to_stdout(|out| core::run(args, out)),
     }
 }
 
