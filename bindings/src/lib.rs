@@ -9,6 +9,7 @@
 mod area;
 mod buffer;
 mod checkpoint;
+mod coredump;
 mod display;
 mod errors;
 mod image;

@@ -256,6 +256,25 @@ impl Process {
         Memory::of(py, &shared, self.data.pid, choice, None)
     }
 
+    /// Writes the process as an ELF core file at `path`, for gdb: threads
+    /// with their registers, memory areas, mapped files (`docs/core.md`).
+    /// Written under a temporary name and renamed when complete, with the
+    /// GIL released. `rootfs` as in `Checkpoint.memory()`; `progress(done,
+    /// total)` counts memory bytes written; when it raises (or on Ctrl-C)
+    /// nothing is left behind. Returns the summary (threads, areas, size,
+    /// memory_bytes, zero_filled_pages, ...).
+    #[pyo3(signature = (path, rootfs = None, progress = None))]
+    fn write_core<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+        rootfs: Option<&Bound<'py, PyAny>>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let shared = self.checkpoint.shared()?;
+        crate::coredump::write_core(py, &shared, self.data.pid, path, rootfs, progress)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "<Process pid={} ppid={} comm={:?} state={} threads={}>",

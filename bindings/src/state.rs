@@ -103,7 +103,7 @@ impl RootfsChoice {
     }
 
     /// The choice as the crate's [`Rootfs::load`] takes it.
-    fn as_crate(&self) -> &str {
+    pub(crate) fn as_crate(&self) -> &str {
         match self {
             RootfsChoice::Auto => "auto",
             RootfsChoice::Off => "none",

@@ -343,6 +343,9 @@ class Process:
     def fds(self) -> List[Fd]: ...
     @property
     def memory(self) -> Memory: ...
+    def write_core(self, path: _PathLike, rootfs: Optional[_PathLike] = None, progress: _Progress = None) -> Dict[str, Any]:
+        """An ELF core file of the process at `path`, for gdb (temporary name, renamed when complete).
+        Returns {"path", "pid", "machine", "threads", "areas", "areas_without_contents", "size", "memory_bytes", "zero_filled_pages"}."""
     def _repr_html_(self) -> str: ...
 
 class Thread:
