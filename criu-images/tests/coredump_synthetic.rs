@@ -261,3 +261,21 @@ fn thousands_of_threads_in_bounded_memory() {
     assert!(largest < 256 << 10, "largest allocation {largest} bytes");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_core_without_memory_contents_has_the_length_it_reports() {
+    let _serial = serial();
+    // Only a [vvar] area, which the checkpoint never holds.
+    let vvar = json!([{"start": BASE + 8 * PAGE, "end": BASE + 10 * PAGE, "pgoff": 0, "shmid": 0, "prot": 1, "flags": 34, "status": 4097, "fd": -1}]);
+    let dir = checkpoint_dir("vvar", &synthetic("core-aarch64"), &[1], Some(vvar));
+    write(&dir, "pagemap-1.img", &json!({"magic": "PAGEMAP", "entries": [{"pages_id": 1}]}));
+    let out = out_dir(&dir);
+    let checkpoint = Checkpoint::open(&dir).unwrap();
+    let summary = write_core_file(&checkpoint, 1, &CoreOptions::default(), &out.join("core.1")).unwrap();
+    assert_eq!((summary.areas, summary.areas_without_contents, summary.memory_bytes), (1, 1, 0));
+    let file = std::fs::read(out.join("core.1")).unwrap();
+    assert_eq!(file.len() as u64, summary.size);
+    let (_, _, phdrs) = parse(&file);
+    assert_eq!(phdrs[1].3, 0, "p_filesz 0: nothing of it is in the checkpoint");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -347,7 +347,7 @@ fn write_process<W: Write + Seek>(p: &Process<'_, '_>, progress: Option<&Progres
     if let Some(progress) = progress {
         progress.set_total(memory.pieces().iter().filter_map(|piece| piece.content.bytes()).map(|b| b.len() as u64).sum());
     }
-    let mut writer = Gather { out, progress, buffer: Vec::new(), at: 0, end: data_at, label: &label };
+    let mut writer = Gather { out, progress, buffer: Vec::new(), at: 0, end: notes_at + notes_size, label: &label };
     let mut offset = data_at;
     for vma in vmas {
         let any = memory.pieces_in(vma.start, vma.end).any(|piece| !matches!(piece.content, Content::Missing(_)));
