@@ -22,16 +22,21 @@
 # their top directory (/opt for the fixtures), so the host is untouched.
 # FIXTURES: default "counter/zstd/checkpoint.tar.zst predump/dump" (the
 # threads fixture's 640 MiB of areas take CRIU's script more than 10 minutes).
+# SECTIONS: "compare time" (default both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 criu_src=$(realpath "${1:?usage: $0 CRIU_SRC (a checkout of checkpoint-restore/criu)}")
 repo=$PWD
-work=${BENCH_DIR:-$(mktemp -d /tmp/criu-images-vs-coredump.XXXXXX)}
+# Not under /tmp: files a container mapped from /tmp are given to CRIU's script on a tmpfs there.
+work=${BENCH_DIR:-$repo/target/bench-vs-criu-coredump}
+mkdir -p "$work"
 mib=${BENCH_MIB:-256}
 fixtures=${FIXTURES:-"counter/zstd/checkpoint.tar.zst predump/dump"}
 
+sections=${SECTIONS:-compare time}
+want() { [[ " $sections " == *" $1 "* ]]; }
 cargo build --release -q -p criu-images --bin criu-images
-cargo build --release -q -p criu-images-benches --bin make-memory-inputs
+want time && cargo build --release -q -p criu-images-benches --bin make-memory-inputs
 bin=$repo/target/release/criu-images
 
 echo "== building CRIU's pycriu from $criu_src (in $work/pycriu)"
@@ -54,7 +59,10 @@ protos=$(ls "$criu_src"/images/*.proto | grep -v '/rpc.proto$')
 } >"$work/pycriu/pycriu/images/pb.py"
 "$py" "$criu_src/scripts/magic-gen.py" "$criu_src/criu/include/magic.h" "$work/pycriu/pycriu/images/magic.py"
 echo "__version__ = 'source'" >"$work/pycriu/pycriu/version.py"
-export PYTHONPATH=$work/pycriu:$criu_src/coredump
+# The script too: CRIU_SRC may be under /tmp, which gets a tmpfs for CRIU's script below.
+mkdir -p "$work/criu-coredump"
+cp -r "$criu_src/coredump/criu_coredump" "$criu_src/coredump/coredump" "$work/criu-coredump/"
+export PYTHONPATH=$work/pycriu:$work/criu-coredump
 
 # CRIU's coredump of the images in $1 into $2, with the files of $3 (a root
 # directory) mounted over their top directories in a private mount namespace.
@@ -62,9 +70,13 @@ criu_coredump() {
     local images=$1 out=$2 root=$3 mounts="" top
     for top in "$root"/*; do
         [ -e "$top" ] || continue
-        mounts="$mounts mount --bind '$top' '/$(basename "$top")' &&"
+        case $(basename "$top") in
+            tmp) mounts="$mounts mount -t tmpfs tmpfs /tmp && cp -a '$top/.' /tmp/ &&" ;;
+            *) mounts="$mounts mount --bind '$top' '/$(basename "$top")' &&" ;;
+        esac
     done
-    unshare -m sh -c "$mounts '$py' '$criu_src/coredump/coredump' -i '$images' -o '$out'"
+    # Run as `python -c`: the script's own directory holds a pycriu link to the unbuilt sources.
+    unshare -m sh -c "$mounts '$py' -c 'import sys; sys.argv = [\"coredump\", \"-i\", \"$images\", \"-o\", \"$out\"]; exec(open(\"$work/criu-coredump/coredump\").read())'"
 }
 
 # The files a core maps (NT_FILE of our core), for the placeholder root.
@@ -178,6 +190,7 @@ print(f"  pages: {same} equal, {differ} differ (e.g. {', '.join(examples) or '-'
 PY
 }
 
+want compare || fixtures=""
 for fixture in $fixtures; do
     src=$repo/tests/fixtures/$fixture
     name=$(echo "$fixture" | tr / _)
@@ -195,7 +208,7 @@ for fixture in $fixtures; do
         mapped_files "$core" | while read -r size path; do
             [ -e "$path" ] && { echo "  CRIU's script reads the HOST's $path for this container's pages"; continue; }
             case $(echo "$path" | cut -d/ -f2) in
-                usr | lib | lib64 | bin | sbin | etc | tmp | var | proc | sys | dev | run | home | root | work)
+                usr | lib | lib64 | bin | sbin | etc | var | proc | sys | dev | run | home | root | work)
                     echo "  $path is not on this host: CRIU's script will exit"; continue ;;
             esac
             [ -d "/$(echo "$path" | cut -d/ -f2)" ] || { echo "  /$(echo "$path" | cut -d/ -f2) is not on this host: CRIU's script will exit"; continue; }
@@ -214,6 +227,7 @@ for fixture in $fixtures; do
     done
 done
 
+want time || exit 0
 echo "== time: one process of $mib MiB (generated with our encoder, runs of 255 pages)"
 gen=$work/gen
 [ -f "$gen/pages-1.img" ] || "$repo/target/release/make-memory-inputs" --gapped "$gen" "$mib" >/dev/null
