@@ -7,7 +7,8 @@
 //! This file holds the command tree and the dispatch; each group of
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
-//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`];
+//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
+//! [`diff`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod archive;
 mod crit;
+mod diff;
 mod explore;
 mod inspect;
 mod interrupt;
@@ -80,6 +82,8 @@ enum Command {
     X(explore::ExploreArgs),
     /// The container's changed files (rootfs-diff.tar), read without extracting.
     Rootfs(archive::RootfsArgs),
+    /// What changed between two checkpoints: processes, files, sockets, memory, root filesystem.
+    Diff(diff::DiffArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mem(command) => to_stdout(|out| mem::run(command, out)),
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
+        Command::Diff(args) => to_stdout(|out| diff::run(args, out)),
     }
 }
 
