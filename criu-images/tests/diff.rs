@@ -252,3 +252,47 @@ fn errors_name_the_side() {
     assert!(err.starts_with("old: ") && err.contains("mm-24152.img"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn cli(args: &[&str]) -> (String, String, i32) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_criu-images")).args(args).output().unwrap();
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.code().unwrap_or(-1))
+}
+
+#[test]
+fn the_command_line_prints_a_tree_or_versioned_json() {
+    let (old, new) = (fixture("counter/none/checkpoint.tar"), fixture("counter/gzip/checkpoint.tar.gz"));
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let (json_out, _, status) = cli(&["diff", old, new, "--format", "json"]);
+    assert_eq!(status, 0);
+    let value: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(value["schema_version"], 1);
+    assert_eq!(value["processes"][0]["pid"], 1);
+    assert_eq!(value["processes"][0]["change"], "changed");
+    let memory = value["memory"].as_array().unwrap();
+    assert!(!memory.is_empty() && memory.iter().all(|r| r["start"].is_u64() && r["end"].is_u64() && r["pages"].is_u64()));
+    let library = diff("counter/none/checkpoint.tar", "counter/gzip/checkpoint.tar.gz");
+    assert_eq!(memory.len(), library.pages.len());
+
+    // Text: a tree, no colour codes when not on a terminal; pages only with --memory.
+    let (text, _, status) = cli(&["diff", old, new]);
+    assert_eq!(status, 0);
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(text.contains("~ 1 counter (changed)") && text.contains("environ.COUNTER_SECRET"), "{text}");
+    assert!(text.contains("memory pages not compared (--memory)") && !text.contains("pages changed"), "{text}");
+    let (text, _, _) = cli(&["diff", old, new, "--memory"]);
+    assert!(text.contains("memory pages\n") && text.contains("pages changed"), "{text}");
+    assert!(text.lines().count() < 60, "one screen: {text}");
+
+    // A pre-dump level is addressed by its images directory; --bytes shows a hex diff.
+    let (pre1, dump) = (fixture("predump/pre1"), fixture("predump/dump"));
+    let args = ["diff", pre1.to_str().unwrap(), dump.to_str().unwrap(), "--pid", "25946", "--bytes", "0x7fcbe3603060:32"];
+    let (text, err, status) = cli(&args);
+    assert_eq!(status, 0, "{err}");
+    assert!(text.contains("bytes of process 25946 at 0x7fcbe3603060"), "{text}");
+    assert!(text.contains("+ 0x7fcbe3603060  84 80 5f 86 50 52 45 44 55 4d 50 2d 43 48 41 4e  |.._.PREDUMP-CHAN|"), "{text}");
+
+    // A missing side is an error naming the file.
+    let (_, err, status) = cli(&["diff", old, "/nonexistent/checkpoint.tar"]);
+    assert_eq!(status, 1);
+    assert!(err.contains("/nonexistent/checkpoint.tar"), "{err}");
+}
