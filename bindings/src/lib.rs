@@ -9,6 +9,7 @@
 mod area;
 mod buffer;
 mod checkpoint;
+mod diff;
 mod display;
 mod errors;
 mod image;
@@ -166,6 +167,8 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<checkpoint::PyCheckpoint>()?;
     m.add_class::<checkpoint::Member>()?;
     m.add_class::<checkpoint::RootfsDiff>()?;
+    m.add_class::<diff::Diff>()?;
+    m.add_class::<diff::DiffPart>()?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
     m.add_class::<memory::Memory>()?;

@@ -127,7 +127,11 @@ pub(crate) fn run(args: DiffArgs, out: &mut dyn Write) -> Result<()> {
         }
         DiffFormat::Text => {
             let paint = Paint::detect();
-            write_tree(&diff, &paint, args.show_unchanged, &old, &new, args.pid, out).map_err(io)?;
+            let unchanged = match args.show_unchanged {
+                true => unchanged(&diff, &new, args.pid)?,
+                false => Vec::new(),
+            };
+            write_tree(&diff, &paint, args.show_unchanged, &unchanged, out).map_err(io)?;
             if let Some((pid, addr, [o, n])) = &bytes {
                 write_hex_diff(*pid, *addr, o, n, &paint, out).map_err(io)?;
             }
@@ -170,16 +174,30 @@ fn more(out: &mut dyn Write, indent: &str, shown: usize, total: usize) -> std::i
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_tree(
-    diff: &Diff,
-    paint: &Paint,
-    show_unchanged: bool,
-    old: &crate::Checkpoint,
-    new: &crate::Checkpoint,
-    pid: Option<u32>,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+/// The processes of `new` the diff does not list (`--show-unchanged`).
+fn unchanged(diff: &Diff, new: &crate::Checkpoint, pid: Option<u32>) -> Result<Vec<(u32, String)>> {
+    if new.images().file("pstree.img")?.is_none() {
+        return Ok(Vec::new());
+    }
+    let listed: Vec<u32> = diff.processes.iter().map(|p| p.pid).collect();
+    let processes = new.processes()?;
+    Ok(processes
+        .into_iter()
+        .filter(|p| !listed.contains(&p.pid) && pid.is_none_or(|want| want == p.pid))
+        .map(|p| (p.pid, p.comm))
+        .collect())
+}
+
+/// The text tree of `diff` as `diff` prints it off a terminal (no
+/// colours): also the HTML repr of Python's `Diff`.
+pub fn diff_text(diff: &Diff) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_tree(diff, &Paint { on: false }, false, &[], &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn write_tree(diff: &Diff, paint: &Paint, show_unchanged: bool, unchanged: &[(u32, String)], out: &mut dyn Write) -> std::io::Result<()> {
     outln!(out, "old: {}", diff.old)?;
     outln!(out, "new: {}", diff.new)?;
     if diff.is_empty() {
@@ -213,14 +231,8 @@ fn write_tree(
         }
         more(out, "      ", MAX_LINES, p.fields.len())?;
     }
-    if show_unchanged {
-        let listed: Vec<u32> = diff.processes.iter().map(|p| p.pid).collect();
-        if let Ok(processes) = new.processes() {
-            for p in processes.iter().filter(|p| !listed.contains(&p.pid) && pid.is_none_or(|want| want == p.pid)) {
-                outln!(out, "  = {} {} (unchanged)", p.pid, p.comm)?;
-            }
-        }
-        let _ = old;
+    for (pid, comm) in unchanged {
+        outln!(out, "  = {pid} {comm} (unchanged)")?;
     }
     if !diff.files.is_empty() {
         outln!(out, "files")?;

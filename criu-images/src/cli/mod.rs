@@ -28,6 +28,8 @@ mod mem;
 mod show;
 pub mod text;
 
+pub use diff::diff_text;
+
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 
