@@ -272,6 +272,7 @@ fn the_command_line_prints_a_tree_or_versioned_json() {
     assert!(!memory.is_empty() && memory.iter().all(|r| r["start"].is_u64() && r["end"].is_u64() && r["pages"].is_u64()));
     let library = diff("counter/none/checkpoint.tar", "counter/gzip/checkpoint.tar.gz");
     assert_eq!(memory.len(), library.pages.len());
+    assert_eq!(value, library.to_json(), "the streamed JSON is the library's");
 
     // Text: a tree, no colour codes when not on a terminal; pages only with --memory.
     let (text, _, status) = cli(&["diff", old, new]);

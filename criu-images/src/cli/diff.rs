@@ -113,17 +113,16 @@ pub(crate) fn run(args: DiffArgs, out: &mut dyn Write) -> Result<()> {
     let io = |e| Error::io("<stdout>", e);
     match args.format {
         DiffFormat::Json => {
-            let mut value = diff.to_json();
-            if let (Some((pid, addr, [o, n])), Value::Object(map)) = (&bytes, &mut value) {
+            let mut extra = Vec::new();
+            if let Some((pid, addr, [o, n])) = &bytes {
                 let hex = |r: &std::result::Result<Vec<u8>, String>| r.as_ref().ok().map(|b| hex(b));
                 let why = |r: &std::result::Result<Vec<u8>, String>| r.as_ref().err().cloned();
-                map.insert(
-                    "bytes".into(),
+                extra.push((
+                    "bytes",
                     json!({"pid": pid, "start": addr, "old": hex(o), "new": hex(n), "old_error": why(o), "new_error": why(n)}),
-                );
+                ));
             }
-            serde_json::to_writer_pretty(&mut *out, &value).map_err(|e| Error::io("<stdout>", e.into()))?;
-            writeln!(out).map_err(io)
+            diff.write_json(&extra, out).map_err(io)
         }
         DiffFormat::Text => {
             let paint = Paint::detect();

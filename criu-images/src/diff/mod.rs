@@ -295,6 +295,52 @@ impl Diff {
             && self.rootfs.is_empty()
     }
 
+    /// Writes [`Diff::to_json`] (plus `extra` keys at the end), the page
+    /// ranges one at a time: a diff with hundreds of thousands of ranges
+    /// does not hold them all as JSON values.
+    pub fn write_json(&self, extra: &[(&str, Value)], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut head = self.clone_without_pages().to_json();
+        let Value::Object(map) = &mut head else { return Ok(()) };
+        for (key, value) in extra {
+            map.insert(key.to_string(), value.clone());
+        }
+        writeln!(out, "{{")?;
+        let count = map.len();
+        for (i, (key, value)) in map.iter().enumerate() {
+            write!(out, "  {}: ", Value::from(key.as_str()))?;
+            if key == "memory" && !self.pages.is_empty() {
+                writeln!(out, "[")?;
+                for (j, r) in self.pages.iter().enumerate() {
+                    let range = json!({"pid": r.pid, "start": r.start, "end": r.end, "change": r.change.name(), "pages": r.pages});
+                    let comma = if j + 1 < self.pages.len() { "," } else { "" };
+                    writeln!(out, "    {range}{comma}")?;
+                }
+                write!(out, "  ]")?;
+            } else {
+                serde_json::to_writer(&mut *out, value)?;
+            }
+            writeln!(out, "{}", if i + 1 < count { "," } else { "" })?;
+        }
+        writeln!(out, "}}")
+    }
+
+    /// A copy without the page ranges (they can be many).
+    fn clone_without_pages(&self) -> Diff {
+        Diff {
+            old: self.old.clone(),
+            new: self.new.clone(),
+            metadata: self.metadata.clone(),
+            processes: self.processes.clone(),
+            files: self.files.clone(),
+            sockets: self.sockets.clone(),
+            areas: self.areas.clone(),
+            pages: Vec::new(),
+            rootfs: self.rootfs.clone(),
+            memory_compared: self.memory_compared,
+            notes: self.notes.clone(),
+        }
+    }
+
     /// The versioned JSON of `diff --format json` (docs/diff.md).
     pub fn to_json(&self) -> Value {
         let fields = |f: &[FieldChange]| f.iter().map(FieldChange::to_json).collect::<Vec<_>>();
