@@ -297,6 +297,50 @@ pub fn write_memory_checkpoint(dir: &Path, layout: MemoryLayout) -> std::io::Res
     Ok(total)
 }
 
+/// Copies the images directory `old` (made by [`write_memory_checkpoint`])
+/// to `new`, changing one byte in `percent` of its dumped pages, chosen
+/// pseudo-randomly: the second checkpoint of a diff benchmark. Returns the
+/// number of pages changed.
+pub fn write_changed_copy(old: &Path, new: &Path, percent: u64) -> std::io::Result<u64> {
+    use std::io::{Read, Write};
+    const PAGE: usize = 4096;
+    std::fs::create_dir_all(new)?;
+    for name in ["pagemap-1.img", "pstree.img", "mm-1.img"] {
+        std::fs::copy(old.join(name), new.join(name))?;
+    }
+    let mut input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(old.join("pages-1.img"))?);
+    let mut output = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(new.join("pages-1.img"))?);
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut page = vec![0u8; PAGE];
+    let mut changed = 0;
+    loop {
+        let n = read_full(&mut input, &mut page)?;
+        if n == 0 {
+            break;
+        }
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        if state.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 100 < percent {
+            page[(state % n as u64) as usize] ^= 0x5a;
+            changed += 1;
+        }
+        output.write_all(&page[..n])?;
+    }
+    output.flush()?;
+    fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match input.read(&mut buf[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        Ok(filled)
+    }
+    Ok(changed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

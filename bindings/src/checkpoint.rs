@@ -311,6 +311,24 @@ impl PyCheckpoint {
         }
     }
 
+    /// What changed from this checkpoint (the old one) to `other` (the
+    /// new one): a `Diff` (docs/diff.md). `memory=False` leaves out the
+    /// page comparison; `pid` keeps one process (its pid on either side);
+    /// `progress`, as in `search()`, counts the bytes of pages compared.
+    /// Errors name the side (`old: ...`, `new: ...`).
+    #[pyo3(signature = (other, memory = true, *, pid = None, progress = None))]
+    fn diff(
+        &self,
+        py: Python<'_>,
+        other: PyRef<'_, PyCheckpoint>,
+        memory: bool,
+        pid: Option<u32>,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<crate::diff::Diff> {
+        let (old, new) = (self.checkpoint()?, other.checkpoint()?);
+        crate::diff::compute(py, old, new, memory, pid, progress)
+    }
+
     /// The processes as an HTML table, for notebooks.
     fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
         display::html(slf.py(), "checkpoint_html", slf.as_any())

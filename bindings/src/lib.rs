@@ -10,6 +10,7 @@ mod area;
 mod buffer;
 mod checkpoint;
 mod coredump;
+mod diff;
 mod display;
 mod errors;
 mod image;
@@ -167,6 +168,8 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<checkpoint::PyCheckpoint>()?;
     m.add_class::<checkpoint::Member>()?;
     m.add_class::<checkpoint::RootfsDiff>()?;
+    m.add_class::<diff::Diff>()?;
+    m.add_class::<diff::DiffPart>()?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
     m.add_class::<memory::Memory>()?;

@@ -57,11 +57,11 @@ impl Column {
         Column { name: name.into(), kind, len: present.len(), validity, null_count, buffers: vec![data], children: Vec::new() }
     }
 
-    fn u32(name: &str, values: impl IntoIterator<Item = Option<u32>>) -> Column {
+    pub(crate) fn u32(name: &str, values: impl IntoIterator<Item = Option<u32>>) -> Column {
         Column::fixed(name, "uint32", values, u32::to_le_bytes)
     }
 
-    fn u64(name: &str, values: impl IntoIterator<Item = Option<u64>>) -> Column {
+    pub(crate) fn u64(name: &str, values: impl IntoIterator<Item = Option<u64>>) -> Column {
         Column::fixed(name, "uint64", values, u64::to_le_bytes)
     }
 
@@ -69,7 +69,7 @@ impl Column {
         Column::fixed(name, "int64", values, i64::to_le_bytes)
     }
 
-    fn bool(name: &str, values: impl IntoIterator<Item = Option<bool>>) -> Column {
+    pub(crate) fn bool(name: &str, values: impl IntoIterator<Item = Option<bool>>) -> Column {
         let mut present = Vec::new();
         let mut set = Vec::new();
         for value in values {
@@ -98,7 +98,7 @@ impl Column {
         Column { name: name.into(), kind, len: present.len(), validity, null_count, buffers: vec![offsets, data], children: Vec::new() }
     }
 
-    fn str<'v>(name: &str, values: impl IntoIterator<Item = Option<&'v str>>) -> Column {
+    pub(crate) fn str<'v>(name: &str, values: impl IntoIterator<Item = Option<&'v str>>) -> Column {
         Column::var(name, "large_string", values.into_iter().map(|v| v.map(str::as_bytes)))
     }
 
@@ -107,7 +107,7 @@ impl Column {
     }
 
     /// A list of strings per row (never null).
-    fn str_list<'v, R: IntoIterator<Item = &'v str>>(name: &str, rows: impl IntoIterator<Item = R>) -> Column {
+    pub(crate) fn str_list<'v, R: IntoIterator<Item = &'v str>>(name: &str, rows: impl IntoIterator<Item = R>) -> Column {
         let mut offsets: Vec<u8> = 0i64.to_le_bytes().to_vec();
         let mut items: Vec<&str> = Vec::new();
         let mut len = 0;

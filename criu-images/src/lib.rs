@@ -15,7 +15,8 @@
 //! * [`memory`]: process memory rebuilt from pagemaps and pages, reads and
 //!   search;
 //! * [`model`]: what the checkpoint means: the container it came from
-//!   (engine, image, process spec, network, CRIU's dump statistics).
+//!   (engine, image, process spec, network, CRIU's dump statistics);
+//! * [`diff`]: what changed between two checkpoints.
 //!
 //! ```no_run
 //! use criu_images::image::ImageFile;
@@ -38,6 +39,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod coredump;
 pub mod decode_all;
+pub mod diff;
 pub mod error;
 pub mod image;
 pub mod json;

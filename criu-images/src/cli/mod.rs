@@ -8,7 +8,7 @@
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
 //! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
-//! [`core`] (ELF core files);
+//! [`core`] (ELF core files), [`diff`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 mod archive;
 mod core;
 mod crit;
+mod diff;
 mod explore;
 mod inspect;
 mod interrupt;
@@ -27,6 +28,8 @@ mod io;
 mod mem;
 mod show;
 pub mod text;
+
+pub use diff::diff_text;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
@@ -84,6 +87,8 @@ enum Command {
     Rootfs(archive::RootfsArgs),
     /// Write ELF core files of checkpointed processes, for gdb.
     Core(core::CoreArgs),
+    /// What changed between two checkpoints: processes, files, sockets, memory, root filesystem.
+    Diff(diff::DiffArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -130,6 +135,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
         Command::Core(args) => to_stdout(|out| core::run(args, out)),
+        Command::Diff(args) => to_stdout(|out| diff::run(args, out)),
     }
 }
 
