@@ -15,7 +15,9 @@
 //! * [`memory`]: process memory rebuilt from pagemaps and pages, reads and
 //!   search;
 //! * [`model`]: what the checkpoint means: the container it came from
-//!   (engine, image, process spec, network, CRIU's dump statistics).
+//!   (engine, image, process spec, network, CRIU's dump statistics);
+//! * [`triage`]: suspicious traces (code injection, reverse shells,
+//!   privileges, secrets, shell history) as findings with evidence.
 //!
 //! ```no_run
 //! use criu_images::image::ImageFile;
@@ -46,6 +48,7 @@ pub mod model;
 mod parallel;
 pub mod progress;
 pub mod proto;
+pub mod triage;
 pub mod warning;
 
 #[cfg(feature = "cli")]

@@ -7,7 +7,7 @@
 //! This file holds the command tree and the dispatch; each group of
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
-//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`];
+//! summary), [`archive`] (ls, rootfs), [`inspect`], [`triage`], [`explore`] (x), [`mem`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -25,6 +25,7 @@ mod io;
 mod mem;
 mod show;
 pub mod text;
+mod triage;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
@@ -80,6 +81,8 @@ enum Command {
     X(explore::ExploreArgs),
     /// The container's changed files (rootfs-diff.tar), read without extracting.
     Rootfs(archive::RootfsArgs),
+    /// Suspicious traces (injected code, reverse shells, privileges, secrets, shell history), most severe first.
+    Triage(triage::TriageArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -125,6 +128,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mem(command) => to_stdout(|out| mem::run(command, out)),
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
+        Command::Triage(args) => to_stdout(|out| triage::run(args, out)),
     }
 }
 
