@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "model",      // processes, files, container
     "checkpoint", // the facade: open, chain, caches
     "metadata",   // the facade's lenient read of the metadata members
+    "triage",     // suspicious traces as findings (issue #16)
     "decode_all", // the one decode-all pipeline of the CLI and Python
     "cli",        // the command line
 ];
