@@ -19,6 +19,7 @@ mod pytape;
 mod pyvalue;
 mod state;
 mod tables;
+mod triage;
 
 use std::path::PathBuf;
 

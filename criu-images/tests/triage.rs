@@ -179,10 +179,13 @@ fn modified_code_is_compared_with_the_file() {
     assert!(span["memory_hex"].as_str().unwrap().starts_with(d["hook"]["bytes_hex"].as_str().unwrap()));
 }
 
+/// Findings expected on a clean checkpoint: (check, pid).
+type Expected = &'static [(&'static str, Option<u32>)];
+
 /// Clean checkpoints: nothing high; the lower findings are these, each expected.
 #[test]
 fn clean_fixtures_have_no_high_finding() {
-    let cases: &[(&str, &[(&str, Option<u32>)])] = &[
+    let cases: &[(&str, Expected)] = &[
         // Only the page CRIU's compel writes its syscall into while dumping.
         ("counter/zstd/checkpoint.tar.zst", &[("memory.criu_injection_page", None)]),
         ("threads/checkpoint.tar.zst", &[("memory.criu_injection_page", None)]),
