@@ -244,6 +244,18 @@ impl PyCheckpoint {
         value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 
+    /// Triage: suspicious traces as a list of dicts (`id`, `severity`
+    /// info|low|medium|high, `pid` or None, `summary`, `evidence`), most
+    /// severe first; the checks are described in docs/triage.md. Credentials
+    /// found in memory are masked unless `show_secrets`; `rootfs`, a directory
+    /// holding the container's root filesystem, lets modified code pages be
+    /// compared with their files. Runs with the GIL released.
+    #[pyo3(signature = (*, show_secrets = false, rootfs = None))]
+    fn findings<'py>(&self, py: Python<'py>, show_secrets: bool, rootfs: Option<PathBuf>) -> PyResult<Bound<'py, PyAny>> {
+        let checkpoint = self.checkpoint()?;
+        crate::triage::findings(py, &checkpoint, show_secrets, rootfs.map(|p| p.to_string_lossy().into_owned()))
+    }
+
     /// The container image the checkpoint came in, as a dict (`form`,
     /// `kind`, `reference`, `digest`, `platform`, `choices`, `created`,
     /// `base_image`, `annotations`, `blobs` read with their sha256 digests);

@@ -21,6 +21,7 @@ mod pytape;
 mod pyvalue;
 mod state;
 mod tables;
+mod triage;
 
 use std::path::PathBuf;
 

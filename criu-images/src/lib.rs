@@ -17,6 +17,8 @@
 //! * [`model`]: what the checkpoint means: the container it came from
 //!   (engine, image, process spec, network, CRIU's dump statistics);
 //! * [`diff`]: what changed between two checkpoints.
+//! * [`triage`]: suspicious traces (code injection, reverse shells,
+//!   privileges, secrets, shell history) as findings with evidence.
 //!
 //! ```no_run
 //! use criu_images::image::ImageFile;
@@ -49,6 +51,7 @@ pub mod model;
 mod parallel;
 pub mod progress;
 pub mod proto;
+pub mod triage;
 pub mod warning;
 
 #[cfg(feature = "cli")]

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "checkpoint", // the facade: open, chain, caches
     "metadata",   // the facade's lenient read of the metadata members
     "diff",       // two checkpoints compared: processes, files, memory, rootfs
+    "triage",     // suspicious traces as findings (issue #16)
     "decode_all", // the one decode-all pipeline of the CLI and Python
     "coredump",   // ELF core files of checkpointed processes
     "cli",        // the command line

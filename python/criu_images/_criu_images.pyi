@@ -116,6 +116,8 @@ class Checkpoint:
     @property
     def container(self) -> Optional[Dict[str, Any]]:
         """The engine's record of the container (inspect JSON's `container`); None without one."""
+    def findings(self, *, show_secrets: bool = False, rootfs: Optional[_PathLike] = None) -> List[Dict[str, Any]]:
+        """Triage findings (id, severity, pid, summary, evidence), most severe first (docs/triage.md)."""
     @property
     def warnings(self) -> List[str]:
         """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""

@@ -7,7 +7,7 @@
 //! This file holds the command tree and the dispatch; each group of
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
-//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
+//! summary), [`archive`] (ls, rootfs), [`inspect`], [`triage`], [`explore`] (x), [`mem`],
 //! [`core`] (ELF core files), [`diff`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
@@ -28,6 +28,7 @@ mod io;
 mod mem;
 mod show;
 pub mod text;
+mod triage;
 
 pub use diff::diff_text;
 
@@ -89,6 +90,8 @@ enum Command {
     Core(core::CoreArgs),
     /// What changed between two checkpoints: processes, files, sockets, memory, root filesystem.
     Diff(diff::DiffArgs),
+    /// Suspicious traces (injected code, reverse shells, privileges, secrets, shell history), most severe first.
+    Triage(triage::TriageArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -136,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
         Command::Core(args) => to_stdout(|out| core::run(args, out)),
         Command::Diff(args) => to_stdout(|out| diff::run(args, out)),
+        Command::Triage(args) => to_stdout(|out| triage::run(args, out)),
     }
 }
 

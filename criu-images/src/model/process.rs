@@ -400,7 +400,8 @@ impl Process {
             _ => None,
         });
         if let Some(mm) = mm {
-            exe = files.reg_path(mm.exe_file_id);
+            // fd_path: an exe can be a memfd (fexecve), which is not a regular file object.
+            exe = files.fd_path(mm.exe_file_id);
             match memory_of(task.pid) {
                 Ok(memory) => {
                     vmas = memory.vmas().to_vec();
