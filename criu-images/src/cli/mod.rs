@@ -7,7 +7,8 @@
 //! This file holds the command tree and the dispatch; each group of
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
-//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`];
+//! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
+//! [`net`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -23,6 +24,7 @@ mod inspect;
 mod interrupt;
 mod io;
 mod mem;
+mod net;
 mod show;
 pub mod text;
 
@@ -80,6 +82,9 @@ enum Command {
     X(explore::ExploreArgs),
     /// The container's changed files (rootfs-diff.tar), read without extracting.
     Rootfs(archive::RootfsArgs),
+    /// Every socket of the container with its process and fd, addresses,
+    /// state, queued bytes and the pid/fd at the other end.
+    Net(net::NetArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -125,6 +130,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Mem(command) => to_stdout(|out| mem::run(command, out)),
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
+        Command::Net(args) => to_stdout(|out| net::run(args, out)),
     }
 }
 
