@@ -38,6 +38,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod decode_all;
 pub mod error;
+pub mod evidence;
 pub mod image;
 pub mod json;
 pub mod memory;

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "checkpoint", // the facade: open, chain, caches
     "metadata",   // the facade's lenient read of the metadata members
     "decode_all", // the one decode-all pipeline of the CLI and Python
+    "evidence",   // hashes of archives and members, provenance sidecars
     "cli",        // the command line
 ];
 

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
+use crate::evidence::Provenance;
 use crate::memory::{Encoding, Hit, Origin, Pattern, ProcessMemory, SearchOptions, VmaKind};
 use crate::progress::Progress;
 
@@ -549,13 +550,16 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     };
     let summary = memory.dump_with(start, end, &args.output, Some(&progress))?;
     drop(watch);
+    let provenance = Provenance { source: args.path.clone(), pid: Some(args.pid), range: Some((start, end)), ..Provenance::default() };
+    let sidecar = super::io::write_provenance(&args.output, provenance)?;
     writeln!(
         out,
-        "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}",
+        "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}{}",
         summary.size,
         summary.dumped,
         summary.missing,
-        args.output.display()
+        args.output.display(),
+        sidecar.map(|p| format!("; provenance in {}", p.display())).unwrap_or_default()
     )
     .ok();
     Ok(())

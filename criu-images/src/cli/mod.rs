@@ -8,7 +8,7 @@
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
 //! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
-//! [`net`];
+//! [`net`], [`hash`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 mod archive;
 mod crit;
 mod explore;
+mod hash;
 mod inspect;
 mod interrupt;
 mod io;
@@ -42,6 +43,14 @@ struct Cli {
     /// its first 12+ hex digits) or platform (linux/amd64).
     #[arg(long, global = true, value_name = "REF|DIGEST")]
     image: Option<String>,
+}
+
+/// The command line as given, for the provenance sidecars of evidence files.
+static ARGV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The command line this run was given (empty before [`main`] parsed it).
+pub(crate) fn command_line() -> Vec<String> {
+    ARGV.get().cloned().unwrap_or_default()
 }
 
 /// `--image`, set once from the command line before any command runs.
@@ -85,6 +94,8 @@ enum Command {
     /// Every socket of the container with its process and fd, addresses,
     /// state, queued bytes and the pid/fd at the other end.
     Net(net::NetArgs),
+    /// SHA-256 of the checkpoint archive and of each member (sha256sum lines, or JSON).
+    Hash(hash::HashArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -94,6 +105,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<T> = args.into_iter().collect();
+    let _ = ARGV.set(args.iter().map(|a| a.clone().into().to_string_lossy().into_owned()).collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -131,6 +144,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
         Command::Net(args) => to_stdout(|out| net::run(args, out)),
+        Command::Hash(args) => to_stdout(|out| hash::run(args, out)),
     }
 }
 
