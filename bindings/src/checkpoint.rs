@@ -178,13 +178,14 @@ impl PyCheckpoint {
     /// Finds `pattern` in the memory of every process (or of `pid`), like
     /// `Memory.search`; dead and zombie tasks have no memory and are skipped.
     /// `progress` counts the bytes of all of them.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None, progress = None))]
+    #[pyo3(signature = (pattern, *, regex = false, ignore_case = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
         pattern: &Bound<'py, PyAny>,
         regex: bool,
+        ignore_case: bool,
         context: u64,
         perms: Option<String>,
         kind: Option<&Bound<'py, PyAny>>,
@@ -193,7 +194,7 @@ impl PyCheckpoint {
         rootfs: Option<&Bound<'py, PyAny>>,
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let pattern = to_pattern(py, pattern, regex)?;
+        let pattern = to_pattern(py, pattern, regex, ignore_case)?;
         let mut options = search_options(context, perms, kind, None, max_hits)?;
         let shared = self.shared()?;
         let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
@@ -260,6 +261,19 @@ impl PyCheckpoint {
         value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 
+    /// Every socket of every process, one dict per process and descriptor,
+    /// with the other end linked when it is in the checkpoint: the rows of
+    /// `criu-images net --format json` (docs/network.md): `pid`, `comm`,
+    /// `fd`, `family`, `protocol`, `type`, `state`, `local_address`,
+    /// `local_port`, `peer_address`, `peer_port`, `inode`, `peer_inode`,
+    /// `listening`, `inq_bytes`, `outq_bytes`, `queued_packets`,
+    /// `queued_bytes`, `peers` (list of {"pid", "fd"}) and `listener`.
+    fn connections<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let checkpoint = self.checkpoint()?;
+        let rows = run(py, || Ok(checkpoint.connections()?.iter().map(|c| c.to_json()).collect::<Vec<_>>()))?;
+        crate::pyvalue::to_py(py, &serde_json::Value::Array(rows))
+    }
+
     /// What of the checkpoint is present but could not be read (a corrupt
     /// `config.dump`, `stats-dump`, `dump.log` or `deleted.files`), one str
     /// each naming the part, the file, the offset and what was expected;
@@ -300,12 +314,14 @@ impl PyCheckpoint {
     fn __repr__(&self, py: Python<'_>) -> String {
         let path = self.handle.path().display();
         match self.shared() {
-            Err(_) => format!("<Checkpoint {path:?} {} (closed)>", self.format),
+            Err(_) => format!("<Checkpoint {path:?} ({}, closed)>", self.format),
             Ok(shared) => {
                 let checkpoint = shared.checkpoint.clone();
+                // As a person would write it: "tar.zst, 1 process".
                 match run(py, || checkpoint.pids()) {
-                    Ok(pids) => format!("<Checkpoint {path:?} {} pids={pids:?}>", self.format),
-                    Err(_) => format!("<Checkpoint {path:?} {}>", self.format),
+                    Ok(pids) if pids.len() == 1 => format!("<Checkpoint {path:?} ({}, 1 process: pid {})>", self.format, pids[0]),
+                    Ok(pids) => format!("<Checkpoint {path:?} ({}, {} processes: pids {pids:?})>", self.format, pids.len()),
+                    Err(_) => format!("<Checkpoint {path:?} ({})>", self.format),
                 }
             }
         }

@@ -100,6 +100,7 @@ class Checkpoint:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,
@@ -119,6 +120,8 @@ class Checkpoint:
     @property
     def warnings(self) -> List[str]:
         """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""
+    def connections(self) -> List[Dict[str, Any]]:
+        """Every socket with pid/fd, addresses, state, queued bytes, peers and listener (docs/network.md)."""
     def to_arrow(self, kind: _Table) -> "pyarrow.Table":
         """A table of processes, vmas, fds or sockets (needs pyarrow)."""
     def to_pandas(self, kind: _Table) -> "pandas.DataFrame":
@@ -187,6 +190,7 @@ class Memory:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,
@@ -210,6 +214,7 @@ class Memory:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,

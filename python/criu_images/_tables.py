@@ -31,9 +31,8 @@ def require(method: str, pandas: bool = False) -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise ImportError(
-            f"{method} needs {' and '.join(needed)}, and {', '.join(missing)} is not installed: {_INSTALL}"
-        )
+        verb = "is" if len(missing) == 1 else "are"
+        raise ImportError(f"{method} needs {' and '.join(needed)}; {' and '.join(missing)} {verb} not installed: {_INSTALL}")
 
 
 def _array(pa: Any, spec: ColumnSpec) -> Any:

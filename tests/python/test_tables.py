@@ -199,10 +199,15 @@ def test_bad_kinds_closed_checkpoints_and_missing_packages(monkeypatch):
     for call in (lambda: cp.to_arrow("processes"), lambda: cp.to_pandas("fds"), hits.to_arrow, hits.to_pandas):
         with pytest.raises(ImportError, match=r"needs pyarrow.*pip install 'criu-images\[tables\]'"):
             call()
-    monkeypatch.setitem(sys.modules, "pyarrow", pa)
     monkeypatch.setitem(sys.modules, "pandas", None)
-    with pytest.raises(ImportError, match="pandas is not installed"):
+    with pytest.raises(ImportError, match="needs pyarrow and pandas; pyarrow and pandas are not installed: pip"):
+        cp.to_pandas("fds")
+    monkeypatch.setitem(sys.modules, "pyarrow", pa)
+    with pytest.raises(ImportError) as missing:
         cp.to_pandas("vmas")
+    assert str(missing.value) == (
+        "Checkpoint.to_pandas() needs pyarrow and pandas; pandas is not installed: pip install 'criu-images[tables]'"
+    )
     assert cp.to_arrow("vmas").num_rows > 0  # pyarrow alone is enough for Arrow
     cp.close()
     with pytest.raises(criu_images.CriuImagesError, match="closed"):
