@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use criu_images::archive::{MemberKind, OpenOptions, TarView};
+use criu_images::archive::{MemberKind, OpenOptions, TarStat, TarView};
 use criu_images::json::DecodeOptions;
 use criu_images::memory::search_all;
 use criu_images::model::Process as ProcessData;
@@ -261,6 +261,12 @@ impl PyCheckpoint {
         value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 
+    /// The process tree: `str()` of it is an indented text tree (pid, comm,
+    /// state, threads, uid, command line), and it renders as HTML in notebooks.
+    fn tree<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display::call(slf.py(), "process_tree", slf.as_any())
+    }
+
     /// Every socket of every process, one dict per process and descriptor,
     /// with the other end linked when it is in the checkpoint: the rows of
     /// `criu-images net --format json` (docs/network.md): `pid`, `comm`,
@@ -371,11 +377,36 @@ pub struct Member {
     kind: &'static str,
     /// The target of a link, as stored; None for other kinds.
     target: Option<String>,
+    /// Permission bits from the tar header (`0o644`), for members of
+    /// `rootfs_diff`; None for the checkpoint archive's members.
+    mode: Option<u32>,
+    /// Owner's user id (rootfs_diff members).
+    uid: Option<u64>,
+    /// Owner's group id (rootfs_diff members).
+    gid: Option<u64>,
+    /// Modification time, seconds since the epoch (rootfs_diff members).
+    mtime: Option<u64>,
 }
 
 impl Member {
     fn new(name: &str, size: u64, kind: &MemberKind) -> Member {
-        Member { name: name.to_string(), size, kind: kind.name(), target: kind.target().map(str::to_string) }
+        Member {
+            name: name.to_string(),
+            size,
+            kind: kind.name(),
+            target: kind.target().map(str::to_string),
+            mode: None,
+            uid: None,
+            gid: None,
+            mtime: None,
+        }
+    }
+
+    fn with_stat(self, stat: Option<TarStat>) -> Member {
+        match stat {
+            Some(st) => Member { mode: Some(st.mode), uid: Some(st.uid), gid: Some(st.gid), mtime: Some(st.mtime), ..self },
+            None => self,
+        }
     }
 }
 
@@ -404,9 +435,23 @@ impl RootfsDiff {
 
 #[pymethods]
 impl RootfsDiff {
-    /// Every member, sorted by name.
+    /// Every member, sorted by name, with mode, owner and time.
     fn members(&self) -> Vec<Member> {
-        self.view().map(|v| v.members().map(|(name, size, kind)| Member::new(name, size, kind)).collect()).unwrap_or_default()
+        self.view()
+            .map(|v| v.members().map(|(name, size, kind)| Member::new(name, size, kind).with_stat(v.stat(name))).collect())
+            .unwrap_or_default()
+    }
+
+    /// The members as a `pandas.DataFrame`: `name`, `kind`, `size`, `mode`
+    /// (int), `permissions` (`-rwxr-xr-x`), `uid`, `gid`, `mtime`
+    /// (a UTC timestamp), `target`. Needs pandas.
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display::call(slf.py(), "rootfs_diff_frame", slf.as_any())
+    }
+
+    /// The members as an HTML table with sizes and modes, for notebooks.
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        display::html(slf.py(), "rootfs_diff_html", slf.as_any())
     }
 
     /// The bytes of a regular file, by member name or absolute path

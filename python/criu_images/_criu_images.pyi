@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
-from ._display import SearchResults
+from ._display import MemorySummary, ProcessTree, SearchResults
 
 if TYPE_CHECKING:
     import pandas
@@ -128,6 +128,8 @@ class Checkpoint:
         """A table of processes, vmas, fds or sockets (needs pandas and pyarrow)."""
     @property
     def rootfs_diff(self) -> Optional[RootfsDiff]: ...
+    def tree(self) -> "ProcessTree":
+        """The process tree: str() gives an indented text tree; HTML in notebooks."""
     def _repr_html_(self) -> str: ...
 
 class Member:
@@ -142,14 +144,27 @@ class Member:
         """`file`, `directory`, `symlink`, `hardlink` or `special`."""
     @property
     def target(self) -> Optional[str]: ...
+    @property
+    def mode(self) -> Optional[int]:
+        """Permission bits from the tar header (rootfs_diff members; None otherwise)."""
+    @property
+    def uid(self) -> Optional[int]: ...
+    @property
+    def gid(self) -> Optional[int]: ...
+    @property
+    def mtime(self) -> Optional[int]:
+        """Modification time, seconds since the epoch (rootfs_diff members)."""
 
 class RootfsDiff:
     """rootfs-diff.tar: the files a container changed or added."""
 
     def members(self) -> List[Member]: ...
     def read(self, path: str) -> bytes: ...
+    def to_pandas(self) -> "pandas.DataFrame":
+        """name, kind, size, mode, permissions, uid, gid, mtime, target (needs pandas)."""
     def __contains__(self, path: str) -> bool: ...
     def __len__(self) -> int: ...
+    def _repr_html_(self) -> str: ...
 
 class Image:
     """One image of a checkpoint; iterating gives crit's JSON objects as dicts."""
@@ -348,6 +363,8 @@ class Process:
     def fds(self) -> List[Fd]: ...
     @property
     def memory(self) -> Memory: ...
+    def memory_summary(self) -> "MemorySummary":
+        """Bytes by kind of area: {kind: {areas, size, dumped, zero, missing}}, plus "total"."""
     def _repr_html_(self) -> str: ...
 
 class Thread:

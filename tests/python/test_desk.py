@@ -91,3 +91,72 @@ def test_ctrl_c_in_the_python_entry_point_prints_no_traceback():
     err = child.stderr.read()
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
     assert child.returncode == -signal.SIGINT, (child.returncode, err)
+
+
+def test_tree_text_and_html():
+    with criu_images.open(ATTACK) as cp:
+        tree = cp.tree()
+        text = str(tree)
+        lines = text.splitlines()
+        assert len(lines) == len(cp.processes)
+        assert lines[0].startswith("[1] start.sh (")
+        # bash -i is the child of bashdriver, drawn one level deeper.
+        driver = next(i for i, line in enumerate(lines) if "bashdriver" in line)
+        assert lines[driver].startswith("└── [40] bashdriver") and lines[driver + 1].startswith("    └── [42] bash (")
+        assert "[23] sh (" in text and "/bin/sh" in text
+        html = tree._repr_html_()
+        assert html.count("<li>") == len(cp.processes) and "<ul>" in html
+
+
+def test_memory_summary_adds_up_to_the_areas():
+    with criu_images.open(PYTREE) as cp:
+        p = cp.process(1)
+        summary = p.memory_summary()
+        assert summary["total"]["areas"] == len(p.vmas)
+        assert summary["total"]["size"] == sum(v.size for v in p.vmas)
+        assert summary["total"]["dumped"] == sum(v.pages_dumped for v in p.vmas) * 4096
+        assert {"heap", "stack", "file"} <= set(summary)
+        assert summary["heap"]["size"] == sum(v.size for v in p.vmas if v.kind == "heap")
+        assert sum(row["size"] for kind, row in summary.items() if kind != "total") == summary["total"]["size"]
+        assert str(summary).splitlines()[0].split() == ["kind", "areas", "size", "dumped", "zero", "missing"]
+        assert "<table>" in summary._repr_html_()
+
+
+def test_rootfs_diff_sizes_modes_and_frame():
+    import tarfile
+
+    with criu_images.open(PYTREE) as cp:
+        diff = cp.rootfs_diff
+        frame = diff.to_pandas()
+        html = diff._repr_html_()
+        raw = cp.member("rootfs-diff.tar")
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        want = {m.name.lstrip("./").rstrip("/"): m for m in tar.getmembers()}
+    assert len(frame) == len(want)
+    for row in frame.itertuples():
+        info = want[row.name]
+        assert (row.mode, row.uid, row.gid, row.size if info.isfile() else 0) == (info.mode & 0o7777, info.uid, info.gid, info.size if info.isfile() else 0)
+        assert int(row.mtime.timestamp()) == int(info.mtime)
+    assert str(frame["mode"].dtype) == "UInt64"
+    exe = frame[frame["name"] == "data/run/data.txt"].iloc[0]
+    assert exe.permissions.startswith("-rw")
+    assert "<td style='text-align:left'>/data/run/data.txt</td>" in html and "mode" in html
+
+
+def test_fds_table_has_typed_details():
+    with criu_images.open(PYTREE) as cp:
+        fds = cp.to_pandas("fds")
+        parent = {f.fd: f for f in cp.process(1).fds}
+    rows = fds[fds["pid"] == 1].set_index("fd")
+    for fd, f in parent.items():
+        for key in ("pos", "size", "inode", "buffered_bytes", "queued_bytes"):
+            got = rows.loc[fd, key]
+            want = f.details.get(key)
+            assert (got is None or str(got) == "<NA>") if want is None else got == want, (fd, key)
+        want = f.details.get("deleted")
+        got = rows.loc[fd, "deleted"]
+        assert (str(got) == "<NA>") if want is None else bool(got) == want
+    assert rows["deleted"].sum() == 1  # the ghost file
+    assert rows.loc[rows["pos"] == 123].shape[0] == 1  # the regular file at pos 123
