@@ -47,6 +47,7 @@ pub mod model;
 mod parallel;
 pub mod progress;
 pub mod proto;
+pub mod secrets;
 pub mod warning;
 
 #[cfg(feature = "cli")]

@@ -13,6 +13,7 @@ const LAYERS: &[&str] = &[
     "warning",    // a part left out: a typed warning around an error
     "progress",   // progress reporting and cancellation
     "parallel",   // ordered parallel map
+    "secrets",    // built-in secret patterns and masking
     "archive",    // byte sources: directories, tar, tar.gz, tar.zst; mapping
     "proto",      // generated messages and their schema tables
     "image",      // framing: magics, entries, extras

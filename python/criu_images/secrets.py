@@ -8,25 +8,16 @@ process's memory with them; ``mask(text)`` hides a value for display.
 from __future__ import annotations
 
 import re
+from typing import Any, Dict, List, Tuple
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Dict, List, Tuple
+from ._criu_images import _secret_patterns
 
 __all__ = ["PATTERNS", "find", "in_environment", "mask"]
 
-_NAME = rb"[A-Za-z0-9_]*(?:SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL)[A-Za-z0-9_]*"
-
-#: name -> regular expression over bytes (ASCII letters in either case
-#: where the pattern says ``(?i)``).
-PATTERNS: Dict[str, bytes] = {
-    "aws-access-key-id": rb"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "private-key": rb"-----BEGIN [A-Z ]*PRIVATE KEY-----",
-    "github-token": rb"\bgh[pousr]_[A-Za-z0-9]{36}\b",
-    "slack-token": rb"\bxox[abprs]-[A-Za-z0-9-]{10,}",
-    "jwt": rb"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-    "secret-assignment": rb"(?i)\b" + _NAME + rb"=[^\s\x00'\"]{6,}",
-}
+#: name -> regular expression over bytes (``(?i)`` marks ASCII
+#: case-insensitive parts); the one table of the Rust crate
+#: (``criu_images::secrets::PATTERNS``), also used by ``criu-images report``.
+PATTERNS: Dict[str, bytes] = {name: expr.encode() for name, expr in _secret_patterns()}
 
 
 def mask(text: str, keep: int = 4) -> str:

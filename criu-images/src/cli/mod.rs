@@ -8,7 +8,7 @@
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
 //! summary), [`archive`] (ls, rootfs), [`inspect`], [`explore`] (x), [`mem`],
-//! [`net`], [`hash`];
+//! [`net`], [`hash`], [`report`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -26,6 +26,7 @@ mod interrupt;
 mod io;
 mod mem;
 mod net;
+mod report;
 mod show;
 pub mod text;
 
@@ -96,6 +97,9 @@ enum Command {
     Net(net::NetArgs),
     /// SHA-256 of the checkpoint archive and of each member (sha256sum lines, or JSON).
     Hash(hash::HashArgs),
+    /// One self-contained HTML page (or JSON): summary, hashes, process tree,
+    /// command lines and environments (secrets masked), network, rootfs changes, memory maps.
+    Report(report::ReportArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -145,6 +149,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
         Command::Net(args) => to_stdout(|out| net::run(args, out)),
         Command::Hash(args) => to_stdout(|out| hash::run(args, out)),
+        Command::Report(args) => report::run(args),
     }
 }
 
