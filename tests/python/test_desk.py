@@ -160,3 +160,21 @@ def test_fds_table_has_typed_details():
         assert (str(got) == "<NA>") if want is None else bool(got) == want
     assert rows["deleted"].sum() == 1  # the ghost file
     assert rows.loc[rows["pos"] == 123].shape[0] == 1  # the regular file at pos 123
+
+
+def test_addresses_show_as_hex_and_stay_integers():
+    import pandas as pd
+
+    with criu_images.open(PYTREE) as cp:
+        vmas = cp.to_pandas("vmas")
+        hits = cp.search(b"API_KEY=").to_pandas()
+        first = cp.process(1).vmas[0]
+    assert isinstance(vmas, pd.DataFrame) and str(vmas["start"].dtype) == "UInt64"
+    assert int(vmas["start"][0]) == first.start and (vmas["end"] - vmas["start"] == vmas["size"]).all()
+    assert f"<td>{first.start:#x}</td>" in vmas._repr_html_()
+    assert f"{first.end:#x}" in repr(vmas.head(3))
+    # Selections keep the display; other columns are untouched.
+    part = vmas[vmas["pid"] == 1][["pid", "start", "size"]]
+    assert f"<td>{first.start:#x}</td>" in part._repr_html_() and f"<td>{first.size}</td>" in part._repr_html_()
+    assert f"{int(hits['address'][0]):#x}" in hits._repr_html_()
+    assert str(hits["address"].dtype) == "UInt64"
