@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use criu_images::archive::{MemberKind, OpenOptions, TarView};
+use criu_images::archive::{MemberKind, OpenOptions, TarStat, TarView};
 use criu_images::json::DecodeOptions;
 use criu_images::memory::search_all;
 use criu_images::model::Process as ProcessData;
@@ -178,13 +178,14 @@ impl PyCheckpoint {
     /// Finds `pattern` in the memory of every process (or of `pid`), like
     /// `Memory.search`; dead and zombie tasks have no memory and are skipped.
     /// `progress` counts the bytes of all of them.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None, progress = None))]
+    #[pyo3(signature = (pattern, *, regex = false, ignore_case = false, context = 0, perms = None, kind = None, pid = None, max_hits = None, rootfs = None, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
         pattern: &Bound<'py, PyAny>,
         regex: bool,
+        ignore_case: bool,
         context: u64,
         perms: Option<String>,
         kind: Option<&Bound<'py, PyAny>>,
@@ -193,7 +194,7 @@ impl PyCheckpoint {
         rootfs: Option<&Bound<'py, PyAny>>,
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let pattern = to_pattern(py, pattern, regex)?;
+        let pattern = to_pattern(py, pattern, regex, ignore_case)?;
         let mut options = search_options(context, perms, kind, None, max_hits)?;
         let shared = self.shared()?;
         let choice = RootfsChoice::from_py(rootfs, &shared.default_rootfs)?;
@@ -272,6 +273,25 @@ impl PyCheckpoint {
         value.map(|v| crate::pyvalue::to_py(py, &v)).transpose()
     }
 
+    /// The process tree: `str()` of it is an indented text tree (pid, comm,
+    /// state, threads, uid, command line), and it renders as HTML in notebooks.
+    fn tree<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display::call(slf.py(), "process_tree", slf.as_any())
+    }
+
+    /// Every socket of every process, one dict per process and descriptor,
+    /// with the other end linked when it is in the checkpoint: the rows of
+    /// `criu-images net --format json` (docs/network.md): `pid`, `comm`,
+    /// `fd`, `family`, `protocol`, `type`, `state`, `local_address`,
+    /// `local_port`, `peer_address`, `peer_port`, `inode`, `peer_inode`,
+    /// `listening`, `inq_bytes`, `outq_bytes`, `queued_packets`,
+    /// `queued_bytes`, `peers` (list of {"pid", "fd"}) and `listener`.
+    fn connections<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let checkpoint = self.checkpoint()?;
+        let rows = run(py, || Ok(checkpoint.connections()?.iter().map(|c| c.to_json()).collect::<Vec<_>>()))?;
+        crate::pyvalue::to_py(py, &serde_json::Value::Array(rows))
+    }
+
     /// What of the checkpoint is present but could not be read (a corrupt
     /// `config.dump`, `stats-dump`, `dump.log` or `deleted.files`), one str
     /// each naming the part, the file, the offset and what was expected;
@@ -312,12 +332,14 @@ impl PyCheckpoint {
     fn __repr__(&self, py: Python<'_>) -> String {
         let path = self.handle.path().display();
         match self.shared() {
-            Err(_) => format!("<Checkpoint {path:?} {} (closed)>", self.format),
+            Err(_) => format!("<Checkpoint {path:?} ({}, closed)>", self.format),
             Ok(shared) => {
                 let checkpoint = shared.checkpoint.clone();
+                // As a person would write it: "tar.zst, 1 process".
                 match run(py, || checkpoint.pids()) {
-                    Ok(pids) => format!("<Checkpoint {path:?} {} pids={pids:?}>", self.format),
-                    Err(_) => format!("<Checkpoint {path:?} {}>", self.format),
+                    Ok(pids) if pids.len() == 1 => format!("<Checkpoint {path:?} ({}, 1 process: pid {})>", self.format, pids[0]),
+                    Ok(pids) => format!("<Checkpoint {path:?} ({}, {} processes: pids {pids:?})>", self.format, pids.len()),
+                    Err(_) => format!("<Checkpoint {path:?} ({})>", self.format),
                 }
             }
         }
@@ -385,11 +407,36 @@ pub struct Member {
     kind: &'static str,
     /// The target of a link, as stored; None for other kinds.
     target: Option<String>,
+    /// Permission bits from the tar header (`0o644`), for members of
+    /// `rootfs_diff`; None for the checkpoint archive's members.
+    mode: Option<u32>,
+    /// Owner's user id (rootfs_diff members).
+    uid: Option<u64>,
+    /// Owner's group id (rootfs_diff members).
+    gid: Option<u64>,
+    /// Modification time, seconds since the epoch (rootfs_diff members).
+    mtime: Option<u64>,
 }
 
 impl Member {
     fn new(name: &str, size: u64, kind: &MemberKind) -> Member {
-        Member { name: name.to_string(), size, kind: kind.name(), target: kind.target().map(str::to_string) }
+        Member {
+            name: name.to_string(),
+            size,
+            kind: kind.name(),
+            target: kind.target().map(str::to_string),
+            mode: None,
+            uid: None,
+            gid: None,
+            mtime: None,
+        }
+    }
+
+    fn with_stat(self, stat: Option<TarStat>) -> Member {
+        match stat {
+            Some(st) => Member { mode: Some(st.mode), uid: Some(st.uid), gid: Some(st.gid), mtime: Some(st.mtime), ..self },
+            None => self,
+        }
     }
 }
 
@@ -418,9 +465,23 @@ impl RootfsDiff {
 
 #[pymethods]
 impl RootfsDiff {
-    /// Every member, sorted by name.
+    /// Every member, sorted by name, with mode, owner and time.
     fn members(&self) -> Vec<Member> {
-        self.view().map(|v| v.members().map(|(name, size, kind)| Member::new(name, size, kind)).collect()).unwrap_or_default()
+        self.view()
+            .map(|v| v.members().map(|(name, size, kind)| Member::new(name, size, kind).with_stat(v.stat(name))).collect())
+            .unwrap_or_default()
+    }
+
+    /// The members as a `pandas.DataFrame`: `name`, `kind`, `size`, `mode`
+    /// (int), `permissions` (`-rwxr-xr-x`), `uid`, `gid`, `mtime`
+    /// (a UTC timestamp), `target`. Needs pandas.
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display::call(slf.py(), "rootfs_diff_frame", slf.as_any())
+    }
+
+    /// The members as an HTML table with sizes and modes, for notebooks.
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        display::html(slf.py(), "rootfs_diff_html", slf.as_any())
     }
 
     /// The bytes of a regular file, by member name or absolute path

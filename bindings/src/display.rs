@@ -12,6 +12,11 @@ pub(crate) fn html(py: Python<'_>, function: &str, object: &Bound<'_, PyAny>) ->
     py.import(MODULE)?.getattr(function)?.call1((object,))?.extract()
 }
 
+/// `_display.<function>(object)`: a Python object built from `object`.
+pub(crate) fn call<'py>(py: Python<'py>, function: &str, object: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    py.import(MODULE)?.getattr(function)?.call1((object,))
+}
+
 static SEARCH_RESULTS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// A `SearchResults` list holding `items`.

@@ -114,6 +114,13 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
     })
 }
 
+/// The built-in secret patterns, `(name, regular expression)`, of the Rust
+/// crate (`criu_images::secrets::PATTERNS`): `criu_images.secrets` uses them.
+#[pyfunction]
+fn _secret_patterns() -> Vec<(&'static str, &'static str)> {
+    criu_images::secrets::PATTERNS.to_vec()
+}
+
 /// Test hook (private): panics inside the wrapper named by `place`
 /// (`"run"`, `"quick"` or `"guard"`: the ones every entry point goes
 /// through) to show that a panic reaches Python as `CriuImagesError`, not
@@ -193,5 +200,6 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_hit_columns, m)?)?;
     m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(_secret_patterns, m)?)?;
     Ok(())
 }

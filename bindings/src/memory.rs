@@ -129,13 +129,14 @@ impl Memory {
     /// this thread a few times a second with the bytes searched, and at the
     /// end with `done == total`; an exception it raises stops the search
     /// and is raised here.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None, progress = None))]
+    #[pyo3(signature = (pattern, *, regex = false, ignore_case = false, context = 0, perms = None, kind = None, range = None, max_hits = None, progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
         pattern: &Bound<'py, PyAny>,
         regex: bool,
+        ignore_case: bool,
         context: u64,
         perms: Option<String>,
         kind: Option<&Bound<'py, PyAny>>,
@@ -143,7 +144,7 @@ impl Memory {
         max_hits: Option<usize>,
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let pattern = to_pattern(py, pattern, regex)?;
+        let pattern = to_pattern(py, pattern, regex, ignore_case)?;
         let mut options = search_options(context, perms, kind, range, max_hits)?;
         let hits = run_with(py, progress, |counter| {
             options.progress = Some(counter.clone());
@@ -181,20 +182,21 @@ impl Memory {
     /// found a batch at a time (a few MiB per core, in parallel, with the
     /// GIL released) as the loop asks for them, so memory holds one batch,
     /// not every hit. `max_hits=None`: every hit. Ctrl-C stops a batch.
-    #[pyo3(signature = (pattern, *, regex = false, context = 0, perms = None, kind = None, range = None, max_hits = None))]
+    #[pyo3(signature = (pattern, *, regex = false, ignore_case = false, context = 0, perms = None, kind = None, range = None, max_hits = None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iter<'py>(
         &self,
         py: Python<'py>,
         pattern: &Bound<'py, PyAny>,
         regex: bool,
+        ignore_case: bool,
         context: u64,
         perms: Option<String>,
         kind: Option<&Bound<'py, PyAny>>,
         range: Option<(u64, u64)>,
         max_hits: Option<usize>,
     ) -> PyResult<HitIterator> {
-        let pattern = to_pattern(py, pattern, regex)?;
+        let pattern = to_pattern(py, pattern, regex, ignore_case)?;
         let options = search_options(context, perms, kind, range, max_hits)?;
         let cursor = self.index().search_cursor(&options);
         Ok(HitIterator { cell: self.cell.clone(), pattern, options, cursor, batch: VecDeque::new() })
@@ -352,18 +354,27 @@ impl StringIterator {
 }
 
 /// The search pattern from bytes or str.
-pub(crate) fn to_pattern(py: Python<'_>, pattern: &Bound<'_, PyAny>, regex: bool) -> PyResult<Pattern> {
+/// `ignore_case`: ASCII letters match in either case (CLI `-i`).
+pub(crate) fn to_pattern(py: Python<'_>, pattern: &Bound<'_, PyAny>, regex: bool, ignore_case: bool) -> PyResult<Pattern> {
+    let regex_of = |text: &str| quick(py, || if ignore_case { Pattern::regex_ignore_case(text) } else { Pattern::regex(text) });
+    let literal_of = |bytes: &[u8]| {
+        if ignore_case {
+            quick(py, || Pattern::literal_ignore_case(bytes))
+        } else {
+            Ok(Pattern::literal(bytes))
+        }
+    };
     if let Ok(text) = pattern.cast::<PyString>() {
         let text = text.to_cow()?;
-        return if regex { quick(py, || Pattern::regex(&text)) } else { Ok(Pattern::literal(text.as_bytes())) };
+        return if regex { regex_of(&text) } else { literal_of(text.as_bytes()) };
     }
     let bytes: Vec<u8> = pattern.extract().map_err(|_| pyo3::exceptions::PyTypeError::new_err("pattern must be bytes or str"))?;
     if !regex {
-        return Ok(Pattern::literal(bytes));
+        return literal_of(&bytes);
     }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| to_py(py, Error::Pattern { detail: "a regular expression must be valid UTF-8; write other bytes as \\xNN".into() }))?;
-    quick(py, || Pattern::regex(text))
+    regex_of(text)
 }
 
 /// Search options from the keyword arguments.

@@ -290,6 +290,14 @@ impl Process {
     fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
         display::html(slf.py(), "process_html", slf.as_any())
     }
+
+    /// Memory by kind of area (heap, stack, anon, file, shared, ...), like
+    /// checkpointctl's memparse summary: a dict of kind -> {"areas",
+    /// "size", "dumped", "zero", "missing"} (bytes), plus "total"; prints as
+    /// a table and renders as HTML.
+    fn memory_summary<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        display::call(slf.py(), "memory_summary", slf.as_any())
+    }
 }
 
 /// One thread of a process.

@@ -252,7 +252,7 @@ pub(crate) fn fds(all: &[&Process]) -> Vec<Column> {
     let rows: Vec<(u32, &Fd)> = all.iter().flat_map(|p| p.fds.iter().map(move |f| (p.pid, f))).collect();
     let details: Vec<Vec<(&str, String)>> =
         rows.iter().map(|(_, f)| f.details.iter().map(|(k, v)| (*k, v.to_string())).collect()).collect();
-    vec![
+    let mut columns = vec![
         Column::u32("pid", rows.iter().map(|(pid, _)| Some(*pid))),
         Column::u32("fd", rows.iter().map(|(_, f)| Some(f.fd))),
         Column::str("type", rows.iter().map(|(_, f)| Some(f.r#type.as_str()))),
@@ -260,8 +260,29 @@ pub(crate) fn fds(all: &[&Process]) -> Vec<Column> {
         Column::u32("file_id", rows.iter().map(|(_, f)| Some(f.file_id))),
         Column::u32("flags", rows.iter().map(|(_, f)| Some(f.flags))),
         Column::str_map("details", details.iter().map(|d| d.iter().map(|(k, v)| (*k, v.as_str())))),
-    ]
+    ];
+    // The details a table is filtered by, typed: integers and booleans, null where a file has none.
+    for key in FD_INT_DETAILS {
+        columns.push(Column::i64(
+            key,
+            rows.iter().map(|(_, f)| match f.details.iter().find(|(k, _)| *k == key) {
+                Some((_, Detail::Int(n))) => Some(*n),
+                _ => None,
+            }),
+        ));
+    }
+    columns.push(Column::bool(
+        "deleted",
+        rows.iter().map(|(_, f)| match f.details.iter().find(|(k, _)| *k == "deleted") {
+            Some((_, Detail::Bool(b))) => Some(*b),
+            _ => None,
+        }),
+    ));
+    columns
 }
+
+/// Integer details of `Fd.details` that the `fds` table has as columns too.
+const FD_INT_DETAILS: [&str; 5] = ["pos", "size", "inode", "buffered_bytes", "queued_bytes"];
 
 /// The socket columns after `pid`, `fd` and `fd_type`: details of socket
 /// descriptors by key, with their type (a detail a socket lacks is null).

@@ -209,6 +209,12 @@ impl Checkpoint {
         })
     }
 
+    /// Every socket of every process, with the other end linked where it is
+    /// in the checkpoint too (see [`crate::model::connections`]).
+    pub fn connections(&self) -> Result<Vec<crate::model::Connection>> {
+        crate::model::connections(&self.chain(), &self.processes()?)
+    }
+
     /// Like [`Checkpoint::memory`], filling unmodified file-backed pages from
     /// `rootfs` (a [`Rootfs`], [`Checkpoint::diff_files`], a
     /// [`crate::archive::RootDir`]), or from nothing with `None`.

@@ -43,6 +43,7 @@ pub mod coredump;
 pub mod decode_all;
 pub mod diff;
 pub mod error;
+pub mod evidence;
 pub mod image;
 pub mod json;
 pub mod memory;
@@ -52,6 +53,7 @@ mod parallel;
 pub mod progress;
 pub mod proto;
 pub mod triage;
+pub mod secrets;
 pub mod warning;
 
 #[cfg(feature = "cli")]

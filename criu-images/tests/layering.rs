@@ -13,6 +13,7 @@ const LAYERS: &[&str] = &[
     "warning",    // a part left out: a typed warning around an error
     "progress",   // progress reporting and cancellation
     "parallel",   // ordered parallel map
+    "secrets",    // built-in secret patterns and masking
     "archive",    // byte sources: directories, tar, tar.gz, tar.zst; mapping
     "proto",      // generated messages and their schema tables
     "image",      // framing: magics, entries, extras
@@ -25,6 +26,7 @@ const LAYERS: &[&str] = &[
     "diff",       // two checkpoints compared: processes, files, memory, rootfs
     "triage",     // suspicious traces as findings (issue #16)
     "decode_all", // the one decode-all pipeline of the CLI and Python
+    "evidence",   // hashes of archives and members, provenance sidecars
     "coredump",   // ELF core files of checkpointed processes
     "cli",        // the command line
 ];

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
-from ._display import SearchResults
+from ._display import MemorySummary, ProcessTree, SearchResults
 
 if TYPE_CHECKING:
     import pandas
@@ -100,6 +100,7 @@ class Checkpoint:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,
@@ -121,6 +122,8 @@ class Checkpoint:
     @property
     def warnings(self) -> List[str]:
         """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""
+    def connections(self) -> List[Dict[str, Any]]:
+        """Every socket with pid/fd, addresses, state, queued bytes, peers and listener (docs/network.md)."""
     def to_arrow(self, kind: _Table) -> "pyarrow.Table":
         """A table of processes, vmas, fds or sockets (needs pyarrow)."""
     def to_pandas(self, kind: _Table) -> "pandas.DataFrame":
@@ -129,6 +132,8 @@ class Checkpoint:
     def rootfs_diff(self) -> Optional[RootfsDiff]: ...
     def diff(self, other: Checkpoint, memory: bool = True, *, pid: Optional[int] = None, progress: _Progress = None) -> Diff:
         """What changed from this checkpoint (old) to `other` (new), docs/diff.md; `progress` counts page bytes compared."""
+    def tree(self) -> "ProcessTree":
+        """The process tree: str() gives an indented text tree; HTML in notebooks."""
     def _repr_html_(self) -> str: ...
 
 _DiffPartName = Literal["metadata", "processes", "files", "sockets", "areas", "pages", "rootfs"]
@@ -182,14 +187,27 @@ class Member:
         """`file`, `directory`, `symlink`, `hardlink` or `special`."""
     @property
     def target(self) -> Optional[str]: ...
+    @property
+    def mode(self) -> Optional[int]:
+        """Permission bits from the tar header (rootfs_diff members; None otherwise)."""
+    @property
+    def uid(self) -> Optional[int]: ...
+    @property
+    def gid(self) -> Optional[int]: ...
+    @property
+    def mtime(self) -> Optional[int]:
+        """Modification time, seconds since the epoch (rootfs_diff members)."""
 
 class RootfsDiff:
     """rootfs-diff.tar: the files a container changed or added."""
 
     def members(self) -> List[Member]: ...
     def read(self, path: str) -> bytes: ...
+    def to_pandas(self) -> "pandas.DataFrame":
+        """name, kind, size, mode, permissions, uid, gid, mtime, target (needs pandas)."""
     def __contains__(self, path: str) -> bool: ...
     def __len__(self) -> int: ...
+    def _repr_html_(self) -> str: ...
 
 class Image:
     """One image of a checkpoint; iterating gives crit's JSON objects as dicts."""
@@ -230,6 +248,7 @@ class Memory:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,
@@ -253,6 +272,7 @@ class Memory:
         pattern: Union[bytes, str],
         *,
         regex: bool = False,
+        ignore_case: bool = False,
         context: int = 0,
         perms: Optional[str] = None,
         kind: _Kind = None,
@@ -389,6 +409,8 @@ class Process:
     def write_core(self, path: _PathLike, rootfs: Optional[_PathLike] = None, progress: _Progress = None) -> Dict[str, Any]:
         """An ELF core file of the process at `path`, for gdb (temporary name, renamed when complete).
         Returns {"path", "pid", "machine", "threads", "areas", "areas_without_contents", "size", "memory_bytes", "zero_filled_pages"}."""
+    def memory_summary(self) -> "MemorySummary":
+        """Bytes by kind of area: {kind: {areas, size, dumped, zero, missing}}, plus "total"."""
     def _repr_html_(self) -> str: ...
 
 class Thread:

@@ -19,7 +19,7 @@ def _escape(text: str) -> str:
 
     return html.escape(text)
 
-__all__ = ["SearchResults", "checkpoint_html", "process_html", "memory_html", "hits_html"]
+__all__ = ["SearchResults", "ProcessTree", "MemorySummary", "checkpoint_html", "process_html", "memory_html", "hits_html"]
 
 _MAX_ROWS = 200
 
@@ -136,3 +136,156 @@ def checkpoint_html(checkpoint: Any) -> str:
     )
     caption = f"{checkpoint.path} ({checkpoint.format})"
     return _table(["pid", "ppid", "state", "comm", "cmdline", "threads", "fds"], rows, caption)
+
+
+class ProcessTree:
+    """``Checkpoint.tree()``: the process tree. ``str()`` is an indented
+    text tree; notebooks show it as nested HTML lists. ``roots`` holds
+    ``(process, children)`` pairs, each child a pair again."""
+
+    def __init__(self, processes: Sequence[Any]) -> None:
+        by_pid = {p.pid: p for p in processes}
+        children: dict = {}
+        roots = []
+        for p in processes:
+            # A parent outside the checkpoint (or the root's 0) makes a root.
+            if p.ppid in by_pid and p.ppid != p.pid:
+                children.setdefault(p.ppid, []).append(p)
+            else:
+                roots.append(p)
+        seen: set = set()
+
+        def node(p: Any) -> Any:
+            seen.add(p.pid)
+            return (p, [node(c) for c in children.get(p.pid, []) if c.pid not in seen])
+
+        self.roots = [node(p) for p in roots]
+
+    @staticmethod
+    def _label(p: Any) -> str:
+        threads = len(p.threads)
+        uid = p.creds.uid if p.creds is not None else "?"
+        cmdline = " ".join(p.cmdline)
+        return f"[{p.pid}] {p.comm} ({p.state}, {threads} thread{'s' if threads != 1 else ''}, uid {uid}) {cmdline}".rstrip()
+
+    def __str__(self) -> str:
+        lines: list = []
+
+        def walk(entry: Any, prefix: str, last: bool, top: bool) -> None:
+            p, kids = entry
+            branch = "" if top else ("└── " if last else "├── ")
+            lines.append(prefix + branch + self._label(p))
+            inner = prefix + ("" if top else ("    " if last else "│   "))
+            for i, kid in enumerate(kids):
+                walk(kid, inner, i == len(kids) - 1, False)
+
+        for root in self.roots:
+            walk(root, "", True, True)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        def walk(entry: Any) -> str:
+            p, kids = entry
+            inner = "".join(walk(k) for k in kids)
+            return f"<li><code>{_escape(self._label(p))}</code>" + (f"<ul>{inner}</ul>" if inner else "") + "</li>"
+
+        return "<ul style='list-style: none'>" + "".join(walk(r) for r in self.roots) + "</ul>"
+
+
+def process_tree(checkpoint: Any) -> ProcessTree:
+    """``Checkpoint.tree()``."""
+    return ProcessTree(checkpoint.processes)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+class MemorySummary(dict):  # type: ignore[type-arg]
+    """``Process.memory_summary()``: kind -> {"areas", "size", "dumped",
+    "zero", "missing"} in bytes (the pages the checkpoint holds, reads as
+    zeros, or lacks), with a "total" row; a text and an HTML table."""
+
+    COLUMNS = ("areas", "size", "dumped", "zero", "missing")
+
+    def _rows(self) -> list:
+        return [(kind, *(row[c] if c == "areas" else _size(row[c]) for c in self.COLUMNS)) for kind, row in self.items()]
+
+    def __str__(self) -> str:
+        rows = [("kind", *self.COLUMNS)] + [tuple(str(v) for v in r) for r in self._rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))).rstrip() for r in rows
+        )
+
+    def _repr_html_(self) -> str:
+        return _table(["kind", *self.COLUMNS], self._rows(), f"process {self.pid} memory")
+
+
+def memory_summary(process: Any) -> MemorySummary:
+    """``Process.memory_summary()``."""
+    page = 4096
+    out = MemorySummary()
+    out.pid = process.pid  # type: ignore[attr-defined]
+    total = dict.fromkeys(MemorySummary.COLUMNS, 0)
+    for v in process.vmas:
+        row = out.setdefault(v.kind, dict.fromkeys(MemorySummary.COLUMNS, 0))
+        values = {"areas": 1, "size": v.size, "dumped": v.pages_dumped * page, "zero": v.pages_zero * page, "missing": v.pages_missing * page}
+        for key, value in values.items():
+            row[key] += value
+            total[key] += value
+    ordered = MemorySummary(sorted(out.items(), key=lambda kv: -kv[1]["size"]))
+    ordered.pid = process.pid  # type: ignore[attr-defined]
+    ordered["total"] = total
+    return ordered
+
+
+def _permissions(kind: str, mode: Any) -> str:
+    if mode is None:
+        return ""
+    first = {"directory": "d", "symlink": "l", "special": "?"}.get(kind, "-")
+    bits = "".join(ch if mode & (1 << (8 - i)) else "-" for i, ch in enumerate("rwxrwxrwx"))
+    return first + bits
+
+
+def _rootfs_rows(diff: Any) -> list:
+    import datetime
+
+    rows = []
+    for m in diff.members():
+        when = None if m.mtime is None else datetime.datetime.fromtimestamp(m.mtime, datetime.timezone.utc)
+        rows.append((m.name, m.kind, m.size, m.mode, _permissions(m.kind, m.mode), m.uid, m.gid, when, m.target))
+    return rows
+
+
+_ROOTFS_COLUMNS = ["name", "kind", "size", "mode", "permissions", "uid", "gid", "mtime", "target"]
+
+
+def rootfs_diff_frame(diff: Any) -> Any:
+    """``RootfsDiff.to_pandas()``."""
+    from ._tables import require
+
+    require("RootfsDiff.to_pandas()", pandas=True)
+    import pandas as pd
+
+    frame = pd.DataFrame(_rootfs_rows(diff), columns=_ROOTFS_COLUMNS)
+    for column in ("size", "mode", "uid", "gid"):
+        frame[column] = frame[column].astype("UInt64")
+    frame["mtime"] = pd.to_datetime(frame["mtime"], utc=True)
+    return frame
+
+
+def rootfs_diff_html(diff: Any) -> str:
+    """``RootfsDiff._repr_html_``: members with sizes, modes and owners."""
+    rows = (
+        ("/" + name, kind, size, f"{mode:04o}" if mode is not None else "", perms, f"{uid}:{gid}", "" if when is None else when.strftime("%Y-%m-%d %H:%M:%S"), target or "")
+        for name, kind, size, mode, perms, uid, gid, when, target in _rootfs_rows(diff)
+    )
+    return _table(["path", "kind", "size", "mode", "permissions", "owner", "mtime (UTC)", "target"], rows, f"rootfs-diff.tar: {len(diff)} members")

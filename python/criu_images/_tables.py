@@ -31,9 +31,8 @@ def require(method: str, pandas: bool = False) -> None:
         except ImportError:
             missing.append(name)
     if missing:
-        raise ImportError(
-            f"{method} needs {' and '.join(needed)}, and {', '.join(missing)} is not installed: {_INSTALL}"
-        )
+        verb = "is" if len(missing) == 1 else "are"
+        raise ImportError(f"{method} needs {' and '.join(needed)}; {' and '.join(missing)} {verb} not installed: {_INSTALL}")
 
 
 def _array(pa: Any, spec: ColumnSpec) -> Any:
@@ -79,4 +78,63 @@ def to_pandas(columns: Sequence[ColumnSpec]) -> Any:
         pa.int64(): pd.Int64Dtype(),
         pa.bool_(): pd.BooleanDtype(),
     }
-    return to_arrow(columns).to_pandas(types_mapper=dtypes.get, maps_as_pydicts="lossy")
+    frame = to_arrow(columns).to_pandas(types_mapper=dtypes.get, maps_as_pydicts="lossy")
+    hex_columns = [c[0] for c in columns if c[0] in ADDRESS_COLUMNS]
+    return _address_frame(pd)(frame, hex_columns) if hex_columns else frame
+
+
+#: Columns that hold addresses: integers in the data, hex in displays.
+ADDRESS_COLUMNS = ("start", "end", "address", "context_start", "vma_start", "vma_end")
+
+_ADDRESS_FRAME = None
+
+
+def _address_frame(pd: Any) -> Any:
+    """The DataFrame subclass that shows address columns as hex (``0x7f..``)
+    in notebooks and ``repr`` while the data stays unsigned integers."""
+    global _ADDRESS_FRAME
+    if _ADDRESS_FRAME is not None:
+        return _ADDRESS_FRAME
+
+    class AddressFrame(pd.DataFrame):  # type: ignore[misc,valid-type]
+        _metadata = ["_hex_columns"]
+
+        def __init__(self, data: Any = None, hex_columns: Any = (), *args: Any, **kwargs: Any) -> None:
+            super().__init__(data, *args, **kwargs)
+            if hex_columns or not hasattr(self, "_hex_columns"):
+                self._hex_columns = list(hex_columns)
+
+        @property
+        def _constructor(self) -> Any:
+            return AddressFrame
+
+        def _formatters(self) -> Any:
+            def hexa(v: Any) -> str:
+                return "<NA>" if pd.isna(v) else f"{int(v):#x}"
+
+            return {c: hexa for c in getattr(self, "_hex_columns", []) if c in self.columns}
+
+        def _shown(self) -> Any:
+            limit = pd.get_option("display.max_rows") or len(self)
+            return pd.DataFrame(self if len(self) <= limit else self.head(limit))
+
+        def _repr_html_(self) -> Any:
+            formatters = self._formatters()
+            if not formatters:
+                return super()._repr_html_()
+            html = self._shown().to_html(formatters=formatters, max_rows=None)
+            if len(self) > len(self._shown()):
+                html += f"<p>{len(self)} rows × {len(self.columns)} columns ({len(self._shown())} shown)</p>"
+            return html
+
+        def __repr__(self) -> str:
+            formatters = self._formatters()
+            if not formatters:
+                return super().__repr__()
+            text = self._shown().to_string(formatters=formatters)
+            if len(self) > len(self._shown()):
+                text += f"\n\n[{len(self)} rows x {len(self.columns)} columns]"
+            return text
+
+    _ADDRESS_FRAME = AddressFrame
+    return AddressFrame

@@ -25,7 +25,7 @@ mod tar;
 mod view;
 
 pub(crate) use mapping::{map, Backing};
-pub use view::{RootDir, TarView};
+pub use view::{RootDir, TarStat, TarView};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,21 @@ pub struct TarView<'a> {
     /// Normalised name -> (offset, length) of regular files; hard links resolved.
     files: HashMap<String, (usize, usize)>,
     names: Vec<(String, u64, MemberKind)>,
+    /// Normalised name -> offset of the member's tar header.
+    headers: HashMap<String, usize>,
+}
+
+/// The ownership, permissions and time a tar header records for a member.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TarStat {
+    /// Permission and special bits (`0o755`, `0o4755`, ...), without the file type.
+    pub mode: u32,
+    /// Owner's user id.
+    pub uid: u64,
+    /// Owner's group id.
+    pub gid: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
 }
 
 impl<'a> TarView<'a> {
@@ -22,6 +37,7 @@ impl<'a> TarView<'a> {
         let members = tar::index(name, bytes)?;
         let mut files = HashMap::new();
         let mut names = Vec::with_capacity(members.len());
+        let mut headers = HashMap::with_capacity(members.len());
         for m in &members {
             if m.kind == MemberKind::File {
                 files.insert(m.name.clone(), (m.offset as usize, m.len as usize));
@@ -34,14 +50,29 @@ impl<'a> TarView<'a> {
                 }
             }
             names.push((m.name.clone(), m.len, m.kind.clone()));
+            headers.insert(m.name.clone(), m.header_offset as usize);
         }
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(TarView { bytes, files, names })
+        Ok(TarView { bytes, files, names, headers })
     }
 
     /// Members: (normalised name, size, kind), sorted by name.
     pub fn members(&self) -> impl Iterator<Item = (&str, u64, &MemberKind)> {
         self.names.iter().map(|(n, s, k)| (n.as_str(), *s, k))
+    }
+
+    /// Mode, owner and time of a member, by name or absolute path, from its
+    /// tar header; `None` if there is no such member or a field is not a number.
+    pub fn stat(&self, path: &str) -> Option<TarStat> {
+        let name = normalize_member_name(path.trim_start_matches('/')).ok()?;
+        let at = *self.headers.get(&name)?;
+        let header = self.bytes.get(at..at.checked_add(512)?)?;
+        Some(TarStat {
+            mode: u32::try_from(tar_number(&header[100..108])? & 0o7777).ok()?,
+            uid: tar_number(&header[108..116])?,
+            gid: tar_number(&header[116..124])?,
+            mtime: tar_number(&header[136..148])?,
+        })
     }
 
     /// The bytes of a regular file (or hard link to one), by name or absolute path.
@@ -50,6 +81,22 @@ impl<'a> TarView<'a> {
         let &(offset, len) = self.files.get(&name)?;
         Some(&self.bytes[offset..offset + len])
     }
+}
+
+/// A numeric tar header field: octal text (NUL or space ended), or GNU's
+/// base-256 (first byte 0x80) for values octal cannot hold.
+fn tar_number(field: &[u8]) -> Option<u64> {
+    if let Some((&first, rest)) = field.split_first() {
+        if first == 0x80 {
+            return rest.iter().try_fold(0u64, |n, &b| n.checked_mul(256)?.checked_add(u64::from(b)));
+        }
+    }
+    let text = field.iter().take_while(|&&b| b != 0).map(|&b| b as char).collect::<String>();
+    let text = text.trim();
+    if text.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(text, 8).ok()
 }
 
 /// A root filesystem on disk. Paths are resolved inside it: a path or

@@ -79,7 +79,12 @@ pub(super) struct ShowArgs {
 pub(super) fn decode(args: DecodeArgs) -> Result<()> {
     let input = read_input(args.input.as_ref())?;
     let options = DecodeOptions { pretty: args.pretty, no_payload: args.nopl };
-    write_json_output(&input.image()?, &options, args.output.as_ref())
+    write_json_output(&input.image()?, &options, args.output.as_ref())?;
+    // Not for standard input: there is no source file to name and hash.
+    if let (Some(output), Some(_)) = (&args.output, args.input.as_ref().filter(|p| p.as_os_str() != "-")) {
+        super::io::write_provenance(output, input.provenance())?;
+    }
+    Ok(())
 }
 
 /// `encode`: JSON back to an image.

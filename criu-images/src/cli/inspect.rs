@@ -274,7 +274,11 @@ fn print_tree(
     out: &mut dyn Write,
 ) {
     let all = args.all;
-    outln!(out, "{} ({}, {} processes)", checkpoint.path().display(), checkpoint.archive().format().name(), processes.len()).ok();
+    let count = match processes.len() {
+        1 => "1 process".to_string(),
+        n => format!("{n} processes"),
+    };
+    outln!(out, "{} ({}, {count})", checkpoint.path().display(), checkpoint.archive().format().name()).ok();
     outln!(out, "└── Process tree").ok();
     let by_pid: HashMap<u32, &Process> = processes.iter().map(|p| (p.pid, p)).collect();
     // For each level above the current process: was that ancestor a last child?

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::interrupt;
 use crate::archive::Archive;
 use crate::error::{Error, Result};
+use crate::evidence::Provenance;
 use crate::image::{Image, ImageFile};
 use crate::json::{self, DecodeOptions};
 use crate::progress::{Progress, STEP};
@@ -36,6 +37,16 @@ impl Input {
 
     pub(super) fn image(&self) -> Result<Image<'_>> {
         Image::parse(self.name(), self.bytes()?)
+    }
+
+    /// Where the input came from, for the sidecar of what is written from it.
+    pub(super) fn provenance(&self) -> Provenance {
+        match self {
+            Input::File(file) => Provenance { source: PathBuf::from(file.name()), ..Provenance::default() },
+            Input::Member { archive, member, .. } => {
+                Provenance { source: archive.path().to_path_buf(), member: Some(member.clone()), ..Provenance::default() }
+            }
+        }
     }
 }
 
@@ -101,6 +112,22 @@ pub(super) fn write_json_file(image: &Image<'_>, options: &DecodeOptions, path: 
             Err(err)
         }
     }
+}
+
+/// Writes the provenance sidecar `EVIDENCE.json` beside an evidence file
+/// this run wrote (docs/evidence.md): the checkpoint `source` and its
+/// SHA-256, and whichever of member, pid and address range apply; the tool
+/// version, the time and this command line are added here. One call per
+/// evidence file, after it is complete:
+/// `io::write_provenance(&out, Provenance { source: path.into(), pid: Some(pid), ..Default::default() })?`.
+/// Nothing is written for an output that is not a regular file (`/dev/null`, a FIFO).
+pub(crate) fn write_provenance(evidence: &Path, provenance: Provenance) -> Result<Option<PathBuf>> {
+    if !std::fs::metadata(evidence).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let provenance = Provenance { command_line: super::command_line(), ..provenance };
+    let (_watch, progress) = interrupt::watch();
+    provenance.write_sidecar(evidence, Some(&progress)).map(Some)
 }
 
 pub(super) fn write_output(path: Option<&PathBuf>, bytes: &[u8]) -> Result<()> {

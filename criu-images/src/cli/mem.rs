@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::error::{Error, Result};
+use crate::evidence::Provenance;
 use crate::memory::{Encoding, Hit, Origin, Pattern, ProcessMemory, SearchOptions, VmaKind};
 use crate::progress::Progress;
 
@@ -100,6 +101,9 @@ pub(crate) struct SearchArgs {
     /// Bytes to find, as hex (`deadbeef`).
     #[arg(short = 'x', long = "hex")]
     hex: Option<String>,
+    /// ASCII letters match in either case (with -s or -r).
+    #[arg(short = 'i', long = "ignore-case", conflicts_with = "hex")]
+    ignore_case: bool,
     /// Bytes of context before and after each match.
     #[arg(long, default_value_t = 0)]
     context: u64,
@@ -136,6 +140,13 @@ pub(crate) struct StringsArgs {
     encoding: EncodingArg,
     #[command(flatten)]
     filters: Filters,
+    /// Stop after this many strings (0, the default: no limit); a note on
+    /// stderr says when it stopped there.
+    #[arg(long, default_value_t = 0)]
+    max: usize,
+    /// Output format (JSON: an array of {pid, address, encoding, text}, see docs/memory.md).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -340,7 +351,9 @@ fn maps(args: MapsArgs, out: &mut dyn Write) -> Result<()> {
 
 fn search(args: SearchArgs, out: &mut dyn Write) -> Result<()> {
     let pattern = match (&args.string, &args.regex, &args.hex) {
+        (Some(s), _, _) if args.ignore_case => Pattern::literal_ignore_case(s.as_bytes())?,
         (Some(s), _, _) => Pattern::literal(s.as_bytes()),
+        (_, Some(r), _) if args.ignore_case => Pattern::regex_ignore_case(r)?,
         (_, Some(r), _) => Pattern::regex(r)?,
         (_, _, Some(x)) => Pattern::hex(x)?,
         _ => unreachable!("clap requires one pattern"),
@@ -452,17 +465,44 @@ fn strings(args: StringsArgs, out: &mut dyn Write) -> Result<()> {
     let rootfs = args.target.rootfs.load(&checkpoint)?;
     let (_watch, progress) = interrupt::watch();
     options.progress = Some(progress.clone());
+    let max = if args.max == 0 { usize::MAX } else { args.max };
+    let json = args.format == Format::Json;
+    if json {
+        emit(out, format_args!("["))?;
+    }
+    let (mut count, mut stopped) = (0usize, false);
     // Strings go out as they are found, in address order: memory stays bounded by the index.
-    for pid in memory_pids(&checkpoint, args.target.pid)? {
+    'processes: for pid in memory_pids(&checkpoint, args.target.pid)? {
         let memory = checkpoint.memory_with_progress(pid, rootfs.source(), Some(&progress))?;
         for s in memory.strings_iter(args.min_len, encodings, &options) {
             let s = s?;
-            let tag = match s.encoding {
-                Encoding::Ascii => "",
-                Encoding::Utf16Le => " (utf-16le)",
+            if count == max {
+                stopped = true;
+                break 'processes;
+            }
+            let (tag, name) = match s.encoding {
+                Encoding::Ascii => ("", "ascii"),
+                Encoding::Utf16Le => (" (utf-16le)", "utf-16le"),
             };
-            emit(out, format_args!("{} {:#x}{tag} {}\n", s.pid, s.address, s.text))?;
+            if json {
+                let text = json_opt_string(Some(&s.text));
+                let sep = if count > 0 { "," } else { "" };
+                emit(
+                    out,
+                    format_args!("{sep}\n  {{\"pid\": {}, \"address\": {}, \"encoding\": \"{name}\", \"text\": {text}}}", s.pid, s.address),
+                )?;
+            } else {
+                emit(out, format_args!("{} {:#x}{tag} {}\n", s.pid, s.address, s.text))?;
+            }
+            count += 1;
         }
+    }
+    if json {
+        emit(out, format_args!("{}]\n", if count > 0 { "\n" } else { "" }))?;
+    }
+    if stopped {
+        out.flush().map_err(|e| Error::io("<stdout>", e))?;
+        eprintln!("criu-images: note: stopped after {max} strings (--max)");
     }
     Ok(())
 }
@@ -510,13 +550,16 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
     };
     let summary = memory.dump_with(start, end, &args.output, Some(&progress))?;
     drop(watch);
+    let provenance = Provenance { source: args.path.clone(), pid: Some(args.pid), range: Some((start, end)), ..Provenance::default() };
+    let sidecar = super::io::write_provenance(&args.output, provenance)?;
     writeln!(
         out,
-        "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}",
+        "wrote {} bytes ({} dumped, {} not in the checkpoint, as zeros) to {}{}",
         summary.size,
         summary.dumped,
         summary.missing,
-        args.output.display()
+        args.output.display(),
+        sidecar.map(|p| format!("; provenance in {}", p.display())).unwrap_or_default()
     )
     .ok();
     Ok(())

@@ -8,7 +8,7 @@
 //! commands lives in its own file with its arguments: [`crit`] (decode,
 //! encode, info, show IMAGE, decode-all), [`show`] (the checkpoint
 //! summary), [`archive`] (ls, rootfs), [`inspect`], [`triage`], [`explore`] (x), [`mem`],
-//! [`core`] (ELF core files), [`diff`];
+//! [`core`] (ELF core files), [`diff`], [`net`], [`hash`], [`report`];
 //! [`io`] reads inputs and writes outputs, [`text`] escapes and formats.
 
 use std::ffi::OsString;
@@ -22,10 +22,13 @@ mod core;
 mod crit;
 mod diff;
 mod explore;
+mod hash;
 mod inspect;
 mod interrupt;
 mod io;
 mod mem;
+mod net;
+mod report;
 mod show;
 pub mod text;
 mod triage;
@@ -46,6 +49,14 @@ struct Cli {
     /// its first 12+ hex digits) or platform (linux/amd64).
     #[arg(long, global = true, value_name = "REF|DIGEST")]
     image: Option<String>,
+}
+
+/// The command line as given, for the provenance sidecars of evidence files.
+static ARGV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// The command line this run was given (empty before [`main`] parsed it).
+pub(crate) fn command_line() -> Vec<String> {
+    ARGV.get().cloned().unwrap_or_default()
 }
 
 /// `--image`, set once from the command line before any command runs.
@@ -92,6 +103,14 @@ enum Command {
     Diff(diff::DiffArgs),
     /// Suspicious traces (injected code, reverse shells, privileges, secrets, shell history), most severe first.
     Triage(triage::TriageArgs),
+    /// Every socket of the container with its process and fd, addresses,
+    /// state, queued bytes and the pid/fd at the other end.
+    Net(net::NetArgs),
+    /// SHA-256 of the checkpoint archive and of each member (sha256sum lines, or JSON).
+    Hash(hash::HashArgs),
+    /// One self-contained HTML page (or JSON): summary, hashes, process tree,
+    /// command lines and environments (secrets masked), network, rootfs changes, memory maps.
+    Report(report::ReportArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -101,6 +120,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<T> = args.into_iter().collect();
+    let _ = ARGV.set(args.iter().map(|a| a.clone().into().to_string_lossy().into_owned()).collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -140,6 +161,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Core(args) => to_stdout(|out| core::run(args, out)),
         Command::Diff(args) => to_stdout(|out| diff::run(args, out)),
         Command::Triage(args) => to_stdout(|out| triage::run(args, out)),
+        Command::Net(args) => to_stdout(|out| net::run(args, out)),
+        Command::Hash(args) => to_stdout(|out| hash::run(args, out)),
+        Command::Report(args) => report::run(args),
     }
 }
 

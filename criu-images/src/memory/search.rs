@@ -46,6 +46,31 @@ impl Pattern {
             .map_err(|e| Error::Pattern { detail: e.to_string() })
     }
 
+    /// Exact bytes with ASCII letters matched in either case (`-i`): `api_key`
+    /// finds `API_KEY` and `Api_Key`; other bytes match only themselves.
+    pub fn literal_ignore_case(bytes: &[u8]) -> Result<Pattern> {
+        let mut expr = String::with_capacity(bytes.len() * 4);
+        for &b in bytes {
+            if b.is_ascii_alphanumeric() {
+                expr.push(char::from(b));
+            } else {
+                // `\xNN` is the byte itself in a non-Unicode bytes regex.
+                expr.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        Pattern::regex_ignore_case(&expr)
+    }
+
+    /// A regular expression with ASCII letters matched in either case.
+    pub fn regex_ignore_case(expr: &str) -> Result<Pattern> {
+        regex::bytes::RegexBuilder::new(expr)
+            .unicode(false)
+            .case_insensitive(true)
+            .build()
+            .map(Pattern::Regex)
+            .map_err(|e| Error::Pattern { detail: e.to_string() })
+    }
+
     /// Bytes from a hex string such as `deadbeef` or `de ad be ef`.
     pub fn hex(text: &str) -> Result<Pattern> {
         let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();

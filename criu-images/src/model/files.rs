@@ -134,6 +134,16 @@ impl FileTable {
         self.files.get(id)
     }
 
+    /// (packets, bytes) queued in the socket with this file id (`sk-queues.img`).
+    pub fn socket_queue(&self, id: u32) -> Option<(u64, u64)> {
+        self.sk_queues.get(&id).copied()
+    }
+
+    /// (in queue, out queue) bytes of the TCP socket with this inode (`tcp-stream-*.img`).
+    pub fn tcp_queues(&self, inode: u32) -> Option<(u64, u64)> {
+        self.tcp_streams.get(&inode).copied()
+    }
+
     /// The path of a regular file as the kernel shows it (`/x (deleted)` for
     /// an unlinked file, which CRIU kept as a ghost copy or a link-remap).
     pub fn reg_path(&self, id: u32) -> Option<String> {
@@ -434,7 +444,7 @@ fn bpf_map_type(value: u32) -> String {
 }
 
 /// `NETLINK_*` protocol names (`uapi/linux/netlink.h`).
-fn netlink_protocol(value: u32) -> String {
+pub(super) fn netlink_protocol(value: u32) -> String {
     let name = match value {
         0 => "ROUTE",
         2 => "USERSOCK",
@@ -462,7 +472,7 @@ fn netlink_protocol(value: u32) -> String {
 }
 
 /// A unix socket name as `ss` prints it: abstract names start with `@`.
-fn unix_name(name: &[u8]) -> String {
+pub(super) fn unix_name(name: &[u8]) -> String {
     match name.split_first() {
         Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
         _ => String::from_utf8_lossy(name).into_owned(),
