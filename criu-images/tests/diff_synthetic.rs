@@ -348,3 +348,27 @@ fn root_filesystem() {
         ]
     );
 }
+
+#[test]
+fn a_process_with_another_pid_is_matched_by_its_program() {
+    let (old, new) = pair("renumbered");
+    edit(&new, "pstree.img", |d| {
+        let task = core(d);
+        task["pid"] = json!(900);
+        task["threads"] = json!([900]);
+    });
+    for kind in ["core", "mm", "pagemap", "ids", "fs"] {
+        let dir = new.join("checkpoint");
+        std::fs::rename(dir.join(format!("{kind}-24152.img")), dir.join(format!("{kind}-900.img"))).unwrap();
+    }
+    let diff = compare(&old, &new);
+    assert_eq!(diff.processes.len(), 1, "{:#}", diff.to_json());
+    let p = &diff.processes[0];
+    assert_eq!((p.pid, p.old_pid, p.change, p.matched_by), (900, Some(PID), Change::Changed, Some("program")));
+    // The thread ids are the pids: the one thread is renamed, nothing else differs.
+    let names: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names[0], "threads");
+    assert!(names[1..].iter().all(|n| n.starts_with("threads[")), "{names:?}");
+    // Memory is compared across the two pids: the same pages.
+    assert!(diff.areas.is_empty() && diff.pages.is_empty() && diff.files.is_empty(), "{:#}", diff.to_json());
+}

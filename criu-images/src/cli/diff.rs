@@ -178,7 +178,7 @@ fn unchanged(diff: &Diff, new: &crate::Checkpoint, pid: Option<u32>) -> Result<V
     if new.images().file("pstree.img")?.is_none() {
         return Ok(Vec::new());
     }
-    let listed: Vec<u32> = diff.processes.iter().map(|p| p.pid).collect();
+    let listed: std::collections::HashSet<u32> = diff.processes.iter().map(|p| p.pid).collect();
     let processes = new.processes()?;
     Ok(processes
         .into_iter()
