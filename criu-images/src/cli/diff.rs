@@ -32,7 +32,7 @@ pub(crate) struct DiffArgs {
     #[arg(long)]
     memory: bool,
     /// A hex diff of ADDR:LEN of process --pid (at most 1 MiB).
-    #[arg(long, value_parser = parse_bytes, value_name = "ADDR:LEN")]
+    #[arg(long, value_parser = parse_bytes, value_name = "ADDR:LEN", requires = "pid")]
     bytes: Option<(u64, u64)>,
     /// Also list the matched processes that did not change.
     #[arg(long)]
