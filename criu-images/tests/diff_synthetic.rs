@@ -348,3 +348,79 @@ fn root_filesystem() {
         ]
     );
 }
+
+#[test]
+fn a_process_with_another_pid_is_matched_by_its_program() {
+    let (old, new) = pair("renumbered");
+    edit(&new, "pstree.img", |d| {
+        let task = core(d);
+        task["pid"] = json!(900);
+        task["threads"] = json!([900]);
+    });
+    for kind in ["core", "mm", "pagemap", "ids", "fs"] {
+        let dir = new.join("checkpoint");
+        std::fs::rename(dir.join(format!("{kind}-24152.img")), dir.join(format!("{kind}-900.img"))).unwrap();
+    }
+    let diff = compare(&old, &new);
+    assert_eq!(diff.processes.len(), 1, "{:#}", diff.to_json());
+    let p = &diff.processes[0];
+    assert_eq!((p.pid, p.old_pid, p.change, p.matched_by), (900, Some(PID), Change::Changed, Some("program")));
+    // The thread ids are the pids: the one thread is renamed, nothing else differs.
+    let names: Vec<&str> = p.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names[0], "threads");
+    assert!(names[1..].iter().all(|n| n.starts_with("threads[")), "{names:?}");
+    // Memory is compared across the two pids: the same pages.
+    assert!(diff.areas.is_empty() && diff.pages.is_empty() && diff.files.is_empty(), "{:#}", diff.to_json());
+}
+
+#[test]
+fn a_child_with_another_pid_and_command_line_is_matched_by_its_place_in_the_tree() {
+    let (old, new) = pair("tree");
+    let child = |pid: u32| json!({"pid": pid, "ppid": PID, "pgid": PID, "sid": PID, "threads": [pid]});
+    edit(&old, "pstree.img", |d| d["entries"].as_array_mut().unwrap().push(child(30)));
+    edit(&new, "pstree.img", |d| d["entries"].as_array_mut().unwrap().push(child(31)));
+    std::fs::copy(old.join("checkpoint/core-24152.img"), old.join("checkpoint/core-30.img")).unwrap();
+    // The new child has memory (so a command line), the old one none: not the same program.
+    for kind in ["core", "mm", "pagemap"] {
+        let dir = new.join("checkpoint");
+        std::fs::copy(dir.join(format!("{kind}-24152.img")), dir.join(format!("{kind}-31.img"))).unwrap();
+    }
+    let diff = compare(&old, &new);
+    let summary: Vec<(u32, Option<u32>, Change, Option<&str>)> =
+        diff.processes.iter().map(|p| (p.pid, p.old_pid, p.change, p.matched_by)).collect();
+    assert_eq!(summary, [(31, Some(30), Change::Changed, Some("tree"))], "{:#}", diff.to_json());
+    let cmdline = diff.processes[0].fields.iter().find(|f| f.field == "cmdline").unwrap();
+    assert_eq!(cmdline.old, json!([]));
+    assert!(!cmdline.new.as_array().unwrap().is_empty());
+    // The old child has no address space: no areas or pages to compare.
+    assert!(diff.areas.is_empty() && diff.pages.is_empty());
+}
+
+#[test]
+fn queued_data_on_a_unix_socket() {
+    // pytree: a unix socketpair with 35 bytes queued (sk-queues.img).
+    let root = std::env::temp_dir().join(format!("criu-images-diff-synth-queued-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let members = common::archive_members(&common::fixtures_dir().join("pytree/checkpoint.tar.gz"));
+    let (old, new) = (root.join("old"), root.join("new"));
+    for side in [&old, &new] {
+        for (name, bytes) in members.iter().filter(|(n, _)| n.starts_with("checkpoint/") && !n["checkpoint/".len()..].contains('/')) {
+            let path = side.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+    edit(&new, "sk-queues.img", |d| {
+        use base64::Engine as _;
+        let entry = &mut d["entries"][0];
+        entry["length"] = json!(45);
+        entry["extra"] = json!(base64::engine::general_purpose::STANDARD.encode([b'Q'; 45]));
+    });
+    let (o, n) = (Checkpoint::open(&old).unwrap(), Checkpoint::open(&new).unwrap());
+    let diff = Diff::compute(&o, &n, &DiffOptions { memory: false, pid: None }, None).unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(diff.processes.is_empty() && diff.files.is_empty(), "{:#}", diff.to_json());
+    let report: Vec<(&str, &str, Vec<FieldChange>)> =
+        diff.sockets.iter().map(|s| (s.change, s.r#type.as_str(), s.fields.clone())).collect();
+    assert_eq!(report, [("queued", "UNIXSK", vec![field("queued_bytes", json!(35), json!(45))])], "{:#}", diff.to_json());
+}

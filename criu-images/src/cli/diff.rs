@@ -32,7 +32,7 @@ pub(crate) struct DiffArgs {
     #[arg(long)]
     memory: bool,
     /// A hex diff of ADDR:LEN of process --pid (at most 1 MiB).
-    #[arg(long, value_parser = parse_bytes, value_name = "ADDR:LEN")]
+    #[arg(long, value_parser = parse_bytes, value_name = "ADDR:LEN", requires = "pid")]
     bytes: Option<(u64, u64)>,
     /// Also list the matched processes that did not change.
     #[arg(long)]
@@ -178,7 +178,7 @@ fn unchanged(diff: &Diff, new: &crate::Checkpoint, pid: Option<u32>) -> Result<V
     if new.images().file("pstree.img")?.is_none() {
         return Ok(Vec::new());
     }
-    let listed: Vec<u32> = diff.processes.iter().map(|p| p.pid).collect();
+    let listed: std::collections::HashSet<u32> = diff.processes.iter().map(|p| p.pid).collect();
     let processes = new.processes()?;
     Ok(processes
         .into_iter()

@@ -426,8 +426,8 @@ pub(super) fn compare(old: &Side<'_>, new: &Side<'_>, options: &DiffOptions, pro
     // (old pid, new pid, compare areas)
     let pairs: Vec<(u32, u32, bool)> = match (&old.processes, &new.processes) {
         (Some(o), Some(n)) => {
-            let old_mm = old.checkpoint.memory_pids().map_err(|e| old.err(e))?;
-            let new_mm = new.checkpoint.memory_pids().map_err(|e| new.err(e))?;
+            let old_mm: std::collections::HashSet<u32> = old.checkpoint.memory_pids().map_err(|e| old.err(e))?.into_iter().collect();
+            let new_mm: std::collections::HashSet<u32> = new.checkpoint.memory_pids().map_err(|e| new.err(e))?.into_iter().collect();
             match_processes(o, n)
                 .into_iter()
                 .map(|(i, j, _)| (o[i].pid, n[j].pid, true))
@@ -442,7 +442,7 @@ pub(super) fn compare(old: &Side<'_>, new: &Side<'_>, options: &DiffOptions, pro
         }
         _ => {
             let full = if old.processes.is_some() { old } else { new };
-            let have = full.checkpoint.memory_pids().map_err(|e| full.err(e))?;
+            let have: std::collections::HashSet<u32> = full.checkpoint.memory_pids().map_err(|e| full.err(e))?.into_iter().collect();
             let level = if old.processes.is_some() { new } else { old };
             level.memory_pids().into_iter().filter(|p| have.contains(p)).map(|p| (p, p, false)).collect()
         }

@@ -15,7 +15,9 @@ pub(super) type Pair = (usize, usize, &'static str);
 
 /// Matches processes: the same pid first; then, among the rest, the same
 /// comm and command line (`program`); then the same comm under matched
-/// parents (`tree`). Each process is matched at most once.
+/// parents (`tree`, in `pstree.img` order, where parents come first). Each
+/// process is matched at most once; linear in the number of processes (a
+/// hostile tree may hold many).
 pub(super) fn match_processes(old: &[Process], new: &[Process]) -> Vec<Pair> {
     let mut pairs = Vec::new();
     let mut old_used = vec![false; old.len()];
@@ -30,27 +32,38 @@ pub(super) fn match_processes(old: &[Process], new: &[Process]) -> Vec<Pair> {
             }
         }
     }
+    // Candidates by key, each list in new-side order, taken from the front.
+    let mut by_program: HashMap<(&str, &[String]), std::collections::VecDeque<usize>> = HashMap::new();
+    for (j, p) in new.iter().enumerate().filter(|(j, _)| !new_used[*j]) {
+        by_program.entry((p.comm.as_str(), p.cmdline.as_slice())).or_default().push_back(j);
+    }
     for (i, p) in old.iter().enumerate() {
         if old_used[i] {
             continue;
         }
-        if let Some(j) = (0..new.len()).find(|&j| !new_used[j] && new[j].comm == p.comm && new[j].cmdline == p.cmdline) {
+        let candidates = by_program.get_mut(&(p.comm.as_str(), p.cmdline.as_slice()));
+        if let Some(j) = candidates.and_then(|c| c.pop_front()) {
             pairs.push((i, j, "program"));
             old_used[i] = true;
             new_used[j] = true;
         }
     }
-    // Tree position: same comm, and the parents are a matched pair.
-    loop {
-        let parent_pairs: HashMap<u32, u32> = pairs.iter().map(|&(i, j, _)| (old[i].pid, new[j].pid)).collect();
-        let found = old.iter().enumerate().filter(|(i, _)| !old_used[*i]).find_map(|(i, p)| {
-            let new_parent = parent_pairs.get(&p.ppid)?;
-            (0..new.len()).find(|&j| !new_used[j] && new[j].comm == p.comm && new[j].ppid == *new_parent).map(|j| (i, j))
-        });
-        let Some((i, j)) = found else { break };
-        pairs.push((i, j, "tree"));
-        old_used[i] = true;
-        new_used[j] = true;
+    let mut parent_pairs: HashMap<u32, u32> = pairs.iter().map(|&(i, j, _)| (old[i].pid, new[j].pid)).collect();
+    let mut by_parent: HashMap<(&str, u32), std::collections::VecDeque<usize>> = HashMap::new();
+    for (j, p) in new.iter().enumerate().filter(|(j, _)| !new_used[*j]) {
+        by_parent.entry((p.comm.as_str(), p.ppid)).or_default().push_back(j);
+    }
+    for (i, p) in old.iter().enumerate() {
+        if old_used[i] {
+            continue;
+        }
+        let Some(&new_parent) = parent_pairs.get(&p.ppid) else { continue };
+        if let Some(j) = by_parent.get_mut(&(p.comm.as_str(), new_parent)).and_then(|c| c.pop_front()) {
+            pairs.push((i, j, "tree"));
+            old_used[i] = true;
+            new_used[j] = true;
+            parent_pairs.insert(p.pid, new[j].pid);
+        }
     }
     pairs.sort_by_key(|&(_, j, _)| j);
     pairs
@@ -76,6 +89,7 @@ pub(super) fn compare(old: &Side<'_>, new: &Side<'_>, options: &DiffOptions, dif
         old_matched[i] = true;
         new_matched[j] = true;
     }
+    let pair_of_new: HashMap<usize, (usize, &'static str)> = pairs.iter().map(|&(i, j, how)| (j, (i, how))).collect();
     // In new-side order: changed and appeared; then disappeared in old order.
     for (j, p) in new_ps.iter().enumerate() {
         if !new_matched[j] {
@@ -91,7 +105,7 @@ pub(super) fn compare(old: &Side<'_>, new: &Side<'_>, options: &DiffOptions, dif
             }
             continue;
         }
-        let Some(&(i, _, how)) = pairs.iter().find(|&&(_, pj, _)| pj == j) else { continue };
+        let Some(&(i, how)) = pair_of_new.get(&j) else { continue };
         let o = &old_ps[i];
         if !selected(options, &[o.pid, p.pid]) {
             continue;
