@@ -140,8 +140,11 @@ def checkpoint_html(checkpoint: Any) -> str:
 
 class ProcessTree:
     """``Checkpoint.tree()``: the process tree. ``str()`` is an indented
-    text tree; notebooks show it as nested HTML lists. ``roots`` holds
-    ``(process, children)`` pairs, each child a pair again."""
+    text tree; notebooks show it as nested HTML lists. ``rows`` holds
+    ``(depth, last, process)`` in drawing order (parents first), built
+    without recursion: a hostile chain of parents cannot exhaust the stack."""
+
+    MAX_DRAWN_DEPTH = 64
 
     def __init__(self, processes: Sequence[Any]) -> None:
         by_pid = {p.pid: p for p in processes}
@@ -153,13 +156,23 @@ class ProcessTree:
                 children.setdefault(p.ppid, []).append(p)
             else:
                 roots.append(p)
+        self.rows: list = []
         seen: set = set()
 
-        def node(p: Any) -> Any:
-            seen.add(p.pid)
-            return (p, [node(c) for c in children.get(p.pid, []) if c.pid not in seen])
+        def visit(starts: Sequence[Any]) -> None:
+            stack = [(0, i == len(starts) - 1, p) for i, p in reversed(list(enumerate(starts)))]
+            while stack:
+                depth, last, p = stack.pop()
+                if p.pid in seen:
+                    continue
+                seen.add(p.pid)
+                self.rows.append((depth, last, p))
+                kids = [c for c in children.get(p.pid, []) if c.pid not in seen]
+                stack.extend((depth + 1, i == len(kids) - 1, c) for i, c in reversed(list(enumerate(kids))))
 
-        self.roots = [node(p) for p in roots]
+        visit(roots)
+        # Parent links that loop: what is left, each once, as roots.
+        visit([p for p in processes if p.pid not in seen])
 
     @staticmethod
     def _label(p: Any) -> str:
@@ -169,30 +182,30 @@ class ProcessTree:
         return f"[{p.pid}] {p.comm} ({p.state}, {threads} thread{'s' if threads != 1 else ''}, uid {uid}) {cmdline}".rstrip()
 
     def __str__(self) -> str:
-        lines: list = []
-
-        def walk(entry: Any, prefix: str, last: bool, top: bool) -> None:
-            p, kids = entry
-            branch = "" if top else ("└── " if last else "├── ")
-            lines.append(prefix + branch + self._label(p))
-            inner = prefix + ("" if top else ("    " if last else "│   "))
-            for i, kid in enumerate(kids):
-                walk(kid, inner, i == len(kids) - 1, False)
-
-        for root in self.roots:
-            walk(root, "", True, True)
+        lines = []
+        open_levels: list = []  # per level: more siblings follow
+        for depth, last, p in self.rows:
+            del open_levels[depth:]
+            if depth > self.MAX_DRAWN_DEPTH:
+                prefix = f"… (depth {depth}) "
+            else:
+                prefix = "".join("│   " if open_levels[level] else "    " for level in range(1, depth) if level < len(open_levels))
+                prefix += ("└── " if last else "├── ") if depth else ""
+            open_levels.extend([False] * (depth - len(open_levels)))
+            open_levels.append(not last)
+            lines.append(prefix + self._label(p))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return str(self)
 
     def _repr_html_(self) -> str:
-        def walk(entry: Any) -> str:
-            p, kids = entry
-            inner = "".join(walk(k) for k in kids)
-            return f"<li><code>{_escape(self._label(p))}</code>" + (f"<ul>{inner}</ul>" if inner else "") + "</li>"
-
-        return "<ul style='list-style: none'>" + "".join(walk(r) for r in self.roots) + "</ul>"
+        out = ["<div style='font-family: monospace'>"]
+        for depth, _, p in self.rows:
+            indent = min(depth, self.MAX_DRAWN_DEPTH) * 1.5
+            out.append(f"<div style='margin-left: {indent}em'>{_escape(self._label(p))}</div>")
+        out.append("</div>")
+        return "".join(out)
 
 
 def process_tree(checkpoint: Any) -> ProcessTree:

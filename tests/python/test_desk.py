@@ -105,7 +105,24 @@ def test_tree_text_and_html():
         assert lines[driver].startswith("└── [40] bashdriver") and lines[driver + 1].startswith("    └── [42] bash (")
         assert "[23] sh (" in text and "/bin/sh" in text
         html = tree._repr_html_()
-        assert html.count("<li>") == len(cp.processes) and "<ul>" in html
+        assert html.count("<div style='margin-left") == len(cp.processes)
+        assert "margin-left: 3.0em'>[42] bash (" in html
+
+
+def test_tree_of_a_deep_chain_does_not_recurse():
+    from types import SimpleNamespace
+
+    from criu_images._display import ProcessTree
+
+    n = 5000
+    chain = [SimpleNamespace(pid=i + 1, ppid=i, comm="x", state="alive", threads=[1], creds=None, cmdline=["x"]) for i in range(n)]
+    text = str(ProcessTree(chain))
+    lines = text.splitlines()
+    assert len(lines) == n and lines[2] == "    └── [3] x (alive, 1 thread, uid ?) x"
+    assert lines[-1] == f"… (depth {n - 1}) [{n}] x (alive, 1 thread, uid ?) x"
+    # A loop of parents: each process once.
+    loop = [SimpleNamespace(pid=p, ppid=q, comm="y", state="alive", threads=[1], creds=None, cmdline=[]) for p, q in ((1, 2), (2, 1))]
+    assert len(str(ProcessTree(loop)).splitlines()) == 2
 
 
 def test_memory_summary_adds_up_to_the_areas():

@@ -79,6 +79,8 @@ pub(crate) fn report_json(checkpoint: &Checkpoint, findings: &[Finding]) -> Resu
     let processes = checkpoint.processes()?;
     let connections = crate::model::connections(&checkpoint.chain(), &processes)?;
     let container = checkpoint.container()?.map(|c| masked(c.to_json()));
+    let tree = crate::model::process_tree(checkpoint.images())?;
+    let tree: Vec<Value> = tree.nodes.iter().map(|n| json!({"index": n.index, "pid": n.pid, "depth": n.depth, "last": n.last})).collect();
     let mut procs = Vec::new();
     for p in &processes {
         let environ: Vec<Value> = p
@@ -127,6 +129,7 @@ pub(crate) fn report_json(checkpoint: &Checkpoint, findings: &[Finding]) -> Resu
         "container": container,
         "hashes": digests.to_json(),
         "processes": procs,
+        "tree": tree,
         "connections": connections.iter().map(crate::model::Connection::to_json).collect::<Vec<_>>(),
         "rootfs_changes": rootfs,
         "findings": findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
@@ -275,7 +278,7 @@ pub(crate) fn render_html(doc: &Value) -> String {
 
     let processes = doc["processes"].as_array().cloned().unwrap_or_default();
     out.push_str("<h2 id='tree'>Process tree</h2><div class='tree'>");
-    tree_text(&mut out, &processes);
+    tree_text(&mut out, &processes, doc["tree"].as_array().map(Vec::as_slice).unwrap_or_default());
     out.push_str("</div>");
 
     out.push_str(
@@ -349,67 +352,43 @@ pub(crate) fn render_html(doc: &Value) -> String {
     out
 }
 
-/// The process tree as indented text, children under their parent.
-fn tree_text(out: &mut String, processes: &[Value]) {
-    let pids: Vec<u64> = processes.iter().filter_map(|p| p["pid"].as_u64()).collect();
-    let mut printed = std::collections::HashSet::new();
-    fn walk(
-        out: &mut String,
-        processes: &[Value],
-        index: usize,
-        prefix: &str,
-        last: bool,
-        top: bool,
-        printed: &mut std::collections::HashSet<usize>,
-    ) {
-        if !printed.insert(index) {
-            return;
-        }
-        let p = &processes[index];
-        let branch = if top {
-            ""
-        } else if last {
-            "└── "
+/// Deepest level drawn with tree lines; deeper ones say their depth (a
+/// hostile chain of parents must not make the page quadratic).
+const MAX_DRAWN_DEPTH: usize = 64;
+
+/// The process tree as indented text, in the model's printing order
+/// (`model::process_tree`: iterative, each process once, loops broken).
+fn tree_text(out: &mut String, processes: &[Value], tree: &[Value]) {
+    let mut open: Vec<bool> = Vec::new(); // per level: more siblings follow
+    for node in tree {
+        let depth = node["depth"].as_u64().unwrap_or(0) as usize;
+        let last = node["last"] == true;
+        let Some(p) = node["index"].as_u64().and_then(|i| processes.get(i as usize)) else { continue };
+        open.truncate(depth);
+        let mut prefix = String::new();
+        if depth > MAX_DRAWN_DEPTH {
+            let _ = write!(prefix, "… (depth {depth}) ");
         } else {
-            "├── "
-        };
+            for level in 1..depth {
+                prefix.push_str(if open.get(level).copied().unwrap_or(false) { "│   " } else { "    " });
+            }
+            if depth > 0 {
+                prefix.push_str(if last { "└── " } else { "├── " });
+            }
+        }
+        open.resize(depth, false);
+        open.push(!last);
         let cmdline: Vec<&str> = p["cmdline"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         let _ = writeln!(
             out,
-            "{}{}[{}] {} ({}, uid {}) {}",
-            esc(prefix),
-            branch,
+            "{}[{}] {} ({}, uid {}) {}",
+            esc(&prefix),
             p["pid"],
             cell(&p["comm"]),
             cell(&p["state"]),
             cell(&p["uid"]),
             esc(&cmdline.join(" "))
         );
-        let children: Vec<usize> =
-            processes.iter().enumerate().filter(|(i, c)| *i != index && c["ppid"] == p["pid"]).map(|(i, _)| i).collect();
-        let inner = format!(
-            "{prefix}{}",
-            if top {
-                ""
-            } else if last {
-                "    "
-            } else {
-                "│   "
-            }
-        );
-        for (k, &child) in children.iter().enumerate() {
-            walk(out, processes, child, &inner, k + 1 == children.len(), false, printed);
-        }
-    }
-    for (i, p) in processes.iter().enumerate() {
-        let parent_in = p["ppid"].as_u64().is_some_and(|pp| pp != p["pid"].as_u64().unwrap_or(0) && pids.contains(&pp));
-        if !parent_in {
-            walk(out, processes, i, "", true, true, &mut printed);
-        }
-    }
-    // Parent links that loop: each remaining process once, as a root.
-    for i in 0..processes.len() {
-        walk(out, processes, i, "", true, true, &mut printed);
     }
 }
 
@@ -465,6 +444,21 @@ fn memory_svg(out: &mut String, areas: &[Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deep_chain_of_parents_stays_linear_in_the_tree() {
+        let n = 1000usize;
+        let processes: Vec<Value> =
+            (0..n).map(|i| json!({"pid": i + 1, "ppid": i, "comm": "x", "state": "alive", "uid": 0, "cmdline": ["x"]})).collect();
+        let tree: Vec<Value> = (0..n).map(|i| json!({"index": i, "pid": i + 1, "depth": i, "last": true})).collect();
+        let mut out = String::new();
+        tree_text(&mut out, &processes, &tree);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), n);
+        assert_eq!(lines[2], "    └── [3] x (alive, uid 0) x");
+        assert_eq!(lines[999], "… (depth 999) [1000] x (alive, uid 0) x");
+        assert!(out.len() < n * (MAX_DRAWN_DEPTH * 4 + 64), "{}", out.len());
+    }
 
     #[test]
     fn findings_are_rendered_when_given_and_escaped() {

@@ -25,7 +25,7 @@ pub use files::{Detail, FileTable};
 pub use locks::{file_locks, FileLock};
 pub use names::{capability_names, signal_mask_names, signal_name, CAPABILITIES, RLIMITS};
 pub use namespaces::{mounts, uts, Mount};
-pub use network::{connections, Connection, Endpoint};
+pub use network::{connections, Connection, Endpoint, MAX_PEERS};
 pub use process::{Creds, Fd, MemoryOf, Namespaces, Process, Rlimit, TaskState, Thread, ARGS_MAX_BYTES, ARGS_MAX_STRINGS};
 pub use seccomp::{filter_chain, seccomp_filters, SeccompFilter};
 pub use signals::{sa_flag_names, signal_set_names, PendingSignal, SigAction};

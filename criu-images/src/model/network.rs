@@ -68,7 +68,8 @@ pub struct Connection {
     /// receive queue of the others.
     pub queued_bytes: u64,
     /// The descriptors holding the other end of this connection, in this
-    /// checkpoint (a loopback TCP peer, the other socket of a unix pair).
+    /// checkpoint (a loopback TCP peer, the other socket of a unix pair);
+    /// at most [`MAX_PEERS`].
     pub peers: Vec<Endpoint>,
     /// The listening socket this connection goes through, in this
     /// checkpoint: for an accepted socket the one it was accepted from, for
@@ -104,6 +105,12 @@ impl Connection {
         })
     }
 }
+
+/// Most descriptors listed as one row's other end: a socket held by more
+/// (inherited by many processes, or a hostile checkpoint's thousands of
+/// look-alike sockets) is listed up to this many, so that the table stays
+/// linear in the number of descriptors.
+pub const MAX_PEERS: usize = 256;
 
 /// Every socket descriptor of `processes` (as [`Process::load_all`] gives
 /// them for `chain`), in process then fd order, with the other ends linked.
@@ -252,7 +259,7 @@ fn link(rows: &mut [Connection]) {
         let mut peer_name = None;
         if row.family == "UNIX" {
             if let Some(peer) = row.peer_inode {
-                for &j in by_inode.get(&(true, peer)).map(Vec::as_slice).unwrap_or_default() {
+                for &j in by_inode.get(&(true, peer)).map(Vec::as_slice).unwrap_or_default().iter().take(MAX_PEERS) {
                     peers.push(endpoint(j));
                     peer_name.get_or_insert_with(|| rows[j].local_address.clone());
                 }
@@ -261,7 +268,13 @@ fn link(rows: &mut [Connection]) {
             if let (Some(lport), Some(pport)) = (row.local_port, row.peer_port) {
                 let (local, peer) = (canonical(&row.local_address), canonical(&row.peer_address));
                 if pport != 0 && !is_wildcard(peer) {
-                    for &j in by_local.get(&(row.protocol.as_str(), peer, pport)).map(Vec::as_slice).unwrap_or_default() {
+                    for &j in by_local
+                        .get(&(row.protocol.as_str(), peer, pport))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .take(MAX_PEERS.saturating_mul(4))
+                    {
                         let other = &rows[j];
                         if other.peer_port == Some(lport) && canonical(&other.peer_address) == local && other.inode != row.inode {
                             peers.push(endpoint(j));
@@ -271,7 +284,7 @@ fn link(rows: &mut [Connection]) {
                 // The server side listens on its local port; the client connected to the peer's.
                 let serving = |port: u16, address: &str| {
                     listeners.get(&(row.protocol.as_str(), port)).and_then(|list| {
-                        list.iter().copied().find(|&j| {
+                        list.iter().take(MAX_PEERS).copied().find(|&j| {
                             let bound = canonical(&rows[j].local_address);
                             bound == address || is_wildcard(bound)
                         })
@@ -281,6 +294,7 @@ fn link(rows: &mut [Connection]) {
             }
         }
         peers.sort();
+        peers.truncate(MAX_PEERS);
         links.push((peers, listener, peer_name));
     }
     for (row, (peers, listener, peer_name)) in rows.iter_mut().zip(links) {
