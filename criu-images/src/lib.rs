@@ -52,8 +52,8 @@ pub mod model;
 mod parallel;
 pub mod progress;
 pub mod proto;
-pub mod triage;
 pub mod secrets;
+pub mod triage;
 pub mod warning;
 
 #[cfg(feature = "cli")]

@@ -31,11 +31,17 @@ fn all_processes_one_core_each_with_a_summary_line() {
     let out_dir = dir.join("cores");
     let out = criu_images(&["core", cp.to_str().unwrap(), "--all", "-o", out_dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(names(&out_dir), ["core.1", "core.6", "core.7"]);
+    // Each core has its provenance sidecar (docs/evidence.md).
+    assert_eq!(names(&out_dir), ["core.1", "core.1.json", "core.6", "core.6.json", "core.7", "core.7.json"]);
+    let sidecar: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("core.6.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["pid"], 6);
+    assert_eq!(sidecar["source"]["path"], cp.to_str().unwrap());
+    assert_eq!(sidecar["evidence"]["size"], std::fs::metadata(out_dir.join("core.6")).unwrap().len());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 3, "{text}");
     let first = text.lines().next().unwrap();
     assert!(first.contains("core.1: x86_64, pid 1, 3 threads,") && first.contains("pages not in the checkpoint read as zeros"), "{first}");
+    assert!(first.ends_with("core.1.json"), "{first}");
     for name in ["core.1", "core.6", "core.7"] {
         assert_eq!(&std::fs::read(out_dir.join(name)).unwrap()[..4], b"\x7fELF");
     }
@@ -51,7 +57,7 @@ fn one_pid_to_a_file_replacing_an_old_one_and_errors_leave_nothing() {
     let out = criu_images(&["core", cp.to_str().unwrap(), "--pid", "1", "-o", core.to_str().unwrap(), "--rootfs", "none"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(&std::fs::read(&core).unwrap()[..4], b"\x7fELF");
-    assert_eq!(names(&dir), ["counter.core"], "no temporary file left");
+    assert_eq!(names(&dir), ["counter.core", "counter.core.json"], "no temporary file left");
 
     let missing = criu_images(&["core", cp.to_str().unwrap(), "--pid", "99", "-o", dir.join("x").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));
@@ -61,7 +67,7 @@ fn one_pid_to_a_file_replacing_an_old_one_and_errors_leave_nothing() {
     let no_tree = criu_images(&["core", predump.to_str().unwrap(), "-o", dir.join("y").to_str().unwrap()]);
     assert_eq!(no_tree.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_tree.stderr).contains("pstree.img"));
-    assert_eq!(names(&dir), ["counter.core"]);
+    assert_eq!(names(&dir), ["counter.core", "counter.core.json"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

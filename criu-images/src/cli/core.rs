@@ -12,6 +12,7 @@ use super::interrupt;
 use crate::checkpoint::{Checkpoint, Rootfs};
 use crate::coredump::{write_core_file, CoreOptions, CoreSummary};
 use crate::error::{Error, Result};
+use crate::evidence::Provenance;
 use crate::progress::Progress;
 
 #[derive(Args, Debug)]
@@ -69,7 +70,23 @@ pub(super) fn run(args: CoreArgs, out: &mut dyn Write) -> Result<()> {
                 if !existed {
                     created.push(path.clone());
                 }
-                writeln!(out, "{}", summary_line(path, &summary)).ok();
+                // The provenance sidecar core.PID.json (docs/evidence.md).
+                let provenance = Provenance { source: args.path.clone(), pid: Some(*pid), ..Provenance::default() };
+                match super::io::write_provenance(path, provenance) {
+                    Ok(sidecar) => {
+                        if let Some(sidecar) = sidecar {
+                            created.push(sidecar.clone());
+                            let name = sidecar.display().to_string();
+                            writeln!(out, "{}; provenance in {}", summary_line(path, &summary), super::text::escape(&name)).ok();
+                        } else {
+                            writeln!(out, "{}", summary_line(path, &summary)).ok();
+                        }
+                    }
+                    Err(err) => {
+                        result = Err(err);
+                        break;
+                    }
+                }
             }
             Err(err) => {
                 result = Err(err);
