@@ -64,14 +64,18 @@ class Recorder:
         if self.fail_at is not None and len(self.calls) >= self.fail_at:
             raise Stop(f"stopped at {done} of {total}")
 
-    def check(self, total):
-        """Monotonic, one total, ends at it, from this thread, not per byte."""
+    def check(self, total, unit=STEP):
+        """Monotonic, one total, ends at it, from this thread, not per byte:
+        at most one report per `unit` of work (the crate advances every
+        STEP bytes searched; the index build every 65536 pagemap entries,
+        about 1 MiB of pagemap, and the bindings report what changed a few
+        times a second, so a slow build is reported up to once per MiB)."""
         assert self.calls, "never called"
         assert self.threads == {threading.get_ident()}
         assert all(t == total for _, t in self.calls), self.calls
         done = [d for d, _ in self.calls]
         assert done == sorted(done) and done[-1] == total and len(set(done)) == len(done), self.calls
-        assert len(self.calls) <= total // STEP + 2, self.calls
+        assert len(self.calls) <= total // unit + 2, self.calls
 
 
 class Stop(Exception):
@@ -347,7 +351,9 @@ def test_a_first_checkpoint_search_counts_the_index_build(runs):
     try:
         with criu_images.open(path) as cp:
             first = Recorder()
+            start = time.monotonic()
             assert [h.address for h in cp.search(NEEDLE, progress=first)] == [last]
+            elapsed = time.monotonic() - start
             # The pagemap bytes read by the index build, then the one dumped page searched.
             assert first.calls[-1] == (pagemap + PAGE, pagemap + PAGE), first.calls
             done = [d for d, _ in first.calls]
@@ -356,7 +362,8 @@ def test_a_first_checkpoint_search_counts_the_index_build(runs):
             # The bar was reported to while the index was built (its total
             # then the pagemap bytes alone, the search not begun), not only
             # at the end: the build takes several report intervals (0.1 s).
-            assert any(t == pagemap for _, t in first.calls), first.calls
+            # (A build faster than two intervals may finish unreported.)
+            assert any(t == pagemap for _, t in first.calls) or elapsed < 0.2, (elapsed, first.calls)
             # The index is kept: the next search counts only the page.
             second = Recorder()
             assert [h.address for h in cp.search(NEEDLE, progress=second)] == [last]
@@ -371,7 +378,7 @@ def test_checkpoint_memory_reports_its_index_build(runs):
     with criu_images.open(path) as cp:
         progress = Recorder()
         memory = cp.memory(1, progress=progress)
-        progress.check(pagemap)
+        progress.check(pagemap, unit=1 << 20)
         # Built once: the next call has nothing to count.
         progress = Recorder()
         assert cp.memory(1, progress=progress).pid == 1
