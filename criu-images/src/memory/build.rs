@@ -343,7 +343,7 @@ impl<'a> Builder<'_, 'a> {
                 });
                 // Each run gives at most a hole and a piece: reserved once,
                 // not grown (and copied) piece by piece.
-                self.out.pieces.reserve(pagemap.runs.len().saturating_mul(2).saturating_add(1));
+                super::reserve::reserve_large(&mut self.out.pieces, pagemap.runs.len().saturating_mul(2).saturating_add(1));
                 self.loaded.push(Loaded { level, pagemap, pages, id });
                 Some(self.loaded.len() - 1)
             }
