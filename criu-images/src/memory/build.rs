@@ -223,6 +223,7 @@ pub(super) struct Merged<'a> {
 }
 
 impl<'a> Merged<'a> {
+    #[inline]
     pub(super) fn push(&mut self, span: Span<'a>, sources: &[&'a [u8]]) {
         let piece = span.piece;
         if piece.is_empty() {
@@ -417,6 +418,7 @@ impl<'a> Builder<'_, 'a> {
     /// Takes a piece of `area` (in pagemap addresses), moves it to the
     /// area's addresses, fills it from a file if it is a file mapping's
     /// missing page and the root filesystem has the file, and merges it.
+    #[inline]
     fn emit(&mut self, area: Area<'_>, mut span: Span<'a>) {
         // `resolve` keeps pieces inside [base, base + area length), so these stay inside the area.
         span.piece.start = area.vma.start + (span.piece.start - area.base);

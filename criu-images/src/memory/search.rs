@@ -203,6 +203,7 @@ impl<'m, 'a> Selection<'m, 'a> {
 
     /// Piece `k` clipped to the selection and to addresses from `from`;
     /// `None` past the selection.
+    #[inline]
     fn piece(&self, k: usize, from: u64) -> Option<Piece<'a>> {
         let p = self.memory.pieces.get(k)?;
         if p.start >= self.hi {
@@ -217,6 +218,7 @@ impl<'m, 'a> Selection<'m, 'a> {
     }
 
     /// Dumped, file-filled or zero bytes of a selected area.
+    #[inline]
     fn readable(&self, p: &Piece<'_>) -> bool {
         !p.is_empty()
             && matches!(p.content, Content::Dumped(_) | Content::File(..) | Content::Zero)
@@ -224,6 +226,7 @@ impl<'m, 'a> Selection<'m, 'a> {
     }
 
     /// The bytes of a selected piece (`None` for zero, missing and unselected pieces).
+    #[inline]
     fn bytes(&self, p: &Piece<'a>) -> Option<&'a [u8]> {
         if self.readable(p) {
             p.content.bytes()
