@@ -223,6 +223,7 @@ pub(super) struct Merged<'a> {
 }
 
 impl<'a> Merged<'a> {
+    #[inline]
     pub(super) fn push(&mut self, span: Span<'a>, sources: &[&'a [u8]]) {
         let piece = span.piece;
         if piece.is_empty() {
@@ -343,7 +344,7 @@ impl<'a> Builder<'_, 'a> {
                 });
                 // Each run gives at most a hole and a piece: reserved once,
                 // not grown (and copied) piece by piece.
-                self.out.pieces.reserve(pagemap.runs.len().saturating_mul(2).saturating_add(1));
+                super::reserve::reserve_large(&mut self.out.pieces, pagemap.runs.len().saturating_mul(2).saturating_add(1));
                 self.loaded.push(Loaded { level, pagemap, pages, id });
                 Some(self.loaded.len() - 1)
             }
@@ -417,6 +418,7 @@ impl<'a> Builder<'_, 'a> {
     /// Takes a piece of `area` (in pagemap addresses), moves it to the
     /// area's addresses, fills it from a file if it is a file mapping's
     /// missing page and the root filesystem has the file, and merges it.
+    #[inline]
     fn emit(&mut self, area: Area<'_>, mut span: Span<'a>) {
         // `resolve` keeps pieces inside [base, base + area length), so these stay inside the area.
         span.piece.start = area.vma.start + (span.piece.start - area.base);

@@ -30,6 +30,7 @@ mod dump;
 mod names;
 mod pagemap;
 mod process_memory;
+mod reserve;
 mod search;
 mod vma;
 

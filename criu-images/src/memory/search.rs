@@ -184,6 +184,9 @@ const TASK_CAP: usize = 1 << 16;
 /// pieces cost a visit each), so that batches stay short.
 const TASK_PIECES: usize = 1 << 15;
 
+/// Pieces below which [`Selection::plan`] walks them on one thread.
+const PLAN_PART: usize = 1 << 16;
+
 /// Pieces visited between two cancellation checks.
 const PIECES_PER_CHECK: usize = 4096;
 
@@ -225,6 +228,7 @@ impl<'m, 'a> Selection<'m, 'a> {
 
     /// Piece `k` clipped to the selection and to addresses from `from`;
     /// `None` past the selection.
+    #[inline]
     fn piece(&self, k: usize, from: u64) -> Option<Piece<'a>> {
         let p = self.memory.pieces.get(k)?;
         if p.start >= self.hi {
@@ -239,6 +243,7 @@ impl<'m, 'a> Selection<'m, 'a> {
     }
 
     /// Dumped, file-filled or zero bytes of a selected area.
+    #[inline]
     fn readable(&self, p: &Piece<'_>) -> bool {
         !p.is_empty()
             && matches!(p.content, Content::Dumped(_) | Content::File(..) | Content::Zero)
@@ -246,6 +251,7 @@ impl<'m, 'a> Selection<'m, 'a> {
     }
 
     /// The bytes of a selected piece (`None` for zero, missing and unselected pieces).
+    #[inline]
     fn bytes(&self, p: &Piece<'a>) -> Option<&'a [u8]> {
         if self.readable(p) {
             p.content.bytes()
@@ -273,21 +279,45 @@ impl<'m, 'a> Selection<'m, 'a> {
 
     /// The selection cut into tasks of about `chunk` dumped bytes (at most
     /// [`TASK_PIECES`] pieces each), in address order; every selected
-    /// address belongs to exactly one task.
+    /// address belongs to exactly one task. With many pieces the walk is
+    /// shared between the cores: each takes a part of the pieces and cuts
+    /// it into tasks (a task boundary falls where two parts meet).
     fn plan(&self, chunk: u64, cap: usize) -> VecDeque<Task> {
-        let mut tasks = VecDeque::new();
+        let pieces = self.memory.pieces.len().saturating_sub(self.index(self.lo));
+        self.plan_in_parts(chunk, cap, crate::parallel::threads().min(pieces / PLAN_PART).max(1))
+    }
+
+    /// [`plan`](Self::plan) with the pieces cut into `parts` parts (at least one).
+    fn plan_in_parts(&self, chunk: u64, cap: usize, parts: usize) -> VecDeque<Task> {
         let first = self.index(self.lo);
-        let mut cur = Task { first, start: self.lo, end: self.hi, bytes: 0, cap };
+        // Pieces from `first` that start before the selection's end.
+        let last = first + self.memory.pieces.get(first..).map_or(0, |rest| rest.partition_point(|p| p.start < self.hi));
+        let parts = parts.clamp(1, (last - first).max(1));
+        // Part `i` covers pieces `bounds[i]..bounds[i + 1]` and the addresses from its first piece's start.
+        let bounds: Vec<usize> = (0..=parts).map(|i| first + (last - first) * i / parts).collect();
+        let start_of = |i: usize| if i == 0 { self.lo } else { self.memory.pieces.get(bounds[i]).map_or(self.hi, |p| p.start) };
+        let plan_part = |i: usize| {
+            Ok(self.plan_part(bounds[i], bounds[i + 1], start_of(i), if i + 1 == parts { self.hi } else { start_of(i + 1) }, chunk, cap))
+        };
+        // Planning cannot fail (no task returns an error).
+        let planned = if parts == 1 { plan_part(0).map(|t| vec![t]) } else { crate::parallel::map_tasks(parts, plan_part) };
+        planned.unwrap_or_default().into_iter().flatten().collect()
+    }
+
+    /// Tasks covering `[start, end)`, whose pieces are `first..last`.
+    fn plan_part(&self, first: usize, last: usize, start: u64, end: u64, chunk: u64, cap: usize) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        let mut cur = Task { first, start, end, bytes: 0, cap };
         let mut pieces = 0;
-        let mut k = first;
-        while let Some(p) = self.piece(k, self.lo) {
+        for k in first..last {
+            let Some(p) = self.piece(k, start) else { break };
             let mut left = self.bytes(&p).map_or(0, |b| b.len() as u64);
             let mut at = p.start;
             while left > 0 {
                 if cur.bytes >= chunk {
                     cur.end = at;
-                    tasks.push_back(cur);
-                    cur = Task { first: k, start: at, end: self.hi, bytes: 0, cap };
+                    tasks.push(cur);
+                    cur = Task { first: k, start: at, end, bytes: 0, cap };
                     pieces = 0;
                 }
                 let take = left.min(chunk - cur.bytes);
@@ -296,15 +326,14 @@ impl<'m, 'a> Selection<'m, 'a> {
                 left -= take;
             }
             pieces += 1;
-            k += 1;
-            if pieces >= TASK_PIECES && p.end < self.hi {
+            if pieces >= TASK_PIECES && p.end < end {
                 cur.end = p.end;
-                tasks.push_back(cur);
-                cur = Task { first: k, start: p.end, end: self.hi, bytes: 0, cap };
+                tasks.push(cur);
+                cur = Task { first: k + 1, start: p.end, end, bytes: 0, cap };
                 pieces = 0;
             }
         }
-        tasks.push_back(cur);
+        tasks.push(cur);
         tasks
     }
 
@@ -1172,14 +1201,21 @@ mod tests {
         out
     }
 
+    /// The hits of a search planned in one part and in several (as the
+    /// cores share the planning of many pieces): the same.
     fn run_search(memory: &ProcessMemory<'_>, pattern: &Pattern, options: &SearchOptions, chunk: u64, cap: usize) -> Vec<(u64, u64)> {
         let selection = Selection::new(memory, options);
         let finder = Finder::new(pattern).unwrap();
-        let mut cursor = Cursor { tasks: selection.plan(chunk, cap), pending: VecDeque::new(), units: 1 };
-        let mut out = Vec::new();
-        while cursor.fill(&selection, None, |t| selection.search_task(&finder, t, None)).unwrap() {
-            out.extend(cursor.pending.drain(..));
-        }
+        let run = |parts: usize| {
+            let mut cursor = Cursor { tasks: selection.plan_in_parts(chunk, cap, parts), pending: VecDeque::new(), units: 1 };
+            let mut out = Vec::new();
+            while cursor.fill(&selection, None, |t| selection.search_task(&finder, t, None)).unwrap() {
+                out.extend(cursor.pending.drain(..));
+            }
+            out
+        };
+        let out = run(1);
+        assert_eq!(run(3), out, "planned in 3 parts");
         out
     }
 
@@ -1191,11 +1227,16 @@ mod tests {
         cap: usize,
     ) -> Vec<(u64, String, Encoding)> {
         let selection = Selection::new(memory, options);
-        let mut cursor = Cursor { tasks: selection.plan(chunk, cap), pending: VecDeque::new(), units: 2 };
-        let mut out = Vec::new();
-        while cursor.fill(&selection, None, |t| selection.strings_task(min_len, true, true, t, None)).unwrap() {
-            out.extend(cursor.pending.drain(..).map(|s| (s.address, s.text, s.encoding)));
-        }
+        let run = |parts: usize| {
+            let mut cursor = Cursor { tasks: selection.plan_in_parts(chunk, cap, parts), pending: VecDeque::new(), units: 2 };
+            let mut out = Vec::new();
+            while cursor.fill(&selection, None, |t| selection.strings_task(min_len, true, true, t, None)).unwrap() {
+                out.extend(cursor.pending.drain(..).map(|s| (s.address, s.text, s.encoding)));
+            }
+            out
+        };
+        let out = run(1);
+        assert_eq!(run(3), out, "planned in 3 parts");
         out
     }
 
