@@ -50,6 +50,8 @@ pub mod progress;
 pub mod proto;
 pub mod triage;
 pub mod warning;
+#[cfg(feature = "yara")]
+pub mod yara;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "checkpoint", // the facade: open, chain, caches
     "metadata",   // the facade's lenient read of the metadata members
     "triage",     // suspicious traces as findings (issue #16)
+    "yara",       // YARA scans of memory and files (feature yara)
     "decode_all", // the one decode-all pipeline of the CLI and Python
     "cli",        // the command line
 ];

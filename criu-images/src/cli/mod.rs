@@ -26,6 +26,8 @@ mod mem;
 mod show;
 pub mod text;
 mod triage;
+#[cfg(feature = "yara")]
+mod yara;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
@@ -83,6 +85,9 @@ enum Command {
     Rootfs(archive::RootfsArgs),
     /// Suspicious traces (injected code, reverse shells, privileges, secrets, shell history), most severe first.
     Triage(triage::TriageArgs),
+    /// YARA rules over every process's memory (and with --rootfs the checkpoint's files).
+    #[cfg(feature = "yara")]
+    Yara(yara::YaraArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -129,6 +134,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::X(args) => to_stdout(|out| explore::run(args, out)),
         Command::Inspect(args) => to_stdout(|out| inspect::run(args, out)),
         Command::Triage(args) => to_stdout(|out| triage::run(args, out)),
+        #[cfg(feature = "yara")]
+        Command::Yara(args) => to_stdout(|out| yara::run(args, out)),
     }
 }
 
