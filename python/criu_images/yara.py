@@ -1,8 +1,10 @@
 """YARA hits as a list of dicts with table views (``Checkpoint.yara()``, ``Memory.yara()``)."""
 
-from typing import Any, Dict, List
+from __future__ import annotations
 
-from . import _tables
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (quick import)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 COLUMNS = ["pid", "path", "rule", "namespace", "tags", "string", "address", "length", "matched_hex",
            "vma_start", "vma_end", "vma_perms", "vma_path"]
@@ -37,6 +39,8 @@ class YaraHits(list):  # type: ignore[type-arg]
 
     def to_arrow(self) -> Any:
         """The hits as a ``pyarrow.Table`` (needs pyarrow)."""
+        from . import _tables
+
         _tables.require("YaraHits.to_arrow()")
         import pyarrow
 
@@ -44,5 +48,7 @@ class YaraHits(list):  # type: ignore[type-arg]
 
     def to_pandas(self) -> Any:
         """The hits as a ``pandas.DataFrame`` (needs pandas and pyarrow)."""
+        from . import _tables
+
         _tables.require("YaraHits.to_pandas()", pandas=True)
         return self.to_arrow().to_pandas()
