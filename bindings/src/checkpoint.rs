@@ -216,6 +216,42 @@ impl PyCheckpoint {
         hits_to_py(py, hits, &cells)
     }
 
+    /// YARA rules over the memory of every process (or of `pid`), area by
+    /// area at the real virtual addresses (docs/yara.md); with `files=True`
+    /// also the files of rootfs-diff.tar and the deleted files the checkpoint
+    /// holds. `rules`: a `YaraRules`, a rules file path or rules source.
+    /// Returns a `YaraHits` list of dicts (`pid`, `rule`, `namespace`,
+    /// `tags`, `metadata`, `string`, `address`, `vma`, `matched_hex`, ...;
+    /// `path` instead of `pid`/`vma` for files) with `to_pandas()` /
+    /// `to_arrow()`. GIL released; `progress` and Ctrl-C as in `search()`.
+    #[pyo3(signature = (rules, *, pid = None, perms = None, kind = None, files = false, max_hits = None, context = 16, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn yara<'py>(
+        &self,
+        py: Python<'py>,
+        rules: &Bound<'py, PyAny>,
+        pid: Option<u32>,
+        perms: Option<String>,
+        kind: Option<&Bound<'py, PyAny>>,
+        files: bool,
+        max_hits: Option<usize>,
+        context: usize,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let rules = crate::yara::compile(py, rules)?;
+        let kinds = search_options(0, None, kind, None, None)?.kinds;
+        let shared = self.shared()?;
+        let checkpoint = shared.checkpoint.clone();
+        if let Some(pid) = pid {
+            quick(py, || checkpoint.require_pid(pid))?;
+        }
+        let report = run_indexed(py, progress, |_, counter| {
+            let options = criu_images::yara::YaraOptions { pid, perms, kinds, files, max_hits, context, progress: Some(counter) };
+            criu_images::yara::scan_checkpoint(&checkpoint, &rules, &options)
+        })?;
+        crate::yara::hits_to_py(py, &report)
+    }
+
     /// Every image with protobuf entries (not pages-*.img and other raw
     /// files) decoded, as `{name: {"magic": ..., "entries": [...]}}` in name
     /// order: each value equals `criu_images.decode()` of that image, and

@@ -22,6 +22,7 @@ mod pyvalue;
 mod state;
 mod tables;
 mod triage;
+mod yara;
 
 use std::path::PathBuf;
 
@@ -192,6 +193,7 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<process::Fd>()?;
     m.add_class::<process::Rlimit>()?;
     m.add_class::<process::SigAction>()?;
+    m.add_class::<yara::PyYaraRules>()?;
     m.add("PagesBuffer", buffer::pages_type(m.py())?)?;
     m.add_function(wrap_pyfunction!(decode_json, m)?)?;
     m.add_function(wrap_pyfunction!(decode_obj, m)?)?;

@@ -153,6 +153,26 @@ impl Memory {
         hits_to_py(py, hits, std::slice::from_ref(&self.cell))
     }
 
+    /// YARA rules over this process's memory, area by area at the real
+    /// virtual addresses, as `Checkpoint.yara()` (docs/yara.md).
+    #[pyo3(signature = (rules, *, perms = None, kind = None, max_hits = None, context = 16, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn yara<'py>(
+        &self,
+        py: Python<'py>,
+        rules: &Bound<'py, PyAny>,
+        perms: Option<String>,
+        kind: Option<&Bound<'py, PyAny>>,
+        max_hits: Option<usize>,
+        context: usize,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let rules = crate::yara::compile(py, rules)?;
+        let kinds = search_options(0, None, kind, None, None)?.kinds;
+        let options = criu_images::yara::YaraOptions { pid: None, perms, kinds, files: false, max_hits, context, progress: None };
+        crate::yara::scan(py, &[self.index()], &rules, options, progress)
+    }
+
     /// Printable strings of at least `min_len` characters, in address order.
     /// `encodings`: `"ascii"` (the default) and/or `"utf-16le"`; `perms`, `kind` and
     /// `range` select regions as in `search()`. `progress` as in `search()`

@@ -55,6 +55,8 @@ pub mod proto;
 pub mod secrets;
 pub mod triage;
 pub mod warning;
+#[cfg(feature = "yara")]
+pub mod yara;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "metadata",   // the facade's lenient read of the metadata members
     "diff",       // two checkpoints compared: processes, files, memory, rootfs
     "triage",     // suspicious traces as findings (issue #16)
+    "yara",       // YARA scans of memory and files (feature yara)
     "decode_all", // the one decode-all pipeline of the CLI and Python
     "evidence",   // hashes of archives and members, provenance sidecars
     "coredump",   // ELF core files of checkpointed processes

@@ -233,6 +233,12 @@ fn cli_json_is_versioned_and_text_is_most_severe_first() {
         .collect();
     assert_eq!(severities.first(), Some(&"HIGH"));
     assert_eq!(severities.last(), Some(&"INFO"));
+    // YARA only when rules are given: each hit one `yara.match` finding.
+    let yara_count = |v: &Value| v["findings"].as_array().unwrap().iter().filter(|f| f["id"] == "yara.match").count();
+    assert_eq!(yara_count(&json), 0);
+    let rules = common::fixtures_dir().join("attack/rules.yar");
+    let with_rules: Value = serde_json::from_str(&run(&["--format", "json", "-r", rules.to_str().unwrap()])).unwrap();
+    assert_eq!(yara_count(&with_rules), truth()["yara"].as_array().unwrap().len());
     let high_only = run(&["--min-severity", "high"]);
     assert!(high_only.lines().skip(1).all(|l| !l.starts_with("MEDIUM") && !l.starts_with("INFO")));
 }

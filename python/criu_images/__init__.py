@@ -54,6 +54,7 @@ from ._criu_images import (
     StringIterator,
     Thread,
     Vma,
+    YaraRules,
     __version__,
     open,
 )
@@ -62,6 +63,7 @@ from ._criu_images import decode_obj as _decode_obj
 from ._criu_images import encode_json as _encode_json
 from ._criu_images import info_json as _info_json
 from ._display import SearchResults
+from .yara import YaraHits
 
 # Earlier names of the one memory-area class, kept so that code using them
 # (isinstance checks, annotations) still works: Memory.regions() gave
@@ -72,6 +74,8 @@ HitArea = Vma
 __all__ = [
     "ArchiveError",
     "Checkpoint",
+    "YaraHits",
+    "YaraRules",
     "Creds",
     "CriuImagesError",
     "Diff",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Literal, Optional, Sequence, Tuple, Union
 
 from ._display import MemorySummary, ProcessTree, SearchResults
+from .yara import YaraHits
 
 if TYPE_CHECKING:
     import pandas
@@ -119,6 +120,19 @@ class Checkpoint:
         """The engine's record of the container (inspect JSON's `container`); None without one."""
     def findings(self, *, show_secrets: bool = False, rootfs: Optional[_PathLike] = None) -> List[Dict[str, Any]]:
         """Triage findings (id, severity, pid, summary, evidence), most severe first (docs/triage.md)."""
+    def yara(
+        self,
+        rules: Union["YaraRules", str, "os.PathLike[str]"],
+        *,
+        pid: Optional[int] = None,
+        perms: Optional[str] = None,
+        kind: _Kind = None,
+        files: bool = False,
+        max_hits: Optional[int] = None,
+        context: int = 16,
+        progress: _Progress = None,
+    ) -> YaraHits:
+        """YARA rules over every process's memory at real addresses (and files with files=True); docs/yara.md."""
     @property
     def warnings(self) -> List[str]:
         """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""
@@ -257,6 +271,17 @@ class Memory:
         progress: _Progress = None,
     ) -> SearchResults:
         """`progress(done, total)`: bytes searched; an exception it raises stops the search."""
+    def yara(
+        self,
+        rules: Union["YaraRules", str, "os.PathLike[str]"],
+        *,
+        perms: Optional[str] = None,
+        kind: _Kind = None,
+        max_hits: Optional[int] = None,
+        context: int = 16,
+        progress: _Progress = None,
+    ) -> YaraHits:
+        """YARA rules over this process's memory, area by area at real addresses."""
     def strings(
         self,
         min_len: int = 4,
@@ -300,6 +325,11 @@ class Memory:
         progress: _Progress = None,
     ) -> Dict[str, int]: ...
     def _repr_html_(self) -> str: ...
+
+class YaraRules:
+    """Compiled YARA rules (a rules file path or source text), reused across scans."""
+
+    def __new__(cls, rules: Union[str, "os.PathLike[str]"]) -> "YaraRules": ...
 
 class HitIterator:
     """Hits of Memory.search_iter(), in address order."""

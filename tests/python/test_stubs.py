@@ -51,7 +51,8 @@ def test_stubs_list_every_member_of_every_class():
         if issubclass(cls, BaseException):
             continue  # their attributes are set on instances when raised
         public = {m for m in vars(cls) if not m.startswith("__")} | (PROTOCOL & set(vars(cls)))
-        assert public == stubbed, name
+        # Constructors (`__new__`) are stubbed for type checkers; pyo3 puts them in vars() of some classes only.
+        assert public == stubbed - {"__new__"}, name
 
 
 def test_everything_public_is_documented():

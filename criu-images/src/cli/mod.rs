@@ -32,6 +32,8 @@ mod report;
 mod show;
 pub mod text;
 mod triage;
+#[cfg(feature = "yara")]
+mod yara;
 
 pub use diff::diff_text;
 
@@ -111,6 +113,9 @@ enum Command {
     /// One self-contained HTML page (or JSON): summary, hashes, process tree,
     /// command lines and environments (secrets masked), network, rootfs changes, memory maps.
     Report(report::ReportArgs),
+    /// YARA rules over every process's memory (and with --rootfs the checkpoint's files).
+    #[cfg(feature = "yara")]
+    Yara(yara::YaraArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -164,6 +169,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Net(args) => to_stdout(|out| net::run(args, out)),
         Command::Hash(args) => to_stdout(|out| hash::run(args, out)),
         Command::Report(args) => report::run(args),
+        #[cfg(feature = "yara")]
+        Command::Yara(args) => to_stdout(|out| yara::run(args, out)),
     }
 }
 

@@ -33,6 +33,10 @@ pub(crate) struct TriageArgs {
     /// with the files in it (the checkpoint's rootfs-diff.tar is always used).
     #[arg(long, value_name = "DIR")]
     rootfs: Option<String>,
+    /// YARA rules: their hits are added as `yara.match` findings (no rules, no YARA).
+    #[cfg(feature = "yara")]
+    #[arg(short = 'r', long = "rules", value_name = "RULES")]
+    rules: Vec<PathBuf>,
     /// Only findings at least this severe.
     #[arg(long, value_enum, default_value_t = MinSeverity::Info)]
     min_severity: MinSeverity,
@@ -61,6 +65,10 @@ pub(crate) fn run(args: TriageArgs, out: &mut dyn Write) -> Result<()> {
     };
     let options = TriageOptions { show_secrets: args.show_secrets, rootfs: rootfs.as_ref().and_then(Rootfs::source) };
     let mut report = triage(&checkpoint, &options)?;
+    #[cfg(feature = "yara")]
+    if !args.rules.is_empty() {
+        add_yara_findings(&checkpoint, &args.rules, &mut report)?;
+    }
     report.findings.retain(|f| f.severity >= min);
     let w = |e| Error::io("<stdout>", e);
     match args.format {
@@ -166,4 +174,34 @@ fn compact(v: &Value) -> String {
             .join(","),
         other => other.to_string(),
     }
+}
+
+/// The hits of `rules` as `yara.match` findings (high: an analyst's rule
+/// matched), most severe first with the others.
+#[cfg(feature = "yara")]
+fn add_yara_findings(checkpoint: &crate::Checkpoint, rules: &[PathBuf], report: &mut crate::triage::Triage) -> Result<()> {
+    use crate::triage::Finding;
+    let rules = crate::yara::Rules::from_files(rules)?;
+    let (watch, progress) = super::interrupt::watch();
+    let options = crate::yara::YaraOptions { progress: Some(&progress), ..Default::default() };
+    let hits = crate::yara::scan_checkpoint(checkpoint, &rules, &options)?;
+    drop(watch);
+    for hit in &hits.hits {
+        let place = match &hit.vma {
+            Some(vma) => format!("{:#x} ({} {})", hit.address, vma.perms, vma.path.as_deref().unwrap_or("anonymous")),
+            None => format!("{} +{:#x}", hit.path.as_deref().unwrap_or("?"), hit.address),
+        };
+        report.findings.push(Finding {
+            id: "yara.match",
+            severity: Severity::High,
+            pid: hit.pid,
+            summary: format!("YARA rule {}:{} matched {} at {place}", hit.namespace, hit.rule, hit.string),
+            evidence: hit.to_json(),
+        });
+    }
+    if hits.truncated {
+        report.warnings.push("YARA: the hit limit stopped the scan; more hits may exist".into());
+    }
+    report.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.pid.cmp(&b.pid)).then(a.id.cmp(b.id)));
+    Ok(())
 }
