@@ -116,10 +116,10 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
 }
 
 /// The built-in secret patterns, `(name, regular expression)`, of the Rust
-/// crate (`criu_images::secrets::PATTERNS`): `criu_images.secrets` uses them.
+/// crate (`criu_images::secrets::KINDS`): `criu_images.secrets` uses them.
 #[pyfunction]
 fn _secret_patterns() -> Vec<(&'static str, &'static str)> {
-    criu_images::secrets::PATTERNS.to_vec()
+    criu_images::secrets::patterns()
 }
 
 /// Test hook (private): panics inside the wrapper named by `place`

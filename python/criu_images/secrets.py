@@ -16,7 +16,8 @@ __all__ = ["PATTERNS", "find", "in_environment", "mask"]
 
 #: name -> regular expression over bytes (``(?i)`` marks ASCII
 #: case-insensitive parts); the one table of the Rust crate
-#: (``criu_images::secrets::PATTERNS``), also used by ``criu-images report``.
+#: (``criu_images::secrets::KINDS``), also used by ``criu-images report``
+#: and ``criu-images triage``; the group ``s`` of each is the secret itself.
 PATTERNS: Dict[str, bytes] = {name: expr.encode() for name, expr in _secret_patterns()}
 
 

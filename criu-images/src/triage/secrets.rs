@@ -16,8 +16,9 @@ const MAX_HITS: usize = 2000;
 /// Most addresses listed for one secret.
 const MAX_ADDRESSES: usize = 16;
 
-/// A kind of credential: its name, how much it matters, its pattern (the
-/// secret part is the group `s`; what precedes it, a key name, is shown).
+/// What triage looks for: every credential of the shared table
+/// ([`crate::secrets::KINDS`]) that is one by its shape, and one indicator
+/// of its own, a mining pool address.
 struct Kind {
     id: &'static str,
     name: &'static str,
@@ -27,79 +28,37 @@ struct Kind {
 }
 
 const CREDENTIAL: &str = "secrets.credential";
+const MINING_POOL: &str = "mining-pool-url";
 
-const KINDS: &[Kind] = &[
-    Kind {
-        id: "indicators.mining_pool",
-        name: "mining_pool_url",
-        what: "a cryptocurrency mining pool address (a miner's configuration)",
-        severity: Severity::High,
-        expr: r#"(?:"url"\s{0,4}:\s{0,4}")?(?P<s>stratum\+(?:tcp|ssl|tls)://[A-Za-z0-9._-]{1,253}:[0-9]{1,5})"#,
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "private_key",
-        what: "a private key",
-        severity: Severity::High,
-        expr: r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----(?P<s>[A-Za-z0-9+/=\r\n\\]{32,3500})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "aws_secret_access_key",
-        what: "an AWS secret access key",
-        severity: Severity::High,
-        expr: r#"(?i:aws_?secret_?access_?key)["']?\s{0,4}[:=]\s{0,4}["']?(?P<s>[A-Za-z0-9/+]{40})"#,
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "aws_access_key_id",
-        what: "an AWS access key id",
-        severity: Severity::Medium,
-        expr: r"\b(?P<s>(?:AKIA|ASIA|AROA|AIDA|AGPA)[A-Z2-7]{16})\b",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "github_token",
-        what: "a GitHub token",
-        severity: Severity::High,
-        expr: r"\b(?P<s>gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{82})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "gitlab_token",
-        what: "a GitLab token",
-        severity: Severity::High,
-        expr: r"\b(?P<s>glpat-[A-Za-z0-9_-]{20})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "slack_token",
-        what: "a Slack token",
-        severity: Severity::High,
-        expr: r"\b(?P<s>xox[baprs]-[A-Za-z0-9-]{10,72})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "stripe_live_key",
-        what: "a Stripe live key",
-        severity: Severity::High,
-        expr: r"\b(?P<s>[sr]k_live_[0-9A-Za-z]{24,99})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "google_api_key",
-        what: "a Google API key",
-        severity: Severity::Medium,
-        expr: r"\b(?P<s>AIza[0-9A-Za-z_-]{35})",
-    },
-    Kind {
-        id: CREDENTIAL,
-        name: "jwt",
-        what: "a JSON web token (bearer credential)",
-        severity: Severity::Medium,
-        expr: r"\b(?P<s>eyJ[A-Za-z0-9_-]{8,2000}\.eyJ[A-Za-z0-9_-]{8,2000}\.[A-Za-z0-9_-]{16,1000})",
-    },
-];
+/// Medium for formats that are identifiers or often short-lived (an access
+/// key id is useless without its secret; JWTs expire); high otherwise.
+fn credential_severity(name: &str) -> Severity {
+    match name {
+        "aws-access-key-id" | "google-api-key" | "jwt" => Severity::Medium,
+        _ => Severity::High,
+    }
+}
+
+fn kinds() -> &'static [Kind] {
+    static KINDS: OnceLock<Vec<Kind>> = OnceLock::new();
+    KINDS.get_or_init(|| {
+        let mining = Kind {
+            id: "indicators.mining_pool",
+            name: MINING_POOL,
+            what: "a cryptocurrency mining pool address (a miner's configuration)",
+            severity: Severity::High,
+            expr: r#"(?:"url"\s{0,4}:\s{0,4}")?(?P<s>stratum\+(?:tcp|ssl|tls)://[A-Za-z0-9._-]{1,253}:[0-9]{1,5})"#,
+        };
+        let credentials = crate::secrets::KINDS.iter().filter(|k| k.by_shape).map(|k| Kind {
+            id: CREDENTIAL,
+            name: k.name,
+            what: k.what,
+            severity: credential_severity(k.name),
+            expr: k.expr,
+        });
+        std::iter::once(mining).chain(credentials).collect()
+    })
+}
 
 struct Compiled {
     any: Pattern,
@@ -111,8 +70,8 @@ fn compiled() -> &'static Compiled {
     COMPILED.get_or_init(|| {
         let build = |e: &str| RegexBuilder::new(e).unicode(false).build();
         // The built-in patterns are constants: a failure here is a bug caught by the unit test.
-        let each: Vec<Regex> = KINDS.iter().filter_map(|k| build(k.expr).ok()).collect();
-        let all = KINDS.iter().map(|k| format!("(?:{})", k.expr.replace("?P<s>", ""))).collect::<Vec<_>>().join("|");
+        let each: Vec<Regex> = kinds().iter().filter_map(|k| build(k.expr).ok()).collect();
+        let all = kinds().iter().map(|k| format!("(?:{})", k.expr.replace("?P<s>", ""))).collect::<Vec<_>>().join("|");
         let any = Pattern::regex(&all).unwrap_or_else(|_| Pattern::literal(Vec::<u8>::new()));
         Compiled { any, each }
     })
@@ -129,7 +88,7 @@ fn masked(prefix: &str, secret: &str, show: bool) -> String {
 
 pub(super) fn check(cx: &Context<'_>, p: &Process, mem: &ProcessMemory<'_>, out: &mut Vec<Finding>) -> Result<()> {
     let c = compiled();
-    if c.each.len() != KINDS.len() {
+    if c.each.len() != kinds().len() {
         return Ok(());
     }
     let options = SearchOptions { max_hits: Some(MAX_HITS), ..SearchOptions::default() };
@@ -148,10 +107,10 @@ pub(super) fn check(cx: &Context<'_>, p: &Process, mem: &ProcessMemory<'_>, out:
         let address = hit.address + whole.start() as u64;
         let prefix = String::from_utf8_lossy(&hit.matched[whole.start()..secret.start()]).into_owned();
         let secret_text = String::from_utf8_lossy(secret.as_bytes()).into_owned();
-        let shown = match KINDS[k].name {
+        let shown = match kinds()[k].name {
             // An address, not a secret.
-            "mining_pool_url" => format!("{prefix}{secret_text}"),
-            "private_key" if !cx.show_secrets => format!("{prefix} ({} bytes of key material)", secret.len()),
+            MINING_POOL => format!("{prefix}{secret_text}"),
+            "private-key" if !cx.show_secrets => format!("{prefix} ({} bytes of key material)", secret.len()),
             _ => masked(&prefix, &secret_text, cx.show_secrets),
         };
         match found.iter_mut().find(|(fk, s, _, _)| *fk == k && s == secret.as_bytes()) {
@@ -161,7 +120,7 @@ pub(super) fn check(cx: &Context<'_>, p: &Process, mem: &ProcessMemory<'_>, out:
     }
     for (k, secret, mut addresses, shown) in found {
         addresses.sort_unstable();
-        let kind = &KINDS[k];
+        let kind = &kinds()[k];
         let first = addresses[0];
         let area = mem.vma_at(first).map(super::vma_json);
         out.push(Finding {
@@ -210,10 +169,11 @@ mod tests {
     #[test]
     fn patterns_compile_and_mask() {
         let c = compiled();
-        assert_eq!(c.each.len(), KINDS.len());
+        assert_eq!(c.each.len(), kinds().len());
         assert!(matches!(c.any, Pattern::Regex(_)));
         let text = b"x AWS_SECRET_ACCESS_KEY=abcdEFGHijklMNOPqrstUVWXyz0123456789/+ab\n";
-        let caps = c.each[2].captures(text).expect("matches");
+        let secret_key = kinds().iter().position(|k| k.name == "aws-secret-access-key").expect("in the table");
+        let caps = c.each[secret_key].captures(text).expect("matches");
         assert_eq!(caps.get(0).map(|m| m.start()), Some(2));
         assert_eq!(masked("K=", "abcdefgh", false), "K=abcd**** (8 characters)");
         assert_eq!(masked("K=", "abcdefgh", true), "K=abcdefgh");
