@@ -65,10 +65,23 @@ fn report_renders_in_chromium_without_console_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_criu-images")).arg("report").arg(&archive).arg("-o").arg(&page).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let html = std::fs::read_to_string(&page).unwrap();
-    // Self-contained: nothing to fetch (the SVG namespace is a name, not a fetch).
+    // Self-contained: nothing to fetch. Checked in the markup (every tag, and
+    // the style sheets), not in the text: findings quote what the attacker
+    // typed, URLs included, escaped as text. The SVG namespace is a name,
+    // not a fetch.
     let without_ns = html.replace("xmlns='http://www.w3.org/2000/svg'", "");
-    for forbidden in ["http://", "https://", "src=", "href=", "<script", "<link", "url("] {
-        assert!(!without_ns.contains(forbidden), "{forbidden} in the report");
+    let tags: Vec<&str> = without_ns.split('<').skip(1).filter_map(|rest| rest.split('>').next()).collect();
+    assert!(tags.len() > 100);
+    for tag in &tags {
+        let lower = tag.to_ascii_lowercase();
+        let name = lower.split_whitespace().next().unwrap_or("");
+        assert!(!["script", "link", "iframe", "object", "embed", "img", "image", "use"].contains(&name), "<{tag}>");
+        for forbidden in ["http://", "https://", "src=", "href=", "url("] {
+            assert!(!lower.contains(forbidden), "{forbidden} in the tag <{tag}>");
+        }
+    }
+    for style in without_ns.split("<style>").skip(1).filter_map(|rest| rest.split("</style>").next()) {
+        assert!(!style.contains("url(") && !style.contains("@import"), "a fetch in the style sheet");
     }
 
     let (dom, console) = browse(&page, None);
@@ -89,6 +102,10 @@ fn report_renders_in_chromium_without_console_errors() {
     assert_eq!(dom.matches("<td>127.0.0.1:39960</td><td>127.0.0.1:4444</td><td>0</td><td>21/4</td><td>21/3</td>").count(), 3, "{dom}");
     assert_eq!(dom.matches("<svg").count(), 10);
     assert!(dom.contains("[42] bash (alive, uid 0) bash -i"));
+    // Triage's findings are in by default, most severe first: the reverse shell among them.
+    let findings = dom.split(">Findings").nth(1).and_then(|rest| rest.split("<h2").next()).unwrap();
+    assert!(findings.contains("network.reverse_shell: "), "{findings}");
+    assert!(findings.find(">high<").unwrap() < findings.find(">info<").unwrap_or(usize::MAX));
     // The archive's hash as sha256sum computes it.
     let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
     let sum = String::from_utf8(sum.stdout).unwrap();
@@ -135,7 +152,24 @@ fn report_json_masks_secrets_and_carries_a_sidecar() {
     assert_eq!(doc["processes"].as_array().unwrap().len(), 3);
     assert_eq!(doc["connections"].as_array().unwrap().len(), 5);
     assert!(doc["rootfs_changes"].as_array().unwrap().iter().any(|m| m["name"] == "data/run/data.txt" && m["mode"].is_u64()));
-    assert!(doc["findings"].as_array().unwrap().is_empty());
+    // The findings are triage's (none high on this clean fixture: tests/triage.rs
+    // justifies the lower ones), and --no-triage leaves them out.
+    let triage = Command::new(env!("CARGO_BIN_EXE_criu-images")).arg("triage").arg(&archive).args(["--format", "json"]).output().unwrap();
+    let triage: Value = serde_json::from_slice(&triage.stdout).unwrap();
+    let ids = |list: &Value, key: &str| -> Vec<String> {
+        list.as_array().unwrap().iter().map(|f| f[key].as_str().unwrap().split(':').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&doc["findings"], "title"), ids(&triage["findings"], "id"));
+    assert!(!doc["findings"].as_array().unwrap().is_empty());
+    assert!(doc["findings"].as_array().unwrap().iter().all(|f| f["severity"] != "high"));
+    let bare = Command::new(env!("CARGO_BIN_EXE_criu-images"))
+        .arg("report")
+        .arg(&archive)
+        .args(["--format", "json", "--no-triage"])
+        .output()
+        .unwrap();
+    let bare: Value = serde_json::from_slice(&bare.stdout).unwrap();
+    assert!(bare["findings"].as_array().unwrap().is_empty());
     let sidecar: Value = serde_json::from_slice(&std::fs::read(dir.join("report.json.json")).unwrap()).unwrap();
     assert_eq!(sidecar["evidence"]["size"].as_u64().unwrap(), text.len() as u64);
     assert!(sidecar["source"]["sha256"].is_string());

@@ -109,7 +109,7 @@ const LINE: usize = 160;
 
 /// The evidence a person reads: history entries one per line, otherwise
 /// the scalar fields on one line.
-fn evidence_lines(evidence: &Value) -> Vec<String> {
+pub(super) fn evidence_lines(evidence: &Value) -> Vec<String> {
     let cut = |s: String| if s.chars().count() > LINE { format!("{}...", s.chars().take(LINE).collect::<String>()) } else { s };
     if let Some(Value::Array(entries)) = evidence.get("entries") {
         return entries
@@ -179,7 +179,7 @@ fn compact(v: &Value) -> String {
 /// The hits of `rules` as `yara.match` findings (high: an analyst's rule
 /// matched), most severe first with the others.
 #[cfg(feature = "yara")]
-fn add_yara_findings(checkpoint: &crate::Checkpoint, rules: &[PathBuf], report: &mut crate::triage::Triage) -> Result<()> {
+pub(super) fn add_yara_findings(checkpoint: &crate::Checkpoint, rules: &[PathBuf], report: &mut crate::triage::Triage) -> Result<()> {
     use crate::triage::Finding;
     let rules = crate::yara::Rules::from_files(rules)?;
     let (watch, progress) = super::interrupt::watch();
