@@ -216,24 +216,7 @@ impl Provenance {
 /// The current time in UTC as RFC 3339 (`2026-12-01T21:03:04Z`).
 pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    utc_text(secs)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (proleptic Gregorian calendar).
-fn utc_text(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    crate::utc::rfc3339(secs)
 }
 
 #[cfg(test)]
@@ -241,10 +224,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_and_digests() {
-        assert_eq!(utc_text(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc_text(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(utc_text(1_796_158_984), "2026-12-01T21:03:04Z");
+    fn digests_and_sidecar_names() {
         // sha256("abc")
         assert_eq!(sha256_bytes(b"abc", None).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Provenance::sidecar_path(Path::new("out/area.bin")), Path::new("out/area.bin.json"));

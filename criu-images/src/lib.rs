@@ -54,6 +54,7 @@ pub mod progress;
 pub mod proto;
 pub mod secrets;
 pub mod triage;
+mod utc;
 pub mod warning;
 #[cfg(feature = "yara")]
 pub mod yara;

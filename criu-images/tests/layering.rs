@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules, lowest first. A module may use those before it.
 const LAYERS: &[&str] = &[
     "error",      // the one error type, with locations
+    "utc",        // Unix times as RFC 3339 text
     "warning",    // a part left out: a typed warning around an error
     "progress",   // progress reporting and cancellation
     "parallel",   // ordered parallel map

@@ -845,23 +845,6 @@ fn open_manifest(mut reader: Reader<'_>, format: ArchiveFormat, candidate: Candi
     Ok(Opened { format, members: stack(layers), extra: reader.extra, info, store: reader.store })
 }
 
-/// Unix time `seconds` as RFC 3339 UTC (`2026-12-01T14:19:05Z`).
-fn rfc3339(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let rem = seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
 /// `google.protobuf.Any`: the offsets of its `type_url` (field 1) and
 /// `value` (field 2) inside `bytes`.
 fn proto_any(bytes: &[u8]) -> std::result::Result<(String, std::ops::Range<usize>), String> {
@@ -933,7 +916,7 @@ fn open_containerd(
                     let field = reader
                         .bytes(Span { source: tar_span.source, offset: 0, len: tar_span.offset + tar_span.len })
                         .get(at + 136..at + 148)?;
-                    Some(rfc3339(tar::parse_number(field)?))
+                    Some(crate::utc::rfc3339(tar::parse_number(field)?))
                 });
                 for mut m in criu_members {
                     m.name = format!("checkpoint/{}", m.name);
@@ -1211,13 +1194,6 @@ mod tests {
         assert_eq!(archive.extra.len(), 1);
         let pages = archive.read("checkpoint/pages-1.img").unwrap();
         assert!(archive.extra[0].bytes().as_ptr_range().contains(&pages.as_ptr()));
-    }
-
-    #[test]
-    fn unix_times_print_as_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_796_134_745), "2026-12-01T14:19:05Z");
     }
 
     #[test]

@@ -74,23 +74,6 @@ fn line_at(mem: &ProcessMemory<'_>, addr: u64) -> Option<String> {
     text.chars().all(|c| !c.is_control() || c == '\t' || c == '\n').then(|| text.to_string())
 }
 
-/// `2026-12-01T14:20:03Z` for a Unix time.
-pub(crate) fn utc(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
 pub(super) fn check(p: &Process, mem: &ProcessMemory<'_>, out: &mut Vec<Finding>) {
     if !is_bash(p) {
         return;
@@ -168,7 +151,7 @@ pub(super) fn check(p: &Process, mem: &ProcessMemory<'_>, out: &mut Vec<Finding>
                 "address_hex": hex_addr(e.line_address),
                 "entry_address": entry,
                 "timestamp": e.timestamp,
-                "time": utc(e.timestamp),
+                "time": crate::utc::rfc3339(e.timestamp),
             })
         })
         .collect();
@@ -188,14 +171,4 @@ pub(super) fn check(p: &Process, mem: &ProcessMemory<'_>, out: &mut Vec<Finding>
         ),
         evidence: json!({"entries": listed, "history_list_address": list_address, "entries_found": entries.len()}),
     });
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_dates() {
-        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::utc(1_796_134_816), "2026-12-01T14:20:16Z");
-        assert_eq!(super::utc(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }
