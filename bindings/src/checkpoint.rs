@@ -239,7 +239,7 @@ impl PyCheckpoint {
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let rules = crate::yara::compile(py, rules)?;
-        let kinds = search_options(0, None, kind, None, None)?.kinds;
+        let kinds = crate::memory::vma_kinds(kind)?;
         let shared = self.shared()?;
         let checkpoint = shared.checkpoint.clone();
         if let Some(pid) = pid {

@@ -168,7 +168,7 @@ impl Memory {
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let rules = crate::yara::compile(py, rules)?;
-        let kinds = search_options(0, None, kind, None, None)?.kinds;
+        let kinds = vma_kinds(kind)?;
         let options = criu_images::yara::YaraOptions { pid: None, perms, kinds, files: false, max_hits, context, progress: None };
         crate::yara::scan(py, &[self.index()], &rules, options, progress)
     }
@@ -313,6 +313,22 @@ fn parse_encodings(encodings: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Encodin
 /// Hits (or strings) an iterator asks the crate for at a time.
 const ITER_BATCH: usize = 1024;
 
+/// The next item of a batched iterator: when `batch` is empty, `fetch`
+/// refills it with up to [`ITER_BATCH`] items from the cursor, with the GIL
+/// released and `options` counting into a progress that Ctrl-C cancels.
+fn next_batched<T: Send>(
+    py: Python<'_>,
+    batch: &mut VecDeque<T>,
+    options: &SearchOptions,
+    fetch: impl FnOnce(&SearchOptions, usize) -> criu_images::Result<Vec<T>> + Send,
+) -> PyResult<Option<T>> {
+    if batch.is_empty() {
+        let found = run_with(py, None, |counter| fetch(&SearchOptions { progress: Some(counter.clone()), ..options.clone() }, ITER_BATCH))?;
+        batch.extend(found);
+    }
+    Ok(batch.pop_front())
+}
+
 /// Hits of `Memory.search_iter()`, in address order.
 #[pyclass(module = "criu_images")]
 pub struct HitIterator {
@@ -330,17 +346,10 @@ impl HitIterator {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Hit>> {
-        if self.batch.is_empty() {
-            let HitIterator { cell, pattern, options, cursor, batch } = self;
-            let index = cell.borrow_dependent();
-            // With the GIL released; Ctrl-C cancels the batch through the progress.
-            let found = run_with(py, None, |counter| {
-                let options = SearchOptions { progress: Some(counter.clone()), ..options.clone() };
-                index.search_next(cursor, pattern, &options, ITER_BATCH)
-            })?;
-            batch.extend(found);
-        }
-        Ok(self.batch.pop_front().map(|hit| Hit::new(hit, self.cell.clone())))
+        let HitIterator { cell, pattern, options, cursor, batch } = self;
+        let index = cell.borrow_dependent();
+        let next = next_batched(py, batch, options, |options, max| index.search_next(cursor, pattern, options, max))?;
+        Ok(next.map(|hit| Hit::new(hit, self.cell.clone())))
     }
 }
 
@@ -360,16 +369,10 @@ impl StringIterator {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<StringHit>> {
-        if self.batch.is_empty() {
-            let StringIterator { cell, options, cursor, batch } = self;
-            let index = cell.borrow_dependent();
-            let found = run_with(py, None, |counter| {
-                let options = SearchOptions { progress: Some(counter.clone()), ..options.clone() };
-                index.strings_next(cursor, &options, ITER_BATCH)
-            })?;
-            batch.extend(found);
-        }
-        Ok(self.batch.pop_front().map(StringHit::from))
+        let StringIterator { cell, options, cursor, batch } = self;
+        let index = cell.borrow_dependent();
+        let next = next_batched(py, batch, options, |options, max| index.strings_next(cursor, options, max))?;
+        Ok(next.map(StringHit::from))
     }
 }
 
@@ -405,16 +408,19 @@ pub(crate) fn search_options(
     range: Option<(u64, u64)>,
     max_hits: Option<usize>,
 ) -> PyResult<SearchOptions> {
-    let mut kinds = Vec::new();
-    if let Some(names) = one_or_many(kind)? {
-        for name in names {
-            kinds.push(
-                VmaKind::parse(&name)
-                    .ok_or_else(|| PyValueError::new_err(format!("unknown kind {name:?}: use heap, stack, anon, file, shared or vdso")))?,
-            );
-        }
-    }
-    Ok(SearchOptions { context, perms, kinds, range, max_hits, progress: None })
+    Ok(SearchOptions { context, perms, kinds: vma_kinds(kind)?, range, max_hits, progress: None })
+}
+
+/// `kind=` of search and yara: a str or a sequence of str, none by default.
+pub(crate) fn vma_kinds(kind: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<VmaKind>> {
+    one_or_many(kind)?
+        .unwrap_or_default()
+        .iter()
+        .map(|name| {
+            VmaKind::parse(name)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown kind {name:?}: use heap, stack, anon, file, shared or vdso")))
+        })
+        .collect()
 }
 
 /// A str, or a sequence of str; None for None.

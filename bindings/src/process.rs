@@ -133,18 +133,8 @@ impl Process {
     /// `cgroup`, `time`), as CRIU numbers them; None where not recorded.
     #[getter]
     fn namespaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let ns = &self.data.namespaces;
         let out = PyDict::new(py);
-        for (name, id) in [
-            ("pid", ns.pid),
-            ("net", ns.net),
-            ("ipc", ns.ipc),
-            ("uts", ns.uts),
-            ("mnt", ns.mnt),
-            ("user", ns.user),
-            ("cgroup", ns.cgroup),
-            ("time", ns.time),
-        ] {
+        for (name, id) in self.data.namespaces.by_kind() {
             out.set_item(name, id)?;
         }
         Ok(out)

@@ -7,93 +7,19 @@
 //! input are checked against the bytes actually there before anything is
 //! reserved for them.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
+mod common;
+#[path = "common/live_alloc.rs"]
+mod live_alloc;
 
+use common::synth::{image_with, varint, Rng};
 use criu_images::image::Layout;
 use criu_images::json::{self, DecodeOptions};
 use criu_images::proto::{FieldType, MessageId};
 use criu_images::{Image, ImageKind};
-
-// ---------------------------------------------------------------------------
-// The counting allocator
-// ---------------------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    // `const` thread locals without destructors: safe to touch from the
-    // allocator (no lazy initialisation, no allocation).
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn grew(size: usize) {
-    let _ = LIVE.try_with(|live| {
-        let now = live.get() + size as isize;
-        live.set(now);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-    });
-    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-fn shrank(size: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get() - size as isize));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        new
-    }
-}
+use live_alloc::{measure, Counting, Usage};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// What one call allocated on this thread.
-#[derive(Clone, Copy, Debug)]
-struct Usage {
-    /// The largest single allocation (or reallocation target).
-    largest: usize,
-    /// The peak of bytes live, above what was live before the call.
-    peak: usize,
-}
-
-fn measure<T>(f: impl FnOnce() -> T) -> (T, Usage) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    LARGEST.with(|l| l.set(0));
-    let out = f();
-    let usage = Usage { largest: LARGEST.with(Cell::get), peak: (PEAK.with(Cell::get) - base).max(0) as usize };
-    (out, usage)
-}
 
 // ---------------------------------------------------------------------------
 // The bounds
@@ -198,42 +124,6 @@ fn decode_checked(name: &str, data: &[u8], worst: &mut Worst) {
 // ---------------------------------------------------------------------------
 // Hostile inputs
 // ---------------------------------------------------------------------------
-
-fn varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-    out
-}
-
-fn image_with(kind: ImageKind, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut data = Vec::new();
-    if let Some(head) = kind.head().magic() {
-        data.extend(head.to_le_bytes());
-    }
-    data.extend(kind.magic().to_le_bytes());
-    for (payload, extra) in entries {
-        data.extend((payload.len() as u32).to_le_bytes());
-        data.extend(*payload);
-        data.extend(*extra);
-    }
-    data
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 #[test]
 fn claimed_sizes_do_not_drive_allocations() {

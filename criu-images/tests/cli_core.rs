@@ -4,24 +4,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use common::interrupt::{command, interrupt_while_writing};
+use common::synth::{names, scratch, write_sparse_checkpoint};
 
 fn criu_images(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_criu-images")).args(args).output().unwrap()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("criu-images-cli-core-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn names(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -77,62 +66,15 @@ fn one_pid_to_a_file_replacing_an_old_one_and_errors_leave_nothing() {
 /// file (no disk space), the registers of the synthetic arm64 core image.
 #[test]
 fn ctrl_c_while_writing_leaves_no_core_and_ends_as_interrupted() {
-    use criu_images::json::from_json;
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
-
-    const BASE: u64 = 0x7f00_0000_0000;
-    const PAGES: u64 = 256 * 256;
-    // Generous: the write checks for Ctrl-C every few MiB; this only catches one not acted upon.
-    const BOUND: Duration = Duration::from_secs(10);
     let dir = scratch("interrupt");
-    let write = |name: &str, json: String| std::fs::write(dir.join(name), from_json(json.as_bytes(), name).unwrap()).unwrap();
-    write(
-        "mm-1.img",
-        format!(
-            r#"{{"magic": "MM", "entries": [{{"mm_start_code": 0, "mm_end_code": 0, "mm_start_data": 0, "mm_end_data": 0, "mm_start_stack": 0, "mm_start_brk": 0, "mm_brk": 0, "mm_arg_start": 0, "mm_arg_end": 0, "mm_env_start": 0, "mm_env_end": 0, "exe_file_id": 0, "mm_saved_auxv": [6, 4096], "vmas": [{{"start": {BASE}, "end": {}, "pgoff": 0, "shmid": 0, "prot": 3, "flags": 34, "status": 513, "fd": -1}}]}}]}}"#,
-            BASE + PAGES * 4096
-        ),
-    );
-    write(
-        "pagemap-1.img",
-        format!(
-            r#"{{"magic": "PAGEMAP", "entries": [{{"pages_id": 1}}, {{"vaddr": {BASE}, "compat_nr_pages": 0, "flags": 4, "nr_pages": {PAGES}}}]}}"#
-        ),
-    );
-    write("pstree.img", r#"{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": [1]}]}"#.into());
-    std::fs::File::create(dir.join("pages-1.img")).unwrap().set_len(PAGES * 4096).unwrap();
+    write_sparse_checkpoint(&dir);
     std::fs::copy(common::fixtures_dir().join("synthetic/core-aarch64.img"), dir.join("core-1.img")).unwrap();
     let out = dir.join("out");
     std::fs::create_dir(&out).unwrap();
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_criu-images"));
-    command.arg("core").arg(&dir).args(["--pid", "1", "-o"]).arg(out.join("core.1"));
-    // SAFETY: only resets a signal disposition between fork and exec (a
-    // test runner in the background may have SIGINT ignored).
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let core = command(&["core".as_ref(), dir.as_os_str(), "--pid".as_ref(), "1".as_ref(), "-o".as_ref(), out.join("core.1").as_os_str()]);
     // Writing once the temporary file holds memory (past the notes).
-    let waiting = Instant::now();
-    while std::fs::read_dir(&out).unwrap().all(|e| e.unwrap().metadata().map_or(true, |m| m.len() < 1 << 20)) {
-        assert!(child.try_wait().unwrap().is_none(), "the core was written before it was interrupted");
-        assert!(waiting.elapsed() < BOUND, "the core was not being written");
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    // SAFETY: kill with a child's pid and a valid signal number.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    let sent = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.signal(), Some(libc::SIGINT), "{:?}", output.status);
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "criu-images: interrupted\n");
-    assert!(output.stdout.is_empty(), "no summary of a core that was not written");
+    interrupt_while_writing(core, || std::fs::read_dir(&out).unwrap().any(|e| e.unwrap().metadata().is_ok_and(|m| m.len() >= 1 << 20)));
     assert!(names(&out).is_empty(), "left behind: {:?}", names(&out));
-    assert!(sent.elapsed() < BOUND);
     std::fs::remove_dir_all(&dir).unwrap();
 }

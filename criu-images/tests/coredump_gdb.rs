@@ -11,9 +11,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::synth::scratch;
 use criu_images::coredump::{write_core_file, CoreOptions};
 use criu_images::{Checkpoint, Message};
 use serde_json::Value;
@@ -40,13 +41,6 @@ fn tool(name: &str) -> bool {
         eprintln!("skipped: {name} is not installed");
     }
     found
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("criu-images-core-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn gdb(core: &Path, commands: &[String]) -> String {

@@ -12,6 +12,7 @@ mod largest_alloc;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+use common::synth::{scratch, write};
 use criu_images::coredump::{write_core_file, CoreOptions};
 use criu_images::json::from_json;
 use criu_images::Checkpoint;
@@ -31,17 +32,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 const BASE: u64 = 0xffff_8000_0000;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("criu-images-core-synth-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, doc: &Value) {
-    std::fs::write(dir.join(name), from_json(&serde_json::to_vec(doc).unwrap(), name).unwrap()).unwrap();
-}
 
 fn synthetic(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(common::fixtures_dir().join("synthetic").join(format!("{name}.json"))).unwrap()).unwrap()

@@ -9,13 +9,15 @@
 //! The property tests use a bounded number of cases so that the whole file
 //! stays within a CI budget in a debug build.
 
+mod common;
+
 use std::io::Read;
-use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use common::synth::{image_with, varint, Rng};
 use criu_images::image::{ExtraKind, Layout};
 use criu_images::json::{self, tape, DecodeOptions};
 use criu_images::proto::{message_ids as m, FieldSchema, FieldType, MessageId};
@@ -33,7 +35,7 @@ use proptest::sample::Index;
 fn fixtures() -> &'static [(String, Vec<u8>)] {
     static FIXTURES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
     FIXTURES.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let root = common::fixtures_dir();
         let mut files = Vec::new();
         for dir in ["counter-host/images", "predump/dump", "predump/pre1"] {
             let mut names: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
@@ -43,12 +45,7 @@ fn fixtures() -> &'static [(String, Vec<u8>)] {
                 files.push((name, std::fs::read(&path).unwrap()));
             }
         }
-        let k8s = std::fs::read_dir(root.join("k8s-counter"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "tar"))
-            .unwrap();
-        files.extend(tar_members(&std::fs::read(&k8s).unwrap(), "k8s-counter"));
+        files.extend(tar_members(&std::fs::read(common::k8s_counter_tar()).unwrap(), "k8s-counter"));
         // pytree-host has the interesting extras: tcp-stream, sk-queues,
         // pipes-data, fifo-data, chunked ghost files, memfd, ...
         let zst = std::fs::read(root.join("pytree-host/images.tar.zst")).unwrap();
@@ -236,16 +233,6 @@ const NASTY_U64: &[u64] = &[
     u64::MAX - 1,
     u64::MAX,
 ];
-
-fn varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-    out
-}
 
 /// Protobuf-looking bytes: a few fields with small numbers, nasty varints,
 /// nested length-delimited runs.
@@ -628,48 +615,6 @@ proptest! {
 // (e) round trips
 // ---------------------------------------------------------------------------
 
-/// SplitMix64: a tiny deterministic generator driven by a proptest seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn bytes(&mut self, max: u64) -> Vec<u8> {
-        let len = self.below(max + 1) as usize;
-        let mut out: Vec<u8> = Vec::with_capacity(len + 6);
-        for _ in 0..len {
-            if self.chance(5) {
-                out.extend(["é", "€", "😀", "\u{7f}", "\u{ffff}"][self.below(5) as usize].as_bytes());
-            }
-            let b = match self.below(6) {
-                0 => self.below(0x20) as u8,                // control
-                1 => b"\"\\/=. \n"[self.below(7) as usize], // specials
-                2 => 0x80 + self.below(0x80) as u8,         // not UTF-8 alone
-                _ => b'!' + self.below(94) as u8,           // printable
-            };
-            out.push(b);
-        }
-        if self.chance(20) {
-            out.extend("é😀".as_bytes());
-        }
-        out
-    }
-}
-
 fn random_integer(ty: FieldType, rng: &mut Rng) -> i128 {
     let (min, max): (i128, i128) = match ty {
         FieldType::Int32 | FieldType::Sint32 | FieldType::Sfixed32 => (i32::MIN.into(), i32::MAX.into()),
@@ -954,20 +899,6 @@ fn fixture_images_round_trip_byte_for_byte() {
 // ---------------------------------------------------------------------------
 // Deterministic hostile inputs: each must answer quickly and cleanly.
 // ---------------------------------------------------------------------------
-
-fn image_with(kind: ImageKind, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
-    let mut data = Vec::new();
-    if let Some(head) = kind.head().magic() {
-        data.extend(head.to_le_bytes());
-    }
-    data.extend(kind.magic().to_le_bytes());
-    for (payload, extra) in entries {
-        data.extend((payload.len() as u32).to_le_bytes());
-        data.extend(*payload);
-        data.extend(*extra);
-    }
-    data
-}
 
 /// Runs `f`, which must finish within `limit` (debug build).
 fn quickly<T>(what: &str, limit: Duration, f: impl FnOnce() -> T) -> T {

@@ -6,72 +6,19 @@
 //! allocator bounds what a hostile argument area costs.
 
 mod common;
+#[path = "common/live_alloc.rs"]
+mod live_alloc;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use criu_images::json::from_json;
+use common::synth::{scratch, write};
 use criu_images::model::{Process, ARGS_MAX_BYTES, ARGS_MAX_STRINGS};
 use criu_images::Checkpoint;
+use live_alloc::{measure, Counting};
 use serde_json::{json, Value};
-
-// ---------------------------------------------------------------------------
-// Peak of bytes live on this thread (this test binary only)
-// ---------------------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn grew(size: usize) {
-    let _ = LIVE.try_with(|live| {
-        live.set(live.get() + size as isize);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-    });
-}
-
-fn shrank(size: usize) {
-    let _ = LIVE.try_with(|live| live.set(live.get() - size as isize));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            shrank(layout.size());
-            grew(new_size);
-        }
-        new
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// The result of `f` and the peak of bytes it had live at once.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(base));
-    let out = f();
-    (out, (PEAK.with(Cell::get) - base).max(0) as usize)
-}
 
 // ---------------------------------------------------------------------------
 // Synthetic checkpoints
@@ -80,19 +27,6 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 const PAGE: u64 = 4096;
 /// Where the synthetic stack (holding arguments and environment) lies.
 const STACK: u64 = 0x7ffc_0000_0000;
-
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("criu-images-proc-facts-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, doc: &Value) {
-    let text = serde_json::to_vec(doc).unwrap();
-    std::fs::write(dir.join(name), from_json(&text, name).unwrap()).unwrap();
-}
 
 /// One process (pid 1) whose stack area at [`STACK`] holds `stack` (dumped),
 /// with `mm` fields over the defaults, `vmas` besides the stack, and
@@ -257,7 +191,8 @@ fn a_huge_argument_area_without_pages_is_read_up_to_the_limit() {
     let mm = json!({"mm_arg_start": base, "mm_arg_end": base + size / 2, "mm_env_start": base + size / 2, "mm_env_end": base + size});
     let dir = build("huge", b"", mm, vec![area], &[]);
     assert!(std::fs::metadata(dir.join("mm-1.img")).unwrap().len() < 1024);
-    let (p, peak) = peak_of(|| load(&dir));
+    let (p, usage) = measure(|| load(&dir));
+    let peak = usage.peak;
     // Zero pages read as NULs: as many empty strings as the limit allows.
     assert!(p.cmdline_truncated && p.environ_truncated);
     assert_eq!(p.cmdline.len(), ARGS_MAX_STRINGS);

@@ -4,26 +4,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::synth::{scratch, write};
 
 use base64::Engine as _;
-use criu_images::json::from_json;
 use criu_images::model::{seccomp_filters, Process};
 use criu_images::Checkpoint;
 use serde_json::{json, Value};
-
-/// A fresh directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("criu-images-synth-model-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, doc: &Value) {
-    let text = serde_json::to_vec(doc).unwrap();
-    std::fs::write(dir.join(name), from_json(&text, name).unwrap()).unwrap();
-}
 
 fn pstree(dir: &Path, threads: &[u32]) {
     write(dir, "pstree.img", &json!({"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1, "threads": threads}]}));

@@ -29,17 +29,14 @@ pub(crate) struct CoreArgs {
     /// The core file, or with several processes the directory for core.PID files.
     #[arg(short, long, value_name = "PATH")]
     output: PathBuf,
-    /// Where unmodified file-backed pages come from: `auto` (the default:
-    /// the checkpoint's rootfs-diff.tar when it has one), `none`, `diff`
-    /// (rootfs-diff.tar, required), or a directory added after the diff.
-    #[arg(long, value_name = "auto|none|diff|DIR")]
-    rootfs: Option<String>,
+    #[command(flatten)]
+    rootfs: super::RootfsArg,
 }
 
 pub(super) fn run(args: CoreArgs, out: &mut dyn Write) -> Result<()> {
     let checkpoint = super::open_checkpoint(&args.path)?;
     super::require_process_tree(&checkpoint)?;
-    let rootfs = Rootfs::load(&checkpoint, args.rootfs.as_deref())?;
+    let rootfs = args.rootfs.load(&checkpoint)?;
     let several = args.all || args.pid.len() > 1;
     let pids = if args.all {
         checkpoint.memory_pids()?

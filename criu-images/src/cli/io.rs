@@ -83,6 +83,20 @@ pub(super) fn read_input(path: Option<&PathBuf>) -> Result<Input> {
 /// output with the newline crit adds there. A file is not left behind
 /// half-written: on an error or Ctrl-C it is removed, if this run created it
 /// (a file that existed before is never removed).
+/// `doc` as pretty JSON and a line end, on standard output (`out`).
+pub(super) fn write_pretty_json(out: &mut dyn Write, doc: &serde_json::Value) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc).map_err(|e| Error::io("<stdout>", e.into()))?;
+    writeln!(out).map_err(|e| Error::io("<stdout>", e))
+}
+
+/// One `warning: ` line each, escaped, on standard output (`out`).
+pub(super) fn write_warnings(out: &mut dyn Write, warnings: &[String]) -> Result<()> {
+    for warning in warnings {
+        writeln!(out, "warning: {}", super::text::escape(warning)).map_err(|e| Error::io("<stdout>", e))?;
+    }
+    Ok(())
+}
+
 pub(super) fn write_json_output(image: &Image<'_>, options: &DecodeOptions, path: Option<&PathBuf>) -> Result<()> {
     match path {
         Some(path) => {

@@ -13,6 +13,7 @@ use crate::memory::{Encoding, Hit, Origin, Pattern, ProcessMemory, SearchOptions
 use crate::progress::Progress;
 
 use super::interrupt;
+use super::RootfsArg;
 
 /// Matches `mem search` prints unless told otherwise: a pattern that
 /// matches everywhere must not flood the terminal.
@@ -42,21 +43,6 @@ pub(crate) struct Target {
     pid: Option<u32>,
     #[command(flatten)]
     rootfs: RootfsArg,
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct RootfsArg {
-    /// Where unmodified file-backed pages come from: `auto` (the default:
-    /// the checkpoint's rootfs-diff.tar when it has one), `none`, `diff`
-    /// (rootfs-diff.tar, required), or a directory added after the diff.
-    #[arg(long, value_name = "auto|none|diff|DIR")]
-    rootfs: Option<String>,
-}
-
-impl RootfsArg {
-    fn load<'c>(&self, checkpoint: &'c Checkpoint) -> Result<Rootfs<'c>> {
-        Rootfs::load(checkpoint, self.rootfs.as_deref())
-    }
 }
 
 #[derive(Args, Debug)]

@@ -74,6 +74,23 @@ pub(crate) fn open_checkpoint(path: &std::path::Path) -> Result<Checkpoint> {
     Checkpoint::open_with(path, &open_options())
 }
 
+// `--rootfs` of the commands that read process memory (`mem`, `core`); a
+// plain comment: a doc comment here would become their help text.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RootfsArg {
+    /// Where unmodified file-backed pages come from: `auto` (the default:
+    /// the checkpoint's rootfs-diff.tar when it has one), `none`, `diff`
+    /// (rootfs-diff.tar, required), or a directory added after the diff.
+    #[arg(long, value_name = "auto|none|diff|DIR")]
+    rootfs: Option<String>,
+}
+
+impl RootfsArg {
+    pub(crate) fn load<'c>(&self, checkpoint: &'c Checkpoint) -> Result<crate::checkpoint::Rootfs<'c>> {
+        crate::checkpoint::Rootfs::load(checkpoint, self.rootfs.as_deref())
+    }
+}
+
 #[derive(Subcommand, Debug)]
 #[command(defer = true)]
 enum Command {

@@ -72,10 +72,7 @@ pub(crate) fn run(args: TriageArgs, out: &mut dyn Write) -> Result<()> {
     report.findings.retain(|f| f.severity >= min);
     let w = |e| Error::io("<stdout>", e);
     match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report.to_json()).map_err(|e| Error::io("<stdout>", e.into()))?;
-            writeln!(out).map_err(w)?;
-        }
+        Format::Json => super::io::write_pretty_json(out, &report.to_json())?,
         Format::Text => {
             let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
             writeln!(
@@ -96,9 +93,7 @@ pub(crate) fn run(args: TriageArgs, out: &mut dyn Write) -> Result<()> {
                     writeln!(out, "                {}", escape(&line)).map_err(w)?;
                 }
             }
-            for warning in &report.warnings {
-                writeln!(out, "warning: {}", escape(warning)).map_err(w)?;
-            }
+            super::io::write_warnings(out, &report.warnings)?;
         }
     }
     Ok(())

@@ -76,10 +76,7 @@ pub(crate) fn run(args: YaraArgs, out: &mut dyn Write) -> Result<()> {
     drop(watch);
     let w = |e| Error::io("<stdout>", e);
     match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &report.to_json()).map_err(|e| Error::io("<stdout>", e.into()))?;
-            writeln!(out).map_err(w)?;
-        }
+        Format::Json => super::io::write_pretty_json(out, &report.to_json())?,
         Format::Text => {
             for hit in &report.hits {
                 let place = match (&hit.pid, &hit.vma) {
@@ -94,9 +91,7 @@ pub(crate) fn run(args: YaraArgs, out: &mut dyn Write) -> Result<()> {
             if report.truncated {
                 writeln!(out, "note: stopped at {} hits (--max-hits); more may exist", args.max_hits).map_err(w)?;
             }
-            for warning in &report.warnings {
-                writeln!(out, "warning: {}", escape(warning)).map_err(w)?;
-            }
+            super::io::write_warnings(out, &report.warnings)?;
         }
     }
     if report.truncated && args.format == Format::Json {

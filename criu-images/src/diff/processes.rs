@@ -184,17 +184,7 @@ pub(super) fn process_fields(p: &Process) -> Vec<(String, Value)> {
         put(&format!("threads[{}].seccomp", t.tid), json!(t.seccomp));
         put(&format!("threads[{}].seccomp_filters", t.tid), json!(t.seccomp_filters.len()));
     }
-    let ns = &p.namespaces;
-    for (name, id) in [
-        ("pid", ns.pid),
-        ("net", ns.net),
-        ("ipc", ns.ipc),
-        ("uts", ns.uts),
-        ("mnt", ns.mnt),
-        ("user", ns.user),
-        ("cgroup", ns.cgroup),
-        ("time", ns.time),
-    ] {
+    for (name, id) in p.namespaces.by_kind() {
         put(&format!("namespaces.{name}"), json!(id));
     }
     for s in &p.sigactions {

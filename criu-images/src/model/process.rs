@@ -163,6 +163,23 @@ pub struct Namespaces {
     pub time: Option<u32>,
 }
 
+impl Namespaces {
+    /// `(kind, id)` for every namespace kind, in the order of `inspect`'s
+    /// JSON: `pid`, `net`, `ipc`, `uts`, `mnt`, `user`, `cgroup`, `time`.
+    pub fn by_kind(&self) -> [(&'static str, Option<u32>); 8] {
+        [
+            ("pid", self.pid),
+            ("net", self.net),
+            ("ipc", self.ipc),
+            ("uts", self.uts),
+            ("mnt", self.mnt),
+            ("user", self.user),
+            ("cgroup", self.cgroup),
+            ("time", self.time),
+        ]
+    }
+}
+
 /// An open file descriptor.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Fd {
@@ -711,10 +728,7 @@ impl Process {
                 "cap_inheritable": c.cap_inheritable, "cap_bounding": c.cap_bounding, "cap_ambient": c.cap_ambient,
                 "no_new_privs": c.no_new_privs, "lsm_profile": c.lsm_profile,
             })),
-            "namespaces": {
-                "pid": p.namespaces.pid, "net": p.namespaces.net, "ipc": p.namespaces.ipc, "uts": p.namespaces.uts,
-                "mnt": p.namespaces.mnt, "user": p.namespaces.user, "cgroup": p.namespaces.cgroup, "time": p.namespaces.time,
-            },
+            "namespaces": p.namespaces.by_kind().into_iter().map(|(kind, id)| (kind.to_string(), json!(id))).collect::<serde_json::Map<_, _>>(),
             "rlimits": p.rlimits.iter().map(|r| json!({"name": r.name, "soft": r.soft, "hard": r.hard})).collect::<Vec<_>>(),
             "sigactions": p.sigactions.iter().map(|s| json!({
                 "signal": s.signal, "number": s.number, "handler": s.handler, "flags": s.flags, "flag_names": s.flag_names(), "mask": s.mask,

@@ -4,6 +4,9 @@
 //! kubelet archives in memory with the `tar`, `flate2` and `zstd` crates.
 #![allow(dead_code)]
 
+pub mod interrupt;
+pub mod synth;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
