@@ -12,7 +12,8 @@
 # Needs the extension installed in $PYTHON (default target/py-test-venv,
 # `maturin develop --release` for figures that mean something) with the
 # dask extra. Environment: COPIES (200), SOURCE (a fixture archive, default
-# counter/zstd), PATTERN (counter), RUNS (3), BENCH_DIR (kept if given).
+# counter/zstd), PATTERN (counter), RUNS (3), PER_PARTITION (checkpoints
+# per Dask task, 1), BENCH_DIR (kept if given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-target/py-test-venv/bin/python}
@@ -33,6 +34,7 @@ import criu_images.dask as cd
 
 def main():
     work, copies, source, pattern, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+    per = int(sys.argv[6])
     suffix = "".join(s for s in os.path.basename(source).split(".", 1)[1:2])
     paths = []
     for i in range(copies):
@@ -63,10 +65,10 @@ def main():
             else:
                 client = clusters[int(name[-1])][1]
                 if r == 0:  # warm the workers (imports, first open) outside the timing
-                    client.compute(cd.search(paths[:4], pattern)).result()
+                    client.compute(cd.search(paths[:4], pattern, per_partition=per)).result()
 
                 def fn(client=client):
-                    return len(client.compute(cd.search(paths, pattern)).result())
+                    return len(client.compute(cd.search(paths, pattern, per_partition=per)).result())
             t = time.perf_counter()
             rows[name] = fn()
             best[name] = min(best[name], time.perf_counter() - t)
@@ -79,14 +81,14 @@ def main():
         print(f"{name:6s} {t:8.3f} s   {t / copies * 1000:7.2f} ms per checkpoint   ({rows[name]} hits)")
     print(f"dask1 / loop  = {best['dask1'] / best['loop']:.2f}x  (Dask's overhead with one worker)")
     print(f"speed-up 1->2 workers = {best['dask1'] / best['dask2']:.2f}x  (target >= 1.7x)")
-    per = best["dask1"] / copies
+    each = best["dask1"] / copies
     cores = 10 * 8
-    print(f"estimate: 1,000 checkpoints like these on 10 nodes x 8 cores = {1000 * per / cores:.2f} s of work "
-          f"(+ fetch from object storage and cluster start-up), {per * 1000:.1f} ms each x 1000 / {cores} workers")
+    print(f"estimate: 1,000 checkpoints like these on 10 nodes x 8 cores = {1000 * each / cores:.2f} s of work "
+          f"(+ fetch from object storage and cluster start-up), {each * 1000:.1f} ms each x 1000 / {cores} workers")
 
 
 if __name__ == "__main__":
     main()
 PY
-"$python" "$work/bench_scale.py" "$work" "$copies" "$source" "${PATTERN:-counter}" "${RUNS:-3}"
+"$python" "$work/bench_scale.py" "$work" "$copies" "$source" "${PATTERN:-counter}" "${RUNS:-3}" "${PER_PARTITION:-1}"
 [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"

@@ -213,12 +213,16 @@ def s3(archives):
 def test_s3_paths_give_the_local_results(client, s3, tmp_path):
     urls, local, options = s3
     cache = tmp_path / "cache"
+    fetched = None
     for kind in KINDS:
         got = getattr(cd, kind)(urls, ids=local, storage_options=options, cache_dir=str(cache))
         assert_same(got, single(local, lambda cp: cp.to_arrow(kind)))
+        if fetched is None:
+            fetched = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
     assert_same(cd.search(urls, "counter", storage_options=options, cache_dir=str(cache)),
                 single(local, lambda cp: cp.search("counter").to_arrow(), urls))
     cached = sorted(p for p in os.listdir(cache))
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == fetched, "fetched once, then reused"
     assert len(cached) == len(urls) and not any(p.endswith(".part") for p in cached)
     for path in local:  # every cached copy is byte for byte the archive
         assert any((cache / c).read_bytes() == pathlib.Path(path).read_bytes() for c in cached)
