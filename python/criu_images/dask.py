@@ -250,7 +250,11 @@ def _empty_checkpoint() -> str:
         return _EMPTY_DIR[0]
     import criu_images
 
+    import atexit
+    import shutil
+
     directory = tempfile.mkdtemp(prefix="criu-images-empty-")
+    atexit.register(shutil.rmtree, directory, True)  # removed when the client exits
     with open(os.path.join(directory, "pstree.img"), "wb") as f:
         f.write(criu_images.encode({"magic": "PSTREE", "entries": []}))
     _EMPTY_DIR[:] = [directory]
