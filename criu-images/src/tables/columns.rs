@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, MapBuilder, StringBuilder, UInt64Builder};
-use arrow_array::{Array, ArrayRef, BinaryArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow_array::builder::{LargeListBuilder, LargeStringBuilder, MapBuilder, UInt64Builder};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Int64Array, LargeBinaryArray, LargeStringArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::error::{Error, Location, Result};
@@ -18,23 +20,26 @@ pub(crate) struct Columns {
     arrays: Vec<ArrayRef>,
 }
 
-/// A list field of `item` (nullable items, Arrow's default).
+/// A large list field of `item` (nullable items, Arrow's default).
 pub(crate) fn list_of(name: &str, item: DataType) -> Field {
-    Field::new_list(name, Field::new_list_field(item, true), false)
+    Field::new_large_list(name, Field::new_list_field(item, true), false)
 }
 
 /// A map field with Utf8 keys and nullable `value` values (the layout
 /// `MapBuilder` writes: `entries`, `key`, `value`).
 pub(crate) fn map_of(name: &str, value: DataType) -> Field {
-    Field::new_map(name, "entries", Field::new("key", DataType::Utf8, false), Field::new("value", value, true), false, false)
+    Field::new_map(name, "entries", Field::new("key", DataType::LargeUtf8, false), Field::new("value", value, true), false, false)
 }
 
 impl Columns {
     /// A batch of `rows` rows whose first column is `checkpoint` (every row `id`).
     pub(crate) fn new(id: &str, rows: usize) -> Columns {
+        // A Utf8 column holds at most i32::MAX bytes: an id too long for
+        // the batch repeats no id (finish() then fails on the short column).
+        let fits = id.len().checked_mul(rows).is_some_and(|n| n <= i32::MAX as usize);
+        let array = StringArray::from_iter_values(std::iter::repeat_n(id, if fits { rows } else { 0 }));
         let mut columns = Columns { rows, fields: Vec::new(), arrays: Vec::new() };
-        columns
-            .push(Field::new("checkpoint", DataType::Utf8, false), Arc::new(StringArray::from_iter_values(std::iter::repeat_n(id, rows))));
+        columns.push(Field::new("checkpoint", DataType::Utf8, false), Arc::new(array));
         columns
     }
 
@@ -68,24 +73,24 @@ impl Columns {
     }
 
     pub(crate) fn str<S: AsRef<str>>(&mut self, name: &str, nullable: bool, values: impl IntoIterator<Item = Option<S>>) {
-        self.push(Field::new(name, DataType::Utf8, nullable), Arc::new(values.into_iter().collect::<StringArray>()));
+        self.push(Field::new(name, DataType::LargeUtf8, nullable), Arc::new(values.into_iter().collect::<LargeStringArray>()));
     }
 
     pub(crate) fn binary<'v>(&mut self, name: &str, values: impl IntoIterator<Item = &'v [u8]>) {
-        let array: BinaryArray = values.into_iter().map(Some).collect();
-        self.push(Field::new(name, DataType::Binary, false), Arc::new(array));
+        let array: LargeBinaryArray = values.into_iter().map(Some).collect();
+        self.push(Field::new(name, DataType::LargeBinary, false), Arc::new(array));
     }
 
     /// A list of strings per row (never null; empty lists for none).
     pub(crate) fn str_list<S: AsRef<str>, R: IntoIterator<Item = S>>(&mut self, name: &str, rows: impl IntoIterator<Item = R>) {
-        let mut builder = ListBuilder::new(StringBuilder::new());
+        let mut builder = LargeListBuilder::new(LargeStringBuilder::new());
         for row in rows {
             for item in row {
                 builder.values().append_value(item);
             }
             builder.append(true);
         }
-        self.push(list_of(name, DataType::Utf8), Arc::new(builder.finish()));
+        self.push(list_of(name, DataType::LargeUtf8), Arc::new(builder.finish()));
     }
 
     /// A map of strings to strings per row (never null), entries in order.
@@ -94,7 +99,7 @@ impl Columns {
         name: &str,
         rows: impl IntoIterator<Item = R>,
     ) -> Result<()> {
-        let mut builder = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        let mut builder = MapBuilder::new(None, LargeStringBuilder::new(), LargeStringBuilder::new());
         for row in rows {
             for (key, value) in row {
                 builder.keys().append_value(key);
@@ -103,7 +108,7 @@ impl Columns {
             // Keys and values were appended in pairs: the lengths agree.
             builder.append(true).map_err(|e| self.arrow(e))?;
         }
-        self.push(map_of(name, DataType::Utf8), Arc::new(builder.finish()));
+        self.push(map_of(name, DataType::LargeUtf8), Arc::new(builder.finish()));
         Ok(())
     }
 
@@ -113,7 +118,7 @@ impl Columns {
         name: &str,
         rows: impl IntoIterator<Item = R>,
     ) -> Result<()> {
-        let mut builder = MapBuilder::new(None, StringBuilder::new(), UInt64Builder::new());
+        let mut builder = MapBuilder::new(None, LargeStringBuilder::new(), UInt64Builder::new());
         for row in rows {
             for (key, value) in row {
                 builder.keys().append_value(key);

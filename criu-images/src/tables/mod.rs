@@ -8,7 +8,8 @@
 //! tables of many checkpoints concatenate. A table has the same schema on
 //! every checkpoint ([`schema`]): no column depends on the data; a fact a
 //! row lacks is null. Addresses are `UInt64`, pids, uids and fds `UInt32`;
-//! lists are list columns, maps map columns. Large tables come as several
+//! text is `LargeUtf8`, bytes `LargeBinary` (64-bit offsets: a batch of
+//! long command lines cannot overflow them), lists `LargeList`, maps `Map`. Large tables come as several
 //! batches of at most [`BATCH_ROWS`] rows ([`HIT_BATCH_ROWS`] for hits,
 //! which carry their bytes).
 

@@ -29,16 +29,24 @@ fn u64s(table: &Table, name: &str) -> Vec<Option<u64>> {
 }
 
 fn strs(table: &Table, name: &str) -> Vec<Option<String>> {
-    table.batches.iter().flat_map(|b| column(b, name).as_string::<i32>().iter().map(|s| s.map(String::from)).collect::<Vec<_>>()).collect()
+    table.batches.iter().flat_map(|b| text(column(b, name))).collect()
+}
+
+/// Utf8 (the checkpoint column) or LargeUtf8 values.
+fn text(array: &dyn Array) -> Vec<Option<String>> {
+    match array.data_type() {
+        arrow_schema::DataType::Utf8 => array.as_string::<i32>().iter().map(|s| s.map(String::from)).collect(),
+        _ => array.as_string::<i64>().iter().map(|s| s.map(String::from)).collect(),
+    }
 }
 
 fn lists(table: &Table, name: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for batch in &table.batches {
-        let list = column(batch, name).as_list::<i32>();
+        let list = column(batch, name).as_list::<i64>();
         for i in 0..list.len() {
             let items = list.value(i);
-            out.push(items.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_string()).collect());
+            out.push(items.as_string::<i64>().iter().map(|s| s.unwrap_or_default().to_string()).collect());
         }
     }
     out
@@ -86,8 +94,8 @@ fn processes_and_threads_equal_the_model() {
             let map = column(batch, "environ").as_map();
             for (i, process) in model.iter().enumerate() {
                 let entries = map.value(i);
-                let keys = entries.column(0).as_string::<i32>();
-                let values = entries.column(1).as_string::<i32>();
+                let keys = entries.column(0).as_string::<i64>();
+                let values = entries.column(1).as_string::<i64>();
                 let got: Vec<(String, String)> =
                     (0..keys.len()).map(|j| (keys.value(j).to_string(), values.value(j).to_string())).collect();
                 assert_eq!(got, process.environ, "{name}: environ of {}", process.pid);
@@ -174,7 +182,7 @@ fn attack_findings_and_hits_equal_the_library_results() {
     let matched: Vec<Vec<u8>> = table
         .batches
         .iter()
-        .flat_map(|b| column(b, "match").as_binary::<i32>().iter().map(|m| m.unwrap().to_vec()).collect::<Vec<_>>())
+        .flat_map(|b| column(b, "match").as_binary::<i64>().iter().map(|m| m.unwrap().to_vec()).collect::<Vec<_>>())
         .collect();
     assert!(matched.iter().all(|m| m == b"/bin/"));
 }
