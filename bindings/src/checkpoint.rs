@@ -11,9 +11,9 @@ use pyo3::types::{PyBytes, PyDict};
 use criu_images::archive::{MemberKind, OpenOptions, TarStat, TarView};
 use criu_images::json::DecodeOptions;
 use criu_images::memory::search_all;
-use criu_images::model::Process as ProcessData;
 use criu_images::{Checkpoint, Error};
 
+use crate::arrow_stream::ArrowTable;
 use crate::display;
 use crate::errors::{quick, run, CriuImagesError};
 use crate::image::Image;
@@ -44,6 +44,7 @@ impl PyCheckpoint {
         max_decompressed: Option<u64>,
         rootfs: Option<&Bound<'_, PyAny>>,
         image: Option<String>,
+        id: Option<String>,
     ) -> PyResult<PyCheckpoint> {
         let default_rootfs = RootfsChoice::from_py(rootfs, &RootfsChoice::Auto)?;
         let mut options = OpenOptions { image, ..OpenOptions::default() };
@@ -52,7 +53,8 @@ impl PyCheckpoint {
         }
         let opened = run(py, || Checkpoint::open_with(&path, &options))?;
         let format = opened.archive().format().name();
-        Ok(PyCheckpoint { format, handle: Arc::new(Handle::new(path, opened, default_rootfs)) })
+        let id = id.unwrap_or_else(|| path.to_string_lossy().into_owned());
+        Ok(PyCheckpoint { format, handle: Arc::new(Handle::new(path, id, opened, default_rootfs)) })
     }
 
     /// The open state, or `CriuImagesError` once closed.
@@ -71,6 +73,13 @@ impl PyCheckpoint {
     #[getter]
     fn path(&self) -> PathBuf {
         self.handle.path().to_path_buf()
+    }
+
+    /// The id in the `checkpoint` column of its tables: `open(path, id=...)`,
+    /// by default the path as given.
+    #[getter]
+    fn id(&self) -> PyResult<String> {
+        Ok(self.shared()?.id.clone())
     }
 
     /// How the checkpoint is stored: `directory`, `tar`, `tar.gz`, `tar.zst`,
@@ -213,7 +222,7 @@ impl PyCheckpoint {
             options.progress = Some(counter.clone());
             Ok((search_all(cells.iter().map(|c| c.index()), &pattern, &options)?, cells))
         })?;
-        hits_to_py(py, hits, &cells)
+        hits_to_py(py, hits, &cells, &shared.id)
     }
 
     /// YARA rules over the memory of every process (or of `pid`), area by
@@ -338,20 +347,31 @@ impl PyCheckpoint {
         run(py, || Ok(checkpoint.warnings().iter().map(ToString::to_string).collect()))
     }
 
-    /// A table as a `pyarrow.Table`: `"processes"` (one row per process),
-    /// `"vmas"` (memory areas of every process with their page counts),
-    /// `"fds"` (open file descriptors) or `"sockets"` (socket descriptors
-    /// with addresses, ports, states and queued bytes). Columns are listed
-    /// in docs/python.md. Needs pyarrow (`pip install 'criu-images[tables]'`).
-    fn to_arrow<'py>(slf: &Bound<'py, Self>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
-        table(slf, kind, "to_arrow", false)
+    /// A table as a `criu_images.Table` (Arrow record batches, read by
+    /// pyarrow, Polars and DuckDB through the Arrow PyCapsule interface):
+    /// `"processes"` (one row per process), `"threads"`, `"vmas"` (memory
+    /// areas of every process with their page counts), `"fds"` (open file
+    /// descriptors), `"sockets"` (socket descriptors with addresses, ports,
+    /// states and queued bytes), `"connections"` (`criu-images net`) or
+    /// `"findings"` (triage). Every table starts with a `checkpoint` column
+    /// (`Checkpoint.id`). Columns are listed in docs/python.md.
+    fn table(&self, py: Python<'_>, kind: &str) -> PyResult<ArrowTable> {
+        tables::checkpoint_table(py, &*self.shared()?, kind)
     }
 
-    /// A table as a `pandas.DataFrame`, with the columns of `to_arrow()`;
-    /// integer columns have pandas' nullable dtypes (`UInt64`, ...). Needs
-    /// pandas and pyarrow (`pip install 'criu-images[tables]'`).
-    fn to_pandas<'py>(slf: &Bound<'py, Self>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
-        table(slf, kind, "to_pandas", true)
+    /// `table(kind)` as a `pyarrow.Table`. Needs pyarrow
+    /// (`pip install 'criu-images[tables]'`).
+    fn to_arrow<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
+        let table = Bound::new(py, self.table(py, kind)?)?;
+        py.import("criu_images._tables")?.getattr("to_arrow")?.call1((table, "Checkpoint.to_arrow()"))
+    }
+
+    /// `table(kind)` as a `pandas.DataFrame`; integer columns have pandas'
+    /// nullable dtypes (`UInt64`, ...). Needs pandas and pyarrow
+    /// (`pip install 'criu-images[tables]'`).
+    fn to_pandas<'py>(&self, py: Python<'py>, kind: &str) -> PyResult<Bound<'py, PyAny>> {
+        let table = Bound::new(py, self.table(py, kind)?)?;
+        py.import("criu_images._tables")?.getattr("to_pandas")?.call1((table, "Checkpoint.to_pandas()"))
     }
 
     /// The files the container changed or added (`rootfs-diff.tar`, written
@@ -396,40 +416,13 @@ impl PyCheckpoint {
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::diff::Diff> {
         let (old, new) = (self.checkpoint()?, other.checkpoint()?);
-        crate::diff::compute(py, old, new, memory, pid, progress)
+        crate::diff::compute(py, old, new, other.shared()?.id.clone(), memory, pid, progress)
     }
 
     /// The processes as an HTML table, for notebooks.
     fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
         display::html(slf.py(), "checkpoint_html", slf.as_any())
     }
-}
-
-/// `Checkpoint.to_arrow(kind)` or `.to_pandas(kind)`.
-fn table<'py>(slf: &Bound<'py, PyCheckpoint>, kind: &str, method: &str, pandas: bool) -> PyResult<Bound<'py, PyAny>> {
-    let py = slf.py();
-    if !tables::KINDS.contains(&kind) {
-        return Err(tables::unknown_kind(kind));
-    }
-    let module = py.import("criu_images._tables")?;
-    module.getattr("require")?.call1((format!("Checkpoint.{method}()"), pandas))?;
-    let shared = slf.get().shared()?;
-    let columns = if kind == "vmas" {
-        let checkpoint = shared.checkpoint.clone();
-        let pids = run(py, || checkpoint.memory_pids())?;
-        let cells = pids.into_iter().map(|p| shared.memory(py, p, &shared.default_rootfs)).collect::<PyResult<Vec<_>>>()?;
-        let memories: Vec<_> = cells.iter().map(|c| c.index()).collect();
-        tables::vmas(&memories)
-    } else {
-        let all = shared.processes(py)?;
-        let processes: Vec<&ProcessData> = all.iter().map(|p| &**p).collect();
-        match kind {
-            "processes" => tables::processes(&processes),
-            "fds" => tables::fds(&processes),
-            _ => tables::sockets(&processes),
-        }
-    };
-    module.getattr(method)?.call1((tables::to_py(py, &columns)?,))
 }
 
 /// A member of a checkpoint archive (or of rootfs-diff.tar).

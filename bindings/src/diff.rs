@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use criu_images::diff::{Diff as DiffData, DiffOptions};
 
-use crate::tables::{self, Column};
+use crate::arrow_stream::ArrowTable;
 
 /// The parts of a diff, in the order of `criu-images diff --format json`.
 pub(crate) const PARTS: [&str; 7] = ["metadata", "processes", "files", "sockets", "areas", "pages", "rootfs"];
@@ -21,13 +21,14 @@ pub(crate) fn compute(
     py: Python<'_>,
     old: Arc<criu_images::Checkpoint>,
     new: Arc<criu_images::Checkpoint>,
+    id: String,
     memory: bool,
     pid: Option<u32>,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Diff> {
     let options = DiffOptions { memory, pid };
     let diff = crate::progress::run_with(py, progress, |counter| DiffData::compute(&old, &new, &options, Some(counter)))?;
-    Ok(Diff { diff: Arc::new(diff) })
+    Ok(Diff { diff: Arc::new(diff), id: Arc::from(id) })
 }
 
 /// What changed between two checkpoints (`Checkpoint.diff()`): container
@@ -38,11 +39,13 @@ pub(crate) fn compute(
 #[pyclass(frozen, name = "Diff", module = "criu_images")]
 pub(crate) struct Diff {
     diff: Arc<DiffData>,
+    /// The new checkpoint's id: the `checkpoint` column of the part tables.
+    id: Arc<str>,
 }
 
 impl Diff {
     fn part(&self, kind: &'static str) -> DiffPart {
-        DiffPart { diff: self.diff.clone(), kind }
+        DiffPart { diff: self.diff.clone(), id: self.id.clone(), kind }
     }
 }
 
@@ -151,6 +154,7 @@ fn part_name(part: &str) -> PyResult<&'static str> {
 #[pyclass(frozen, name = "DiffPart", module = "criu_images")]
 pub(crate) struct DiffPart {
     diff: Arc<DiffData>,
+    id: Arc<str>,
     kind: &'static str,
 }
 
@@ -164,78 +168,15 @@ impl DiffPart {
         }
     }
 
-    fn columns(&self) -> Vec<Column> {
-        let d = &self.diff;
-        match self.kind {
-            "metadata" => {
-                let text: Vec<(String, String)> = d.metadata.iter().map(|f| (f.old.to_string(), f.new.to_string())).collect();
-                vec![
-                    Column::str("field", d.metadata.iter().map(|f| Some(f.field.as_str()))),
-                    Column::str("old", text.iter().map(|t| Some(t.0.as_str()))),
-                    Column::str("new", text.iter().map(|t| Some(t.1.as_str()))),
-                ]
-            }
-            "processes" => vec![
-                Column::u32("pid", d.processes.iter().map(|p| Some(p.pid))),
-                Column::u32("old_pid", d.processes.iter().map(|p| p.old_pid)),
-                Column::str("comm", d.processes.iter().map(|p| Some(p.comm.as_str()))),
-                Column::str("change", d.processes.iter().map(|p| Some(p.change.name()))),
-                Column::str("matched_by", d.processes.iter().map(|p| p.matched_by)),
-                Column::str_list("fields", d.processes.iter().map(|p| p.fields.iter().map(|f| f.field.as_str()))),
-            ],
-            "files" => vec![
-                Column::u32("pid", d.files.iter().map(|f| Some(f.pid))),
-                Column::u32("fd", d.files.iter().map(|f| Some(f.fd))),
-                Column::str("change", d.files.iter().map(|f| Some(f.change))),
-                Column::str("path", d.files.iter().map(|f| f.path.as_deref())),
-                Column::str_list("fields", d.files.iter().map(|f| f.fields.iter().map(|c| c.field.as_str()))),
-            ],
-            "sockets" => vec![
-                Column::u32("pid", d.sockets.iter().map(|s| Some(s.pid))),
-                Column::u32("fd", d.sockets.iter().map(|s| Some(s.fd))),
-                Column::str("change", d.sockets.iter().map(|s| Some(s.change))),
-                Column::str("type", d.sockets.iter().map(|s| Some(s.r#type.as_str()))),
-                Column::str("endpoint", d.sockets.iter().map(|s| Some(s.endpoint.as_str()))),
-                Column::str_list("fields", d.sockets.iter().map(|s| s.fields.iter().map(|c| c.field.as_str()))),
-            ],
-            "areas" => vec![
-                Column::u32("pid", d.areas.iter().map(|a| Some(a.pid))),
-                Column::u64("start", d.areas.iter().map(|a| Some(a.start))),
-                Column::u64("old_start", d.areas.iter().map(|a| a.old_start)),
-                Column::u64("old_end", d.areas.iter().map(|a| a.old_end)),
-                Column::u64("new_end", d.areas.iter().map(|a| a.new_end)),
-                Column::str("change", d.areas.iter().map(|a| Some(a.change))),
-                Column::str_list("what", d.areas.iter().map(|a| a.what.iter().copied())),
-                Column::str("old_perms", d.areas.iter().map(|a| a.old_perms.as_deref())),
-                Column::str("new_perms", d.areas.iter().map(|a| a.new_perms.as_deref())),
-                Column::str("old_path", d.areas.iter().map(|a| a.old_path.as_deref())),
-                Column::str("new_path", d.areas.iter().map(|a| a.new_path.as_deref())),
-                Column::bool("became_executable", d.areas.iter().map(|a| Some(a.became_executable))),
-            ],
-            "pages" => vec![
-                Column::u32("pid", d.pages.iter().map(|r| Some(r.pid))),
-                Column::u64("start", d.pages.iter().map(|r| Some(r.start))),
-                Column::u64("end", d.pages.iter().map(|r| Some(r.end))),
-                Column::str("change", d.pages.iter().map(|r| Some(r.change.name()))),
-                Column::u64("pages", d.pages.iter().map(|r| Some(r.pages))),
-            ],
-            _ => vec![
-                Column::str("path", d.rootfs.iter().map(|r| Some(r.path.as_str()))),
-                Column::str("change", d.rootfs.iter().map(|r| Some(r.change))),
-                Column::u64("old_size", d.rootfs.iter().map(|r| r.old_size)),
-                Column::u64("new_size", d.rootfs.iter().map(|r| r.new_size)),
-                Column::u32("old_mode", d.rootfs.iter().map(|r| r.old_mode)),
-                Column::u32("new_mode", d.rootfs.iter().map(|r| r.new_mode)),
-                Column::str("old_sha256", d.rootfs.iter().map(|r| r.old_sha256.as_deref())),
-                Column::str("new_sha256", d.rootfs.iter().map(|r| r.new_sha256.as_deref())),
-            ],
-        }
+    /// The part as a `criu_images.Table` (columns in docs/diff.md, after `checkpoint`).
+    fn arrow(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        let table = crate::errors::quick(py, || criu_images::tables::diff_part(&self.id, &self.diff, self.kind))?;
+        Ok(crate::tables::to_py(table))
     }
 
-    fn table<'py>(&self, py: Python<'py>, method: &str, pandas: bool) -> PyResult<Bound<'py, PyAny>> {
-        let module = py.import("criu_images._tables")?;
-        module.getattr("require")?.call1((format!("DiffPart.{method}()"), pandas))?;
-        module.getattr(method)?.call1((tables::to_py(py, &self.columns())?,))
+    fn convert<'py>(&self, py: Python<'py>, method: &str) -> PyResult<Bound<'py, PyAny>> {
+        let table = Bound::new(py, self.arrow(py)?)?;
+        py.import("criu_images._tables")?.getattr(method)?.call1((table, format!("DiffPart.{method}()")))
     }
 }
 
@@ -284,12 +225,17 @@ impl DiffPart {
 
     /// The part as a `pyarrow.Table` (columns in docs/diff.md). Needs pyarrow.
     fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.table(py, "to_arrow", false)
+        self.convert(py, "to_arrow")
+    }
+
+    /// The part as a `criu_images.Table` (Arrow PyCapsule interface: pyarrow, Polars, DuckDB).
+    fn table(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        self.arrow(py)
     }
 
     /// The part as a `pandas.DataFrame`, integer columns with nullable dtypes. Needs pandas and pyarrow.
     fn to_pandas<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.table(py, "to_pandas", true)
+        self.convert(py, "to_pandas")
     }
 
     fn __repr__(&self) -> String {

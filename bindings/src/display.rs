@@ -19,7 +19,7 @@ pub(crate) fn call<'py>(py: Python<'py>, function: &str, object: &Bound<'py, PyA
 
 static SEARCH_RESULTS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// A `SearchResults` list holding `items`.
-pub(crate) fn search_results<'py>(py: Python<'py>, items: Bound<'py, PyList>) -> PyResult<Bound<'py, PyAny>> {
-    SEARCH_RESULTS.import(py, MODULE, "SearchResults")?.call1((items,))
+/// A `SearchResults` list holding `items`, found in checkpoint `id`.
+pub(crate) fn search_results<'py>(py: Python<'py>, items: Bound<'py, PyList>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+    SEARCH_RESULTS.import(py, MODULE, "SearchResults")?.call1((items, id))
 }

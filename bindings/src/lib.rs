@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod area;
+mod arrow_stream;
 mod buffer;
 mod checkpoint;
 mod coredump;
@@ -138,12 +139,19 @@ fn _test_panic(py: Python<'_>, place: &str) -> PyResult<()> {
     }
 }
 
-/// The columns of `SearchResults.to_arrow()`: one row per `Hit` of `hits`,
-/// built without asking the hits for their attributes one by one.
+/// The table of `SearchResults.to_arrow()`: one row per `Hit` of `hits`,
+/// found in checkpoint `id`, built without asking the hits for their
+/// attributes one by one.
 #[pyfunction]
-fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyResult<Bound<'py, pyo3::types::PyList>> {
-    let refs: Vec<&criu_images::memory::Hit> = hits.iter().map(|h| h.get().data()).collect();
-    tables::to_py(py, &tables::hits(&refs))
+#[pyo3(signature = (hits, id, pattern = None))]
+fn _hits_table<'py>(
+    py: Python<'py>,
+    hits: Vec<Bound<'py, memory::Hit>>,
+    id: &str,
+    pattern: Option<&str>,
+) -> PyResult<arrow_stream::ArrowTable> {
+    let refs: Vec<(Option<&str>, &criu_images::memory::Hit)> = hits.iter().map(|h| (pattern, h.get().data())).collect();
+    Ok(tables::to_py(errors::quick(py, || criu_images::tables::hits(id, &refs))?))
 }
 
 /// Open a checkpoint: an images directory, a tar, tar.gz or tar.zst archive
@@ -156,17 +164,20 @@ fn _hit_columns<'py>(py: Python<'py>, hits: Vec<Bound<'py, memory::Hit>>) -> PyR
 /// Container images (oci-archive, OCI layout directory, docker-archive,
 /// containerd checkpoint images) are opened too; `image` chooses one when
 /// the index holds several (a reference, a digest or its first 12+ hex
-/// digits, or a platform), else the error lists them.
+/// digits, or a platform), else the error lists them. `id` is the value of
+/// the `checkpoint` column of its tables (`Checkpoint.id`; default: the
+/// path as given).
 #[pyfunction]
-#[pyo3(signature = (path, *, max_decompressed = None, rootfs = None, image = None))]
+#[pyo3(signature = (path, *, max_decompressed = None, rootfs = None, image = None, id = None))]
 fn open(
     py: Python<'_>,
     path: PathBuf,
     max_decompressed: Option<u64>,
     rootfs: Option<&Bound<'_, PyAny>>,
     image: Option<String>,
+    id: Option<String>,
 ) -> PyResult<checkpoint::PyCheckpoint> {
-    checkpoint::PyCheckpoint::open(py, path, max_decompressed, rootfs, image)
+    checkpoint::PyCheckpoint::open(py, path, max_decompressed, rootfs, image, id)
 }
 
 #[pymodule]
@@ -177,6 +188,7 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<checkpoint::PyCheckpoint>()?;
     m.add_class::<checkpoint::Member>()?;
     m.add_class::<checkpoint::RootfsDiff>()?;
+    m.add_class::<arrow_stream::ArrowTable>()?;
     m.add_class::<diff::Diff>()?;
     m.add_class::<diff::DiffPart>()?;
     m.add_class::<image::Image>()?;
@@ -200,7 +212,7 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_json, m)?)?;
     m.add_function(wrap_pyfunction!(info_json, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
-    m.add_function(wrap_pyfunction!(_hit_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(_hits_table, m)?)?;
     m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_secret_patterns, m)?)?;
     Ok(())

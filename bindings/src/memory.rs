@@ -30,6 +30,8 @@ use crate::state::{MemoryCell, RootfsChoice, Shared};
 pub struct Memory {
     cell: Arc<MemoryCell>,
     rootfs: Option<String>,
+    /// The checkpoint's id (`Checkpoint.id`), for the tables of its hits.
+    id: String,
 }
 
 impl Memory {
@@ -44,7 +46,7 @@ impl Memory {
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Memory> {
         let cell = shared.memory_reporting(py, pid, &rootfs, progress)?;
-        Ok(Memory { cell, rootfs: rootfs.describe() })
+        Ok(Memory { cell, rootfs: rootfs.describe(), id: shared.id.clone() })
     }
 
     fn index(&self) -> &ProcessMemory<'_> {
@@ -150,7 +152,7 @@ impl Memory {
             options.progress = Some(counter.clone());
             self.index().search(&pattern, &options)
         })?;
-        hits_to_py(py, hits, std::slice::from_ref(&self.cell))
+        hits_to_py(py, hits, std::slice::from_ref(&self.cell), &self.id)
     }
 
     /// YARA rules over this process's memory, area by area at the real
@@ -435,7 +437,7 @@ fn one_or_many(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<String>>
 }
 
 /// Hits found in the memory indexes `cells` as a `SearchResults` list.
-pub(crate) fn hits_to_py<'py>(py: Python<'py>, hits: Vec<memory::Hit>, cells: &[Arc<MemoryCell>]) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn hits_to_py<'py>(py: Python<'py>, hits: Vec<memory::Hit>, cells: &[Arc<MemoryCell>], id: &str) -> PyResult<Bound<'py, PyAny>> {
     let items = PyList::empty(py);
     for hit in hits {
         let Some(cell) = cells.iter().find(|c| c.borrow_dependent().pid() == hit.pid) else {
@@ -443,7 +445,7 @@ pub(crate) fn hits_to_py<'py>(py: Python<'py>, hits: Vec<memory::Hit>, cells: &[
         };
         items.append(Hit::new(hit, cell.clone()))?;
     }
-    display::search_results(py, items)
+    display::search_results(py, items, id)
 }
 
 /// One search match.

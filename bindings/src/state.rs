@@ -124,6 +124,8 @@ impl RootfsChoice {
 /// One open checkpoint and the indexes built from it.
 pub(crate) struct Shared {
     pub(crate) checkpoint: Arc<Checkpoint>,
+    /// The id of the `checkpoint` column of its tables (`open(path, id=...)`).
+    pub(crate) id: String,
     /// Where memory fills file pages from when a call does not say (`open(rootfs=...)`).
     pub(crate) default_rootfs: RootfsChoice,
     /// `rootfs-diff.tar`, indexed once (`None` inside if there is none).
@@ -215,9 +217,10 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    pub(crate) fn new(path: PathBuf, checkpoint: Checkpoint, default_rootfs: RootfsChoice) -> Handle {
+    pub(crate) fn new(path: PathBuf, id: String, checkpoint: Checkpoint, default_rootfs: RootfsChoice) -> Handle {
         let shared = Shared {
             checkpoint: Arc::new(checkpoint),
+            id,
             default_rootfs,
             diff: Mutex::new(None),
             memories: Mutex::new(HashMap::new()),

@@ -53,6 +53,8 @@ mod parallel;
 pub mod progress;
 pub mod proto;
 pub mod secrets;
+#[cfg(feature = "tables")]
+pub mod tables;
 pub mod triage;
 mod utc;
 pub mod warning;

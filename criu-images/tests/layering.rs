@@ -27,6 +27,7 @@ const LAYERS: &[&str] = &[
     "diff",       // two checkpoints compared: processes, files, memory, rootfs
     "triage",     // suspicious traces as findings (issue #16)
     "yara",       // YARA scans of memory and files (feature yara)
+    "tables",     // tables as Arrow record batches, Parquet (features tables, parquet)
     "decode_all", // the one decode-all pipeline of the CLI and Python
     "evidence",   // hashes of archives and members, provenance sidecars
     "coredump",   // ELF core files of checkpointed processes

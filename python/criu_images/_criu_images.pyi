@@ -13,6 +13,7 @@ from .yara import YaraHits
 
 if TYPE_CHECKING:
     import pandas
+    import polars
     import pyarrow
 
 __version__: str
@@ -21,7 +22,7 @@ _PathLike = Union[str, "os.PathLike[str]"]
 _Kind = Union[str, Sequence[str], None]
 # A callable f(done, total), or a tqdm progress bar (anything with update() and total).
 _Progress = Union[Callable[[int, int], Any], Any, None]
-_Table = Literal["processes", "vmas", "fds", "sockets"]
+_Table = Literal["processes", "threads", "vmas", "fds", "sockets", "connections", "findings"]
 
 class CriuImagesError(Exception):
     """Base class of every error criu_images raises; the message names the file and byte offset."""
@@ -57,6 +58,7 @@ def open(
     max_decompressed: Optional[int] = None,
     rootfs: Optional[_PathLike] = None,
     image: Optional[str] = None,
+    id: Optional[str] = None,
 ) -> Checkpoint:
     """Open a checkpoint: images directory, tar, tar.gz, tar.zst, a single image, or a
     container image (oci-archive, OCI layout directory, docker-archive, containerd).
@@ -66,13 +68,42 @@ def open(
 
     `rootfs`: the default of `Checkpoint.memory()`, `search()`, `Process.memory` and the
     "vmas" table; None means "auto".
+
+    `id`: the value of the `checkpoint` column of its tables (`Checkpoint.id`); by
+    default the path as given.
     """
+
+class Table:
+    """Arrow record batches of one table (Arrow PyCapsule interface: pyarrow, Polars,
+    DuckDB read it without a copy; Polars and DuckDB without pyarrow)."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+        """An ArrowArrayStream PyCapsule ("arrow_array_stream"); `requested_schema` is ignored."""
+    def __arrow_c_schema__(self) -> object:
+        """An ArrowSchema PyCapsule ("arrow_schema")."""
+    @property
+    def schema(self) -> Dict[str, str]:
+        """Column names and their Arrow types, as text."""
+    @property
+    def num_rows(self) -> int:
+        """Rows over all batches."""
+    def __len__(self) -> int: ...
+    def to_arrow(self) -> "pyarrow.Table":
+        """A pyarrow.Table (needs pyarrow)."""
+    def to_pandas(self) -> "pandas.DataFrame":
+        """A pandas.DataFrame with nullable dtypes (needs pandas and pyarrow)."""
+    def to_polars(self) -> "polars.DataFrame":
+        """A polars.DataFrame (needs polars only)."""
+    def _repr_html_(self) -> str: ...
 
 class Checkpoint:
     """An opened checkpoint; a context manager. Raises CriuImagesError once closed."""
 
     @property
     def path(self) -> Path: ...
+    @property
+    def id(self) -> str:
+        """The `checkpoint` column of its tables: `open(path, id=...)`, by default the path as given."""
     @property
     def format(self) -> str:
         """`directory`, `tar`, `tar.gz`, `tar.zst`, `file`, `oci-archive`, `oci-layout` or `docker-archive`."""
@@ -138,10 +169,13 @@ class Checkpoint:
         """Parts present but unreadable (config.dump, stats-dump, dump.log, deleted.files), and why."""
     def connections(self) -> List[Dict[str, Any]]:
         """Every socket with pid/fd, addresses, state, queued bytes, peers and listener (docs/network.md)."""
+    def table(self, kind: _Table) -> Table:
+        """A table (processes, threads, vmas, fds, sockets, connections, findings) as Arrow
+        record batches with a `checkpoint` column (docs/python.md)."""
     def to_arrow(self, kind: _Table) -> "pyarrow.Table":
-        """A table of processes, vmas, fds or sockets (needs pyarrow)."""
+        """`table(kind)` as a pyarrow.Table (needs pyarrow)."""
     def to_pandas(self, kind: _Table) -> "pandas.DataFrame":
-        """A table of processes, vmas, fds or sockets (needs pandas and pyarrow)."""
+        """`table(kind)` as a pandas.DataFrame (needs pandas and pyarrow)."""
     @property
     def rootfs_diff(self) -> Optional[RootfsDiff]: ...
     def diff(self, other: Checkpoint, memory: bool = True, *, pid: Optional[int] = None, progress: _Progress = None) -> Diff:
@@ -186,6 +220,8 @@ class DiffPart:
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Dict[str, Any]]: ...
     def to_list(self) -> List[Dict[str, Any]]: ...
+    def table(self) -> Table:
+        """The part as Arrow record batches, with a `checkpoint` column (the new checkpoint's id)."""
     def to_arrow(self) -> "pyarrow.Table": ...
     def to_pandas(self) -> "pandas.DataFrame": ...
 

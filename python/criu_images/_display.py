@@ -56,9 +56,15 @@ def _hex(value: int) -> str:
 
 class SearchResults(list):  # type: ignore[type-arg]
     """A list of ``Hit`` with a table view in notebooks, and as a table:
-    ``to_arrow()`` / ``to_pandas()`` give one row per hit with columns
-    ``pid``, ``address``, ``match``, ``context_start``, ``context``,
-    ``vma_start``, ``vma_end``, ``vma_perms``, ``vma_path``."""
+    ``table()`` (a ``criu_images.Table``), ``to_arrow()`` / ``to_pandas()``
+    give one row per hit with columns ``checkpoint``, ``pattern``, ``pid``,
+    ``address``, ``match``, ``context_start``, ``context``, ``vma_start``,
+    ``vma_end``, ``vma_perms``, ``vma_path``. ``checkpoint`` is the id of
+    the checkpoint searched (``Checkpoint.id``)."""
+
+    def __init__(self, items: Any = (), checkpoint: str = "") -> None:
+        super().__init__(items)
+        self.checkpoint = checkpoint
 
     def __repr__(self) -> str:
         return f"SearchResults({list.__repr__(self)})"
@@ -66,19 +72,25 @@ class SearchResults(list):  # type: ignore[type-arg]
     def _repr_html_(self) -> str:
         return hits_html(self)
 
+    def table(self) -> Any:
+        """The hits as a ``criu_images.Table`` (Arrow PyCapsule interface)."""
+        from . import _criu_images
+
+        return _criu_images._hits_table(list(self), self.checkpoint)
+
     def to_arrow(self) -> Any:
         """The hits as a ``pyarrow.Table`` (needs pyarrow: ``pip install 'criu-images[tables]'``)."""
-        from . import _criu_images, _tables
+        from . import _tables
 
         _tables.require("SearchResults.to_arrow()")
-        return _tables.to_arrow(_criu_images._hit_columns(self))
+        return _tables.to_arrow(self.table(), "SearchResults.to_arrow()")
 
     def to_pandas(self) -> Any:
         """The hits as a ``pandas.DataFrame`` (needs pandas and pyarrow)."""
-        from . import _criu_images, _tables
+        from . import _tables
 
         _tables.require("SearchResults.to_pandas()", pandas=True)
-        return _tables.to_pandas(_criu_images._hit_columns(self))
+        return _tables.to_pandas(self.table(), "SearchResults.to_pandas()")
 
 
 def hits_html(hits: Sequence[Any]) -> str:

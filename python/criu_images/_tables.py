@@ -1,22 +1,21 @@
-"""Tables as pyarrow Tables and pandas DataFrames.
+"""Tables as pyarrow Tables, pandas and Polars DataFrames.
 
-The extension builds each column in Arrow's memory layout (bindings/src/
-tables.rs) and passes its buffers here as bytes; this module only wraps
-them in pyarrow arrays (no Python object per row), and converts to pandas
-with nullable dtypes so that missing values stay missing and 64-bit
+The extension builds every table with arrow-rs (criu_images::tables) and
+hands it over as a ``criu_images.Table``, which speaks the Arrow PyCapsule
+stream interface (``__arrow_c_stream__``): pyarrow, Polars and DuckDB read
+it without a copy and without needing each other. This module converts to
+pandas with nullable dtypes so that missing values stay missing and 64-bit
 addresses stay integers.
 
-pyarrow and pandas are optional: ``pip install 'criu-images[tables]'``.
+pyarrow and pandas are optional: ``pip install 'criu-images[tables]'``;
+Polars needs only ``polars``.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any
 
-__all__ = ["require", "to_arrow", "to_pandas"]
-
-# (name, kind, length, null_count, [validity, *buffers], [children])
-ColumnSpec = Tuple[str, str, int, int, List[Any], List[Any]]
+__all__ = ["require", "to_arrow", "to_pandas", "to_polars"]
 
 _INSTALL = "pip install 'criu-images[tables]'"
 
@@ -35,40 +34,20 @@ def require(method: str, pandas: bool = False) -> None:
         raise ImportError(f"{method} needs {' and '.join(needed)}; {' and '.join(missing)} {verb} not installed: {_INSTALL}")
 
 
-def _array(pa: Any, spec: ColumnSpec) -> Any:
-    name, kind, length, null_count, buffers, children = spec
-    bufs = [None if b is None else pa.py_buffer(b) for b in buffers]
-    if kind == "large_list":
-        child = _array(pa, children[0])
-        return pa.Array.from_buffers(pa.large_list(child.type), length, bufs, null_count, children=[child])
-    if kind == "map":
-        keys, values = (_array(pa, c) for c in children)
-        offsets = pa.Array.from_buffers(pa.int32(), length + 1, [None, bufs[1]])
-        return pa.MapArray.from_arrays(offsets, keys, values)
-    types = {
-        "uint32": pa.uint32(),
-        "uint64": pa.uint64(),
-        "int64": pa.int64(),
-        "bool": pa.bool_(),
-        "large_string": pa.large_string(),
-        "large_binary": pa.large_binary(),
-    }
-    return pa.Array.from_buffers(types[kind], length, bufs, null_count)
-
-
-def to_arrow(columns: Sequence[ColumnSpec]) -> Any:
-    """A pyarrow.Table from the extension's columns."""
+def to_arrow(table: Any, method: str = "Table.to_arrow()") -> Any:
+    """A pyarrow.Table from a ``criu_images.Table`` (through its Arrow C stream)."""
+    require(method)
     import pyarrow as pa
 
-    arrays = [_array(pa, c) for c in columns]
-    return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
+    return pa.RecordBatchReader.from_stream(table).read_all()
 
 
-def to_pandas(columns: Sequence[ColumnSpec]) -> Any:
-    """A pandas.DataFrame from the extension's columns: integer and bool
+def to_pandas(table: Any, method: str = "Table.to_pandas()") -> Any:
+    """A pandas.DataFrame from a ``criu_images.Table``: integer and bool
     columns get pandas' nullable dtypes (``UInt64``, ``Int64``,
     ``boolean``), strings and bytes are objects, lists are arrays, maps are
-    dicts."""
+    dicts; address columns show as hex."""
+    require(method, pandas=True)
     import pandas as pd
     import pyarrow as pa
 
@@ -78,9 +57,19 @@ def to_pandas(columns: Sequence[ColumnSpec]) -> Any:
         pa.int64(): pd.Int64Dtype(),
         pa.bool_(): pd.BooleanDtype(),
     }
-    frame = to_arrow(columns).to_pandas(types_mapper=dtypes.get, maps_as_pydicts="lossy")
-    hex_columns = [c[0] for c in columns if c[0] in ADDRESS_COLUMNS]
+    arrow = to_arrow(table, method)
+    frame = arrow.to_pandas(types_mapper=dtypes.get, maps_as_pydicts="lossy")
+    hex_columns = [c for c in arrow.column_names if c in ADDRESS_COLUMNS]
     return _address_frame(pd)(frame, hex_columns) if hex_columns else frame
+
+
+def to_polars(table: Any) -> Any:
+    """A polars.DataFrame from a ``criu_images.Table`` (pyarrow not needed)."""
+    try:
+        import polars as pl
+    except ImportError:
+        raise ImportError("Table.to_polars() needs polars, which is not installed: pip install polars") from None
+    return pl.DataFrame(table)
 
 
 #: Columns that hold addresses: integers in the data, hex in displays.

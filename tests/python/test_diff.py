@@ -88,7 +88,8 @@ def test_tables(fixtures):
     old, new = pair(fixtures)
     diff = old.diff(new)
     pages = diff.pages.to_pandas()
-    assert list(pages.columns) == ["pid", "start", "end", "change", "pages"]
+    assert list(pages.columns) == ["checkpoint", "pid", "start", "end", "change", "pages"]
+    assert set(pages["checkpoint"]) <= {new.id}
     assert str(pages["start"].dtype) == "UInt64"
     assert pages["pages"].sum() == sum(r["pages"] for r in diff.pages)
     areas = diff.to_arrow("areas")

@@ -22,6 +22,8 @@ mod core;
 mod crit;
 mod diff;
 mod explore;
+#[cfg(feature = "parquet")]
+mod export;
 mod hash;
 mod inspect;
 mod interrupt;
@@ -133,6 +135,9 @@ enum Command {
     /// YARA rules over every process's memory (and with --rootfs the checkpoint's files).
     #[cfg(feature = "yara")]
     Yara(yara::YaraArgs),
+    /// The tables of many checkpoints (processes, vmas, fds, sockets, hits, ...) as Parquet datasets, in parallel.
+    #[cfg(feature = "parquet")]
+    Export(export::ExportArgs),
 }
 
 /// Runs the tool with these arguments (the first one is the program name)
@@ -188,6 +193,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => report::run(args),
         #[cfg(feature = "yara")]
         Command::Yara(args) => to_stdout(|out| yara::run(args, out)),
+        #[cfg(feature = "parquet")]
+        Command::Export(args) => export::run(args),
     }
 }
 
