@@ -40,12 +40,14 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 __all__ = [
     "CheckpointError",
+    "connections",
     "errors",
     "fds",
     "findings",
     "processes",
     "search",
     "sockets",
+    "threads",
     "vmas",
     "yara",
 ]
@@ -139,18 +141,15 @@ def _fetch(path: str, storage_options: Optional[Dict[str, Any]], cache_dir: Opti
 def _open(local: str, cid: str, rootfs: Optional[str]) -> Any:
     import criu_images
 
-    kwargs: Dict[str, Any] = {}
+    kwargs: Dict[str, Any] = {"id": cid}  # the `checkpoint` column's value
     if rootfs is not None:
         kwargs["rootfs"] = rootfs
-    # until tables lands: open() takes id= (the `checkpoint` column's value)
-    if "id" in (getattr(criu_images.open, "__text_signature__", None) or ""):
-        kwargs["id"] = cid
     return criu_images.open(local, **kwargs)
 
 
 def _with_checkpoint_column(table: Any, cid: str) -> Any:
-    # until tables lands: every table gets its `checkpoint` column (first,
-    # Utf8) in the extension; add it here only where it is absent.
+    # The extension's tables start with their `checkpoint` column; the yara
+    # and findings tables below are made here from Python objects, without it.
     import pyarrow as pa
 
     if "checkpoint" in table.schema.names:
@@ -159,7 +158,7 @@ def _with_checkpoint_column(table: Any, cid: str) -> Any:
 
 
 def _yara_schema() -> Any:
-    # until tables lands: YaraHits.to_arrow() infers its types from the rows
+    # YaraHits.to_arrow() infers its types from the rows
     # (an empty or file-less list has null columns), so give the table its
     # types here.
     import pyarrow as pa
@@ -174,7 +173,7 @@ def _yara_schema() -> Any:
 
 
 def _findings_schema() -> Any:
-    # until tables lands: findings are dicts; `evidence` is kept as JSON text.
+    # Checkpoint.findings() gives dicts; `evidence` is kept as JSON text.
     import pyarrow as pa
 
     return pa.schema([
@@ -184,7 +183,7 @@ def _findings_schema() -> Any:
 
 
 def _findings_table(found: List[Dict[str, Any]]) -> Any:
-    # until tables lands: the findings table from Checkpoint.findings().
+    # The findings table from Checkpoint.findings().
     import json
 
     import pyarrow as pa
@@ -220,7 +219,7 @@ _COMPILED: Dict[str, Any] = {}
 
 
 def _table_of(cp: Any, kind: str, options: Dict[str, Any]) -> Any:
-    if kind in ("processes", "vmas", "fds", "sockets"):
+    if kind in ("processes", "threads", "vmas", "fds", "sockets", "connections"):
         return cp.to_arrow(kind)
     if kind == "search":
         opts = dict(options)
@@ -231,7 +230,7 @@ def _table_of(cp: Any, kind: str, options: Dict[str, Any]) -> Any:
         rules = _yara_rules(opts.pop("rules"))
         table = cp.yara(rules, **opts).to_arrow()
         schema = _yara_schema()
-        if table.num_columns == 0:  # until tables lands: no hits, no columns
+        if table.num_columns == 0:  # no hits, no columns
             return schema.empty_table()
         return table.select(schema.names).cast(schema)
     if kind == "findings":
@@ -385,6 +384,15 @@ def processes(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str 
 
 
 @_common_doc
+def threads(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
+            storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
+            rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+    """Every thread of every checkpoint (the ``threads`` table)."""
+    return _frame("threads", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
+                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+
+
+@_common_doc
 def vmas(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
          storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
          rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
@@ -408,6 +416,16 @@ def sockets(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = 
             rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
     """Every socket (the ``sockets`` table)."""
     return _frame("sockets", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
+                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+
+
+@_common_doc
+def connections(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
+                storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
+                rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+    """Every socket of every checkpoint with the process and fd at its other
+    end (the ``connections`` table, as ``Checkpoint.connections()``)."""
+    return _frame("connections", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
                   cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
 
 

@@ -31,7 +31,7 @@ SOURCES = [
 PYTREE = FIXTURES / "pytree/checkpoint.tar.gz"  # sockets (two copies)
 ATTACK = FIXTURES / "attack/checkpoint.tar.zst"
 COPIES = 52
-KINDS = ["processes", "vmas", "fds", "sockets"]
+KINDS = ["processes", "threads", "vmas", "fds", "sockets", "connections"]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def single(paths, table_of, ids=None):
     """The concatenation of the single-checkpoint tables, opened here in the test process."""
     tables = []
     for path, cid in zip(paths, ids or paths):
-        with criu_images.open(path) as cp:
+        with criu_images.open(path, id=cid) as cp:
             tables.append(cd._with_checkpoint_column(table_of(cp), cid))
     return pa.concat_tables(tables)
 
