@@ -11,7 +11,7 @@ mod common;
 #[path = "common/live_alloc.rs"]
 mod live_alloc;
 
-use common::synth::{image_with, varint, Rng};
+use common::synth::{image_with, nested_in_field_2, varint, Rng};
 use criu_images::image::Layout;
 use criu_images::json::{self, DecodeOptions};
 use criu_images::proto::{FieldType, MessageId};
@@ -232,16 +232,7 @@ fn many_cheap_elements_stay_within_bounds() {
 fn deep_nesting_stays_within_bounds() {
     let mut worst = Worst::default();
     for levels in [50, 99, 100, 101, 1000, 100_000] {
-        let mut sizes = vec![0u64];
-        for _ in 0..levels {
-            let inner = *sizes.last().unwrap();
-            sizes.push(inner + 1 + varint(inner).len() as u64);
-        }
-        let mut message = Vec::new();
-        for &inner in sizes[..levels].iter().rev() {
-            message.push(0x12);
-            message.extend(varint(inner));
-        }
+        let message = nested_in_field_2(levels);
         decode_checked("cgroup.img", &image_with(ImageKind::Cgroup, &[(&message, &[])]), &mut worst);
         // The same, with many cheap leaves at the bottom: cgroup_dir_entry
         // properties (3), 2 bytes each.

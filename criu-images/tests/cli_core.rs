@@ -3,11 +3,13 @@
 //! leave nothing behind.
 
 mod common;
+#[path = "common/interrupt.rs"]
+mod interrupt;
 
 use std::process::{Command, Output};
 
-use common::interrupt::{command, interrupt_while_writing};
 use common::synth::{names, scratch, write_sparse_checkpoint};
+use interrupt::{command, interrupt_while_writing};
 
 fn criu_images(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_criu-images")).args(args).output().unwrap()

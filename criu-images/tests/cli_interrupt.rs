@@ -7,13 +7,15 @@
 //! zeros); pagemaps of many runs, whose JSON takes a while to write.
 
 mod common;
+#[path = "common/interrupt.rs"]
+mod interrupt;
 
 use std::cell::Cell;
 use std::path::Path;
 
-use common::interrupt::{command, interrupt_while_writing};
 use common::synth::{names, write_sparse_checkpoint, SPARSE_BASE as BASE, SPARSE_PAGES as PAGES};
 use criu_images::json::from_json;
+use interrupt::{command, interrupt_while_writing};
 
 /// A pagemap of `runs` one-page runs: about 60 bytes of JSON each.
 fn pagemap_json(runs: u64) -> String {

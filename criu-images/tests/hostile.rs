@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::synth::{image_with, varint, Rng};
+use common::synth::{image_with, nested_in_field_2, varint, Rng};
 use criu_images::image::{ExtraKind, Layout};
 use criu_images::json::{self, tape, DecodeOptions};
 use criu_images::proto::{message_ids as m, FieldSchema, FieldType, MessageId};
@@ -1013,16 +1013,7 @@ fn deeply_nested_messages_do_not_overflow_the_stack() {
     // cgroup_dir_entry.children(2) -> children(2) -> ... : every level is
     // field 2, length-delimited.
     let levels = 1_000_000;
-    let mut sizes = vec![0u64];
-    for _ in 0..levels {
-        let inner = *sizes.last().unwrap();
-        sizes.push(inner + 1 + varint(inner).len() as u64);
-    }
-    let mut message = Vec::new();
-    for &inner in sizes[..levels].iter().rev() {
-        message.push(0x12);
-        message.extend(varint(inner));
-    }
+    let message = nested_in_field_2(levels);
     let data = image_with(ImageKind::Cgroup, &[(&message, &[])]);
     // Run on a thread with a small stack: recursion must be bounded.
     std::thread::Builder::new()

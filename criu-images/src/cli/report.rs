@@ -16,6 +16,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::evidence::{archive_digests, utc_now, Provenance};
 use crate::secrets;
+use crate::triage::Finding;
 
 /// Version of the report's JSON (docs/report.md).
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -45,33 +46,16 @@ pub(crate) struct ReportArgs {
     rules: Vec<PathBuf>,
 }
 
-/// One finding shown in the report's Findings section: a triage finding or
-/// a YARA hit (`-r`), secrets masked as triage masks them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Finding {
-    /// `high`, `medium`, `low` or `info`.
-    pub severity: String,
-    /// The process it concerns, if one.
-    pub pid: Option<u32>,
-    /// One line.
-    pub title: String,
-    /// More text (addresses, rule names, matched strings), shown as is.
-    pub detail: String,
-}
-
-impl Finding {
-    fn from_triage(f: &crate::triage::Finding) -> Finding {
-        Finding {
-            severity: f.severity.name().to_string(),
-            pid: f.pid,
-            title: format!("{}: {}", f.id, f.summary),
-            detail: super::triage::evidence_lines(&f.evidence).join("\n"),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({"severity": self.severity, "pid": self.pid, "title": self.title, "detail": self.detail})
-    }
+/// A triage finding (or a YARA hit, `-r`) as the report's Findings section
+/// holds it: `severity`, `pid`, `title` (`id: summary`) and `detail` (the
+/// evidence lines, secrets masked as triage masks them).
+fn finding_json(f: &Finding) -> Value {
+    json!({
+        "severity": f.severity.name(),
+        "pid": f.pid,
+        "title": format!("{}: {}", f.id, f.summary),
+        "detail": super::triage::evidence_lines(&f.evidence).join("\n"),
+    })
 }
 
 pub(crate) fn run(args: ReportArgs) -> Result<()> {
@@ -85,7 +69,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<()> {
             if !args.rules.is_empty() {
                 super::triage::add_yara_findings(&checkpoint, &args.rules, &mut report)?;
             }
-            report.findings.iter().map(Finding::from_triage).collect()
+            report.findings
         }
     };
     let doc = report_json(&checkpoint, &findings)?;
@@ -159,7 +143,7 @@ pub(crate) fn report_json(checkpoint: &Checkpoint, findings: &[Finding]) -> Resu
         "tree": tree,
         "connections": connections.iter().map(crate::model::Connection::to_json).collect::<Vec<_>>(),
         "rootfs_changes": rootfs,
-        "findings": findings.iter().map(Finding::to_json).collect::<Vec<_>>(),
+        "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
     }))
 }
 
@@ -490,16 +474,17 @@ mod tests {
     #[test]
     fn findings_are_rendered_when_given_and_escaped() {
         let finding = Finding {
-            severity: "high".into(),
+            id: "reverse",
+            severity: crate::triage::Severity::High,
             pid: Some(23),
-            title: "reverse shell <sh>".into(),
-            detail: "fds 0-2 -> 127.0.0.1:4444".into(),
+            summary: "shell <sh>".into(),
+            evidence: json!({"fds": "0-2 -> 127.0.0.1:4444"}),
         };
-        let doc = json!({"checkpoint": {"path": "x.tar", "format": "tar"}, "findings": [finding.to_json()], "processes": [], "connections": [],
+        let doc = json!({"checkpoint": {"path": "x.tar", "format": "tar"}, "findings": [finding_json(&finding)], "processes": [], "connections": [],
                          "rootfs_changes": [], "hashes": {"members": []}, "container": null});
         let html = render_html(&doc);
         assert!(html.contains("<span class='sev-high'>high</span>"), "{html}");
-        assert!(html.contains("<td>23</td><td>reverse shell &lt;sh&gt;</td>"), "{html}");
+        assert!(html.contains("<td>23</td><td>reverse: shell &lt;sh&gt;</td>"), "{html}");
         assert!(!html.contains("No findings:"));
         let empty = render_html(
             &json!({"checkpoint": {"path": "x.tar"}, "findings": [], "processes": [], "connections": [], "rootfs_changes": [], "hashes": {}}),

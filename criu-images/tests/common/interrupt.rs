@@ -1,5 +1,7 @@
 //! Ctrl-C in the command line tool: run a command, send SIGINT once it
-//! writes, and check that it ends as interrupted.
+//! writes, and check that it ends as interrupted. Include with
+//! `#[path = "common/interrupt.rs"] mod interrupt;` (it needs the binary,
+//! so it is not part of `common`).
 
 use std::ffi::OsStr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -4,7 +4,6 @@
 //! kubelet archives in memory with the `tar`, `flate2` and `zstd` crates.
 #![allow(dead_code)]
 
-pub mod interrupt;
 pub mod synth;
 
 use std::io::Read;

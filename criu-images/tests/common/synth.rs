@@ -74,6 +74,22 @@ pub fn varint(mut v: u64) -> Vec<u8> {
     out
 }
 
+/// A protobuf message nested `levels` deep through field 2
+/// (length-delimited), the innermost empty.
+pub fn nested_in_field_2(levels: usize) -> Vec<u8> {
+    let mut sizes = vec![0u64];
+    for _ in 0..levels {
+        let inner = *sizes.last().unwrap();
+        sizes.push(inner + 1 + varint(inner).len() as u64);
+    }
+    let mut message = Vec::new();
+    for &inner in sizes[..levels].iter().rev() {
+        message.push(0x12);
+        message.extend(varint(inner));
+    }
+    message
+}
+
 /// The raw bytes of an image of `kind`: its magic(s), then each entry as a
 /// 32-bit size, the payload and the extra bytes behind it (as given, sizes
 /// not checked).
