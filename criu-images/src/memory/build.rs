@@ -188,7 +188,10 @@ impl<'a> ProcessMemory<'a> {
         if let Some(progress) = progress {
             progress.check()?;
         }
-        Ok(ProcessMemory { pid, page_size, vmas, pieces: builder.out.pieces })
+        let mut sources = builder.sources;
+        // (The longest of those starting at one address last: `Stretch::start` looks there.)
+        sources.sort_by_key(|s| (s.as_ptr() as usize, s.len()));
+        Ok(ProcessMemory { pid, page_size, vmas, pieces: builder.out.pieces, sources })
     }
 }
 
