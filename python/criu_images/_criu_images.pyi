@@ -126,7 +126,7 @@ class Checkpoint:
     def process(self, pid: int) -> Process: ...
     def memory(self, pid: int, rootfs: Optional[_PathLike] = None, *, progress: _Progress = None) -> Memory:
         """`rootfs`: None (open()'s default), "auto" (rootfs-diff.tar if any), "none", "diff" (required) or a directory (after the diff).
-        `progress(done, total)`: pagemap bytes read by the index build ((0, 0) if built already)."""
+        `progress(done, total)`: pagemap bytes of the index build, counted twice: parsed, then walked ((0, 0) if built already)."""
     def search(
         self,
         pattern: Union[bytes, str],

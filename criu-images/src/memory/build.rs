@@ -96,8 +96,9 @@ impl<'a> ProcessMemory<'a> {
     }
 
     /// Like [`ProcessMemory::build_with_files`], counting the bytes of the
-    /// pagemap images it reads into `progress` (each pagemap adds its size
-    /// to the total when it is found) and stopping with
+    /// pagemap images it reads into `progress` twice, once parsed and once
+    /// as the walk of their runs goes (each pagemap adds twice its size to
+    /// the total when it is found), and stopping with
     /// [`Error::Cancelled`] soon after `progress` is cancelled.
     pub fn build_with_progress(
         pid: u32,
@@ -186,9 +187,16 @@ impl<'a> ProcessMemory<'a> {
             }
         }
         if let Some(progress) = progress {
+            // The walk of runs no area reached (outside every area) is done too.
+            for loaded in &builder.loaded {
+                progress.advance(loaded.units.saturating_sub(loaded.reported));
+            }
             progress.check()?;
         }
-        Ok(ProcessMemory { pid, page_size, vmas, pieces: builder.out.pieces })
+        let mut sources = builder.sources;
+        // (The longest of those starting at one address last: `Stretch::start` looks there.)
+        sources.sort_by_key(|s| (s.as_ptr() as usize, s.len()));
+        Ok(ProcessMemory { pid, page_size, vmas, pieces: builder.out.pieces, sources })
     }
 }
 
@@ -277,6 +285,12 @@ struct Loaded<'a> {
     pagemap: Pagemap,
     pages: &'a [u8],
     id: usize,
+    /// Progress units of the walk of its runs (its size in bytes: the
+    /// image counts once parsed, once walked), runs walked so far, and the
+    /// units reported for them.
+    units: u64,
+    walked: u64,
+    reported: u64,
 }
 
 /// The area whose pages are being resolved: its index and record, and the
@@ -330,7 +344,8 @@ impl<'a> Builder<'_, 'a> {
                 let label = format!("{}/{name}", store.label());
                 let image = Image::parse(&label, bytes)?;
                 if let Some(progress) = self.progress {
-                    progress.add_total(bytes.len() as u64);
+                    // Parsed (the parser counts its bytes), then walked.
+                    progress.add_total((bytes.len() as u64).saturating_mul(2));
                 }
                 let pagemap = Pagemap::parse_with(&image, self.page_size, self.progress)?;
                 let pages_name = format!("pages-{}.img", pagemap.pages_id);
@@ -345,7 +360,7 @@ impl<'a> Builder<'_, 'a> {
                 // Each run gives at most a hole and a piece: reserved once,
                 // not grown (and copied) piece by piece.
                 super::reserve::reserve_large(&mut self.out.pieces, pagemap.runs.len().saturating_mul(2).saturating_add(1));
-                self.loaded.push(Loaded { level, pagemap, pages, id });
+                self.loaded.push(Loaded { level, pagemap, pages, id, units: bytes.len() as u64, walked: 0, reported: 0 });
                 Some(self.loaded.len() - 1)
             }
         };
@@ -374,6 +389,7 @@ impl<'a> Builder<'_, 'a> {
                 break;
             }
             if (i - first) % RUNS_PER_CHECK == RUNS_PER_CHECK - 1 {
+                self.report_walk(loaded, RUNS_PER_CHECK as u64);
                 if let Some(progress) = self.progress {
                     progress.check()?;
                 }
@@ -413,6 +429,20 @@ impl<'a> Builder<'_, 'a> {
             self.emit(area, span(at, end, hole));
         }
         Ok(())
+    }
+
+    /// Counts `runs` more runs of pagemap `loaded` walked, and reports the
+    /// share of its units they stand for.
+    fn report_walk(&mut self, loaded: usize, runs: u64) {
+        let (Some(progress), Some(l)) = (self.progress, self.loaded.get_mut(loaded)) else { return };
+        let all = l.pagemap.runs.len().max(1) as u128;
+        l.walked = l.walked.saturating_add(runs);
+        // At most the units: a run walked twice (areas sharing it) counts once.
+        let share = (u128::from(l.units) * u128::from(l.walked).min(all) / all) as u64;
+        if share > l.reported {
+            progress.advance(share - l.reported);
+            l.reported = share;
+        }
     }
 
     /// Takes a piece of `area` (in pagemap addresses), moves it to the
@@ -484,5 +514,54 @@ impl<'a> Filler<'a> {
         });
         self.found.insert(path.to_string(), found);
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::tests::{pagemap, store, BASE, PAGE};
+    use crate::memory::PE_LAZY;
+
+    /// The walk of the runs after the parse is counted (the other half of
+    /// the pagemap's units) and stops soon after a cancellation (Ctrl-C).
+    #[test]
+    fn the_walk_of_the_runs_is_counted_and_stops_when_cancelled() {
+        let runs: Vec<(u64, u64, u32)> = (0..200_000).map(|i| (BASE + 2 * i * PAGE, 1, PE_LAZY)).collect();
+        let map = pagemap(&runs);
+        let top = store("dump", &[("pagemap-1.img", &map)]);
+        let chain = DumpChain::single(&top);
+        let vma = Vma {
+            start: BASE,
+            end: BASE + 400_000 * PAGE,
+            pgoff: 0,
+            shmid: 0,
+            prot: 3,
+            flags: 0x22,
+            status: status::REGULAR | status::ANON_PRIVATE,
+            path: None,
+        };
+        let progress = Progress::new();
+        let mut builder = Builder {
+            chain: &chain,
+            page_size: PAGE,
+            progress: Some(&progress),
+            pagemaps: vec![HashMap::new()],
+            loaded: Vec::new(),
+            sources: Vec::new(),
+            filler: None,
+            out: Merged::default(),
+        };
+        assert_eq!(builder.pagemap(0, "pagemap-1.img").unwrap(), Some(0));
+        let len = map.len() as u64;
+        // Parsed: half of the units; the walk has the other half.
+        assert_eq!((progress.done(), progress.total()), (len, 2 * len));
+        progress.cancel();
+        let area = Area { index: 0, vma: &vma, base: vma.start };
+        let err = builder.resolve(0, "pagemap-1.img", vma.start, vma.end, area, Content::Zero).err();
+        assert!(matches!(err, Some(Error::Cancelled)), "{err:?}");
+        // Stopped at the first check, the runs before it counted.
+        assert_eq!(progress.done(), len + len * RUNS_PER_CHECK as u64 / 200_000);
+        assert!(builder.out.pieces.len() < 2 * RUNS_PER_CHECK);
     }
 }

@@ -12,6 +12,11 @@ pub struct ProcessMemory<'a> {
     pub(super) page_size: u64,
     pub(super) vmas: Vec<Vma>,
     pub(super) pieces: Vec<Piece<'a>>,
+    /// Every data source the pieces' bytes are cut from (pages files, filled
+    /// files), sorted by address: a search finds which one holds a piece and
+    /// scans the bytes of neighbouring pieces as one slice (dumped pages
+    /// follow each other in a pages file whatever the address layout).
+    pub(super) sources: Vec<&'a [u8]>,
 }
 
 /// The most zero bytes one read copies out beyond the dumped and file bytes

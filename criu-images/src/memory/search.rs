@@ -471,6 +471,85 @@ impl<'p> Finder<'p> {
     }
 }
 
+/// The bytes of consecutive pieces (in address order, not necessarily
+/// neighbours in memory) that follow each other in one data source, searched
+/// for a literal in one scan: dumped pages are contiguous in a pages file
+/// whatever the address layout, so memory cut into many small runs is
+/// scanned as the dense layout is, and only matches that straddle two pieces
+/// of the slice (bytes not neighbours in memory) are thrown away.
+#[derive(Default)]
+struct Stretch<'a> {
+    /// The data source holding the pieces (or the one piece when no source
+    /// holds it).
+    source: &'a [u8],
+    /// Where the stretch's bytes begin and end in `source`.
+    begin: usize,
+    end: usize,
+    /// For each piece: where its bytes begin in `source`, and its address.
+    parts: Vec<(usize, u64)>,
+}
+
+impl<'a> Stretch<'a> {
+    /// Adds `bytes` (at `address`) if they follow the stretch's bytes in its
+    /// source; false otherwise (and when empty).
+    #[inline]
+    fn extend(&mut self, bytes: &[u8], address: u64) -> bool {
+        // Addresses compared, never dereferenced: `source` is re-sliced.
+        let next = (self.source.as_ptr() as usize).wrapping_add(self.end);
+        if self.parts.is_empty() || bytes.as_ptr() as usize != next || self.source.len() - self.end < bytes.len() {
+            return false;
+        }
+        self.parts.push((self.end, address));
+        self.end += bytes.len();
+        true
+    }
+
+    /// Starts a new stretch with `bytes` (at `address`), in the source of
+    /// `sources` (sorted by address) that holds them, or alone.
+    fn start(&mut self, sources: &[&'a [u8]], bytes: &'a [u8], address: u64) {
+        let at = bytes.as_ptr() as usize;
+        let i = sources.partition_point(|s| s.as_ptr() as usize <= at);
+        let holder = i.checked_sub(1).and_then(|i| sources.get(i)).and_then(|s| {
+            let offset = at - s.as_ptr() as usize;
+            (offset <= s.len() && s.len() - offset >= bytes.len()).then_some((*s, offset))
+        });
+        let (source, begin) = holder.unwrap_or((bytes, 0));
+        self.parts.clear();
+        self.parts.push((begin, address));
+        (self.source, self.begin, self.end) = (source, begin, begin + bytes.len());
+    }
+
+    /// Pushes the matches of `finder` inside each piece that start before
+    /// `task_end`, as a scan of each piece alone finds them (leftmost,
+    /// non-overlapping), and empties the stretch; stops once `found` holds
+    /// more than `cap`.
+    fn scan(&mut self, finder: &memmem::Finder<'_>, task_end: u64, cap: usize, found: &mut Vec<(u64, u64)>) {
+        let len = finder.needle().len();
+        let (mut pos, mut j) = (self.begin, 0);
+        while let Some(at) = self.source.get(pos..self.end).and_then(|hay| finder.find(hay)).map(|at| pos + at) {
+            while self.parts.get(j + 1).is_some_and(|&(begin, _)| begin <= at) {
+                j += 1;
+            }
+            let (begin, address) = self.parts[j];
+            let piece_end = self.parts.get(j + 1).map_or(self.end, |&(b, _)| b);
+            if at + len > piece_end {
+                // Across two pieces: not in memory; the next piece's own
+                // matches are searched from its start.
+                pos = piece_end;
+                continue;
+            }
+            let s = address + (at - begin) as u64;
+            if s >= task_end || found.len() > cap {
+                break;
+            }
+            found.push((s, len as u64));
+            // Leftmost and non-overlapping, as `find_iter` over the piece.
+            pos = at + len.max(1);
+        }
+        self.parts.clear();
+    }
+}
+
 /// Tasks still to run and the results of those run, not yet handed out.
 struct Cursor<T> {
     tasks: VecDeque<Task>,
@@ -802,6 +881,7 @@ impl<'a> Selection<'_, 'a> {
         // Address just past `carry`, when it holds readable bytes.
         let mut carry_end: Option<u64> = None;
         let mut window: Vec<u8> = Vec::new();
+        let mut stretch = Stretch::default();
         let mut k = task.first;
         let mut visited = 0usize;
         while let Some(p) = self.piece(k, task.start) {
@@ -845,38 +925,80 @@ impl<'a> Selection<'_, 'a> {
             }
             if let (Some(b), true) = (bytes, p.start < task.end) {
                 let stop = (p.end.min(task.end.saturating_add(w)) - p.start) as usize;
-                let cut = regex && stop == b.len() && self.continues(k, &p, zero_breaks);
-                finder.find(&b[..stop], &mut |at, len| {
-                    let s = p.start + at as u64;
-                    // Matches reaching the piece's end near it are the boundary window's.
-                    if s < task.end && !(cut && at + len == stop && (stop - at) as u64 <= w) {
-                        found.push((s, len as u64));
+                if let Finder::Literal(f) = finder {
+                    // Found in one scan with the pieces before it that
+                    // follow it in the same data source.
+                    if !stretch.extend(&b[..stop], p.start) {
+                        stretch.scan(f, task.end, task.cap, &mut found);
+                        stretch.start(&self.memory.sources, &b[..stop], p.start);
                     }
-                    // Past the cap the task is split: no need to look further.
-                    found.len() <= task.cap
-                });
-            }
-            if w > 0 {
-                if !joined {
-                    carry.clear();
+                } else {
+                    let cut = regex && stop == b.len() && self.continues(k, &p, zero_breaks);
+                    finder.find(&b[..stop], &mut |at, len| {
+                        let s = p.start + at as u64;
+                        // Matches reaching the piece's end near it are the boundary window's.
+                        if s < task.end && !(cut && at + len == stop && (stop - at) as u64 <= w) {
+                            found.push((s, len as u64));
+                        }
+                        // Past the cap the task is split: no need to look further.
+                        found.len() <= task.cap
+                    });
                 }
-                let take = w.min(p.len()) as usize;
-                let keep = (w as usize - take).min(carry.len());
-                carry.drain(..carry.len() - keep);
-                match bytes {
-                    Some(b) => carry.extend_from_slice(&b[b.len() - take..]),
-                    None => carry.resize(carry.len() + take, 0),
-                }
-                carry_end = Some(p.end);
             }
+            self.keep_carry(k, &p, zero_breaks, w, joined, bytes, &mut carry, &mut carry_end);
             if found.len() > task.cap {
                 return Ok(None);
             }
             k += 1;
         }
+        if let Finder::Literal(f) = finder {
+            stretch.scan(f, task.end, task.cap, &mut found);
+            if found.len() > task.cap {
+                return Ok(None);
+            }
+        }
         found.sort_unstable();
         found.dedup();
         Ok(Some(found))
+    }
+
+    /// Keeps in `carry` the last `w` bytes before the end of piece `k`
+    /// (`p`, with `bytes`), for the window where the next piece joins it;
+    /// only when the next piece does join it (a piece followed by a gap, a
+    /// missing or a breaking zero piece keeps nothing: its carry would be
+    /// dropped there).
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn keep_carry(
+        &self,
+        k: usize,
+        p: &Piece<'_>,
+        zero_breaks: bool,
+        w: u64,
+        joined: bool,
+        bytes: Option<&[u8]>,
+        carry: &mut Vec<u8>,
+        carry_end: &mut Option<u64>,
+    ) {
+        if w == 0 {
+            return;
+        }
+        if !self.continues(k, p, zero_breaks) {
+            carry.clear();
+            *carry_end = None;
+            return;
+        }
+        if !joined {
+            carry.clear();
+        }
+        let take = w.min(p.len()) as usize;
+        let keep = (w as usize - take).min(carry.len());
+        carry.drain(..carry.len() - keep);
+        match bytes {
+            Some(b) => carry.extend_from_slice(&b[b.len() - take..]),
+            None => carry.resize(carry.len() + take, 0),
+        }
+        *carry_end = Some(p.end);
     }
 
     /// The strings starting in the task's range, in address order; `None`
@@ -1160,7 +1282,7 @@ mod tests {
             }
         }
         // Pieces merged as the builder does: neighbours in the pages are one.
-        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::build::merge(pieces, &[bytes]) }
+        ProcessMemory { pid: 7, page_size: 4096, vmas, pieces: super::super::build::merge(pieces, &[bytes]), sources: vec![bytes] }
     }
 
     fn random_bytes(seed: u64, alphabet: &[u8]) -> Vec<u8> {
@@ -1283,6 +1405,47 @@ mod tests {
         }
     }
 
+    /// A literal is searched in one scan over the bytes of pieces that
+    /// follow each other in the pages (here: every dumped piece, between
+    /// zero, missing and unmapped ones): the same hits as piece by piece,
+    /// for needles that straddle pieces in the pages. (Needles that overlap
+    /// themselves are left out: leftmost non-overlapping matches depend on
+    /// where tasks are cut, scanned either way.)
+    #[test]
+    fn one_scan_over_neighbours_in_the_pages_finds_what_each_piece_holds() {
+        for seed in 1..4u64 {
+            let bytes = random_bytes(seed, b"NEDLxy\0");
+            let memory = fragmented(seed * 53, &bytes);
+            // No source known: each piece is scanned alone.
+            let alone =
+                ProcessMemory { pid: 7, page_size: 4096, vmas: memory.vmas.clone(), pieces: memory.pieces.clone(), sources: Vec::new() };
+            let straddling = memory.pieces.windows(3).filter(|w| w[0].content.bytes().is_some() && w[2].content.bytes().is_some()).count();
+            assert!(straddling > 50, "dumped pieces next to each other in the pages, apart in memory: {straddling}");
+            for options in option_sets() {
+                for needle in [&b"NEEDLE"[..], b"E\0", b"DLx", b"NE", b"x"] {
+                    // Every occurrence in memory as one buffer reads it (none overlap).
+                    let mut every = Vec::new();
+                    for (base, stream) in streams(&memory, &options, needle.contains(&0)) {
+                        every.extend(
+                            (0..stream.len()).filter(|&i| stream[i..].starts_with(needle)).map(|i| (base + i as u64, needle.len() as u64)),
+                        );
+                    }
+                    assert!(!every.is_empty());
+                    for (chunk, cap) in [(7, 3), (1 << 20, TASK_CAP), (1 << 20, 2)] {
+                        let pattern = Pattern::literal(needle);
+                        let want = run_search(&alone, &pattern, &options, chunk, cap);
+                        assert_eq!(want, every, "seed {seed} {needle:?} {chunk} {cap} {options:?}");
+                        assert_eq!(
+                            run_search(&memory, &pattern, &options, chunk, cap),
+                            want,
+                            "seed {seed} {needle:?} {chunk} {cap} {options:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn strings_of_any_task_size_are_those_of_one_buffer() {
         for seed in 1..4u64 {
@@ -1339,7 +1502,7 @@ mod tests {
             Piece { start: 0x100e, end: 0x1010, vma: 0, content: Content::Zero },
             Piece { start: 0x1010, end: 0x1014, vma: 0, content: Content::Dumped(&b) },
         ];
-        let memory = ProcessMemory { pid: 1, page_size: 4096, vmas: vec![vma], pieces };
+        let memory = ProcessMemory { pid: 1, page_size: 4096, vmas: vec![vma], pieces, sources: Vec::new() };
         let options = SearchOptions { context: 100, ..Default::default() };
         let hits = memory.search(&Pattern::literal("NEEDLE"), &options).unwrap();
         assert_eq!(hits.len(), 1);
