@@ -116,6 +116,14 @@ impl PyCheckpoint {
         Image::new(py, self.checkpoint()?, name)
     }
 
+    /// Every image of `kind` (`"pagemap"`, `"core"`, `"INETSK"`, ...) as one
+    /// `criu_images.Table`: `checkpoint`, `image`, the id from the file name
+    /// (e.g. `pid`), then the entry columns (docs/python.md).
+    fn image_table(&self, py: Python<'_>, kind: &str) -> PyResult<crate::arrow_stream::ArrowTable> {
+        let checkpoint = self.checkpoint()?;
+        crate::entry_table::checkpoint_table(py, &checkpoint, kind)
+    }
+
     /// Every member of the archive (or file of the directory), sorted by name.
     fn members(&self) -> PyResult<Vec<Member>> {
         Ok(self.checkpoint()?.archive().members().map(|m| Member::new(m.name, m.size, m.kind)).collect())

@@ -7,11 +7,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod area;
+mod arrow_stream;
 mod buffer;
 mod checkpoint;
 mod coredump;
 mod diff;
 mod display;
+mod entry_table;
 mod errors;
 mod image;
 mod memory;
@@ -181,6 +183,8 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diff::DiffPart>()?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
+    m.add_class::<arrow_stream::ArrowTable>()?;
+    m.add_function(wrap_pyfunction!(entry_table::image_table, m)?)?;
     m.add_class::<memory::Memory>()?;
     m.add_class::<memory::Hit>()?;
     m.add_class::<memory::StringHit>()?;

@@ -52,10 +52,12 @@ from ._criu_images import (
     SigAction,
     StringHit,
     StringIterator,
+    Table,
     Thread,
     Vma,
     YaraRules,
     __version__,
+    image_table,
     open,
 )
 from ._criu_images import decode_json as _decode_json
@@ -102,12 +104,14 @@ __all__ = [
     "SigAction",
     "StringHit",
     "StringIterator",
+    "Table",
     "Thread",
     "Vma",
     "__version__",
     "decode",
     "decode_json",
     "encode",
+    "image_table",
     "info",
     "open",
 ]

@@ -86,6 +86,9 @@ class Checkpoint:
     def __exit__(self, *args: Any) -> bool: ...
     def images(self) -> List[str]: ...
     def image(self, name: str) -> Image: ...
+    def image_table(self, kind: str) -> Table:
+        """Every image of `kind` ("pagemap", "core", "INETSK", ...) as one Arrow table:
+        checkpoint, image, the id from the file name (pid, ns_id...), then the entry columns."""
     def members(self) -> List[Member]: ...
     def member(self, name: str) -> bytes: ...
     @property
@@ -236,6 +239,23 @@ class Image:
     def __iter__(self) -> ImageEntries: ...
     def __len__(self) -> int: ...
     def to_json(self, pretty: bool = False, nopl: bool = False) -> str: ...
+    def table(self) -> Table:
+        """The entries as an Arrow table: one row per entry, a column per message field."""
+    def to_arrow(self) -> "pyarrow.Table":
+        """`table()` as a pyarrow.Table (needs pyarrow)."""
+
+class Table:
+    """Arrow record batches; read through the Arrow PyCapsule interface
+    (pyarrow.table(t), polars.from_arrow(t), duckdb) without a copy."""
+
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+        """The batches as an Arrow C stream PyCapsule."""
+    def to_arrow(self) -> "pyarrow.Table":
+        """As a pyarrow.Table (needs pyarrow)."""
+
+def image_table(paths: Sequence[_PathLike], kind: str) -> Table:
+    """`Checkpoint.image_table(kind)` of every checkpoint of `paths`, concatenated in order;
+    the checkpoints are read in parallel."""
 
 class ImageEntries:
     """Iterator over the entries of an Image, as dicts."""
