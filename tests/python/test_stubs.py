@@ -10,7 +10,7 @@ from criu_images import _criu_images
 
 STUBS = pathlib.Path(criu_images.__file__).with_name("_criu_images.pyi")
 # Protocol methods a class either has or has not; they belong in the stubs.
-PROTOCOL = {"__iter__", "__next__", "__len__", "__contains__", "__enter__", "__exit__"}
+PROTOCOL = {"__iter__", "__next__", "__len__", "__contains__", "__enter__", "__exit__", "__arrow_c_stream__"}
 
 
 def stub_tree():
