@@ -116,6 +116,13 @@ impl PyCheckpoint {
         Image::new(py, self.checkpoint()?, name)
     }
 
+    /// Every image with protobuf entries (the images `decode_all` decodes)
+    /// as `{name: criu_images.Table}` in name order, decoded on several threads.
+    fn image_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let checkpoint = self.checkpoint()?;
+        crate::entry_table::all_tables(py, &checkpoint)
+    }
+
     /// Every image of `kind` (`"pagemap"`, `"core"`, `"INETSK"`, ...) as one
     /// `criu_images.Table`: `checkpoint`, `image`, the id from the file name
     /// (e.g. `pid`), then the entry columns (docs/python.md).

@@ -46,3 +46,13 @@ pub(crate) fn image_table(py: Python<'_>, paths: Vec<PathBuf>, kind: &str) -> Py
     let (schema, batches) = run(py, || entry_table::image_tables(&paths, kind))?;
     Ok(ArrowTable::new(schema, batches))
 }
+
+/// Every image with protobuf entries of `checkpoint`, as `{name: Table}` in name order.
+pub(crate) fn all_tables<'py>(py: Python<'py>, checkpoint: &Checkpoint) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let batches = run(py, || entry_table::all_image_batches(checkpoint))?;
+    let out = pyo3::types::PyDict::new(py);
+    for (name, batch) in batches {
+        out.set_item(name, ArrowTable::new(batch.schema(), vec![batch]))?;
+    }
+    Ok(out)
+}

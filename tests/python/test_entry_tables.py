@@ -103,9 +103,12 @@ def check_checkpoint(path):
     with criu_images.open(path) as cp:
         decoded = cp.decode_all()
         assert decoded
+        tables = cp.image_tables()
+        assert list(tables) == list(decoded)
         for name, doc in decoded.items():
             table = cp.image(name).to_arrow()
             assert isinstance(table, pa.Table)
+            assert pa.table(tables[name]).equals(table), name
             compare_image(f"{path.name}/{name}", table, doc["entries"])
         return set(doc["magic"] for doc in decoded.values())
 

@@ -331,6 +331,15 @@ pub fn image_tables<P: AsRef<std::path::Path> + Sync>(paths: &[P], kind: ImageKi
     Ok((image_table_schema(kind), tables.into_iter().flatten().collect()))
 }
 
+/// Every image of `checkpoint` that [`Checkpoint::decode_all`] decodes
+/// (every image with protobuf entries), each as its [`image_batch`], in
+/// name order; images are decoded on several threads.
+pub fn all_image_batches(checkpoint: &Checkpoint) -> Result<Vec<(String, RecordBatch)>> {
+    let all = checkpoint.decode_all()?;
+    let images = all.images();
+    crate::parallel::map_tasks(images.len(), |i| Ok((images[i].name.clone(), image_batch(&all.image(i)?)?)))
+}
+
 /// The kind named `name`: crit's magic name (`PAGEMAP`, `INETSK`, in any
 /// case, `-` for `_`) or an image file's name without its number
 /// (`pagemap`, `fdinfo`, `ghost-file`, `inetsk`).
