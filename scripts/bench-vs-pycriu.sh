@@ -8,7 +8,14 @@
 #      and on busy/ (benches/src/bin/make-bench-inputs.rs: 41 images,
 #      4 processes x 4 threads, 2,000 VMAs, 5,000 pagemap runs and 256
 #      files each, 22k entries);
-#   2. process-memory search, which pycriu cannot do: Checkpoint.search in
+#   2. the table form (issue #19): the same directories (and busy-100k/,
+#      108k entries) decoded to Arrow (Checkpoint.image_tables(): every
+#      image in one call; and made pyarrow tables) against pycriu's
+#      images.load, in one interpreter
+#      each; Checkpoint.image_table("pagemap") over 200 checkpoints in one
+#      call (criu_images.image_table), with the peak RSS it adds beside the
+#      bytes of the columns it returns;
+#   3. process-memory search, which pycriu cannot do: Checkpoint.search in
 #      Python vs the Rust CLI `criu-images mem search`, on a synthetic
 #      checkpoint (make-memory-inputs --gapped, benches/src/bin/, BENCH_MIB MiB).
 # Each is timed as whole processes with hyperfine (interpreter start and
@@ -95,6 +102,59 @@ print(f"{sys.argv[1]}: {len(ours)} images, {sum(ours.values())} entries, decoded
 PY
 done
 
+echo "== the table form: whole directories to Arrow, image_table over 200 checkpoints"
+big=$work/busy-100k
+# pycriu on pytree/ and busy/ in one interpreter: below ("inside one interpreter").
+"$critpy" - "$work" "$big" "$runs" >"$work/inproc-pycriu-busy-100k.txt" <<'PY'
+import runpy, sys, time
+load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
+best = float("inf")
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    load_all(sys.argv[2])
+    best = min(best, time.perf_counter() - t)
+print(best)
+PY
+for dir in "$real" "$busy" "$big"; do
+    "$python" - "$dir" "$runs" >"$work/inproc-arrow-$(basename "$dir").txt" <<'PY'
+import os, sys, time
+import pyarrow as pa
+import criu_images
+d = sys.argv[1]
+# pycriu's share of the directory (pycriu-all.py's names).
+names = sorted(n for n in os.listdir(d) if n.endswith(".img") and not n.startswith(("pages-", "tmpfs-")))
+cp = criu_images.open(d)
+def tables():
+    # One call: every image decoded to Arrow (Rust threads), as criu_images.Table.
+    return cp.image_tables()
+def pyarrow_tables():
+    return {n: pa.table(t) for n, t in cp.image_tables().items()}
+assert sorted(tables()) == names
+rows = sum(t.num_rows for t in pyarrow_tables().values())
+assert rows == sum(len(doc["entries"]) for doc in cp.decode_all().values()), rows
+def best(work):
+    times = []
+    for _ in range(int(sys.argv[2])):
+        t = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t)
+    return min(times)
+print(best(tables), best(pyarrow_tables), rows)
+PY
+done
+"$python" - "$real" 200 >"$work/image-table-200.txt" <<'PY'
+import resource, sys, time
+import pyarrow as pa
+import criu_images
+paths = [sys.argv[1]] * int(sys.argv[2])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+table = pa.table(criu_images.image_table(paths, "pagemap"))
+took = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(took, table.num_rows, table.nbytes, (peak - before) * 1024)
+PY
+
 echo "== timings (hyperfine, $runs runs each)"
 echo "import criu_images" >"$work/import.py"
 cat >"$work/ours-search.py" <<'PY'
@@ -175,6 +235,13 @@ for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated,
     print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU")
     print(f"    in-process: {pycriu_in / ours:6.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, criu_images {ours * 1000:.2f} ms)")
     print(f"    ceiling for any producer of these dicts (marshal.loads of them, {floor * 1000:.2f} ms): {pycriu_in / floor:6.1f}x")
+print("whole-directory decode to Arrow (Checkpoint.image_tables(); then as pyarrow tables), pycriu / criu_images (target >= 100x):")
+for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 22k entries"), ("busy-100k", "generated, 108k entries")]:
+    (pycriu_in,) = number("inproc-pycriu-" + dir)
+    arrow, pyarrow, rows = number("inproc-arrow-" + dir)
+    print(f"  {dir}/ ({what}, {rows:.0f} rows): {pycriu_in / arrow:7.1f}x  as pyarrow tables {pycriu_in / pyarrow:7.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, Arrow {arrow * 1000:.2f} ms, pyarrow {pyarrow * 1000:.2f} ms)")
+took, rows, nbytes, rss = number("image-table-200")
+print(f"image_table(200 checkpoints, 'pagemap') in one call: {took * 1000:.0f} ms, {rows:.0f} rows, columns {nbytes / 1e6:.1f} MB, peak RSS added {rss / 1e6:.1f} MB")
 s = load("search")
 (ours_search,) = number("inproc-search")
 print(f"search of {mib} MiB of process memory, Python Checkpoint.search / Rust CLI mem search (pycriu cannot search):")

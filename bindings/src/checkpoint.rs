@@ -125,6 +125,21 @@ impl PyCheckpoint {
         Image::new(py, self.checkpoint()?, name)
     }
 
+    /// Every image with protobuf entries (the images `decode_all` decodes)
+    /// as `{name: criu_images.Table}` in name order, decoded on several threads.
+    fn image_tables<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let checkpoint = self.checkpoint()?;
+        crate::entry_table::all_tables(py, &checkpoint)
+    }
+
+    /// Every image of `kind` (`"pagemap"`, `"core"`, `"INETSK"`, ...) as one
+    /// `criu_images.Table`: `checkpoint` (`Checkpoint.id`), `image`, the id from the file name
+    /// (e.g. `pid`), then the entry columns (docs/python.md).
+    fn image_table(&self, py: Python<'_>, kind: &str) -> PyResult<ArrowTable> {
+        let shared = self.shared()?;
+        crate::entry_table::checkpoint_table(py, &shared.checkpoint, &shared.id, kind)
+    }
+
     /// Every member of the archive (or file of the directory), sorted by name.
     fn members(&self) -> PyResult<Vec<Member>> {
         Ok(self.checkpoint()?.archive().members().map(|m| Member::new(m.name, m.size, m.kind)).collect())

@@ -218,6 +218,19 @@ impl Image {
         Ok(ImageEntries { cell, options: DecodeOptions { pretty, no_payload: nopl }, strings: Mutex::default() })
     }
 
+    /// The entries as a `criu_images.Table` (Arrow): one row per entry, a
+    /// column per field of the message schema (docs/python.md).
+    fn table(&self, py: Python<'_>) -> PyResult<crate::arrow_stream::ArrowTable> {
+        let source = self.source.clone();
+        run(py, move || crate::entry_table::one_image(&source.image()?))
+    }
+
+    /// The entries as a `pyarrow.Table` (`table().to_arrow()`).
+    fn to_arrow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let table = Bound::new(py, self.table(py)?)?;
+        py.import("pyarrow")?.call_method1("table", (table,))
+    }
+
     /// The entries as dicts (plain crit JSON).
     fn __iter__(&self, py: Python<'_>) -> PyResult<ImageEntries> {
         self.entries(py, false, false)

@@ -13,6 +13,7 @@ mod checkpoint;
 mod coredump;
 mod diff;
 mod display;
+mod entry_table;
 mod errors;
 mod image;
 mod memory;
@@ -193,6 +194,7 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<diff::DiffPart>()?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::ImageEntries>()?;
+    m.add_function(wrap_pyfunction!(entry_table::image_table, m)?)?;
     m.add_class::<memory::Memory>()?;
     m.add_class::<memory::Hit>()?;
     m.add_class::<memory::StringHit>()?;

@@ -42,6 +42,8 @@ pub mod checkpoint;
 pub mod coredump;
 pub mod decode_all;
 pub mod diff;
+#[cfg(feature = "tables")]
+pub mod entry_table;
 pub mod error;
 pub mod evidence;
 pub mod image;

@@ -9,29 +9,30 @@ use std::path::{Path, PathBuf};
 
 /// Top-level modules, lowest first. A module may use those before it.
 const LAYERS: &[&str] = &[
-    "error",      // the one error type, with locations
-    "utc",        // Unix times as RFC 3339 text
-    "warning",    // a part left out: a typed warning around an error
-    "progress",   // progress reporting and cancellation
-    "parallel",   // ordered parallel map
-    "secrets",    // built-in secret patterns and masking
-    "archive",    // byte sources: directories, tar, tar.gz, tar.zst; mapping
-    "proto",      // generated messages and their schema tables
-    "image",      // framing: magics, entries, extras
-    "json",       // crit-compatible JSON both ways
-    "chain",      // dump chain, typed image access, file objects
-    "memory",     // process memory: index, reads, search
-    "model",      // processes, files, container
-    "checkpoint", // the facade: open, chain, caches
-    "metadata",   // the facade's lenient read of the metadata members
-    "diff",       // two checkpoints compared: processes, files, memory, rootfs
-    "triage",     // suspicious traces as findings (issue #16)
-    "yara",       // YARA scans of memory and files (feature yara)
-    "tables",     // tables as Arrow record batches, Parquet (features tables, parquet)
-    "decode_all", // the one decode-all pipeline of the CLI and Python
-    "evidence",   // hashes of archives and members, provenance sidecars
-    "coredump",   // ELF core files of checkpointed processes
-    "cli",        // the command line
+    "error",       // the one error type, with locations
+    "utc",         // Unix times as RFC 3339 text
+    "warning",     // a part left out: a typed warning around an error
+    "progress",    // progress reporting and cancellation
+    "parallel",    // ordered parallel map
+    "secrets",     // built-in secret patterns and masking
+    "archive",     // byte sources: directories, tar, tar.gz, tar.zst; mapping
+    "proto",       // generated messages and their schema tables
+    "image",       // framing: magics, entries, extras
+    "json",        // crit-compatible JSON both ways
+    "chain",       // dump chain, typed image access, file objects
+    "memory",      // process memory: index, reads, search
+    "model",       // processes, files, container
+    "checkpoint",  // the facade: open, chain, caches
+    "metadata",    // the facade's lenient read of the metadata members
+    "diff",        // two checkpoints compared: processes, files, memory, rootfs
+    "triage",      // suspicious traces as findings (issue #16)
+    "yara",        // YARA scans of memory and files (feature yara)
+    "tables",      // tables as Arrow record batches, Parquet (features tables, parquet)
+    "decode_all",  // the one decode-all pipeline of the CLI and Python
+    "entry_table", // image entries as Arrow tables (feature tables)
+    "evidence",    // hashes of archives and members, provenance sidecars
+    "coredump",    // ELF core files of checkpointed processes
+    "cli",         // the command line
 ];
 
 /// Items the crate root re-exports, by the module that defines them.

@@ -57,6 +57,7 @@ from ._criu_images import (
     Vma,
     YaraRules,
     __version__,
+    image_table,
     open,
 )
 from ._criu_images import decode_json as _decode_json
@@ -110,6 +111,7 @@ __all__ = [
     "decode",
     "decode_json",
     "encode",
+    "image_table",
     "info",
     "open",
 ]

@@ -117,6 +117,11 @@ class Checkpoint:
     def __exit__(self, *args: Any) -> bool: ...
     def images(self) -> List[str]: ...
     def image(self, name: str) -> Image: ...
+    def image_tables(self) -> Dict[str, Table]:
+        """Every image with protobuf entries (those decode_all decodes) as {name: Table}, in name order."""
+    def image_table(self, kind: str) -> Table:
+        """Every image of `kind` ("pagemap", "core", "INETSK", ...) as one Arrow table:
+        checkpoint, image, the id from the file name (pid, ns_id...), then the entry columns."""
     def members(self) -> List[Member]: ...
     def member(self, name: str) -> bytes: ...
     @property
@@ -272,6 +277,14 @@ class Image:
     def __iter__(self) -> ImageEntries: ...
     def __len__(self) -> int: ...
     def to_json(self, pretty: bool = False, nopl: bool = False) -> str: ...
+    def table(self) -> Table:
+        """The entries as an Arrow table: one row per entry, a column per message field."""
+    def to_arrow(self) -> "pyarrow.Table":
+        """`table()` as a pyarrow.Table (needs pyarrow)."""
+
+def image_table(paths: Sequence[_PathLike], kind: str) -> Table:
+    """`Checkpoint.image_table(kind)` of every checkpoint of `paths`, concatenated in order;
+    the checkpoints are read in parallel."""
 
 class ImageEntries:
     """Iterator over the entries of an Image, as dicts."""

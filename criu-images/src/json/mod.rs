@@ -52,6 +52,8 @@ impl DecodeOptions {
     pub const PRETTY: DecodeOptions = DecodeOptions { pretty: true, no_payload: false };
 }
 
+pub(crate) use decode::message_json;
+
 /// Appends the JSON of `image` to `out` (no trailing newline).
 pub fn write_json(image: &Image<'_>, options: &DecodeOptions, out: &mut Vec<u8>) -> Result<()> {
     decode::write_image(image, options, out)

@@ -9,7 +9,7 @@ mod pipeline;
 mod render;
 
 pub(crate) use pipeline::{write_image, Streamed};
-pub(crate) use render::{write_entry, write_one_entry};
+pub(crate) use render::{message_json, write_entry, write_one_entry};
 
 /// An image of `kind` with one entry holding `payload`.
 #[cfg(test)]

@@ -74,6 +74,19 @@ pub(crate) fn write_entry(w: &mut impl Sink, image: &Image<'_>, entry: &Entry<'_
     Ok(())
 }
 
+/// The plain crit JSON object of one message (`id` from `bytes`), for
+/// callers that keep a nested message as text (the entry tables cut
+/// recursive messages this way).
+pub(crate) fn message_json(id: MessageId, bytes: &[u8]) -> Result<String, WireError> {
+    let mut out = Vec::new();
+    let mut w = JsonWriter::new(&mut out, None);
+    w.begin_object();
+    write_fields(&mut w, id, bytes, false, false, 0)?;
+    w.end_object();
+    // The writer escapes everything that is not ASCII.
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// crit's `--nopl` size: 1024-based units, one decimal unless whole.
 pub(crate) fn human_size(bytes: u64) -> String {
     let mut num = bytes as f64;
