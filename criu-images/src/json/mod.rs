@@ -52,6 +52,7 @@ impl DecodeOptions {
     pub const PRETTY: DecodeOptions = DecodeOptions { pretty: true, no_payload: false };
 }
 
+#[cfg(feature = "tables")]
 pub(crate) use decode::message_json;
 
 /// Appends the JSON of `image` to `out` (no trailing newline).

@@ -9,7 +9,9 @@ mod pipeline;
 mod render;
 
 pub(crate) use pipeline::{write_image, Streamed};
-pub(crate) use render::{message_json, write_entry, write_one_entry};
+#[cfg(feature = "tables")]
+pub(crate) use render::message_json;
+pub(crate) use render::{write_entry, write_one_entry};
 
 /// An image of `kind` with one entry holding `payload`.
 #[cfg(test)]

@@ -77,6 +77,7 @@ pub(crate) fn write_entry(w: &mut impl Sink, image: &Image<'_>, entry: &Entry<'_
 /// The plain crit JSON object of one message (`id` from `bytes`), for
 /// callers that keep a nested message as text (the entry tables cut
 /// recursive messages this way).
+#[cfg(feature = "tables")]
 pub(crate) fn message_json(id: MessageId, bytes: &[u8]) -> Result<String, WireError> {
     let mut out = Vec::new();
     let mut w = JsonWriter::new(&mut out, None);
