@@ -374,59 +374,30 @@ def _common_doc(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-@_common_doc
-def processes(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
+def _table_function(kind: str, summary: str) -> Callable[..., Any]:
+    """The function of one extension table over many checkpoints."""
+
+    def table(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
               storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
               rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every process of every checkpoint (the ``processes`` table)."""
-    return _frame("processes", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+        return _frame(kind, paths, {}, ids=ids, errors=errors, storage_options=storage_options,
+                      cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+
+    table.__name__ = table.__qualname__ = kind
+    table.__doc__ = summary
+    return _common_doc(table)
 
 
-@_common_doc
-def threads(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
-            storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-            rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every thread of every checkpoint (the ``threads`` table)."""
-    return _frame("threads", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
-
-
-@_common_doc
-def vmas(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
-         storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-         rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every memory area of every process (the ``vmas`` table)."""
-    return _frame("vmas", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
-
-
-@_common_doc
-def fds(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
-        storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-        rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every open file descriptor (the ``fds`` table)."""
-    return _frame("fds", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
-
-
-@_common_doc
-def sockets(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
-            storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-            rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every socket (the ``sockets`` table)."""
-    return _frame("sockets", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
-
-
-@_common_doc
-def connections(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
-                storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-                rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
-    """Every socket of every checkpoint with the process and fd at its other
-    end (the ``connections`` table, as ``Checkpoint.connections()``)."""
-    return _frame("connections", paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+processes = _table_function("processes", "Every process of every checkpoint (the ``processes`` table).")
+threads = _table_function("threads", "Every thread of every checkpoint (the ``threads`` table).")
+vmas = _table_function("vmas", "Every memory area of every process (the ``vmas`` table).")
+fds = _table_function("fds", "Every open file descriptor (the ``fds`` table).")
+sockets = _table_function("sockets", "Every socket (the ``sockets`` table).")
+connections = _table_function(
+    "connections",
+    "Every socket of every checkpoint with the process and fd at its other end "
+    "(the ``connections`` table, as ``Checkpoint.connections()``).",
+)
 
 
 @_common_doc
