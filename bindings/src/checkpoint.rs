@@ -58,7 +58,7 @@ impl PyCheckpoint {
     }
 
     /// The open state, or `CriuImagesError` once closed.
-    fn shared(&self) -> PyResult<Arc<Shared>> {
+    pub(crate) fn shared(&self) -> PyResult<Arc<Shared>> {
         self.handle.shared()
     }
 
@@ -273,7 +273,7 @@ impl PyCheckpoint {
             let options = criu_images::yara::YaraOptions { pid, perms, kinds, files, max_hits, context, progress: Some(counter) };
             criu_images::yara::scan_checkpoint(&checkpoint, &rules, &options)
         })?;
-        crate::yara::hits_to_py(py, &report)
+        crate::yara::hits_to_py(py, &report, &shared.id)
     }
 
     /// Every image with protobuf entries (not pages-*.img and other raw

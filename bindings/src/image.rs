@@ -92,9 +92,12 @@ pub(crate) fn decode_all<'py>(
     let receiver = Mutex::new(receiver);
     // Tapes come back once built, so their memory serves the next images.
     let (recycle, recycled) = mpsc::channel::<Tape>();
+    let limit = criu_images::parallel::thread_limit();
     std::thread::scope(|scope| {
         let (all, stop, ahead) = (&all, &stop, &ahead);
         let worker = scope.spawn(move || {
+            // A new thread: it takes the caller's `criu_images.thread_limit()`.
+            criu_images::parallel::set_thread_limit(limit);
             for (index, image) in images.iter().enumerate() {
                 {
                     let mut bytes = lock(&ahead.0);

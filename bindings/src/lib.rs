@@ -89,6 +89,13 @@ fn decode_obj<'py>(py: Python<'py>, source: Source<'_>, pretty: bool, nopl: bool
     pytape::Builder::new(py).build(&tape)
 }
 
+/// Sets the calling thread's thread limit (0: none), returning the one it
+/// replaces: behind `criu_images.thread_limit`.
+#[pyfunction]
+fn _set_thread_limit(threads: usize) -> usize {
+    criu_images::parallel::set_thread_limit(threads)
+}
+
 /// Encode crit's JSON text to image bytes.
 #[pyfunction]
 fn encode_json<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyBytes>> {
@@ -155,6 +162,18 @@ fn _hits_table<'py>(
     Ok(tables::to_py(errors::quick(py, || criu_images::tables::hits(id, &refs))?))
 }
 
+/// `checkpoint.findings(show_secrets=...)` as the `findings` table (for
+/// criu_images.dask; `Checkpoint.table("findings")` is the default form).
+#[pyfunction]
+fn _findings_table(
+    py: Python<'_>,
+    checkpoint: &Bound<'_, checkpoint::PyCheckpoint>,
+    show_secrets: bool,
+) -> PyResult<arrow_stream::ArrowTable> {
+    let shared = checkpoint.get().shared()?;
+    triage::findings_table(py, &shared.checkpoint, &shared.id, show_secrets)
+}
+
 /// Open a checkpoint: an images directory, a tar, tar.gz or tar.zst archive
 /// (Podman, CRI-O, kubelet), or a single image file. The format is detected
 /// from the content. `max_decompressed` bounds the decompressed size of a
@@ -215,6 +234,8 @@ fn _criu_images(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(info_json, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_hits_table, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_thread_limit, m)?)?;
+    m.add_function(wrap_pyfunction!(_findings_table, m)?)?;
     m.add_function(wrap_pyfunction!(_test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(_secret_patterns, m)?)?;
     Ok(())

@@ -172,7 +172,7 @@ impl Memory {
         let rules = crate::yara::compile(py, rules)?;
         let kinds = vma_kinds(kind)?;
         let options = criu_images::yara::YaraOptions { pid: None, perms, kinds, files: false, max_hits, context, progress: None };
-        crate::yara::scan(py, &[self.index()], &rules, options, progress)
+        crate::yara::scan(py, &[self.index()], &rules, options, progress, &self.id)
     }
 
     /// Printable strings of at least `min_len` characters, in address order.
@@ -198,6 +198,33 @@ impl Memory {
             self.index().strings(min_len, &encodings, &options)
         })?;
         Ok(found.into_iter().map(StringHit::from).collect())
+    }
+
+    /// `strings()` as a `criu_images.Table` (Arrow; `to_arrow()`,
+    /// `to_pandas()`, `to_polars()`), the `strings` table of `criu-images
+    /// export`: `checkpoint`, `pid`, `address`, `encoding`, `text`. No
+    /// Python object per string: the way to take millions of them.
+    #[pyo3(signature = (min_len = 4, encodings = None, *, perms = None, kind = None, range = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn strings_table(
+        &self,
+        py: Python<'_>,
+        min_len: usize,
+        encodings: Option<&Bound<'_, PyAny>>,
+        perms: Option<String>,
+        kind: Option<&Bound<'_, PyAny>>,
+        range: Option<(u64, u64)>,
+        progress: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<crate::arrow_stream::ArrowTable> {
+        let encodings = parse_encodings(encodings)?;
+        let mut options = search_options(0, perms, kind, range, None)?;
+        let id = self.id.clone();
+        let table = run_with(py, progress, |counter| {
+            options.progress = Some(counter.clone());
+            let found = self.index().strings(min_len, &encodings, &options)?;
+            criu_images::tables::strings(&id, &found.iter().collect::<Vec<_>>())
+        })?;
+        Ok(crate::tables::to_py(table))
     }
 
     /// Like `search()`, as an iterator of `Hit` in address order: hits are

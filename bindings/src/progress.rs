@@ -78,9 +78,11 @@ pub(crate) fn run_indexed<T: Send>(
     let counted = || (index.done().saturating_add(progress.done()), index.total().saturating_add(progress.total()));
     let finished = (Mutex::new(false), Condvar::new());
     let mut raised: Option<PyErr> = None;
+    // The worker keeps the caller's `criu_images.thread_limit()`.
+    let limit = criu_images::parallel::thread_limit();
     let outcome = std::thread::scope(|scope| {
         let worker = scope.spawn(|| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| work(index, progress)));
+            let outcome = criu_images::parallel::with_thread_limit(limit, || catch_unwind(AssertUnwindSafe(|| work(index, progress))));
             *finished.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
             finished.1.notify_all();
             outcome

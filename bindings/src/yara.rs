@@ -12,7 +12,7 @@ use pyo3::types::PyList;
 use criu_images::memory::ProcessMemory;
 use criu_images::yara::{scan_memories, Rules, YaraOptions, YaraReport};
 
-use crate::errors::run;
+use crate::errors::{quick, run};
 
 /// Compiled YARA rules, made from a rules file path or source text; pass it
 /// to `Checkpoint.yara()` / `Memory.yara()` to compile once and scan many times.
@@ -50,12 +50,14 @@ pub(crate) fn compile(py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<Arc<
 
 static YARA_HITS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// The hits as a `criu_images.yara.YaraHits` list of dicts (to_pandas / to_arrow).
-pub(crate) fn hits_to_py<'py>(py: Python<'py>, report: &YaraReport) -> PyResult<Bound<'py, PyAny>> {
+/// The hits as a `criu_images.yara.YaraHits` list of dicts, with their
+/// table (`criu_images::tables::yara_hits`, `id` in its `checkpoint` column).
+pub(crate) fn hits_to_py<'py>(py: Python<'py>, report: &YaraReport, id: &str) -> PyResult<Bound<'py, PyAny>> {
     let json = report.to_json();
     let hits = crate::pyvalue::to_py(py, &json["hits"])?;
     let list = hits.cast_into::<PyList>()?;
-    YARA_HITS.import(py, "criu_images.yara", "YaraHits")?.call1((list, report.truncated))
+    let table = crate::tables::to_py(quick(py, || criu_images::tables::yara_hits(id, &report.hits))?);
+    YARA_HITS.import(py, "criu_images.yara", "YaraHits")?.call1((list, report.truncated, table))
 }
 
 /// Scans `memories` (already built) with the GIL released; `options`
@@ -66,10 +68,11 @@ pub(crate) fn scan<'py>(
     rules: &Rules,
     options: YaraOptions<'static>,
     progress: Option<&Bound<'py, PyAny>>,
+    id: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let report = crate::progress::run_with(py, progress, |counter| {
         let options = YaraOptions { progress: Some(counter), ..options };
         scan_memories(memories, rules, &options)
     })?;
-    hits_to_py(py, &report)
+    hits_to_py(py, &report, id)
 }

@@ -51,7 +51,7 @@ pub mod json;
 pub mod memory;
 pub mod metadata;
 pub mod model;
-mod parallel;
+pub mod parallel;
 pub mod progress;
 pub mod proto;
 pub mod secrets;

@@ -60,6 +60,7 @@ from ._criu_images import (
     image_table,
     open,
 )
+from ._criu_images import _set_thread_limit
 from ._criu_images import decode_json as _decode_json
 from ._criu_images import decode_obj as _decode_obj
 from ._criu_images import encode_json as _encode_json
@@ -114,6 +115,7 @@ __all__ = [
     "image_table",
     "info",
     "open",
+    "thread_limit",
 ]
 
 
@@ -146,3 +148,29 @@ def info(source: Source) -> Dict[str, Any]:
     import json
 
     return json.loads(_info_json(source))
+
+
+class thread_limit:
+    """``with criu_images.thread_limit(n):`` runs the calls in the block with at
+    most ``n`` threads each (1: on the calling thread only; 0: no limit). By
+    default one call (a search, a YARA scan, the tables of a large process)
+    uses every core, up to 8, or ``CRIU_IMAGES_THREADS`` if set; code that
+    runs many checkpoints side by side (a thread pool, ``criu_images.dask``)
+    limits each so that the cores are shared instead of oversubscribed. The
+    limit is the calling thread's: other threads keep theirs."""
+
+    def __init__(self, threads: int) -> None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+            raise ValueError(f"thread_limit needs a number of threads >= 0, not {threads!r}")
+        self.threads = threads
+        self._replaced: "list[int]" = []
+
+    def __enter__(self) -> "thread_limit":
+        self._replaced.append(_set_thread_limit(self.threads))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _set_thread_limit(self._replaced.pop())
+
+    def __repr__(self) -> str:
+        return f"thread_limit({self.threads})"

@@ -341,6 +341,16 @@ class Memory:
         range: Optional[Tuple[int, int]] = None,
         progress: _Progress = None,
     ) -> List[StringHit]: ...
+    def strings_table(
+        self,
+        min_len: int = 4,
+        encodings: Union[str, Sequence[str]] = ("ascii",),
+        *,
+        perms: Optional[str] = None,
+        kind: _Kind = None,
+        range: Optional[Tuple[int, int]] = None,
+        progress: _Progress = None,
+    ) -> Table: ...
     def search_iter(
         self,
         pattern: Union[bytes, str],

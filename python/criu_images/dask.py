@@ -147,58 +147,6 @@ def _open(local: str, cid: str, rootfs: Optional[str]) -> Any:
     return criu_images.open(local, **kwargs)
 
 
-def _with_checkpoint_column(table: Any, cid: str) -> Any:
-    # The extension's tables start with their `checkpoint` column; the yara
-    # and findings tables below are made here from Python objects, without it.
-    import pyarrow as pa
-
-    if "checkpoint" in table.schema.names:
-        return table
-    return table.add_column(0, pa.field("checkpoint", pa.string(), nullable=False), pa.array([cid] * table.num_rows, pa.string()))
-
-
-def _yara_schema() -> Any:
-    # YaraHits.to_arrow() infers its types from the rows
-    # (an empty or file-less list has null columns), so give the table its
-    # types here.
-    import pyarrow as pa
-
-    return pa.schema([
-        ("pid", pa.uint32()), ("path", pa.large_string()), ("rule", pa.large_string()),
-        ("namespace", pa.large_string()), ("tags", pa.large_string()), ("string", pa.large_string()),
-        ("address", pa.uint64()), ("length", pa.uint64()), ("matched_hex", pa.large_string()),
-        ("vma_start", pa.uint64()), ("vma_end", pa.uint64()), ("vma_perms", pa.large_string()),
-        ("vma_path", pa.large_string()),
-    ])
-
-
-def _findings_schema() -> Any:
-    # Checkpoint.findings() gives dicts; `evidence` is kept as JSON text.
-    import pyarrow as pa
-
-    return pa.schema([
-        ("id", pa.large_string()), ("severity", pa.large_string()), ("pid", pa.uint32()),
-        ("summary", pa.large_string()), ("evidence", pa.large_string()),
-    ])
-
-
-def _findings_table(found: List[Dict[str, Any]]) -> Any:
-    # The findings table from Checkpoint.findings().
-    import json
-
-    import pyarrow as pa
-
-    schema = _findings_schema()
-    columns = {
-        "id": [f["id"] for f in found],
-        "severity": [f["severity"] for f in found],
-        "pid": [f.get("pid") for f in found],
-        "summary": [f["summary"] for f in found],
-        "evidence": [json.dumps(f.get("evidence"), sort_keys=True) for f in found],
-    }
-    return pa.table(columns, schema=schema)
-
-
 # --- the tables, as functions of an opened checkpoint ------------------------------
 
 
@@ -219,22 +167,23 @@ _COMPILED: Dict[str, Any] = {}
 
 
 def _table_of(cp: Any, kind: str, options: Dict[str, Any]) -> Any:
+    """Table ``kind`` of an open checkpoint as a ``criu_images.Table``: every
+    one is built by the library (criu_images::tables), ``checkpoint`` column
+    first."""
+    from . import _criu_images
+
     if kind in ("processes", "threads", "vmas", "fds", "sockets", "connections"):
-        return cp.to_arrow(kind)
+        return cp.table(kind)
     if kind == "search":
         opts = dict(options)
         pattern = opts.pop("pattern")
-        return cp.search(pattern, **opts).to_arrow()
+        return cp.search(pattern, **opts).table()
     if kind == "yara":
         opts = dict(options)
         rules = _yara_rules(opts.pop("rules"))
-        table = cp.yara(rules, **opts).to_arrow()
-        schema = _yara_schema()
-        if table.num_columns == 0:  # no hits, no columns
-            return schema.empty_table()
-        return table.select(schema.names).cast(schema)
+        return cp.yara(rules, **opts).table()
     if kind == "findings":
-        return _findings_table(cp.findings(**options))
+        return _criu_images._findings_table(cp, options.get("show_secrets", False))
     raise ValueError(f"unknown table {kind!r}")
 
 
@@ -262,19 +211,15 @@ def _empty_checkpoint() -> str:
 
 def _schema(kind: str, options: Dict[str, Any]) -> Any:
     """The Arrow schema of ``kind``'s table, checkpoint column first."""
+    import pyarrow as pa
+
     import criu_images
 
-    if kind == "yara":
-        table = _yara_schema().empty_table()
-    elif kind == "findings":
-        table = _findings_schema().empty_table()
-    else:
-        with criu_images.open(_empty_checkpoint()) as cp:
-            opts = dict(options)
-            if kind == "search":
-                opts["pattern"] = b"\0"
-            table = _table_of(cp, kind, opts)
-    return _with_checkpoint_column(table.slice(0, 0), "").schema
+    with criu_images.open(_empty_checkpoint()) as cp:
+        opts = dict(options)
+        if kind == "search":
+            opts["pattern"] = b"\0"
+        return pa.table(_table_of(cp, kind, opts)).schema
 
 
 def _pandas(table: Any) -> Any:
@@ -299,7 +244,7 @@ class _Job:
     """What a worker needs for one table: plain, picklable values."""
 
     def __init__(self, kind: str, options: Dict[str, Any], errors: str, storage_options: Optional[Dict[str, Any]],
-                 cache_dir: Optional[str], rootfs: Optional[str], schema: Any) -> None:
+                 cache_dir: Optional[str], rootfs: Optional[str], schema: Any, task_threads: int) -> None:
         self.kind = kind
         self.options = options
         self.errors = errors
@@ -307,8 +252,15 @@ class _Job:
         self.cache_dir = cache_dir
         self.rootfs = rootfs
         self.schema = schema
+        self.task_threads = task_threads
 
     def __call__(self, group: Sequence[Tuple[str, str]]) -> Any:
+        import criu_images
+
+        with criu_images.thread_limit(self.task_threads):
+            return self.run(group)
+
+    def run(self, group: Sequence[Tuple[str, str]]) -> Any:
         import pyarrow as pa
 
         tables = []
@@ -325,12 +277,16 @@ class _Job:
         return _pandas(pa.concat_tables(tables))
 
     def one(self, path: str, cid: str) -> Any:
+        import pyarrow as pa
+
         local = _fetch(path, self.storage_options, self.cache_dir)
         with _open(local, cid, self.rootfs) as cp:
-            table = _with_checkpoint_column(_table_of(cp, self.kind, self.options), cid)
-        if table.schema != self.schema:
-            table = table.select(self.schema.names).cast(self.schema)
-        return table
+            return pa.table(_table_of(cp, self.kind, self.options))
+
+
+def _check_task_threads(task_threads: int) -> None:
+    if not isinstance(task_threads, int) or isinstance(task_threads, bool) or task_threads < 0:
+        raise ValueError(f"task_threads must be a number of threads >= 0, not {task_threads!r}")
 
 
 def _groups(paths: Paths, ids: Optional[Sequence[str]], per_partition: int) -> List[List[Tuple[str, str]]]:
@@ -353,13 +309,14 @@ def _groups(paths: Paths, ids: Optional[Sequence[str]], per_partition: int) -> L
 
 def _frame(kind: str, paths: Paths, options: Dict[str, Any], *, ids: Optional[Sequence[str]], errors: str,
            storage_options: Optional[Dict[str, Any]], cache_dir: Optional[str], rootfs: Optional[str],
-           per_partition: int) -> Any:
+           per_partition: int, task_threads: int) -> Any:
     dd = _require()
     if errors not in ("raise", "skip"):
         raise ValueError(f'errors must be "raise" or "skip", not {errors!r}')
     groups = _groups(paths, ids, per_partition)
+    _check_task_threads(task_threads)
     schema = _schema(kind, options)
-    job = _Job(kind, options, errors, storage_options, cache_dir, rootfs, schema)
+    job = _Job(kind, options, errors, storage_options, cache_dir, rootfs, schema, task_threads)
     return dd.from_map(job, groups, meta=_pandas(schema.empty_table()), label=f"criu-images-{kind}",
                        enforce_metadata=False)
 
@@ -370,7 +327,11 @@ def _common_doc(fn: Callable[..., Any]) -> Callable[..., Any]:
     paths as given), ``errors`` (``"raise"`` or ``"skip"``), ``storage_options``
     (fsspec), ``cache_dir`` (where workers cache remote archives),
     ``rootfs`` (as ``criu_images.open``: ``"auto"``, ``"none"``, ``"diff"``),
-    ``per_partition`` (checkpoints per partition, default 1)."""
+    ``per_partition`` (checkpoints per partition, default 1), ``task_threads``
+    (threads one task may use, default 1: Dask's workers run the tasks side by
+    side, so each task keeps to one core instead of starting a thread per
+    core in every worker; ``0`` lifts the limit, e.g. for a few very large
+    checkpoints on workers with one thread each)."""
     return fn
 
 
@@ -379,9 +340,9 @@ def _table_function(kind: str, summary: str) -> Callable[..., Any]:
 
     def table(paths: Paths, *, ids: Optional[Sequence[str]] = None, errors: str = "raise",
               storage_options: Optional[Dict[str, Any]] = None, cache_dir: Optional[str] = None,
-              rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+              rootfs: Optional[str] = None, per_partition: int = 1, task_threads: int = 1) -> Any:
         return _frame(kind, paths, {}, ids=ids, errors=errors, storage_options=storage_options,
-                      cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+                      cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition, task_threads=task_threads)
 
     table.__name__ = table.__qualname__ = kind
     table.__doc__ = summary
@@ -405,14 +366,15 @@ def search(paths: Paths, pattern: Union[bytes, str], *, regex: bool = False, ign
            context: int = 0, perms: Optional[str] = None, kind: Union[str, Sequence[str], None] = None,
            pid: Optional[int] = None, max_hits: Optional[int] = None, ids: Optional[Sequence[str]] = None,
            errors: str = "raise", storage_options: Optional[Dict[str, Any]] = None,
-           cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+           cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1,
+           task_threads: int = 1) -> Any:
     """``Checkpoint.search`` over every checkpoint: one row per hit
     (``max_hits`` is per checkpoint)."""
     options: Dict[str, Any] = {"pattern": pattern, "regex": regex, "ignore_case": ignore_case, "context": context,
                                "perms": perms, "kind": list(kind) if isinstance(kind, (list, tuple)) else kind,
                                "pid": pid, "max_hits": max_hits}
     return _frame("search", paths, options, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition, task_threads=task_threads)
 
 
 def _rules_text(rules: Union[str, "os.PathLike[str]"]) -> str:
@@ -431,7 +393,8 @@ def yara(paths: Paths, rules: Union[str, "os.PathLike[str]"], *, pid: Optional[i
          perms: Optional[str] = None, kind: Union[str, Sequence[str], None] = None, files: bool = False,
          max_hits: Optional[int] = None, context: int = 16, ids: Optional[Sequence[str]] = None,
          errors: str = "raise", storage_options: Optional[Dict[str, Any]] = None,
-         cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+         cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1,
+         task_threads: int = 1) -> Any:
     """``Checkpoint.yara`` over every checkpoint: one row per hit. ``rules``
     is YARA source text or a rules file's path (read on the client, compiled
     once per worker process; rules with ``include`` need the included files
@@ -444,17 +407,19 @@ def yara(paths: Paths, rules: Union[str, "os.PathLike[str]"], *, pid: Optional[i
                                "kind": list(kind) if isinstance(kind, (list, tuple)) else kind, "files": files,
                                "max_hits": max_hits, "context": context}
     return _frame("yara", paths, options, ids=ids, errors=errors, storage_options=storage_options,
-                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+                  cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition, task_threads=task_threads)
 
 
 @_common_doc
 def findings(paths: Paths, *, show_secrets: bool = False, ids: Optional[Sequence[str]] = None,
              errors: str = "raise", storage_options: Optional[Dict[str, Any]] = None,
-             cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+             cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1,
+             task_threads: int = 1) -> Any:
     """Triage findings of every checkpoint (docs/triage.md), ``evidence`` as
     JSON text."""
     return _frame("findings", paths, {"show_secrets": show_secrets}, ids=ids, errors=errors,
-                  storage_options=storage_options, cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition)
+                  storage_options=storage_options, cache_dir=cache_dir, rootfs=rootfs, per_partition=per_partition,
+                  task_threads=task_threads)
 
 
 # --- errors ---------------------------------------------------------------------
@@ -471,13 +436,20 @@ def _errors_schema() -> Any:
 
 class _ErrorsJob:
     def __init__(self, tables: Sequence[str], storage_options: Optional[Dict[str, Any]], cache_dir: Optional[str],
-                 rootfs: Optional[str]) -> None:
+                 rootfs: Optional[str], task_threads: int) -> None:
         self.tables = list(tables)
         self.storage_options = storage_options
         self.cache_dir = cache_dir
         self.rootfs = rootfs
+        self.task_threads = task_threads
 
     def __call__(self, group: Sequence[Tuple[str, str]]) -> Any:
+        import criu_images
+
+        with criu_images.thread_limit(self.task_threads):
+            return self.run(group)
+
+    def run(self, group: Sequence[Tuple[str, str]]) -> Any:
         import pyarrow as pa
 
         rows: List[Dict[str, Any]] = []
@@ -497,7 +469,8 @@ class _ErrorsJob:
 
 def errors(paths: Paths, *, tables: Iterable[str] = ("processes", "vmas", "fds", "sockets"),
            ids: Optional[Sequence[str]] = None, storage_options: Optional[Dict[str, Any]] = None,
-           cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1) -> Any:
+           cache_dir: Optional[str] = None, rootfs: Optional[str] = None, per_partition: int = 1,
+           task_threads: int = 1) -> Any:
     """One row per (checkpoint, table) that fails: ``checkpoint``, ``table``,
     ``error`` (the exception's class, e.g. ``ArchiveError``), ``message``,
     ``file`` and ``offset`` (where the extension says). Empty when every
@@ -509,6 +482,7 @@ def errors(paths: Paths, *, tables: Iterable[str] = ("processes", "vmas", "fds",
         if kind not in ("processes", "vmas", "fds", "sockets", "findings"):
             raise ValueError(f"unknown table {kind!r}")
     groups = _groups(paths, ids, per_partition)
-    job = _ErrorsJob(kinds, storage_options, cache_dir, rootfs)
+    _check_task_threads(task_threads)
+    job = _ErrorsJob(kinds, storage_options, cache_dir, rootfs, task_threads)
     return dd.from_map(job, groups, meta=_pandas(_errors_schema().empty_table()), label="criu-images-errors",
                        enforce_metadata=False)

@@ -6,49 +6,42 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (quick im
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
-COLUMNS = ["pid", "path", "rule", "namespace", "tags", "string", "address", "length", "matched_hex",
-           "vma_start", "vma_end", "vma_perms", "vma_path"]
 
 
 class YaraHits(list):  # type: ignore[type-arg]
     """A list of hit dicts (``pid``, ``rule``, ``namespace``, ``tags``, ``metadata``,
     ``string``, ``address``, ``vma``, ``matched_hex``, ``context_hex``; files carry
     ``path`` instead of ``pid`` and ``vma``). ``truncated`` is True when the hit
-    limit stopped the scan. ``to_arrow()`` / ``to_pandas()`` give one row per hit."""
+    limit stopped the scan. ``table()`` / ``to_arrow()`` / ``to_pandas()`` give one
+    row per hit, with the columns of ``criu-images export --yara``'s ``yara`` table
+    (docs/export.md): ``checkpoint``, ``pid``, ``path``, ``rule``, ``namespace``,
+    ``tags`` (list), ``metadata`` (map to JSON text), ``string``, ``address``,
+    ``vma_start``, ``vma_end``, ``vma_perms``, ``vma_path``, ``match`` and
+    ``context`` (bytes), ``context_start``."""
 
-    def __init__(self, hits: List[Dict[str, Any]], truncated: bool = False) -> None:
+    def __init__(self, hits: List[Dict[str, Any]], truncated: bool = False, table: Any = None) -> None:
         super().__init__(hits)
         self.truncated = truncated
+        self._table = table
 
     def __repr__(self) -> str:
         return f"YaraHits({list.__repr__(self)}, truncated={self.truncated})"
 
-    def _rows(self) -> Dict[str, List[Any]]:
-        cols: Dict[str, List[Any]] = {c: [] for c in COLUMNS}
-        for h in self:
-            vma = h.get("vma") or {}
-            row = {
-                "pid": h.get("pid"), "path": h.get("path"), "rule": h["rule"], "namespace": h["namespace"],
-                "tags": ",".join(h["tags"]), "string": h["string"], "address": h["address"], "length": h["length"],
-                "matched_hex": h["matched_hex"], "vma_start": vma.get("start"), "vma_end": vma.get("end"),
-                "vma_perms": vma.get("perms"), "vma_path": vma.get("path"),
-            }
-            for c in COLUMNS:
-                cols[c].append(row[c])
-        return cols
+    def table(self) -> Any:
+        """The hits as a ``criu_images.Table`` (Arrow PyCapsule interface), built by
+        the library with the scan."""
+        if self._table is None:
+            raise ValueError("this YaraHits was not made by a scan (Checkpoint.yara(), Memory.yara()): it has no table")
+        return self._table
 
     def to_arrow(self) -> Any:
         """The hits as a ``pyarrow.Table`` (needs pyarrow)."""
         from . import _tables
 
-        _tables.require("YaraHits.to_arrow()")
-        import pyarrow
-
-        return pyarrow.table(self._rows())
+        return _tables.to_arrow(self.table(), "YaraHits.to_arrow()")
 
     def to_pandas(self) -> Any:
         """The hits as a ``pandas.DataFrame`` (needs pandas and pyarrow)."""
         from . import _tables
 
-        _tables.require("YaraHits.to_pandas()", pandas=True)
-        return self.to_arrow().to_pandas()
+        return _tables.to_pandas(self.table(), "YaraHits.to_pandas()")

@@ -42,6 +42,18 @@ def test_table_is_read_alike_by_pyarrow_polars_and_duckdb(kind):
     assert pa.table(t).equals(arrow)
 
 
+def test_strings_table_has_every_string_of_strings_with_the_checkpoint_id():
+    with criu_images.open(ATTACK, id="attack-1") as cp:
+        memory = cp.memory(7)
+        for encodings in ("ascii", ("ascii", "utf-16le")):
+            want = [(s.pid, s.address, s.encoding, s.text) for s in memory.strings(8, encodings, kind="heap")]
+            table = pa.table(memory.strings_table(8, encodings, kind="heap"))
+            assert table.column_names == ["checkpoint", "pid", "address", "encoding", "text"]
+            assert list(zip(*(table.column(c).to_pylist() for c in table.column_names[1:]))) == want
+            assert set(table.column("checkpoint").to_pylist()) == {"attack-1"} and len(want) > 0
+
+
+
 def test_checkpoint_column_and_id():
     with criu_images.open(PYTREE) as cp:
         assert cp.id == str(PYTREE)

@@ -75,7 +75,9 @@ def single(paths, table_of, ids=None):
     tables = []
     for path, cid in zip(paths, ids or paths):
         with criu_images.open(path, id=cid) as cp:
-            tables.append(cd._with_checkpoint_column(table_of(cp), cid))
+            table = table_of(cp)
+            assert table.column("checkpoint").to_pylist() == [cid] * table.num_rows
+            tables.append(table)
     return pa.concat_tables(tables)
 
 
@@ -127,6 +129,7 @@ def test_yara_and_findings_on_a_cluster(client, archives, tmp_path):
             want += [(path, h["rule"], h["pid"], h["address"]) for h in cp.yara(str(rules))]
     assert len(want) == 5  # the attack fixture's 5 hits, none in the counters
     assert list(zip(hits.checkpoint, hits.rule, hits.pid, hits.address)) == want
+    assert_same(cd.yara(paths, rules), single(paths, lambda cp: cp.yara(str(rules)).to_arrow()))
     found = cd.findings(paths).compute()
     want = []
     for path in paths:

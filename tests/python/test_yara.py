@@ -38,6 +38,12 @@ def test_memory_yara_progress_and_tables():
         frame = hits.to_pandas()
         assert list(frame["address"]) == [h["address"] for h in hits]
         assert set(frame["vma_perms"]) <= {"rw-p", "rwxp"}
+        # The library's table, as `export --yara` writes it.
+        table = hits.to_arrow()
+        assert table.column("checkpoint").to_pylist() == [str(ATTACK)] * len(hits)
+        assert table.column("match").to_pylist() == [bytes.fromhex(h["matched_hex"]) for h in hits]
+        assert table.column("tags").to_pylist() == [h["tags"] for h in hits]
+        assert table.num_rows == len(hits) > 0
 
 
 def test_bad_rules_and_hit_limit():

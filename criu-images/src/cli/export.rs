@@ -134,18 +134,23 @@ pub(crate) fn run(args: ExportArgs) -> Result<()> {
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).clamp(1, count.max(1));
     let bar = std::io::stderr().is_terminal().then(|| Bar::start(count));
     let next = AtomicUsize::new(0);
+    // The cores are shared between the jobs: each checkpoint's own work
+    // (pagemap parse, search) gets its part of them, not one thread per core.
+    let threads_per_job = (crate::parallel::threads() / jobs).max(1);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count || job.progress.is_cancelled() {
-                    break;
-                }
-                export_one(&job, i);
-                let done = job.done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(bar) = &bar {
-                    bar.update(done, lock(&job.failures).len());
-                }
+            scope.spawn(|| {
+                crate::parallel::with_thread_limit(threads_per_job, || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count || job.progress.is_cancelled() {
+                        break;
+                    }
+                    export_one(&job, i);
+                    let done = job.done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(bar) = &bar {
+                        bar.update(done, lock(&job.failures).len());
+                    }
+                })
             });
         }
     });
