@@ -252,7 +252,9 @@ fn export_one(job: &Job<'_>, index: usize) {
 
 /// The `hits` table of every pattern over every process's memory.
 fn search(job: &Job<'_>, checkpoint: &Checkpoint, id: &str) -> Result<Table> {
-    let options = SearchOptions { context: job.args.context, progress: None, ..SearchOptions::default() };
+    // The job's progress for its Ctrl-C: a search stops at its next step, not
+    // only between processes (its counts are not shown: the bar counts checkpoints).
+    let options = SearchOptions { context: job.args.context, progress: Some(job.progress.clone()), ..SearchOptions::default() };
     let mut all = Vec::new();
     for pid in checkpoint.memory_pids()? {
         let memory = checkpoint.memory(pid)?;
