@@ -52,6 +52,28 @@ impl Memory {
     fn index(&self) -> &ProcessMemory<'_> {
         self.cell.borrow_dependent()
     }
+
+    /// The strings of `strings()` / `strings_table()`, given to `then` with
+    /// the GIL released and progress counted.
+    #[allow(clippy::too_many_arguments)]
+    fn find_strings<T: Send>(
+        &self,
+        py: Python<'_>,
+        min_len: usize,
+        encodings: Option<&Bound<'_, PyAny>>,
+        perms: Option<String>,
+        kind: Option<&Bound<'_, PyAny>>,
+        range: Option<(u64, u64)>,
+        progress: Option<&Bound<'_, PyAny>>,
+        then: impl FnOnce(Vec<criu_images::memory::StringHit>) -> criu_images::Result<T> + Send,
+    ) -> PyResult<T> {
+        let encodings = parse_encodings(encodings)?;
+        let mut options = search_options(0, perms, kind, range, None)?;
+        run_with(py, progress, |counter| {
+            options.progress = Some(counter.clone());
+            then(self.index().strings(min_len, &encodings, &options)?)
+        })
+    }
 }
 
 #[pymethods]
@@ -191,12 +213,7 @@ impl Memory {
         range: Option<(u64, u64)>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<StringHit>> {
-        let encodings = parse_encodings(encodings)?;
-        let mut options = search_options(0, perms, kind, range, None)?;
-        let found = run_with(py, progress, |counter| {
-            options.progress = Some(counter.clone());
-            self.index().strings(min_len, &encodings, &options)
-        })?;
+        let found = self.find_strings(py, min_len, encodings, perms, kind, range, progress, Ok)?;
         Ok(found.into_iter().map(StringHit::from).collect())
     }
 
@@ -216,13 +233,8 @@ impl Memory {
         range: Option<(u64, u64)>,
         progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<crate::arrow_stream::ArrowTable> {
-        let encodings = parse_encodings(encodings)?;
-        let mut options = search_options(0, perms, kind, range, None)?;
-        let id = self.id.clone();
-        let table = run_with(py, progress, |counter| {
-            options.progress = Some(counter.clone());
-            let found = self.index().strings(min_len, &encodings, &options)?;
-            criu_images::tables::strings(&id, &found.iter().collect::<Vec<_>>())
+        let table = self.find_strings(py, min_len, encodings, perms, kind, range, progress, |found| {
+            criu_images::tables::strings(&self.id, &found.iter().collect::<Vec<_>>())
         })?;
         Ok(crate::tables::to_py(table))
     }

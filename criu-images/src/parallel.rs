@@ -33,11 +33,12 @@ pub(crate) fn threads() -> usize {
 }
 
 fn default_threads() -> usize {
-    static DEFAULT: OnceLock<usize> = OnceLock::new();
-    *DEFAULT.get_or_init(|| {
-        let variable = std::env::var(THREADS_VARIABLE).ok().and_then(|v| v.trim().parse::<usize>().ok());
-        variable.filter(|&n| n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
-    })
+    // The variable is read once; the CPUs at every call, as they follow the
+    // process's affinity (`taskset`, `os.sched_setaffinity`).
+    static VARIABLE: OnceLock<Option<usize>> = OnceLock::new();
+    let variable =
+        *VARIABLE.get_or_init(|| std::env::var(THREADS_VARIABLE).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n > 0));
+    variable.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
 }
 
 /// Runs `work` on this thread with the library's work inside it spread over
