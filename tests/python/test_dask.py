@@ -112,6 +112,8 @@ def test_partitions_group_checkpoints_and_ids_name_them(client, archives):
     assert ddf.npartitions == 7
     assert_same(ddf, single(archives, lambda cp: cp.to_arrow("processes"), ids))
     assert set(ddf.checkpoint.unique().compute()) == set(ids)
+    # Without the one-thread limit per task (task_threads=0), the same rows.
+    assert_same(cd.vmas(archives, per_partition=8, task_threads=0), single(archives, lambda cp: cp.to_arrow("vmas")))
 
 
 def test_search_on_a_cluster(client, archives):
@@ -172,6 +174,11 @@ def test_bad_arguments_fail_on_the_client():
         cd.fds([])
     with pytest.raises(criu_images.CriuImagesError):
         cd.yara(["x.tar"], "rule broken {")
+    for bad in (-1, 1.5, None):
+        with pytest.raises(ValueError, match="task_threads"):
+            cd.sockets(["x.tar"], task_threads=bad)
+        with pytest.raises(ValueError, match="task_threads"):
+            cd.errors(["x.tar"], task_threads=bad)
 
 
 def test_missing_dask_names_what_to_install(monkeypatch):
