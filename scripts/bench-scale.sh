@@ -13,7 +13,8 @@
 # `maturin develop --release` for figures that mean something) with the
 # dask extra. Environment: COPIES (200), SOURCE (a fixture archive, default
 # counter/zstd), PATTERN (counter), RUNS (3), PER_PARTITION (checkpoints
-# per Dask task, 1), BENCH_DIR (kept if given).
+# per Dask task, 1), TASK_THREADS (threads per Dask task, 1: the default of
+# criu_images.dask; 0 lifts the limit), BENCH_DIR (kept if given).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-target/py-test-venv/bin/python}
@@ -34,7 +35,7 @@ import criu_images.dask as cd
 
 def main():
     work, copies, source, pattern, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
-    per = int(sys.argv[6])
+    per, task_threads = int(sys.argv[6]), int(sys.argv[7])
     suffix = "".join(s for s in os.path.basename(source).split(".", 1)[1:2])
     paths = []
     for i in range(copies):
@@ -65,10 +66,10 @@ def main():
             else:
                 client = clusters[int(name[-1])][1]
                 if r == 0:  # warm the workers (imports, first open) outside the timing
-                    client.compute(cd.search(paths[:4], pattern, per_partition=per)).result()
+                    client.compute(cd.search(paths[:4], pattern, per_partition=per, task_threads=task_threads)).result()
 
                 def fn(client=client):
-                    return len(client.compute(cd.search(paths, pattern, per_partition=per)).result())
+                    return len(client.compute(cd.search(paths, pattern, per_partition=per, task_threads=task_threads)).result())
             t = time.perf_counter()
             rows[name] = fn()
             best[name] = min(best[name], time.perf_counter() - t)
@@ -90,5 +91,6 @@ def main():
 if __name__ == "__main__":
     main()
 PY
-"$python" "$work/bench_scale.py" "$work" "$copies" "$source" "${PATTERN:-counter}" "${RUNS:-3}" "${PER_PARTITION:-1}"
+"$python" "$work/bench_scale.py" "$work" "$copies" "$source" "${PATTERN:-counter}" "${RUNS:-3}" "${PER_PARTITION:-1}" "${TASK_THREADS:-1}"
+echo "   (load at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 [ -n "${BENCH_DIR:-}" ] || rm -rf "$work"
