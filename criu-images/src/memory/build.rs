@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::content::{Content, FileOrigin, Missing, Piece};
 use super::names::FileTables;
-use super::pagemap::{Pagemap, PE_PARENT, PE_PRESENT};
+use super::pagemap::{PageRun, Pagemap, PE_PARENT, PE_PRESENT};
 use super::vma::{status, Vma};
 use super::{FileSource, ProcessMemory};
 use crate::chain::{decode_all, DumpChain, ImageStore};
@@ -227,6 +227,8 @@ pub(super) struct Span<'a> {
 #[derive(Default)]
 pub(super) struct Merged<'a> {
     pub(super) pieces: Vec<Piece<'a>>,
+    /// Sources of the first and of the last piece (what [`Merged::append`] joins).
+    first_source: Option<Source>,
     last_source: Option<Source>,
 }
 
@@ -263,8 +265,24 @@ impl<'a> Merged<'a> {
                 }
             }
         }
+        if self.pieces.is_empty() {
+            self.first_source = span.source;
+        }
         self.pieces.push(piece);
         self.last_source = span.source;
+    }
+
+    /// Pushes the pieces of `part` (merged on their own, addresses after
+    /// this one's last piece) as if they had been pushed here one by one:
+    /// only its first piece can join this one's last.
+    pub(super) fn append(&mut self, part: Merged<'a>, sources: &[&'a [u8]]) {
+        let mut pieces = part.pieces.into_iter();
+        let Some(head) = pieces.next() else { return };
+        self.push(Span { piece: head, source: part.first_source }, sources);
+        if pieces.len() > 0 {
+            self.pieces.extend(pieces);
+            self.last_source = part.last_source;
+        }
     }
 }
 
@@ -313,6 +331,53 @@ struct Filler<'a> {
 
 /// Pagemap runs between two cancellation checks while resolving.
 const RUNS_PER_CHECK: usize = 1 << 16;
+
+/// Runs below which an area's walk is not worth sharing between cores.
+const WALK_PART: usize = 1 << 15;
+
+/// What a run gives inside `[start, end)`: its first and end address
+/// there, and a span of `vma` (bytes of `pages`, source `id`; missing if
+/// the pages file is too short), or `None` for pages in the parent dump.
+#[inline]
+fn run_span<'a>(
+    run: &PageRun,
+    start: u64,
+    end: u64,
+    page_size: u64,
+    pages: &'a [u8],
+    id: usize,
+    vma: usize,
+) -> (u64, u64, Option<Span<'a>>) {
+    let run_start = run.vaddr.max(start);
+    let run_end = run.end(page_size).min(end);
+    let span = |content| Some(Span { piece: Piece { start: run_start, end: run_end, vma, content }, source: None });
+    let made = if run.flags & PE_PRESENT != 0 {
+        let offset = run.pages_offset.unwrap_or(0).checked_add(run_start - run.vaddr);
+        let len = run_end - run_start;
+        let data = offset.and_then(|o| Some((o, pages.get(usize::try_from(o).ok()?..usize::try_from(o.checked_add(len)?).ok()?)?)));
+        match data {
+            Some((offset, data)) => Some(Span {
+                piece: Piece { start: run_start, end: run_end, vma, content: Content::Dumped(data) },
+                source: Some(Source { id, offset }),
+            }),
+            None => span(Content::Missing(Missing::Truncated)),
+        }
+    } else if run.flags & PE_PARENT != 0 {
+        None
+    } else {
+        span(Content::Missing(Missing::Lazy))
+    };
+    (run_start, run_end, made)
+}
+
+/// `span` (in pagemap addresses of `area`) moved to the area's addresses.
+#[inline]
+fn place<'a>(area: Area<'_>, mut span: Span<'a>) -> Span<'a> {
+    // `resolve` keeps pieces inside [base, base + area length), so these stay inside the area.
+    span.piece.start = area.vma.start + (span.piece.start - area.base);
+    span.piece.end = area.vma.start + (span.piece.end - area.base);
+    span
+}
 
 /// Resolves pagemap runs through the chain of dumps, and hands each piece
 /// (filled from files where it can be) to [`Merged`] as it is found: no
@@ -380,54 +445,127 @@ impl<'a> Builder<'_, 'a> {
             return Ok(());
         };
         let (pages, id) = (self.loaded[loaded].pages, self.loaded[loaded].id);
-        let first = self.loaded[loaded].pagemap.runs.partition_point(|r| r.end(page_size) <= start);
+        let runs = &self.loaded[loaded].pagemap.runs;
+        let first = runs.partition_point(|r| r.end(page_size) <= start);
+        let last = first + runs.get(first..).map_or(0, |rest| rest.partition_point(|r| r.vaddr < end));
+        // At the last level (a single dump: no run is looked up in a parent)
+        // and where no page is filled from a file, many runs are cut
+        // between the cores; otherwise they are resolved one after the other.
+        if level + 1 >= self.chain.len() && (self.filler.is_none() || !area.vma.is_file_backed()) {
+            let parts = crate::parallel::threads().min((last - first) / WALK_PART).max(1);
+            if parts > 1 {
+                return self.walk_in_parts(loaded, first..last, start, end, area, hole, parts);
+            }
+        }
         let mut at = start;
         // Runs are read one at a time by index: `emit` needs `self` mutably.
-        for i in first.. {
+        for i in first..last {
             let Some(&run) = self.loaded[loaded].pagemap.runs.get(i) else { break };
-            if run.vaddr >= end {
-                break;
-            }
             if (i - first) % RUNS_PER_CHECK == RUNS_PER_CHECK - 1 {
                 self.report_walk(loaded, RUNS_PER_CHECK as u64);
                 if let Some(progress) = self.progress {
                     progress.check()?;
                 }
             }
-            let run_start = run.vaddr.max(start);
-            let run_end = run.end(page_size).min(end);
+            let (run_start, run_end, made) = run_span(&run, start, end, page_size, pages, id, vma);
             if run_start > at {
                 self.emit(area, span(at, run_start, hole));
             }
-            if run.flags & PE_PRESENT != 0 {
-                let offset = run.pages_offset.unwrap_or(0).checked_add(run_start - run.vaddr);
-                let len = run_end - run_start;
-                let data = offset.and_then(|o| Some((o, pages.get(usize::try_from(o).ok()?..usize::try_from(o.checked_add(len)?).ok()?)?)));
-                match data {
-                    Some((offset, data)) => self.emit(
-                        area,
-                        Span {
-                            piece: Piece { start: run_start, end: run_end, vma, content: Content::Dumped(data) },
-                            source: Some(Source { id, offset }),
-                        },
-                    ),
-                    None => self.emit(area, span(run_start, run_end, Content::Missing(Missing::Truncated))),
-                }
-            } else if run.flags & PE_PARENT != 0 {
-                if level + 1 < self.chain.len() {
+            match made {
+                Some(made) => self.emit(area, made),
+                None if level + 1 < self.chain.len() => {
                     let missing = Content::Missing(Missing::NotInParent);
                     self.resolve(level + 1, name, run_start, run_end, area, missing)?;
-                } else {
-                    self.emit(area, span(run_start, run_end, Content::Missing(Missing::NotInParent)));
                 }
-            } else {
-                self.emit(area, span(run_start, run_end, Content::Missing(Missing::Lazy)));
+                None => self.emit(area, span(run_start, run_end, Content::Missing(Missing::NotInParent))),
             }
             at = run_end;
         }
         if at < end {
             self.emit(area, span(at, end, hole));
         }
+        Ok(())
+    }
+
+    /// [`resolve`](Self::resolve) of runs `runs` of pagemap `loaded` (the
+    /// last level: no run is looked up further; nothing filled from files)
+    /// cut into `parts` parts, each walked and merged on its own core, then
+    /// joined in order. Each part checks for cancellation and reports its
+    /// share of the walk's progress as it goes.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_in_parts(
+        &mut self,
+        loaded: usize,
+        runs: std::ops::Range<usize>,
+        start: u64,
+        end: u64,
+        area: Area<'_>,
+        hole: Content<'a>,
+        parts: usize,
+    ) -> Result<()> {
+        let (page_size, progress, vma) = (self.page_size, self.progress, area.index);
+        let l = &self.loaded[loaded];
+        let (pages, id, units, walked) = (l.pages, l.id, l.units, l.walked);
+        let all = l.pagemap.runs.len().max(1) as u64;
+        // The walk's units reported once `w` runs are walked (see `report_walk`).
+        let share = |w: u64| (u128::from(units) * u128::from(w.min(all)) / u128::from(all)) as u64;
+        let runs = l.pagemap.runs.get(runs).unwrap_or_default();
+        let n = runs.len();
+        let sources = &self.sources;
+        // The first part goes on with the pieces built so far (the room for
+        // all was reserved when the pagemap was loaded); the others are
+        // appended to it in order.
+        let head = std::sync::Mutex::new(Some(std::mem::take(&mut self.out)));
+        let part = |i: usize| -> Result<Merged<'a>> {
+            let (a, b) = (n * i / parts, n * (i + 1) / parts);
+            let taken = if i == 0 { head.lock().ok().and_then(|mut h| h.take()) } else { None };
+            let mut out = taken.unwrap_or_else(|| {
+                let mut own = Merged::default();
+                super::reserve::reserve_large(&mut own.pieces, (b - a).saturating_mul(2).saturating_add(1));
+                own
+            });
+            let span = |start, end, content| place(area, Span { piece: Piece { start, end, vma, content }, source: None });
+            // Where the run before the part ended, as the serial walk has it.
+            let mut at = match a.checked_sub(1).and_then(|k| runs.get(k)) {
+                Some(run) => run.end(page_size).min(end),
+                None => start,
+            };
+            let mut reported = a;
+            for (k, run) in runs.iter().enumerate().take(b).skip(a) {
+                if (k - a) % RUNS_PER_CHECK == RUNS_PER_CHECK - 1 {
+                    if let Some(progress) = progress {
+                        progress.advance(share(walked + k as u64) - share(walked + reported as u64));
+                        reported = k;
+                        progress.check()?;
+                    }
+                }
+                let (run_start, run_end, made) = run_span(run, start, end, page_size, pages, id, vma);
+                if run_start > at {
+                    out.push(span(at, run_start, hole), sources);
+                }
+                match made {
+                    Some(made) => out.push(place(area, made), sources),
+                    None => out.push(span(run_start, run_end, Content::Missing(Missing::NotInParent)), sources),
+                }
+                at = run_end;
+            }
+            if b == n && at < end {
+                out.push(span(at, end, hole), sources);
+            }
+            if let Some(progress) = progress {
+                progress.advance(share(walked + b as u64) - share(walked + reported as u64));
+            }
+            Ok(out)
+        };
+        let walked_parts = crate::parallel::map_tasks(parts, part);
+        let mut walked_parts = walked_parts?.into_iter();
+        self.out = walked_parts.next().unwrap_or_default();
+        for walked_part in walked_parts {
+            self.out.append(walked_part, &self.sources);
+        }
+        let l = &mut self.loaded[loaded];
+        l.walked = walked.saturating_add(n as u64);
+        l.reported = share(l.walked);
         Ok(())
     }
 
@@ -449,10 +587,8 @@ impl<'a> Builder<'_, 'a> {
     /// area's addresses, fills it from a file if it is a file mapping's
     /// missing page and the root filesystem has the file, and merges it.
     #[inline]
-    fn emit(&mut self, area: Area<'_>, mut span: Span<'a>) {
-        // `resolve` keeps pieces inside [base, base + area length), so these stay inside the area.
-        span.piece.start = area.vma.start + (span.piece.start - area.base);
-        span.piece.end = area.vma.start + (span.piece.end - area.base);
+    fn emit(&mut self, area: Area<'_>, span: Span<'a>) {
+        let span = place(area, span);
         let vma = area.vma;
         let file = match (&mut self.filler, span.piece.content, vma.path.as_deref()) {
             (Some(filler), Content::Missing(Missing::FileBacked), Some(path)) if vma.is_file_backed() => {
@@ -560,8 +696,85 @@ mod tests {
         let area = Area { index: 0, vma: &vma, base: vma.start };
         let err = builder.resolve(0, "pagemap-1.img", vma.start, vma.end, area, Content::Zero).err();
         assert!(matches!(err, Some(Error::Cancelled)), "{err:?}");
-        // Stopped at the first check, the runs before it counted.
-        assert_eq!(progress.done(), len + len * RUNS_PER_CHECK as u64 / 200_000);
+        // Each part of the walk (one per core, see `walk_in_parts`) stopped
+        // at its first check, the runs before it counted; none of their pieces kept.
+        let parts = crate::parallel::threads().clamp(1, 200_000 / WALK_PART) as u64;
+        let counted = progress.done() - len;
+        let first_check = len * (RUNS_PER_CHECK as u64 - 1) / 200_000;
+        assert!(counted + 1 >= first_check && counted <= parts * (first_check + 1), "{counted} vs {first_check} x {parts}");
         assert!(builder.out.pieces.len() < 2 * RUNS_PER_CHECK);
+    }
+
+    /// A walk cut into parts (on several cores) gives the very pieces of
+    /// the walk in one pass, joins included, and counts the whole walk.
+    #[test]
+    fn the_walk_in_parts_gives_the_pieces_of_one_walk() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // Runs of 1-3 pages after gaps of 0-2 pages, present (some lazy
+        // too), lazy, or in a parent dump that this single dump lacks.
+        let flags = [PE_PRESENT, PE_PRESENT, PE_PRESENT | PE_LAZY, PE_LAZY, PE_PARENT];
+        let (mut runs, mut at, mut present) = (Vec::new(), BASE, 0);
+        for _ in 0..5000 {
+            at += next(3) * PAGE;
+            let (n, f) = (1 + next(3), flags[next(flags.len() as u64) as usize]);
+            runs.push((at, n, f));
+            present += if f & PE_PRESENT != 0 { n } else { 0 };
+            at += n * PAGE;
+        }
+        let end = at + 3 * PAGE;
+        let map = pagemap(&runs);
+        // Distinct bytes on every page, and the last present run cut short (truncated).
+        let pages: Vec<u8> = (0..(present * PAGE - PAGE / 2)).map(|i| (i / 8 % 251) as u8).collect();
+        let top = store("dump", &[("pagemap-1.img", &map), ("pages-1.img", &pages)]);
+        let chain = DumpChain::single(&top);
+        let vma =
+            Vma { start: BASE, end, pgoff: 0, shmid: 0, prot: 3, flags: 0x22, status: status::REGULAR | status::ANON_PRIVATE, path: None };
+        let walk = |from: u64, to: u64, parts: usize| {
+            let progress = Progress::new();
+            let mut builder = Builder {
+                chain: &chain,
+                page_size: PAGE,
+                progress: Some(&progress),
+                pagemaps: vec![HashMap::new()],
+                loaded: Vec::new(),
+                sources: Vec::new(),
+                filler: None,
+                out: Merged::default(),
+            };
+            let loaded = builder.pagemap(0, "pagemap-1.img").unwrap().unwrap();
+            let area = Area { index: 0, vma: &vma, base: vma.start };
+            if parts == 0 {
+                builder.resolve(0, "pagemap-1.img", from, to, area, Content::Zero).unwrap();
+            } else {
+                let all = &builder.loaded[loaded].pagemap.runs;
+                let first = all.partition_point(|r| r.end(PAGE) <= from);
+                let last = all.partition_point(|r| r.vaddr < to);
+                builder.walk_in_parts(loaded, first..last, from, to, area, Content::Zero, parts).unwrap();
+            }
+            builder.report_walk(loaded, 0);
+            let pieces: Vec<_> = builder.out.pieces.iter().map(|p| (*p, p.content.bytes().map(|b| b.as_ptr()))).collect();
+            (pieces, builder.loaded[loaded].reported)
+        };
+        for (from, to) in [(BASE, end), (BASE + PAGE * 7 + 100, at - PAGE * 5 - 3), (BASE + 3 * PAGE, BASE + 40 * PAGE)] {
+            let (one, _) = walk(from, to, 0);
+            assert!(one.len() > 10);
+            if to == end {
+                assert!(one.iter().any(|(p, _)| p.content == Content::Missing(Missing::Truncated)));
+            }
+            for parts in [1, 2, 3, 7, 64] {
+                let (cut, units) = walk(from, to, parts);
+                assert!(cut == one, "{parts} parts of {from:#x}..{to:#x}: {} pieces vs {}", cut.len(), one.len());
+                if (from, to) == (BASE, end) {
+                    // Every run walked: the pagemap's units all counted.
+                    assert_eq!(units, map.len() as u64);
+                }
+            }
+        }
     }
 }

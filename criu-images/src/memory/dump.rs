@@ -1,6 +1,6 @@
 //! Writing a range of a process's memory to a file, sparse where it holds nothing.
 
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{IoSlice, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use super::content::Content;
@@ -28,6 +28,12 @@ const PIECES_PER_CHECK: usize = 1 << 14;
 
 /// Bytes [`ProcessMemory::dump`] gathers from small runs before a write.
 const DUMP_BUFFER: usize = 8 << 20;
+
+/// Slices gathered for one `writev` (Linux's `IOV_MAX`).
+const DUMP_SLICES: usize = 1024;
+
+/// What the short holes between gathered runs are written from.
+static ZEROS: [u8; DUMP_HOLE as usize] = [0; DUMP_HOLE as usize];
 
 impl ProcessMemory<'_> {
     /// Writes `[start, end)` to a new file at `path`: dumped bytes at their
@@ -64,23 +70,29 @@ impl ProcessMemory<'_> {
     }
 
     /// Writes the pieces of `[start, end)` to `file`. Runs of small pieces
-    /// are gathered into one buffer, and holes shorter than [`DUMP_HOLE`]
-    /// between them are written as zeros, so that memory cut into many
-    /// runs is written in large sequential writes, not one write (and one
-    /// file extent) per page; longer holes stay sparse.
+    /// are gathered (as slices of the checkpoint's bytes, not copied) into
+    /// one vectored write, and holes shorter than [`DUMP_HOLE`] between
+    /// them are written as zeros, so that memory cut into many runs is
+    /// written in large sequential writes, not one write (and one file
+    /// extent) per page; longer holes stay sparse.
     fn write_dump(&self, mut file: std::fs::File, start: u64, end: u64, name: &str, progress: Option<&Progress>) -> Result<DumpSummary> {
         let name = name.to_string();
         let mut summary = DumpSummary { size: end - start, ..DumpSummary::default() };
-        let mut buffer: Vec<u8> = Vec::new();
-        // File offset of the buffer's first byte.
-        let mut buffered_at = 0u64;
-        let write_at = |file: &mut std::fs::File, offset: u64, bytes: &[u8]| -> Result<()> {
+        let mut gathered: Vec<IoSlice<'_>> = Vec::with_capacity(DUMP_SLICES);
+        // File offset of the gathered slices' first byte, and their length.
+        let (mut gathered_at, mut gathered_len) = (0u64, 0usize);
+        let write_at = |file: &mut std::fs::File, offset: u64, mut slices: &mut [IoSlice<'_>]| -> Result<()> {
             file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(&name, e))?;
-            for chunk in bytes.chunks(STEP) {
+            while !slices.is_empty() {
                 if let Some(progress) = progress {
                     progress.check()?;
                 }
-                file.write_all(chunk).map_err(|e| Error::io(&name, e))?;
+                match file.write_vectored(slices) {
+                    Ok(0) => return Err(Error::io(&name, std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::io(&name, e)),
+                }
             }
             Ok(())
         };
@@ -96,8 +108,16 @@ impl ProcessMemory<'_> {
                 if let Content::Missing(_) = piece.content {
                     summary.missing += piece.len();
                 }
-                if !buffer.is_empty() && piece.len() < DUMP_HOLE && buffer.len() as u64 + piece.len() <= DUMP_BUFFER as u64 {
-                    buffer.resize(buffer.len() + piece.len() as usize, 0);
+                if gathered_len > 0 && piece.len() < DUMP_HOLE && gathered_len as u64 + piece.len() <= DUMP_BUFFER as u64 {
+                    if gathered.len() == DUMP_SLICES {
+                        write_at(&mut file, gathered_at, &mut gathered)?;
+                        gathered.clear();
+                        gathered_at += gathered_len as u64;
+                        gathered_len = 0;
+                    }
+                    // `piece.len() < DUMP_HOLE`: inside ZEROS.
+                    gathered.push(IoSlice::new(&ZEROS[..piece.len() as usize]));
+                    gathered_len += piece.len() as usize;
                 }
                 continue;
             };
@@ -105,22 +125,27 @@ impl ProcessMemory<'_> {
             if let Some(progress) = progress {
                 progress.advance(bytes.len() as u64);
             }
-            let joins = buffered_at + buffer.len() as u64 == offset;
-            if !buffer.is_empty() && (!joins || buffer.len() + bytes.len() > DUMP_BUFFER) {
-                write_at(&mut file, buffered_at, &buffer)?;
-                buffer.clear();
+            let joins = gathered_at + gathered_len as u64 == offset;
+            if gathered_len > 0 && (!joins || gathered_len + bytes.len() > DUMP_BUFFER || gathered.len() == DUMP_SLICES) {
+                write_at(&mut file, gathered_at, &mut gathered)?;
+                gathered.clear();
+                gathered_len = 0;
             }
             if bytes.len() >= DUMP_BUFFER {
-                write_at(&mut file, offset, bytes)?;
+                // One write per STEP bytes: cancellation is checked between them.
+                for (k, chunk) in bytes.chunks(STEP).enumerate() {
+                    write_at(&mut file, offset + (k * STEP) as u64, &mut [IoSlice::new(chunk)])?;
+                }
                 continue;
             }
-            if buffer.is_empty() {
-                buffered_at = offset;
+            if gathered_len == 0 {
+                gathered_at = offset;
             }
-            buffer.extend_from_slice(bytes);
+            gathered.push(IoSlice::new(bytes));
+            gathered_len += bytes.len();
         }
-        if !buffer.is_empty() {
-            write_at(&mut file, buffered_at, &buffer)?;
+        if gathered_len > 0 {
+            write_at(&mut file, gathered_at, &mut gathered)?;
         }
         file.set_len(summary.size).map_err(|e| Error::io(&name, e))?;
         if let Some(progress) = progress {
