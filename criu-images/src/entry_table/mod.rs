@@ -54,13 +54,13 @@ use crate::error::{Error, Location, Result};
 use crate::image::{match_file_pattern, Entry, Extra, ExtraKind, Image, ImageKind, Layout};
 use crate::proto::{message_ids as m, FieldType, MessageId};
 
-use columns::{decode_fields, Col, Leaf, Mapped, Values};
+use columns::{decode_fields, Col, Leaf, Mapped, Values, Zeros};
 
 /// The builders of one image's table: the entry columns, then `extra`.
 struct Builders {
     columns: Vec<Col>,
     /// Field maps of each entry message of the kind into `columns`.
-    mappings: Vec<(MessageId, Vec<Mapped>)>,
+    mappings: Vec<(MessageId, Arc<[Mapped]>)>,
     extra: Option<Col>,
 }
 
@@ -77,13 +77,13 @@ fn leaf_for(ty: FieldType, path: &mut Vec<MessageId>) -> Leaf {
         FieldType::Double => Values::F64(Vec::new()),
         FieldType::String => Values::Bytes { utf8: true, json: None, offsets: Vec::new(), data: Vec::new() },
         FieldType::Bytes => Values::Bytes { utf8: false, json: None, offsets: Vec::new(), data: Vec::new() },
-        FieldType::Enum(id) => Values::Enum { id, keys: Vec::new(), unknown: Vec::new() },
+        FieldType::Enum(id) => Values::enumeration(id),
         FieldType::Message(id) if path.contains(&id) => Values::Bytes { utf8: true, json: Some(id), offsets: Vec::new(), data: Vec::new() },
         FieldType::Message(id) => {
             path.push(id);
             let (mapping, children) = message_columns(id, path, Vec::new());
             path.pop();
-            Values::Struct { mapping, children }
+            Values::Struct { mapping: mapping.into(), children }
         }
     };
     Leaf::new(values)
@@ -98,7 +98,7 @@ fn message_columns(id: MessageId, path: &mut Vec<MessageId>, mut children: Vec<C
         let leaf = leaf_for(field.ty, path);
         let col = Col::new(field.name, field.repeated, leaf);
         let column = match children.iter().position(|c| c.name == field.name) {
-            Some(i) if children[i].field() == col.field() => i,
+            Some(i) if children[i].field().data_type() == col.field().data_type() => i,
             // Never the case in CRIU's messages (the test below checks);
             // the column would be ambiguous, so it keeps the message's name.
             Some(_) => {
@@ -136,7 +136,7 @@ impl Builders {
             let mut path = vec![id];
             let (mapping, filled) = message_columns(id, &mut path, std::mem::take(&mut columns));
             columns = filled;
-            mappings.push((id, mapping));
+            mappings.push((id, mapping.into()));
         }
         let extra = match (kind.layout(), kind.extra()) {
             (Layout::GhostFile, _) => Some(Col::new("extra", false, binary_leaf())),
@@ -148,7 +148,7 @@ impl Builders {
                 "extra",
                 false,
                 Leaf::new(Values::Struct {
-                    mapping: Vec::new(),
+                    mapping: Arc::new([]),
                     children: vec![Col::new("inq", false, binary_leaf()), Col::new("outq", false, binary_leaf())],
                 }),
             )),
@@ -157,14 +157,23 @@ impl Builders {
                 let mut path = vec![m::IPC_MSG];
                 let (mapping, mut children) = message_columns(m::IPC_MSG, &mut path, Vec::new());
                 children.push(Col::new("data", false, binary_leaf()));
-                Some(Col::new("extra", true, Leaf::new(Values::Struct { mapping, children })))
+                Some(Col::new("extra", true, Leaf::new(Values::Struct { mapping: mapping.into(), children })))
             }
         };
         Builders { columns, mappings, extra }
     }
 
-    fn fields(&self) -> Vec<arrow_schema::Field> {
-        self.columns.iter().chain(&self.extra).map(Col::field).collect()
+    fn fields(&self) -> Vec<arrow_schema::FieldRef> {
+        self.columns.iter().chain(&self.extra).map(|c| c.field().clone()).collect()
+    }
+
+    /// Empty builders of the same shape: what one image fills.
+    fn fresh(&self) -> Builders {
+        Builders {
+            columns: self.columns.iter().map(Col::fresh).collect(),
+            mappings: self.mappings.clone(),
+            extra: self.extra.as_ref().map(Col::fresh),
+        }
     }
 
     /// Appends one entry as a row.
@@ -185,7 +194,9 @@ impl Builders {
         match (entry.extra(), &mut extra.leaf.values) {
             (Extra::None, _) => extra.push_null(),
             (Extra::Bytes(bytes), _) => extra.leaf.push_bytes(bytes).map_err(too_large)?,
-            (Extra::TcpQueues { inq, outq }, Values::Struct { children, .. }) => {
+            (Extra::TcpQueues { inq, outq }, Values::Struct { .. }) => {
+                extra.leaf.begin_row();
+                let Values::Struct { children, .. } = &mut extra.leaf.values else { return Ok(()) };
                 children[0].leaf.push_bytes(inq).map_err(too_large)?;
                 children[1].leaf.push_bytes(outq).map_err(too_large)?;
                 extra.leaf.push_struct_row();
@@ -198,6 +209,7 @@ impl Builders {
             }
             (Extra::Messages(messages), _) => {
                 for message in messages {
+                    extra.leaf.begin_row();
                     let Values::Struct { mapping, children } = &mut extra.leaf.values else { break };
                     let Some((data, header)) = children.split_last_mut() else { break };
                     let origin = origin + (message.header.as_ptr() as usize).wrapping_sub(entry.payload().as_ptr() as usize);
@@ -213,10 +225,15 @@ impl Builders {
         Ok(())
     }
 
-    fn finish(self, rows: usize) -> Result<RecordBatch> {
-        let schema = Arc::new(Schema::new(self.fields()));
-        let arrays =
-            self.columns.into_iter().chain(self.extra).map(Col::finish).collect::<Result<Vec<ArrayRef>, _>>().map_err(inconsistent)?;
+    fn finish(self, schema: SchemaRef, rows: usize) -> Result<RecordBatch> {
+        let mut zeros = Zeros::new();
+        let arrays = self
+            .columns
+            .into_iter()
+            .chain(self.extra)
+            .map(|c| c.finish(&mut zeros))
+            .collect::<Result<Vec<ArrayRef>, _>>()
+            .map_err(inconsistent)?;
         batch(schema, arrays, rows)
     }
 }
@@ -230,21 +247,56 @@ fn inconsistent(err: arrow_schema::ArrowError) -> Error {
     Error::Malformed { at: Location::new("<entry table>", 0), detail: format!("inconsistent columns (please report it): {err}") }
 }
 
+/// What the tables of one image kind are made from, built once per kind
+/// and process ([`plan`]): a core image's message alone has hundreds of
+/// nested columns, too many to derive again for every image.
+struct Plan {
+    /// Empty builders, copied ([`Builders::fresh`]) for every image.
+    builders: Builders,
+    /// [`entry_schema`].
+    entry: SchemaRef,
+    /// [`image_table_schema`] and its id columns.
+    table: SchemaRef,
+    ids: Vec<(String, Vec<&'static str>)>,
+}
+
+/// The plan of `kind`, from a cache shared by every thread.
+fn plan(kind: ImageKind) -> Arc<Plan> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static PLANS: OnceLock<Mutex<HashMap<ImageKind, Arc<Plan>>>> = OnceLock::new();
+    let plans = PLANS.get_or_init(Default::default);
+    // A panic elsewhere while holding the lock leaves the map as it was: use it.
+    let cached = plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&kind).cloned();
+    if let Some(plan) = cached {
+        return plan;
+    }
+    let builders = Builders::new(kind);
+    let fields = builders.fields();
+    let entry = Arc::new(Schema::new(fields.clone()));
+    let table = Arc::new(table_schema(kind, &fields));
+    let ids = id_columns(kind, &fields);
+    let plan = Arc::new(Plan { builders, entry, table, ids });
+    // Two threads may both make it: either copy is the same.
+    plans.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(kind).or_insert(plan).clone()
+}
+
 /// The Arrow schema of the entries of `kind` (what [`image_batch`] returns).
 pub fn entry_schema(kind: ImageKind) -> SchemaRef {
-    Arc::new(Schema::new(Builders::new(kind).fields()))
+    plan(kind).entry.clone()
 }
 
 /// Every entry of `image` as one row of a record batch of
 /// [`entry_schema`]`(image.kind())`.
 pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
-    let mut builders = Builders::new(image.kind());
+    let plan = plan(image.kind());
+    let mut builders = plan.builders.fresh();
     let mut rows = 0;
     for entry in image.entries() {
         builders.push(image, &entry?)?;
         rows += 1;
     }
-    builders.finish(rows)
+    builders.finish(plan.entry.clone(), rows)
 }
 
 /// Columns that say which image a row comes from, by file-name pattern:
@@ -276,7 +328,7 @@ fn id_column(pattern: &str) -> Option<&'static str> {
 
 /// The id columns of `kind`'s table (the distinct [`id_column`]s of its
 /// patterns), named `image_<name>` when a field has the name already.
-fn id_columns(kind: ImageKind, entry_fields: &[arrow_schema::Field]) -> Vec<(String, Vec<&'static str>)> {
+fn id_columns(kind: ImageKind, entry_fields: &[arrow_schema::FieldRef]) -> Vec<(String, Vec<&'static str>)> {
     let mut out: Vec<(String, Vec<&'static str>)> = Vec::new();
     for pattern in kind.file_patterns() {
         let Some(name) = id_column(pattern) else { continue };
@@ -292,15 +344,15 @@ fn id_columns(kind: ImageKind, entry_fields: &[arrow_schema::Field]) -> Vec<(Str
 /// The schema of [`image_table`] for `kind`: `checkpoint`, `image`, the id
 /// columns (e.g. `pid` for `pagemap-PID.img`), then [`entry_schema`].
 pub fn image_table_schema(kind: ImageKind) -> SchemaRef {
-    let entry = Builders::new(kind).fields();
-    Arc::new(table_schema(kind, &entry))
+    plan(kind).table.clone()
 }
 
-fn table_schema(kind: ImageKind, entry: &[arrow_schema::Field]) -> Schema {
-    use arrow_schema::{DataType, Field};
-    let mut fields = vec![Field::new("checkpoint", DataType::Utf8, false), Field::new("image", DataType::Utf8, false)];
+fn table_schema(kind: ImageKind, entry: &[arrow_schema::FieldRef]) -> Schema {
+    use arrow_schema::{DataType, Field, FieldRef};
+    let mut fields: Vec<FieldRef> =
+        vec![Arc::new(Field::new("checkpoint", DataType::Utf8, false)), Arc::new(Field::new("image", DataType::Utf8, false))];
     for (name, _) in id_columns(kind, entry) {
-        fields.push(Field::new(name, DataType::UInt64, true));
+        fields.push(Arc::new(Field::new(name, DataType::UInt64, true)));
     }
     fields.extend(entry.iter().cloned());
     Schema::new(fields)
@@ -337,8 +389,16 @@ pub fn image_tables<P: AsRef<std::path::Path> + Sync>(paths: &[P], kind: ImageKi
 pub fn all_image_batches(checkpoint: &Checkpoint) -> Result<Vec<(String, RecordBatch)>> {
     let all = checkpoint.decode_all()?;
     let images = all.images();
-    crate::parallel::map_tasks(images.len(), |i| Ok((images[i].name.clone(), image_batch(&all.image(i)?)?)))
+    let one = |i: usize| Ok((images[i].name.clone(), image_batch(&all.image(i)?)?));
+    if all.total_size() < PARALLEL_BYTES {
+        // Starting threads would cost more than the work (tens of µs).
+        return (0..images.len()).map(one).collect();
+    }
+    crate::parallel::map_tasks(images.len(), one)
 }
+
+/// Images below this many bytes in all are decoded on the calling thread.
+const PARALLEL_BYTES: u64 = 256 * 1024;
 
 /// The kind named `name`: crit's magic name (`PAGEMAP`, `INETSK`, in any
 /// case, `-` for `_`) or an image file's name without its number
@@ -356,15 +416,21 @@ pub fn kind_by_name(name: &str) -> Option<ImageKind> {
 }
 
 fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: bool) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let entry = Builders::new(kind).fields();
-    let schema = Arc::new(table_schema(kind, &entry));
-    let ids = id_columns(kind, &entry);
-    let all = checkpoint.decode_all()?;
-    let names: Vec<&str> =
-        all.images().iter().map(|i| i.name.as_str()).filter(|name| ImageKind::from_file_name(name) == Some(kind)).collect();
+    let plan = plan(kind);
+    let (schema, ids) = (&plan.table, &plan.ids);
+    // The images decode-all decodes (Checkpoint::decode_all), of those
+    // named like `kind`: only those are read (not every image, pages included).
+    let names: Vec<String> = checkpoint
+        .image_names()
+        .into_iter()
+        .filter(|name| !name.contains('/') && !name.starts_with('.') && ImageKind::from_file_name(name) == Some(kind))
+        .collect();
     let one = |i: usize| {
-        let name = names[i];
-        let image = checkpoint.image(name)?;
+        let name = names[i].as_str();
+        let Ok(image) = Image::parse(name, checkpoint.image_bytes(name)?) else {
+            // Not an image with entries (decode-all leaves it out, or warns).
+            return Ok(None);
+        };
         if image.kind() != kind {
             // Named like one kind, holding another: its own table, not this one.
             return Ok(None);
@@ -372,7 +438,7 @@ fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: boo
         let entries = image_batch(&image)?;
         let rows = entries.num_rows();
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![label; rows])), Arc::new(StringArray::from(vec![name; rows]))];
-        for (_, patterns) in &ids {
+        for (_, patterns) in ids {
             let id = patterns.iter().find_map(|p| match_file_pattern(p, name)).and_then(|digits| {
                 if patterns.iter().any(|p| p.ends_with("%x.img")) {
                     u64::from_str_radix(digits, 16).ok()
@@ -387,7 +453,7 @@ fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: boo
     };
     let batches =
         if parallel { crate::parallel::map_tasks(names.len(), one)? } else { (0..names.len()).map(one).collect::<Result<Vec<_>>>()? };
-    Ok((schema, batches.into_iter().flatten().collect()))
+    Ok((schema.clone(), batches.into_iter().flatten().collect()))
 }
 
 #[cfg(test)]
@@ -425,6 +491,35 @@ mod tests {
         let pagemap = entry_schema(ImageKind::Pagemap);
         assert!(pagemap.field_with_name("pages_id").is_ok() && pagemap.field_with_name("vaddr").is_ok());
         assert_eq!(pagemap.field_with_name("vaddr").unwrap().data_type(), &arrow_schema::DataType::UInt64);
+    }
+
+    #[test]
+    fn leading_null_rows_and_merged_messages() {
+        use arrow_array::{Array, StructArray, UInt32Array};
+        // files.img: file_entry { type: 1, id: 7 } (no reg), then
+        // file_entry { type: 1, id: 8, reg: { id: 5 }, reg: { flags: 2 } }:
+        // row 0's reg is null (kept pending until row 1 has one), and the two
+        // occurrences of reg merge into { id: 5, flags: 2 } as protobuf says.
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(ImageKind::Files.magic().to_le_bytes());
+        for payload in [&[0x08, 0x01, 0x10, 0x07][..], &[0x08, 0x01, 0x10, 0x08, 0x1a, 0x02, 0x08, 0x05, 0x1a, 0x02, 0x10, 0x02]] {
+            bytes.extend((payload.len() as u32).to_le_bytes());
+            bytes.extend(payload);
+        }
+        let image = Image::parse("files.img", &bytes).unwrap();
+        let batch = image_batch(&image).unwrap();
+        assert_eq!(batch.schema(), entry_schema(ImageKind::Files));
+        let reg = batch.column_by_name("reg").unwrap().as_any().downcast_ref::<StructArray>().unwrap();
+        assert_eq!((reg.len(), reg.is_null(0), reg.is_valid(1)), (2, true, true));
+        let field = |name: &str| reg.column_by_name(name).unwrap().as_any().downcast_ref::<UInt32Array>().unwrap().clone();
+        assert_eq!((field("id").value(1), field("flags").value(1)), (5, 2));
+        assert!(field("id").is_null(0) && field("flags").is_null(0));
+        // A column no row has: nulls of the schema's type, with every child.
+        let isk = batch.column_by_name("isk").unwrap();
+        assert_eq!((isk.len(), isk.null_count()), (2, 2));
+        batch.column_by_name("isk").unwrap().to_data().validate_full().unwrap();
+        reg.to_data().validate_full().unwrap();
     }
 
     #[test]
