@@ -240,7 +240,23 @@ def _pandas(table: Any) -> Any:
 # --- partitions ---------------------------------------------------------------
 
 
-class _Job:
+class _Limited:
+    """A partition's work, run with at most ``task_threads`` threads
+    (``criu_images.thread_limit``): subclasses define ``run(group)``."""
+
+    task_threads = 1
+
+    def __call__(self, group: Sequence[Tuple[str, str]]) -> Any:
+        import criu_images
+
+        with criu_images.thread_limit(self.task_threads):
+            return self.run(group)
+
+    def run(self, group: Sequence[Tuple[str, str]]) -> Any:
+        raise NotImplementedError
+
+
+class _Job(_Limited):
     """What a worker needs for one table: plain, picklable values."""
 
     def __init__(self, kind: str, options: Dict[str, Any], errors: str, storage_options: Optional[Dict[str, Any]],
@@ -253,12 +269,6 @@ class _Job:
         self.rootfs = rootfs
         self.schema = schema
         self.task_threads = task_threads
-
-    def __call__(self, group: Sequence[Tuple[str, str]]) -> Any:
-        import criu_images
-
-        with criu_images.thread_limit(self.task_threads):
-            return self.run(group)
 
     def run(self, group: Sequence[Tuple[str, str]]) -> Any:
         import pyarrow as pa
@@ -434,7 +444,7 @@ def _errors_schema() -> Any:
     ])
 
 
-class _ErrorsJob:
+class _ErrorsJob(_Limited):
     def __init__(self, tables: Sequence[str], storage_options: Optional[Dict[str, Any]], cache_dir: Optional[str],
                  rootfs: Optional[str], task_threads: int) -> None:
         self.tables = list(tables)
@@ -442,12 +452,6 @@ class _ErrorsJob:
         self.cache_dir = cache_dir
         self.rootfs = rootfs
         self.task_threads = task_threads
-
-    def __call__(self, group: Sequence[Tuple[str, str]]) -> Any:
-        import criu_images
-
-        with criu_images.thread_limit(self.task_threads):
-            return self.run(group)
 
     def run(self, group: Sequence[Tuple[str, str]]) -> Any:
         import pyarrow as pa

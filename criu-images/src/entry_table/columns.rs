@@ -331,17 +331,7 @@ impl Leaf {
                 // Every key indexes `names` by construction.
                 Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?)
             }
-            Values::Struct { children, .. } => {
-                if children.is_empty() {
-                    return Ok(Arc::new(StructArray::new_empty_fields(len, nulls)));
-                }
-                let fields = match data_type {
-                    DataType::Struct(fields) => fields.clone(),
-                    _ => children.iter().map(|c| c.field.clone()).collect(),
-                };
-                let arrays = children.into_iter().map(|c| c.finish(zeros)).collect::<Result<Vec<ArrayRef>, _>>()?;
-                Arc::new(StructArray::try_new(fields, arrays, nulls)?)
-            }
+            Values::Struct { children, .. } => struct_array(data_type, children, len, nulls, |c| c.finish(zeros))?,
         })
     }
 
@@ -371,17 +361,7 @@ impl Leaf {
                 let keys = Int32Array::try_new(ScalarBuffer::new(z, 0, len), nulls)?;
                 Arc::new(DictionaryArray::<Int32Type>::try_new(keys, names)?)
             }
-            Values::Struct { children, .. } => {
-                if children.is_empty() {
-                    return Ok(Arc::new(StructArray::new_empty_fields(len, nulls)));
-                }
-                let fields = match data_type {
-                    DataType::Struct(fields) => fields.clone(),
-                    _ => children.iter().map(|c| c.field.clone()).collect(),
-                };
-                let arrays = children.into_iter().map(|c| c.finish_null(len, zeros)).collect::<Result<Vec<ArrayRef>, _>>()?;
-                Arc::new(StructArray::try_new(fields, arrays, nulls)?)
-            }
+            Values::Struct { children, .. } => struct_array(data_type, children, len, nulls, |c| c.finish_null(len, zeros))?,
         })
     }
 }
@@ -674,4 +654,24 @@ fn decode_message_into(leaf: &mut Leaf, bytes: &[u8], origin: usize) -> Result<(
             Ok(())
         }
     }
+}
+
+/// A struct array of `children` (each finished by `finish`), of type
+/// `data_type` when that is a struct, else of the children's fields.
+fn struct_array(
+    data_type: &DataType,
+    children: Vec<Col>,
+    len: usize,
+    nulls: Option<NullBuffer>,
+    finish: impl FnMut(Col) -> Result<ArrayRef, ArrowError>,
+) -> Result<ArrayRef, ArrowError> {
+    if children.is_empty() {
+        return Ok(Arc::new(StructArray::new_empty_fields(len, nulls)));
+    }
+    let fields = match data_type {
+        DataType::Struct(fields) => fields.clone(),
+        _ => children.iter().map(|c| c.field.clone()).collect(),
+    };
+    let arrays = children.into_iter().map(finish).collect::<Result<Vec<ArrayRef>, _>>()?;
+    Ok(Arc::new(StructArray::try_new(fields, arrays, nulls)?))
 }

@@ -144,16 +144,7 @@ impl<'a> ProcessMemory<'a> {
             }
         }
 
-        let mut builder = Builder {
-            chain,
-            page_size,
-            progress,
-            pagemaps: vec![HashMap::new(); chain.len()],
-            loaded: Vec::new(),
-            sources: Vec::new(),
-            filler: rootfs.map(|files| Filler { files, found: HashMap::new() }),
-            out: Merged::default(),
-        };
+        let mut builder = Builder::new(chain, page_size, progress, rootfs.map(|files| Filler { files, found: HashMap::new() }));
         let name = format!("pagemap-{pid}.img");
         for (index, vma) in vmas.iter().enumerate() {
             let hole = if vma.status & (status::VVAR | status::VSYSCALL) != 0 {
@@ -393,6 +384,21 @@ struct Builder<'l, 'a> {
     sources: Vec<&'a [u8]>,
     filler: Option<Filler<'a>>,
     out: Merged<'a>,
+}
+
+impl<'l, 'a> Builder<'l, 'a> {
+    fn new(chain: &'l DumpChain<'a>, page_size: u64, progress: Option<&'l Progress>, filler: Option<Filler<'a>>) -> Self {
+        Builder {
+            chain,
+            page_size,
+            progress,
+            pagemaps: vec![HashMap::new(); chain.len()],
+            loaded: Vec::new(),
+            sources: Vec::new(),
+            filler,
+            out: Merged::default(),
+        }
+    }
 }
 
 impl<'a> Builder<'_, 'a> {
@@ -678,16 +684,7 @@ mod tests {
             path: None,
         };
         let progress = Progress::new();
-        let mut builder = Builder {
-            chain: &chain,
-            page_size: PAGE,
-            progress: Some(&progress),
-            pagemaps: vec![HashMap::new()],
-            loaded: Vec::new(),
-            sources: Vec::new(),
-            filler: None,
-            out: Merged::default(),
-        };
+        let mut builder = Builder::new(&chain, PAGE, Some(&progress), None);
         assert_eq!(builder.pagemap(0, "pagemap-1.img").unwrap(), Some(0));
         let len = map.len() as u64;
         // Parsed: half of the units; the walk has the other half.
@@ -737,16 +734,7 @@ mod tests {
             Vma { start: BASE, end, pgoff: 0, shmid: 0, prot: 3, flags: 0x22, status: status::REGULAR | status::ANON_PRIVATE, path: None };
         let walk = |from: u64, to: u64, parts: usize| {
             let progress = Progress::new();
-            let mut builder = Builder {
-                chain: &chain,
-                page_size: PAGE,
-                progress: Some(&progress),
-                pagemaps: vec![HashMap::new()],
-                loaded: Vec::new(),
-                sources: Vec::new(),
-                filler: None,
-                out: Merged::default(),
-            };
+            let mut builder = Builder::new(&chain, PAGE, Some(&progress), None);
             let loaded = builder.pagemap(0, "pagemap-1.img").unwrap().unwrap();
             let area = Area { index: 0, vma: &vma, base: vma.start };
             if parts == 0 {
