@@ -20,7 +20,7 @@ use crate::progress::{Progress, STEP};
 pub const EVIDENCE_SCHEMA_VERSION: u32 = 1;
 
 /// Lowercase hex of a digest.
-fn hex(digest: &[u8]) -> String {
+pub fn hex(digest: &[u8]) -> String {
     let mut out = String::with_capacity(digest.len() * 2);
     for b in digest {
         out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
@@ -154,6 +154,10 @@ pub struct Provenance {
     pub range: Option<(u64, u64)>,
     /// The command line that wrote the evidence.
     pub command_line: Vec<String>,
+    /// SHA-256 (hex) of the evidence file, when its writer computed it from
+    /// the bytes as it wrote them (`mem dump`); `None`: the file is read
+    /// back and hashed.
+    pub evidence_sha256: Option<String>,
 }
 
 impl Provenance {
@@ -178,7 +182,10 @@ impl Provenance {
             "evidence": {
                 "path": evidence.display().to_string(),
                 "size": evidence_meta.len(),
-                "sha256": sha256_file(evidence, progress)?,
+                "sha256": match &self.evidence_sha256 {
+                    Some(digest) => digest.clone(),
+                    None => sha256_file(evidence, progress)?,
+                },
             },
             "source": {
                 "path": self.source.display().to_string(),
@@ -196,17 +203,22 @@ impl Provenance {
     }
 
     /// Writes the sidecar of `evidence` (an existing file) beside it and
-    /// returns its path. A sidecar left half-written is removed.
+    /// returns its path. A sidecar this call created and left half-written
+    /// is removed (a file that was there is not).
     pub fn write_sidecar(&self, evidence: &Path, progress: Option<&Progress>) -> Result<PathBuf> {
         let doc = self.to_json(evidence, progress)?;
         let path = Provenance::sidecar_path(evidence);
         let name = path.display().to_string();
+        let existed = std::fs::symlink_metadata(&path).is_ok();
         let written = File::create(&path).and_then(|mut f| {
             f.write_all(format!("{doc:#}\n").as_bytes())?;
             f.sync_all()
         });
         if let Err(e) = written {
-            let _ = std::fs::remove_file(&path);
+            // Only a sidecar this call created: never a file that was there.
+            if !existed {
+                let _ = std::fs::remove_file(&path);
+            }
             return Err(Error::io(&name, e));
         }
         Ok(path)

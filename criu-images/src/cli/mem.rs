@@ -534,9 +534,16 @@ fn dump(args: DumpArgs, out: &mut dyn Write) -> Result<()> {
             return Err(Error::Pattern { detail: "give --addr and --len, or --vma".into() });
         }
     };
-    let summary = memory.dump_with(start, end, &args.output, Some(&progress))?;
+    // The file's hash is taken on a second core while it is written (for the sidecar).
+    let (summary, digest) = memory.dump_sha256(start, end, &args.output, Some(&progress))?;
     drop(watch);
-    let provenance = Provenance { source: args.path.clone(), pid: Some(args.pid), range: Some((start, end)), ..Provenance::default() };
+    let provenance = Provenance {
+        source: args.path.clone(),
+        pid: Some(args.pid),
+        range: Some((start, end)),
+        evidence_sha256: digest.map(|d| crate::evidence::hex(&d)),
+        ..Provenance::default()
+    };
     let sidecar = super::io::write_provenance(&args.output, provenance)?;
     writeln!(
         out,

@@ -1233,7 +1233,7 @@ fn flush_ascii(pid: u32, run: &mut Vec<u8>, start: u64, min_len: usize, out: &mu
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::memory::{Missing, Vma};
 
@@ -1251,7 +1251,7 @@ mod tests {
 
     /// A process of three areas (`rw-p`, `r-xp`, `rw-p`) cut into many tiny
     /// pieces: dumped, zero, missing, and gaps. `bytes` holds the dumped bytes.
-    fn fragmented(seed: u64, bytes: &[u8]) -> ProcessMemory<'_> {
+    pub(in crate::memory) fn fragmented(seed: u64, bytes: &[u8]) -> ProcessMemory<'_> {
         let mut rng = Rng(seed);
         let (mut vmas, mut pieces) = (Vec::new(), Vec::new());
         let (mut addr, mut used) = (0x1000u64, 0usize);
