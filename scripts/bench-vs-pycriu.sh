@@ -25,14 +25,17 @@
 # times mean little.
 #
 # Needs: cargo, hyperfine, crit (Debian packages hyperfine, criu).
-# Environment: CARGO_TARGET_DIR (default target), BENCH_DIR (default a new
-# temporary directory, kept), BENCH_MIB (default 1024), RUNS (default 5),
+# Environment: PARTS (default "dicts tables search": any of the three
+# parts above, 1 to 3), CARGO_TARGET_DIR (default target), BENCH_DIR
+# (default a new temporary directory, kept), BENCH_MIB (default 1024), RUNS (default 5),
 # PYTHON (an interpreter with criu_images installed; default: a venv in
 # $CARGO_TARGET_DIR/bench-venv with `pip install .`, a release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 mib=${BENCH_MIB:-1024}
+parts=${PARTS:-dicts tables search}
+want() { [[ " $parts " == *" $1 "* ]]; }
 target=${CARGO_TARGET_DIR:-$PWD/target}
 work=${BENCH_DIR:-$(mktemp -d /tmp/criu-images-vs-pycriu.XXXXXX)}
 mkdir -p "$work"
@@ -49,7 +52,9 @@ echo "== building (release) and writing the inputs to $work"
 cargo build --release -q -p criu-images --bin criu-images
 cargo build --release -q -p criu-images-benches --bin make-bench-inputs --bin make-memory-inputs
 "$target/release/make-bench-inputs" "$work" >/dev/null
-[ -f "$work/mem-$mib/pages-1.img" ] || "$target/release/make-memory-inputs" --gapped "$work/mem-$mib" "$mib"
+if want search; then
+    [ -f "$work/mem-$mib/pages-1.img" ] || "$target/release/make-memory-inputs" --gapped "$work/mem-$mib" "$mib"
+fi
 cli=$target/release/criu-images
 python=${PYTHON:-}
 if [ -z "$python" ]; then
@@ -84,6 +89,18 @@ import sys
 import criu_images
 decoded = criu_images.open(sys.argv[1]).decode_all()
 PY
+# pycriu inside one interpreter: the best of RUNS, the work only.
+cat >"$work/pycriu-best.py" <<'PY'
+import runpy, sys, time
+load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
+best = float("inf")
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    load_all(sys.argv[2])
+    best = min(best, time.perf_counter() - t)
+print(best)
+PY
+inproc_pycriu() { "$critpy" "$work/pycriu-best.py" "$work" "$1" "$runs" >"$work/inproc-pycriu-$(basename "$1").txt"; }
 
 echo "== the same images, the same entries"
 for dir in "$real" "$busy"; do
@@ -102,20 +119,11 @@ print(f"{sys.argv[1]}: {len(ours)} images, {sum(ours.values())} entries, decoded
 PY
 done
 
-echo "== the table form: whole directories to Arrow, image_table over 200 checkpoints"
 big=$work/busy-100k
-# pycriu on pytree/ and busy/ in one interpreter: below ("inside one interpreter").
-"$critpy" - "$work" "$big" "$runs" >"$work/inproc-pycriu-busy-100k.txt" <<'PY'
-import runpy, sys, time
-load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
-best = float("inf")
-for _ in range(int(sys.argv[3])):
-    t = time.perf_counter()
-    load_all(sys.argv[2])
-    best = min(best, time.perf_counter() - t)
-print(best)
-PY
+if want tables; then
+echo "== the table form: whole directories to Arrow, image_table over 200 checkpoints"
 for dir in "$real" "$busy" "$big"; do
+    inproc_pycriu "$dir"
     "$python" - "$dir" "$runs" >"$work/inproc-arrow-$(basename "$dir").txt" <<'PY'
 import os, sys, time
 import pyarrow as pa
@@ -158,6 +166,7 @@ took = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(took, table.num_rows, table.nbytes, (peak - before) * 1024)
 PY
+fi
 
 echo "== timings (hyperfine, $runs runs each)"
 echo "import criu_images" >"$work/import.py"
@@ -168,28 +177,24 @@ hits = criu_images.open(sys.argv[1]).search(sys.argv[2].encode())
 print(len(hits))
 PY
 hf() { hyperfine --style=basic --warmup 1 --runs "$runs" "$@"; }
+if want dicts; then
 for dir in "$real" "$busy"; do
     hf -N --export-json "$work/decode-$(basename "$dir").json" \
         -n pycriu "$critpy $work/pycriu-all.py $dir" \
         -n criu_images "$python $work/ours-all.py $dir"
 done
+fi
+if want search; then
 hf -N --export-json "$work/search.json" \
     -n python "$python $work/ours-search.py $work/mem-$mib $needle" \
     -n cli "$cli mem search $work/mem-$mib --pid 1 -s $needle --format json" \
     -n import "$python $work/import.py"
+fi
 
 echo "== inside one interpreter (best of $runs, the work only)"
+if want dicts; then
 for dir in "$real" "$busy"; do
-    "$critpy" - "$work" "$dir" "$runs" >"$work/inproc-pycriu-$(basename "$dir").txt" <<'PY'
-import runpy, sys, time
-load_all = runpy.run_path(sys.argv[1] + "/pycriu-all.py")["load_all"]
-best = float("inf")
-for _ in range(int(sys.argv[3])):
-    t = time.perf_counter()
-    load_all(sys.argv[2])
-    best = min(best, time.perf_counter() - t)
-print(best)
-PY
+    inproc_pycriu "$dir"
     "$python" - "$dir" "$runs" >"$work/inproc-ours-$(basename "$dir").txt" <<'PY'
 import marshal, sys, time
 import criu_images
@@ -208,6 +213,8 @@ blob = marshal.dumps(cp.decode_all())
 print(best(lambda: marshal.loads(blob)))
 PY
 done
+fi
+if want search; then
 "$python" - "$work/mem-$mib" "$needle" "$runs" >"$work/inproc-search.txt" <<'PY'
 import sys, time
 import criu_images
@@ -220,38 +227,44 @@ for _ in range(int(sys.argv[3])):
     times.append(time.perf_counter() - t)
 print(min(times))
 PY
+fi
 
 echo "== ratios"
-python3 - "$work" "$mib" <<'PY'
+python3 - "$work" "$mib" "$parts" <<'PY'
 import json, os, sys
-work, mib = sys.argv[1], sys.argv[2]
+work, mib, parts = sys.argv[1], sys.argv[2], sys.argv[3].split()
 def load(name):
     return {r["command"]: r for r in json.load(open(os.path.join(work, name + ".json")))["results"]}
 def number(name):
     return [float(x) for x in open(os.path.join(work, name + ".txt")).read().split()]
 cpu = lambda r: r["user"] + r["system"]
-print("whole-directory decode to dicts, pycriu / criu_images (target >= 30x):")
-for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 41 images, 22k entries")]:
-    d = load("decode-" + dir)
-    (pycriu_in,) = number("inproc-pycriu-" + dir)
-    ours, floor = number("inproc-ours-" + dir)
-    print(f"  {dir}/ ({what}):")
-    print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU")
-    print(f"    in-process: {pycriu_in / ours:6.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, criu_images {ours * 1000:.2f} ms)")
-    print(f"    ceiling for any producer of these dicts (marshal.loads of them, {floor * 1000:.2f} ms): {pycriu_in / floor:6.1f}x")
-print("whole-directory decode to Arrow (Checkpoint.image_tables(); then as pyarrow tables), pycriu / criu_images (target >= 100x):")
-for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 22k entries"), ("busy-100k", "generated, 108k entries")]:
-    (pycriu_in,) = number("inproc-pycriu-" + dir)
-    arrow, pyarrow, rows = number("inproc-arrow-" + dir)
-    print(f"  {dir}/ ({what}, {rows:.0f} rows): {pycriu_in / arrow:7.1f}x  as pyarrow tables {pycriu_in / pyarrow:7.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, Arrow {arrow * 1000:.2f} ms, pyarrow {pyarrow * 1000:.2f} ms)")
-took, rows, nbytes, rss = number("image-table-200")
-print(f"image_table(200 checkpoints, 'pagemap') in one call: {took * 1000:.0f} ms, {rows:.0f} rows, columns {nbytes / 1e6:.1f} MB, peak RSS added {rss / 1e6:.1f} MB")
-s = load("search")
-(ours_search,) = number("inproc-search")
-print(f"search of {mib} MiB of process memory, Python Checkpoint.search / Rust CLI mem search (pycriu cannot search):")
-print(f"    processes: {s['python']['mean'] / s['cli']['mean']:6.2f}x wall  {cpu(s['python']) / cpu(s['cli']):6.2f}x CPU   (1.00 = Rust speed)")
-print(f"    without interpreter start and import ({s['import']['mean'] * 1000:.0f} ms): {(s['python']['mean'] - s['import']['mean']) / s['cli']['mean']:6.2f}x wall")
-print(f"    in-process search alone: {ours_search * 1000:.0f} ms for {mib} MiB ({int(mib) / 1024 / ours_search:.1f} GiB/s)")
+def dicts():
+    print("whole-directory decode to dicts, pycriu / criu_images (target >= 30x):")
+    for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 41 images, 22k entries")]:
+        d = load("decode-" + dir)
+        (pycriu_in,) = number("inproc-pycriu-" + dir)
+        ours, floor = number("inproc-ours-" + dir)
+        print(f"  {dir}/ ({what}):")
+        print(f"    processes: {d['pycriu']['mean'] / d['criu_images']['mean']:6.1f}x wall  {cpu(d['pycriu']) / cpu(d['criu_images']):6.1f}x CPU")
+        print(f"    in-process: {pycriu_in / ours:6.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, criu_images {ours * 1000:.2f} ms)")
+        print(f"    ceiling for any producer of these dicts (marshal.loads of them, {floor * 1000:.2f} ms): {pycriu_in / floor:6.1f}x")
+def tables():
+    print("whole-directory decode to Arrow (Checkpoint.image_tables(); then as pyarrow tables), pycriu / criu_images (target >= 100x):")
+    for dir, what in [("pytree", "real checkpoint, 39 images"), ("busy", "generated, 22k entries"), ("busy-100k", "generated, 108k entries")]:
+        (pycriu_in,) = number("inproc-pycriu-" + dir)
+        arrow, pyarrow, rows = number("inproc-arrow-" + dir)
+        print(f"  {dir}/ ({what}, {rows:.0f} rows): {pycriu_in / arrow:7.1f}x  as pyarrow tables {pycriu_in / pyarrow:7.1f}x  (pycriu {pycriu_in * 1000:.1f} ms, Arrow {arrow * 1000:.2f} ms, pyarrow {pyarrow * 1000:.2f} ms)")
+    took, rows, nbytes, rss = number("image-table-200")
+    print(f"image_table(200 checkpoints, 'pagemap') in one call: {took * 1000:.0f} ms, {rows:.0f} rows, columns {nbytes / 1e6:.1f} MB, peak RSS added {rss / 1e6:.1f} MB")
+def search():
+    s = load("search")
+    (ours_search,) = number("inproc-search")
+    print(f"search of {mib} MiB of process memory, Python Checkpoint.search / Rust CLI mem search (pycriu cannot search):")
+    print(f"    processes: {s['python']['mean'] / s['cli']['mean']:6.2f}x wall  {cpu(s['python']) / cpu(s['cli']):6.2f}x CPU   (1.00 = Rust speed)")
+    print(f"    without interpreter start and import ({s['import']['mean'] * 1000:.0f} ms): {(s['python']['mean'] - s['import']['mean']) / s['cli']['mean']:6.2f}x wall")
+    print(f"    in-process search alone: {ours_search * 1000:.0f} ms for {mib} MiB ({int(mib) / 1024 / ours_search:.1f} GiB/s)")
+for part in parts:
+    {"dicts": dicts, "tables": tables, "search": search}[part]()
 print("the machine is shared and noisy: compare ratios, not times")
 PY
 echo "inputs and hyperfine JSON kept in $work (BENCH_DIR=$work to reuse)"
