@@ -22,9 +22,15 @@ pub struct DumpSummary {
     pub missing: u64,
 }
 
-/// Holes shorter than this between dumped runs are written as zeros by
-/// [`ProcessMemory::dump`] (a file extent per page costs more than the zeros).
+/// Zeros written at a time: holes in outputs written in order, and hashed.
 const DUMP_HOLE: u64 = 64 << 10;
+
+/// Holes shorter than this between dumped runs are written as zeros by
+/// [`ProcessMemory::dump`] (parts of a page); from one page on they stay
+/// sparse: a positioned write per run costs less than writing the page of
+/// zeros into the page cache (ext4 and tmpfs, one-page runs: 0.54x and
+/// 0.85x the CPU time).
+const ZERO_FILL_BELOW: u64 = 4096;
 
 /// Pieces between two cancellation checks of a dump.
 const PIECES_PER_CHECK: usize = 1 << 14;
@@ -298,14 +304,14 @@ impl ProcessMemory<'_> {
                 if let Content::Missing(_) = piece.content {
                     summary.missing += piece.len();
                 }
-                if gathered_len > 0 && piece.len() < DUMP_HOLE && gathered_len as u64 + piece.len() <= DUMP_BUFFER as u64 {
+                if gathered_len > 0 && piece.len() < ZERO_FILL_BELOW && gathered_len as u64 + piece.len() <= DUMP_BUFFER as u64 {
                     if gathered.len() == DUMP_SLICES {
                         write_at(&mut out, gathered_at, &mut gathered)?;
                         gathered.clear();
                         gathered_at += gathered_len as u64;
                         gathered_len = 0;
                     }
-                    // `piece.len() < DUMP_HOLE`: inside ZEROS.
+                    // `piece.len() < ZERO_FILL_BELOW <= DUMP_HOLE`: inside ZEROS.
                     gathered.push(IoSlice::new(&ZEROS[..piece.len() as usize]));
                     gathered_len += piece.len() as usize;
                 }
