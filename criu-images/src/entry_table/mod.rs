@@ -54,13 +54,13 @@ use crate::error::{Error, Location, Result};
 use crate::image::{match_file_pattern, Entry, Extra, ExtraKind, Image, ImageKind, Layout};
 use crate::proto::{message_ids as m, FieldType, MessageId};
 
-use columns::{decode_fields, Col, Leaf, Mapped, Values, Zeros};
+use columns::{decode_fields, Col, Leaf, Mapped, Mapping, Values, Zeros};
 
 /// The builders of one image's table: the entry columns, then `extra`.
 struct Builders {
     columns: Vec<Col>,
     /// Field maps of each entry message of the kind into `columns`.
-    mappings: Vec<(MessageId, Arc<[Mapped]>)>,
+    mappings: Vec<(MessageId, Arc<Mapping>)>,
     extra: Option<Col>,
 }
 
@@ -83,7 +83,7 @@ fn leaf_for(ty: FieldType, path: &mut Vec<MessageId>) -> Leaf {
             path.push(id);
             let (mapping, children) = message_columns(id, path, Vec::new());
             path.pop();
-            Values::Struct { mapping: mapping.into(), children }
+            Values::Struct { mapping: Arc::new(Mapping::new(mapping)), children }
         }
     };
     Leaf::new(values)
@@ -136,7 +136,7 @@ impl Builders {
             let mut path = vec![id];
             let (mapping, filled) = message_columns(id, &mut path, std::mem::take(&mut columns));
             columns = filled;
-            mappings.push((id, mapping.into()));
+            mappings.push((id, Arc::new(Mapping::new(mapping))));
         }
         let extra = match (kind.layout(), kind.extra()) {
             (Layout::GhostFile, _) => Some(Col::new("extra", false, binary_leaf())),
@@ -148,7 +148,7 @@ impl Builders {
                 "extra",
                 false,
                 Leaf::new(Values::Struct {
-                    mapping: Arc::new([]),
+                    mapping: Arc::new(Mapping::new(Vec::new())),
                     children: vec![Col::new("inq", false, binary_leaf()), Col::new("outq", false, binary_leaf())],
                 }),
             )),
@@ -157,7 +157,7 @@ impl Builders {
                 let mut path = vec![m::IPC_MSG];
                 let (mapping, mut children) = message_columns(m::IPC_MSG, &mut path, Vec::new());
                 children.push(Col::new("data", false, binary_leaf()));
-                Some(Col::new("extra", true, Leaf::new(Values::Struct { mapping: mapping.into(), children })))
+                Some(Col::new("extra", true, Leaf::new(Values::Struct { mapping: Arc::new(Mapping::new(mapping)), children })))
             }
         };
         Builders { columns, mappings, extra }
@@ -176,8 +176,8 @@ impl Builders {
         }
     }
 
-    /// Appends one entry as a row.
-    fn push(&mut self, image: &Image<'_>, entry: &Entry<'_>) -> Result<()> {
+    /// Appends one entry as row `row` (the rows before it are in).
+    fn push(&mut self, image: &Image<'_>, entry: &Entry<'_>, row: usize) -> Result<()> {
         let id = entry.message_id();
         let origin = entry.offset() + 4;
         let at = |offset: usize, what: &str| Error::Protobuf {
@@ -188,7 +188,7 @@ impl Builders {
         let Some((_, mapping)) = self.mappings.iter().find(|(m, _)| *m == id) else {
             return Err(at(origin, "a message this image kind does not hold"));
         };
-        decode_fields(mapping, &mut self.columns, entry.payload(), origin).map_err(|e| at(e.offset, e.what))?;
+        decode_fields(mapping, &mut self.columns, entry.payload(), origin, row).map_err(|e| at(e.offset, e.what))?;
         let Some(extra) = &mut self.extra else { return Ok(()) };
         let too_large = |what: &str| at(origin, what);
         match (entry.extra(), &mut extra.leaf.values) {
@@ -210,10 +210,11 @@ impl Builders {
             (Extra::Messages(messages), _) => {
                 for message in messages {
                     extra.leaf.begin_row();
+                    let row = extra.leaf.len();
                     let Values::Struct { mapping, children } = &mut extra.leaf.values else { break };
                     let Some((data, header)) = children.split_last_mut() else { break };
                     let origin = origin + (message.header.as_ptr() as usize).wrapping_sub(entry.payload().as_ptr() as usize);
-                    decode_fields(mapping, header, message.header, origin).map_err(|e| at(e.offset, e.what))?;
+                    decode_fields(mapping, header, message.header, origin, row).map_err(|e| at(e.offset, e.what))?;
                     data.leaf.push_bytes(message.data).map_err(too_large)?;
                     extra.leaf.push_struct_row();
                 }
@@ -293,7 +294,7 @@ pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
     let mut builders = plan.builders.fresh();
     let mut rows = 0;
     for entry in image.entries() {
-        builders.push(image, &entry?)?;
+        builders.push(image, &entry?, rows)?;
         rows += 1;
     }
     builders.finish(plan.entry.clone(), rows)
@@ -520,6 +521,37 @@ mod tests {
         assert_eq!((isk.len(), isk.null_count()), (2, 2));
         batch.column_by_name("isk").unwrap().to_data().validate_full().unwrap();
         reg.to_data().validate_full().unwrap();
+    }
+
+    #[test]
+    fn the_last_value_of_a_singular_field_wins() {
+        use arrow_array::{Array, BooleanArray, Int32Array, StringArray, StructArray, UInt32Array};
+        // files.img: file_entry { type: 1, id: 7, id: 9, reg: { name: "a",
+        // name: "bc", mnt_id: -1, mnt_id: 3, ext: true, ext: false } }, then
+        // file_entry { type: 1, id: 8, reg: { name: "d" } }: each field
+        // given twice keeps its last value (values are written in place).
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(ImageKind::Files.magic().to_le_bytes());
+        let reg = [0x32, 0x01, b'a', 0x32, 0x02, b'b', b'c', 0x38, 0x01, 0x38, 0x06, 0x48, 0x01, 0x48, 0x00];
+        let mut first = vec![0x08, 0x01, 0x10, 0x07, 0x10, 0x09, 0x1a, reg.len() as u8];
+        first.extend(reg);
+        for payload in [&first[..], &[0x08, 0x01, 0x10, 0x08, 0x1a, 0x03, 0x32, 0x01, b'd']] {
+            bytes.extend((payload.len() as u32).to_le_bytes());
+            bytes.extend(payload);
+        }
+        let image = Image::parse("files.img", &bytes).unwrap();
+        let batch = image_batch(&image).unwrap();
+        batch.column_by_name("reg").unwrap().to_data().validate_full().unwrap();
+        let id = batch.column_by_name("id").unwrap().as_any().downcast_ref::<UInt32Array>().unwrap();
+        assert_eq!(id.values().to_vec(), vec![9, 8]);
+        let reg = batch.column_by_name("reg").unwrap().as_any().downcast_ref::<StructArray>().unwrap();
+        let name = reg.column_by_name("name").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((name.value(0), name.value(1)), ("bc", "d"));
+        let mnt_id = reg.column_by_name("mnt_id").unwrap().as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!((mnt_id.value(0), mnt_id.is_null(1)), (3, true));
+        let ext = reg.column_by_name("ext").unwrap().as_any().downcast_ref::<BooleanArray>().unwrap();
+        assert_eq!((ext.value(0), ext.is_null(1)), (false, true));
     }
 
     #[test]
