@@ -180,15 +180,12 @@ impl Builders {
     fn push(&mut self, image: &Image<'_>, entry: &Entry<'_>, row: usize) -> Result<()> {
         let id = entry.message_id();
         let origin = entry.offset() + 4;
+        self.push_message(image, id, entry.index(), origin, entry.payload(), row)?;
         let at = |offset: usize, what: &str| Error::Protobuf {
             at: Location::new(image.name(), offset as u64).in_entry(entry.index()),
             message: id.name(),
             detail: what.to_string(),
         };
-        let Some((_, mapping)) = self.mappings.iter().find(|(m, _)| *m == id) else {
-            return Err(at(origin, "a message this image kind does not hold"));
-        };
-        decode_fields(mapping, &mut self.columns, entry.payload(), origin, row).map_err(|e| at(e.offset, e.what))?;
         let Some(extra) = &mut self.extra else { return Ok(()) };
         let too_large = |what: &str| at(origin, what);
         match (entry.extra(), &mut extra.leaf.values) {
@@ -224,6 +221,20 @@ impl Builders {
             _ => extra.push_null(),
         }
         Ok(())
+    }
+
+    /// Decodes message `id` (entry `index`, its payload at file offset
+    /// `origin`) as the entry columns of row `row`.
+    fn push_message(&mut self, image: &Image<'_>, id: MessageId, index: usize, origin: usize, payload: &[u8], row: usize) -> Result<()> {
+        let at = |offset: usize, what: &str| Error::Protobuf {
+            at: Location::new(image.name(), offset as u64).in_entry(index),
+            message: id.name(),
+            detail: what.to_string(),
+        };
+        let Some((_, mapping)) = self.mappings.iter().find(|(m, _)| *m == id) else {
+            return Err(at(origin, "a message this image kind does not hold"));
+        };
+        decode_fields(mapping, &mut self.columns, payload, origin, row).map_err(|e| at(e.offset, e.what))
     }
 
     fn finish(self, schema: SchemaRef, rows: usize) -> Result<RecordBatch> {
@@ -292,12 +303,43 @@ pub fn entry_schema(kind: ImageKind) -> SchemaRef {
 pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
     let plan = plan(image.kind());
     let mut builders = plan.builders.fresh();
+    let kind = image.kind();
+    if kind.extra() != ExtraKind::None || matches!(kind.layout(), Layout::GhostFile) {
+        let mut rows = 0;
+        for entry in image.entries() {
+            builders.push(image, &entry?, rows)?;
+            rows += 1;
+        }
+        return builders.finish(plan.entry.clone(), rows);
+    }
+    // Entries without payloads after them: framed here (a 4-byte size, the
+    // message), the general iterator words the error of a cut one.
+    let (data, endian) = (image.data(), image.endian());
+    let mut pos = image.body_offset();
     let mut rows = 0;
-    for entry in image.entries() {
-        builders.push(image, &entry?, rows)?;
+    while pos < data.len() {
+        let whole = data
+            .get(pos..pos + 4)
+            .and_then(|size| size.try_into().ok())
+            .and_then(|size| (pos + 4).checked_add(endian.u32(size) as usize))
+            .filter(|&end| end <= data.len());
+        let Some(end) = whole else {
+            return Err(cut_entry(image));
+        };
+        builders.push_message(image, kind.entry_message(rows), rows, pos + 4, &data[pos + 4..end], rows)?;
+        pos = end;
         rows += 1;
     }
     builders.finish(plan.entry.clone(), rows)
+}
+
+/// The error of an image whose last entry is cut, as its entries' iterator words it.
+#[cold]
+fn cut_entry(image: &Image<'_>) -> Error {
+    match image.entries().find_map(|entry| entry.err()) {
+        Some(err) => err,
+        None => Error::Malformed { at: Location::new(image.name(), 0), detail: "an entry cut short (please report it)".to_string() },
+    }
 }
 
 /// Columns that say which image a row comes from, by file-name pattern:
@@ -552,6 +594,28 @@ mod tests {
         assert_eq!((mnt_id.value(0), mnt_id.is_null(1)), (3, true));
         let ext = reg.column_by_name("ext").unwrap().as_any().downcast_ref::<BooleanArray>().unwrap();
         assert_eq!((ext.value(0), ext.is_null(1)), (false, true));
+    }
+
+    #[test]
+    fn a_cut_entry_fails_as_the_framing_says() {
+        // files.img: one whole entry, then a size of 10 with 3 bytes after it
+        // (the entry table frames plain entries itself: same error).
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(ImageKind::Files.magic().to_le_bytes());
+        bytes.extend(4u32.to_le_bytes());
+        bytes.extend([0x08, 0x01, 0x10, 0x07]);
+        bytes.extend(10u32.to_le_bytes());
+        bytes.extend([0x08, 0x01, 0x10]);
+        let image = Image::parse("files.img", &bytes).unwrap();
+        let err = image_batch(&image).unwrap_err().to_string();
+        let framing = image.entries().find_map(|e| e.err()).unwrap().to_string();
+        assert_eq!(err, framing);
+        assert!(err.starts_with("files.img: offset 20 (entry 1): truncated"), "{err}");
+        // A size cut short too.
+        let image = Image::parse("files.img", &bytes[..18]).unwrap();
+        let err = image_batch(&image).unwrap_err().to_string();
+        assert!(err.starts_with("files.img: offset 16 (entry 1)"), "{err}");
     }
 
     #[test]
