@@ -195,21 +195,67 @@ impl Validity {
     }
 }
 
-/// One zeroed buffer shared by the all-null arrays of an image's table.
-pub(crate) struct Zeros(Buffer);
+/// What the all-null arrays of one call share: one zeroed buffer, and the
+/// all-null column arrays made so far, by column (of the kind's plan) and
+/// length: the images of one kind in one call (five core images, each with
+/// hundreds of columns no entry has) share them by `Arc` rather than
+/// making them again. Nothing is kept across calls.
+pub(crate) struct Zeros {
+    buffer: Buffer,
+    /// `None`: for one image alone, where no column repeats.
+    arrays: Option<std::collections::HashMap<(usize, usize), ArrayRef, KeyHash>>,
+}
+
+/// The hash of a (column, length) key: two words mixed, no need to resist
+/// collisions made on purpose (the keys come from the plan, not the input).
+#[derive(Default, Clone, Copy)]
+struct KeyHash;
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+}
 
 impl Zeros {
+    /// For one image.
     pub(crate) fn new() -> Zeros {
-        Zeros(Buffer::from_vec(Vec::<u64>::new()))
+        Zeros { buffer: Buffer::from_vec(Vec::<u64>::new()), arrays: None }
+    }
+
+    /// For the images of one call, one after the other: the all-null
+    /// column arrays are shared.
+    pub(crate) fn shared() -> Zeros {
+        Zeros { arrays: Some(Default::default()), ..Zeros::new() }
     }
 
     /// Zeros for `len` values of up to 8 bytes, plus one offset.
     fn get(&mut self, len: usize) -> Buffer {
         let words = len.saturating_add(2);
-        if self.0.len() / 8 < words {
-            self.0 = Buffer::from_vec(vec![0u64; words]);
+        if self.buffer.len() / 8 < words {
+            self.buffer = Buffer::from_vec(vec![0u64; words]);
         }
-        self.0.clone()
+        self.buffer.clone()
     }
 }
 
@@ -624,11 +670,12 @@ impl Col {
 
     /// The column's array; `zeros` backs its all-null parts.
     pub(crate) fn finish(self, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
-        if let Some(list) = &self.list {
-            if list.pending == list.rows {
-                let rows = list.rows;
-                return self.finish_null(rows, zeros);
-            }
+        let all_null = match &self.list {
+            Some(list) => (list.pending == list.rows).then_some(list.rows),
+            None => (self.leaf.pending == self.leaf.len).then_some(self.leaf.len),
+        };
+        if let Some(rows) = all_null {
+            return self.finish_null(rows, zeros);
         }
         if self.list.is_none() {
             return self.leaf.finish(self.field.data_type(), zeros);
@@ -656,8 +703,22 @@ impl Col {
         }
     }
 
-    /// `len` null rows of this column, every buffer a view of `zeros`.
+    /// `len` null rows of this column, every buffer a view of `zeros`;
+    /// made once per call for each column and length ([`Zeros`]).
     fn finish_null(self, len: usize, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
+        // The plan's field of this column: one allocation per column, alive with the plan.
+        let key = (Arc::as_ptr(&self.field) as usize, len);
+        if let Some(array) = zeros.arrays.as_ref().and_then(|arrays| arrays.get(&key)) {
+            return Ok(array.clone());
+        }
+        let array = self.make_null(len, zeros)?;
+        if let Some(arrays) = &mut zeros.arrays {
+            arrays.insert(key, array.clone());
+        }
+        Ok(array)
+    }
+
+    fn make_null(self, len: usize, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
         if self.list.is_none() {
             return self.leaf.finish_null(self.field.data_type(), len, zeros);
         }

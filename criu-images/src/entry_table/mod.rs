@@ -237,13 +237,12 @@ impl Builders {
         decode_fields(mapping, &mut self.columns, payload, origin, row).map_err(|e| at(e.offset, e.what))
     }
 
-    fn finish(self, schema: SchemaRef, rows: usize) -> Result<RecordBatch> {
-        let mut zeros = Zeros::new();
+    fn finish(self, schema: SchemaRef, rows: usize, zeros: &mut Zeros) -> Result<RecordBatch> {
         let arrays = self
             .columns
             .into_iter()
             .chain(self.extra)
-            .map(|c| c.finish(&mut zeros))
+            .map(|c| c.finish(zeros))
             .collect::<Result<Vec<ArrayRef>, _>>()
             .map_err(inconsistent)?;
         batch(schema, arrays, rows)
@@ -301,6 +300,11 @@ pub fn entry_schema(kind: ImageKind) -> SchemaRef {
 /// Every entry of `image` as one row of a record batch of
 /// [`entry_schema`]`(image.kind())`.
 pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
+    image_batch_with(image, &mut Zeros::new())
+}
+
+/// [`image_batch`], its all-null arrays shared with the other images of the call through `zeros`.
+fn image_batch_with(image: &Image<'_>, zeros: &mut Zeros) -> Result<RecordBatch> {
     let plan = plan(image.kind());
     let mut builders = plan.builders.fresh();
     let kind = image.kind();
@@ -310,7 +314,7 @@ pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
             builders.push(image, &entry?, rows)?;
             rows += 1;
         }
-        return builders.finish(plan.entry.clone(), rows);
+        return builders.finish(plan.entry.clone(), rows, zeros);
     }
     // Entries without payloads after them: framed here (a 4-byte size, the
     // message), the general iterator words the error of a cut one.
@@ -330,7 +334,7 @@ pub fn image_batch(image: &Image<'_>) -> Result<RecordBatch> {
         pos = end;
         rows += 1;
     }
-    builders.finish(plan.entry.clone(), rows)
+    builders.finish(plan.entry.clone(), rows, zeros)
 }
 
 /// The error of an image whose last entry is cut, as its entries' iterator words it.
@@ -432,12 +436,13 @@ pub fn image_tables<P: AsRef<std::path::Path> + Sync>(paths: &[P], kind: ImageKi
 pub fn all_image_batches(checkpoint: &Checkpoint) -> Result<Vec<(String, RecordBatch)>> {
     let all = checkpoint.decode_all()?;
     let images = all.images();
-    let one = |i: usize| Ok((images[i].name.clone(), image_batch(&all.image(i)?)?));
+    let one = |i: usize, zeros: &mut Zeros| Ok((images[i].name.clone(), image_batch_with(&all.image(i)?, zeros)?));
     if all.total_size() < PARALLEL_BYTES {
         // Starting threads would cost more than the work (tens of µs).
-        return (0..images.len()).map(one).collect();
+        let mut zeros = Zeros::shared();
+        return (0..images.len()).map(|i| one(i, &mut zeros)).collect();
     }
-    crate::parallel::map_tasks(images.len(), one)
+    crate::parallel::map_tasks(images.len(), |i| one(i, &mut Zeros::new()))
 }
 
 /// Images below this many bytes in all are decoded on the calling thread.
@@ -468,7 +473,7 @@ fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: boo
         .into_iter()
         .filter(|name| !name.contains('/') && !name.starts_with('.') && ImageKind::from_file_name(name) == Some(kind))
         .collect();
-    let one = |i: usize| {
+    let one = |i: usize, zeros: &mut Zeros| {
         let name = names[i].as_str();
         let Ok(image) = Image::parse(name, checkpoint.image_bytes(name)?) else {
             // Not an image with entries (decode-all leaves it out, or warns).
@@ -478,7 +483,7 @@ fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: boo
             // Named like one kind, holding another: its own table, not this one.
             return Ok(None);
         }
-        let entries = image_batch(&image)?;
+        let entries = image_batch_with(&image, zeros)?;
         let rows = entries.num_rows();
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec![label; rows])), Arc::new(StringArray::from(vec![name; rows]))];
         for (_, patterns) in ids {
@@ -494,8 +499,12 @@ fn table_of(checkpoint: &Checkpoint, kind: ImageKind, label: &str, parallel: boo
         arrays.extend(entries.columns().iter().cloned());
         batch(schema.clone(), arrays, rows).map(Some)
     };
-    let batches =
-        if parallel { crate::parallel::map_tasks(names.len(), one)? } else { (0..names.len()).map(one).collect::<Result<Vec<_>>>()? };
+    let batches = if parallel {
+        crate::parallel::map_tasks(names.len(), |i| one(i, &mut Zeros::new()))?
+    } else {
+        let mut zeros = Zeros::shared();
+        (0..names.len()).map(|i| one(i, &mut zeros)).collect::<Result<Vec<_>>>()?
+    };
     Ok((schema.clone(), batches.into_iter().flatten().collect()))
 }
 
