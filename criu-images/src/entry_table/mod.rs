@@ -627,6 +627,88 @@ mod tests {
         assert!(err.starts_with("files.img: offset 16 (entry 1)"), "{err}");
     }
 
+    /// Random fields: numbers 1-24, every wire type CRIU uses, nested
+    /// length-delimited runs of fields (or of raw bytes), sometimes cut.
+    fn random_message(seed: &mut u64, depth: u32, out: &mut Vec<u8>) {
+        fn next(seed: &mut u64) -> u64 {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        }
+        for _ in 0..next(seed) % 8 {
+            let number = next(seed) % 24 + 1;
+            match next(seed) % 5 {
+                0 | 1 => {
+                    crate::proto::wire::put_varint(out, number << 3);
+                    crate::proto::wire::put_varint(out, next(seed) >> (next(seed) % 64));
+                }
+                2 => {
+                    crate::proto::wire::put_varint(out, (number << 3) | 5);
+                    out.extend((next(seed) as u32).to_le_bytes());
+                }
+                3 => {
+                    crate::proto::wire::put_varint(out, (number << 3) | 1);
+                    out.extend(next(seed).to_le_bytes());
+                }
+                _ => {
+                    let mut inner = Vec::new();
+                    if depth < 3 && next(seed) % 2 == 0 {
+                        random_message(seed, depth + 1, &mut inner);
+                    } else {
+                        inner.extend((0..next(seed) % 6).map(|i| (i as u8).wrapping_mul(0x45)));
+                    }
+                    crate::proto::wire::put_varint(out, (number << 3) | 2);
+                    crate::proto::wire::put_varint(out, inner.len() as u64);
+                    out.extend(inner);
+                }
+            }
+        }
+        if next(seed) % 4 == 0 {
+            out.truncate(out.len().saturating_sub(1)); // cut
+        }
+    }
+
+    #[test]
+    fn random_entries_of_every_kind_give_valid_tables_or_errors() {
+        // Hostile input: never a panic; a table is valid (validate_full)
+        // and has one row per entry, or the image fails with an error.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let (mut tables, mut errors) = (0, 0);
+        for kind in ImageKind::all() {
+            for _ in 0..40 {
+                let mut bytes = Vec::new();
+                bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+                bytes.extend(kind.magic().to_le_bytes());
+                seed = seed.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
+                let entries = (seed >> 40) as usize % 4;
+                for _ in 0..entries {
+                    let mut payload = Vec::new();
+                    random_message(&mut seed, 0, &mut payload);
+                    if seed % 8 == 0 {
+                        payload.pop(); // a field cut short: an error
+                    }
+                    bytes.extend((payload.len() as u32).to_le_bytes());
+                    bytes.extend(payload);
+                }
+                let Ok(image) = Image::parse("x.img", &bytes) else { continue };
+                match image_batch(&image) {
+                    Ok(batch) => {
+                        tables += 1;
+                        for column in batch.columns() {
+                            column.to_data().validate_full().unwrap();
+                        }
+                        if kind.extra() == ExtraKind::None && kind.layout() != Layout::GhostFile {
+                            assert_eq!(batch.num_rows(), entries, "{kind:?}");
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+        }
+        assert!(tables > 500 && errors > 100, "{tables} tables, {errors} errors");
+    }
+
     #[test]
     fn malformed_entries_fail_with_their_offset() {
         // files.img: file_entry { type: 1, reg (3): { id: <truncated varint> } }:
