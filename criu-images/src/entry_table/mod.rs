@@ -653,7 +653,7 @@ mod tests {
                 }
                 _ => {
                     let mut inner = Vec::new();
-                    if depth < 3 && next(seed) % 2 == 0 {
+                    if depth < 3 && next(seed).is_multiple_of(2) {
                         random_message(seed, depth + 1, &mut inner);
                     } else {
                         inner.extend((0..next(seed) % 6).map(|i| (i as u8).wrapping_mul(0x45)));
@@ -664,7 +664,7 @@ mod tests {
                 }
             }
         }
-        if next(seed) % 4 == 0 {
+        if next(seed).is_multiple_of(4) {
             out.truncate(out.len().saturating_sub(1)); // cut
         }
     }
@@ -685,7 +685,7 @@ mod tests {
                 for _ in 0..entries {
                     let mut payload = Vec::new();
                     random_message(&mut seed, 0, &mut payload);
-                    if seed % 8 == 0 {
+                    if seed.is_multiple_of(8) {
                         payload.pop(); // a field cut short: an error
                     }
                     bytes.extend((payload.len() as u32).to_le_bytes());
