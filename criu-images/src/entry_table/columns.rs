@@ -5,10 +5,11 @@
 //! A [`Col`] is one Arrow column: an optional list level (repeated fields)
 //! over a [`Leaf`] of values. A struct leaf holds its children and the
 //! map from field numbers to them; the decoder walks a message once,
-//! appending repeated values as they come and keeping the last value of
-//! each singular field in a slot, and closes one row of every child at the
-//! end of the message (null where the field was absent, as crit leaves the
-//! key out).
+//! writing singular scalars and strings into their row as they come (a
+//! later occurrence replaces the value: the last one wins), appending
+//! repeated values, decoding singular messages at the end (their parts
+//! merge), and closes one row of every child (null where the field was
+//! absent, as crit leaves the key out).
 
 use std::sync::Arc;
 
