@@ -5,10 +5,11 @@
 //! A [`Col`] is one Arrow column: an optional list level (repeated fields)
 //! over a [`Leaf`] of values. A struct leaf holds its children and the
 //! map from field numbers to them; the decoder walks a message once,
-//! appending repeated values as they come and keeping the last value of
-//! each singular field in a slot, and closes one row of every child at the
-//! end of the message (null where the field was absent, as crit leaves the
-//! key out).
+//! writing singular scalars and strings into their row as they come (a
+//! later occurrence replaces the value: the last one wins), appending
+//! repeated values, decoding singular messages at the end (their parts
+//! merge), and closes one row of every child (null where the field was
+//! absent, as crit leaves the key out).
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use arrow_array::{
     ArrayRef, BinaryArray, BooleanArray, DictionaryArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, StringArray,
     StructArray, UInt16Array, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields};
 use smallvec::SmallVec;
 
@@ -31,6 +32,46 @@ pub(crate) struct Mapped {
     pub(crate) ty: FieldType,
     pub(crate) repeated: bool,
     pub(crate) column: usize,
+}
+
+/// The fields of a message mapped to their columns: sorted by field
+/// number, with a dense index for the small numbers (every CRIU field's)
+/// so that a field is found without a search.
+pub(crate) struct Mapping {
+    fields: Box<[Mapped]>,
+    /// `dense[number]`: the index in `fields` of field `number`, or `NONE`.
+    dense: Box<[u8]>,
+}
+
+impl Mapping {
+    /// Field numbers below this are looked up in the dense index.
+    const DENSE: u32 = 256;
+    const NONE: u8 = u8::MAX;
+
+    /// The map of `fields` (any order).
+    pub(crate) fn new(mut fields: Vec<Mapped>) -> Mapping {
+        fields.sort_by_key(|m| m.number);
+        let top = fields.iter().map(|m| m.number).filter(|&n| n < Self::DENSE).max().map_or(0, |n| n as usize + 1);
+        let mut dense = vec![Self::NONE; top];
+        for (i, m) in fields.iter().enumerate() {
+            // More fields than fit an u8 index are found by searching.
+            if let (Some(slot), Ok(i)) = (dense.get_mut(m.number as usize), u8::try_from(i)) {
+                if i != Self::NONE {
+                    *slot = i;
+                }
+            }
+        }
+        Mapping { fields: fields.into(), dense: dense.into() }
+    }
+
+    /// The field numbered `number`, if the message has it.
+    #[inline]
+    fn get(&self, number: u32) -> Option<Mapped> {
+        match self.dense.get(number as usize) {
+            Some(&i) if i != Self::NONE => self.fields.get(usize::from(i)).copied(),
+            _ => self.fields.binary_search_by_key(&number, |m| m.number).ok().map(|i| self.fields[i]),
+        }
+    }
 }
 
 /// The values of one column (below its list level, if any).
@@ -60,9 +101,9 @@ pub(crate) enum Values {
         /// The enum's names, made once with the plan.
         names: ArrayRef,
     },
-    /// A nested message: `mapping` sorted by field number.
+    /// A nested message.
     Struct {
-        mapping: Arc<[Mapped]>,
+        mapping: Arc<Mapping>,
         children: Vec<Col>,
     },
 }
@@ -70,7 +111,7 @@ pub(crate) enum Values {
 /// A column's values and their validity.
 pub(crate) struct Leaf {
     pub(crate) values: Values,
-    nulls: NullBufferBuilder,
+    nulls: Validity,
     len: usize,
     /// The first rows while they are all null, not written to `values`
     /// and `nulls` yet: a column no entry has costs nothing until it is
@@ -83,26 +124,139 @@ pub(crate) struct Leaf {
 /// kept pending while they are all null as in [`Leaf`].
 struct ListLevel {
     offsets: Vec<i32>,
-    nulls: NullBufferBuilder,
+    nulls: Validity,
     rows: usize,
     pending: usize,
 }
 
-/// One zeroed buffer shared by the all-null arrays of an image's table.
-pub(crate) struct Zeros(Buffer);
+/// The validity of a column's rows, written lazily: the current run of
+/// rows of one kind (valid or null) is only counted, and set in bulk when
+/// a row of the other kind follows it; a column without nulls has no
+/// bitmap at all.
+struct Validity {
+    /// The rows before `written`, once a null came.
+    bits: Option<BooleanBufferBuilder>,
+    written: usize,
+    len: usize,
+    /// The kind of the rows from `written` to `len`.
+    run_valid: bool,
+}
+
+impl Validity {
+    fn new() -> Validity {
+        Validity { bits: None, written: 0, len: 0, run_valid: true }
+    }
+
+    #[inline]
+    fn append(&mut self, valid: bool) {
+        if valid != self.run_valid {
+            self.flush();
+            self.run_valid = valid;
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn append_non_null(&mut self) {
+        self.append(true);
+    }
+
+    #[inline]
+    fn append_null(&mut self) {
+        self.append(false);
+    }
+
+    fn append_n_nulls(&mut self, n: usize) {
+        if self.run_valid {
+            self.flush();
+            self.run_valid = false;
+        }
+        self.len += n;
+    }
+
+    /// Writes the current run.
+    #[cold]
+    #[inline(never)]
+    fn flush(&mut self) {
+        let n = self.len - self.written;
+        if n > 0 {
+            self.bits.get_or_insert_with(|| BooleanBufferBuilder::new(0)).append_n(n, self.run_valid);
+        }
+        self.written = self.len;
+    }
+
+    /// The validity bitmap, `None` when every row is valid.
+    fn finish(mut self) -> Option<NullBuffer> {
+        if self.bits.is_none() && self.run_valid {
+            return None;
+        }
+        self.flush();
+        let mut bits = self.bits?;
+        Some(NullBuffer::new(bits.finish()))
+    }
+}
+
+/// What the all-null arrays of one call share: one zeroed buffer, and the
+/// all-null column arrays made so far, by column (of the kind's plan) and
+/// length: the images of one kind in one call (five core images, each with
+/// hundreds of columns no entry has) share them by `Arc` rather than
+/// making them again. Nothing is kept across calls.
+pub(crate) struct Zeros {
+    buffer: Buffer,
+    /// `None`: for one image alone, where no column repeats.
+    arrays: Option<std::collections::HashMap<(usize, usize), ArrayRef, KeyHash>>,
+}
+
+/// The hash of a (column, length) key: two words mixed, no need to resist
+/// collisions made on purpose (the keys come from the plan, not the input).
+#[derive(Default, Clone, Copy)]
+struct KeyHash;
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+}
 
 impl Zeros {
+    /// For one image.
     pub(crate) fn new() -> Zeros {
-        Zeros(Buffer::from_vec(Vec::<u64>::new()))
+        Zeros { buffer: Buffer::from_vec(Vec::<u64>::new()), arrays: None }
+    }
+
+    /// For the images of one call, one after the other: the all-null
+    /// column arrays are shared.
+    pub(crate) fn shared() -> Zeros {
+        Zeros { arrays: Some(Default::default()), ..Zeros::new() }
     }
 
     /// Zeros for `len` values of up to 8 bytes, plus one offset.
     fn get(&mut self, len: usize) -> Buffer {
         let words = len.saturating_add(2);
-        if self.0.len() / 8 < words {
-            self.0 = Buffer::from_vec(vec![0u64; words]);
+        if self.buffer.len() / 8 < words {
+            self.buffer = Buffer::from_vec(vec![0u64; words]);
         }
-        self.0.clone()
+        self.buffer.clone()
     }
 }
 
@@ -126,7 +280,7 @@ const TOO_LARGE: &str = "more than 2 GiB of values in one column of one image";
 
 impl Leaf {
     pub(crate) fn new(values: Values) -> Leaf {
-        Leaf { values, nulls: NullBufferBuilder::new(0), len: 0, pending: 0 }
+        Leaf { values, nulls: Validity::new(), len: 0, pending: 0 }
     }
 
     fn data_type(&self) -> DataType {
@@ -167,6 +321,7 @@ impl Leaf {
     }
 
     /// Appends a null.
+    #[inline]
     pub(crate) fn push_null(&mut self) {
         if self.pending == self.len {
             self.pending += 1;
@@ -178,12 +333,26 @@ impl Leaf {
 
     /// Writes the pending nulls: a value comes (before the children of a
     /// struct row are filled: [`begin_row`](Self::begin_row)).
+    #[inline]
     fn materialize(&mut self) {
+        if self.pending != 0 {
+            self.write_pending();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_pending(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.len -= pending;
         for _ in 0..pending {
             self.write_null();
         }
+    }
+
+    /// The rows written (nulls included).
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// To call before the children of a struct row are filled.
@@ -221,19 +390,63 @@ impl Leaf {
     }
 
     /// Appends a scalar read from the wire as `raw`, read as the field type `ty`.
+    #[inline]
     pub(crate) fn push_scalar(&mut self, ty: FieldType, raw: u64) {
-        self.materialize();
+        self.put_scalar(ty, raw, false);
+    }
+
+    /// Sets the value of row `row` (the row being filled: the leaf holds
+    /// `row` rows, or `row + 1` when a value came already and is replaced,
+    /// as protobuf's last value of a singular field wins).
+    #[inline]
+    fn set_scalar(&mut self, ty: FieldType, raw: u64, row: usize) {
+        if self.len > row {
+            self.replace_scalar(ty, raw);
+        } else {
+            self.put_scalar(ty, raw, false);
+        }
+    }
+
+    #[inline(never)]
+    fn replace_scalar(&mut self, ty: FieldType, raw: u64) {
+        self.put_scalar(ty, raw, true);
+    }
+
+    /// Appends a scalar, or replaces the last value (`replace`, a value and
+    /// not a null: the row's earlier value of the same field).
+    #[inline(always)]
+    fn put_scalar(&mut self, ty: FieldType, raw: u64, replace: bool) {
+        if !replace {
+            self.materialize();
+        }
+        macro_rules! put {
+            ($v:expr, $x:expr) => {{
+                let x = $x;
+                match replace {
+                    false => $v.push(x),
+                    true => {
+                        if let Some(last) = $v.last_mut() {
+                            *last = x;
+                        }
+                    }
+                }
+            }};
+        }
         match (&mut self.values, ty) {
-            (Values::Bool(v), _) => v.append(raw != 0),
-            (Values::I32(v), FieldType::Sint32) => v.push(wire::unzigzag(u64::from(raw as u32)) as i32),
-            (Values::I32(v), _) => v.push(raw as u32 as i32),
-            (Values::I64(v), FieldType::Sint64) => v.push(wire::unzigzag(raw)),
-            (Values::I64(v), _) => v.push(raw as i64),
-            (Values::U16(v), _) => v.push(raw as u16),
-            (Values::U32(v), _) => v.push(raw as u32),
-            (Values::U64(v), _) => v.push(raw),
-            (Values::F32(v), _) => v.push(f32::from_bits(raw as u32)),
-            (Values::F64(v), _) => v.push(f64::from_bits(raw)),
+            (Values::Bool(v), _) => match replace {
+                false => v.append(raw != 0),
+                true if !v.is_empty() => v.set_bit(v.len() - 1, raw != 0),
+                true => {}
+            },
+            (Values::I32(v), FieldType::Sint32) => put!(v, wire::unzigzag(u64::from(raw as u32)) as i32),
+            (Values::I32(v), _) => put!(v, raw as u32 as i32),
+            (Values::I64(v), FieldType::Sint64) => put!(v, wire::unzigzag(raw)),
+            (Values::I64(v), _) => put!(v, raw as i64),
+            (Values::U16(v), _) => put!(v, raw as u16),
+            (Values::U32(v), _) => put!(v, raw as u32),
+            (Values::U64(v), _) => put!(v, raw),
+            (Values::F32(v), _) => put!(v, f32::from_bits(raw as u32)),
+            (Values::F64(v), _) => put!(v, f64::from_bits(raw)),
             (Values::Enum { id, keys, unknown, .. }, _) => {
                 let number = raw as u32 as i32;
                 let known = id.schema().values;
@@ -248,25 +461,48 @@ impl Leaf {
                     }
                 };
                 // Bounded by the enum's names plus the distinct values of one image.
-                keys.push(i32::try_from(key).unwrap_or(i32::MAX));
+                put!(keys, i32::try_from(key).unwrap_or(i32::MAX));
             }
             // The plan never maps a scalar onto these.
             (Values::Bytes { .. } | Values::Struct { .. }, _) => {
-                self.write_null();
+                if !replace {
+                    self.write_null();
+                }
                 return;
             }
         }
-        self.nulls.append_non_null();
-        self.len += 1;
+        if !replace {
+            self.nulls.append_non_null();
+            self.len += 1;
+        }
     }
 
     /// Appends bytes (a string, bytes field or payload).
     pub(crate) fn push_bytes(&mut self, bytes: &[u8]) -> Result<(), &'static str> {
-        self.materialize();
+        self.put_bytes(bytes, false)
+    }
+
+    /// [`set_scalar`](Self::set_scalar) for bytes.
+    fn set_bytes(&mut self, bytes: &[u8], row: usize) -> Result<(), &'static str> {
+        self.put_bytes(bytes, self.len > row)
+    }
+
+    fn put_bytes(&mut self, bytes: &[u8], replace: bool) -> Result<(), &'static str> {
+        if !replace {
+            self.materialize();
+        }
         let Values::Bytes { utf8, json, offsets, data } = &mut self.values else {
-            self.write_null();
+            if !replace {
+                self.write_null();
+            }
             return Ok(());
         };
+        if replace {
+            // The last value goes: its end offset, and its bytes.
+            offsets.pop();
+            let start = offsets.last().copied().unwrap_or(0);
+            data.truncate(usize::try_from(start).unwrap_or(0));
+        }
         if offsets.is_empty() {
             offsets.push(0);
         }
@@ -280,8 +516,10 @@ impl Leaf {
             (false, false) => data.extend_from_slice(bytes),
         }
         offsets.push(i32::try_from(data.len()).map_err(|_| TOO_LARGE)?);
-        self.nulls.append_non_null();
-        self.len += 1;
+        if !replace {
+            self.nulls.append_non_null();
+            self.len += 1;
+        }
         Ok(())
     }
 
@@ -298,8 +536,7 @@ impl Leaf {
             let len = self.len;
             return self.finish_null(data_type, len, zeros);
         }
-        let mut nulls = self.nulls;
-        let nulls = nulls.finish();
+        let nulls = self.nulls.finish();
         let len = self.len;
         Ok(match self.values {
             Values::Bool(mut v) => Arc::new(BooleanArray::new(v.finish(), nulls)),
@@ -434,11 +671,12 @@ impl Col {
 
     /// The column's array; `zeros` backs its all-null parts.
     pub(crate) fn finish(self, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
-        if let Some(list) = &self.list {
-            if list.pending == list.rows {
-                let rows = list.rows;
-                return self.finish_null(rows, zeros);
-            }
+        let all_null = match &self.list {
+            Some(list) => (list.pending == list.rows).then_some(list.rows),
+            None => (self.leaf.pending == self.leaf.len).then_some(self.leaf.len),
+        };
+        if let Some(rows) = all_null {
+            return self.finish_null(rows, zeros);
         }
         if self.list.is_none() {
             return self.leaf.finish(self.field.data_type(), zeros);
@@ -446,7 +684,7 @@ impl Col {
         let item = self.item();
         Ok(match self.list {
             None => self.leaf.finish(self.field.data_type(), zeros)?,
-            Some(ListLevel { mut offsets, mut nulls, .. }) => {
+            Some(ListLevel { mut offsets, nulls, .. }) => {
                 let values = self.leaf.finish(item.data_type(), zeros)?;
                 if offsets.is_empty() {
                     offsets.push(0);
@@ -466,8 +704,22 @@ impl Col {
         }
     }
 
-    /// `len` null rows of this column, every buffer a view of `zeros`.
+    /// `len` null rows of this column, every buffer a view of `zeros`;
+    /// made once per call for each column and length ([`Zeros`]).
     fn finish_null(self, len: usize, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
+        // The plan's field of this column: one allocation per column, alive with the plan.
+        let key = (Arc::as_ptr(&self.field) as usize, len);
+        if let Some(array) = zeros.arrays.as_ref().and_then(|arrays| arrays.get(&key)) {
+            return Ok(array.clone());
+        }
+        let array = self.make_null(len, zeros)?;
+        if let Some(arrays) = &mut zeros.arrays {
+            arrays.insert(key, array.clone());
+        }
+        Ok(array)
+    }
+
+    fn make_null(self, len: usize, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
         if self.list.is_none() {
             return self.leaf.finish_null(self.field.data_type(), len, zeros);
         }
@@ -482,7 +734,7 @@ impl Col {
 
 impl ListLevel {
     fn new() -> ListLevel {
-        ListLevel { offsets: Vec::new(), nulls: NullBufferBuilder::new(0), rows: 0, pending: 0 }
+        ListLevel { offsets: Vec::new(), nulls: Validity::new(), rows: 0, pending: 0 }
     }
 
     fn push_null(&mut self) {
@@ -510,20 +762,15 @@ impl ListLevel {
     }
 }
 
-/// A singular field's value in the message being decoded (the last one
-/// given wins; several occurrences of a message merge).
-/// Small and `Copy`: one is made for every child of every message decoded.
-#[derive(Clone, Copy, Default)]
-enum Slot<'a> {
-    #[default]
-    Absent,
-    Scalar(u64, FieldType),
-    Bytes(&'a [u8]),
-    /// A message field given once (so far).
-    Message(&'a [u8]),
-    /// A message field given several times, the first part here: the
-    /// parts are gathered again at the end (rare), and merge.
-    Parts(&'a [u8]),
+/// A singular message field of the message being decoded, decoded once
+/// the other fields are in (several occurrences merge).
+#[derive(Clone, Copy)]
+struct Deferred<'a> {
+    column: usize,
+    /// Its first occurrence.
+    first: &'a [u8],
+    /// Given several times: the parts are gathered again at the end (rare).
+    parts: bool,
 }
 
 /// Width of a fixed-size wire value for `ty`, `None` for varints.
@@ -551,30 +798,37 @@ fn shift(whole: &[u8], part: &[u8]) -> usize {
     (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize)
 }
 
-/// Decodes one message (`bytes`, found at file offset `origin`) into one
-/// row of each of `children`, through `mapping`. Errors carry the file offset.
-pub(crate) fn decode_fields(mapping: &[Mapped], children: &mut [Col], bytes: &[u8], origin: usize) -> Result<(), Failure> {
+/// Decodes one message (`bytes`, found at file offset `origin`) into row
+/// `row` of each of `children` (each holds `row` rows), through `mapping`.
+/// Errors carry the file offset.
+///
+/// Singular scalars and strings are written in place as they come (a
+/// later occurrence replaces the row's value: the last one wins), repeated
+/// values appended, singular messages decoded at the end (their parts
+/// merge); then every column without a value gets a null.
+pub(crate) fn decode_fields(mapping: &Mapping, children: &mut [Col], bytes: &[u8], origin: usize, row: usize) -> Result<(), Failure> {
     let fail = |offset: usize, what: &'static str| WireError { offset: origin.saturating_add(offset), what };
-    let mut slots: SmallVec<[Slot<'_>; 16]> = smallvec::smallvec![Slot::Absent; children.len()];
+    let mut messages: SmallVec<[Deferred<'_>; 4]> = SmallVec::new();
     for field in wire::Fields::new(bytes) {
         let (number, value) = field.map_err(|e| fail(e.offset, e.what))?;
-        let Ok(at) = mapping.binary_search_by_key(&number, |m| m.number) else {
+        let Some(m) = mapping.get(number) else {
             continue; // unknown to the schema: crit drops these too
         };
-        let m = mapping[at];
         let Some(col) = children.get_mut(m.column) else { continue };
         match (m.ty, value) {
             (FieldType::Message(_), WireValue::Bytes(part)) if m.repeated => {
                 decode_message_into(&mut col.leaf, part, origin + shift(bytes, part))?;
             }
-            (FieldType::Message(_), WireValue::Bytes(part)) => match slots[m.column] {
-                Slot::Message(first) | Slot::Parts(first) => slots[m.column] = Slot::Parts(first),
-                _ => slots[m.column] = Slot::Message(part),
+            (FieldType::Message(_), WireValue::Bytes(part)) => match messages.iter_mut().find(|d| d.column == m.column) {
+                Some(earlier) => earlier.parts = true,
+                None => messages.push(Deferred { column: m.column, first: part, parts: false }),
             },
             (FieldType::String | FieldType::Bytes, WireValue::Bytes(part)) if m.repeated => {
                 col.leaf.push_bytes(part).map_err(|what| fail(shift(bytes, part), what))?;
             }
-            (FieldType::String | FieldType::Bytes, WireValue::Bytes(part)) => slots[m.column] = Slot::Bytes(part),
+            (FieldType::String | FieldType::Bytes, WireValue::Bytes(part)) if col.list.is_none() => {
+                col.leaf.set_bytes(part, row).map_err(|what| fail(shift(bytes, part), what))?;
+            }
             (FieldType::Message(_) | FieldType::String | FieldType::Bytes, _) => {}
             (ty, WireValue::Bytes(packed)) if m.repeated => {
                 let base = shift(bytes, packed);
@@ -599,35 +853,35 @@ pub(crate) fn decode_fields(mapping: &[Mapped], children: &mut [Col], bytes: &[u
                 let Some(raw) = lone_scalar(ty, value) else { continue };
                 if m.repeated {
                     col.leaf.push_scalar(ty, raw);
-                } else {
-                    slots[m.column] = Slot::Scalar(raw, ty);
+                } else if col.list.is_none() {
+                    col.leaf.set_scalar(ty, raw, row);
                 }
             }
         }
     }
-    // One row of every child: the lists close, the singular values land.
-    for (column, (col, slot)) in children.iter_mut().zip(slots).enumerate() {
-        if col.list.is_some() {
-            col.close_list().map_err(|what| fail(bytes.len(), what))?;
+    for d in &messages {
+        let Some(col) = children.get_mut(d.column) else { continue };
+        if !d.parts {
+            decode_message_into(&mut col.leaf, d.first, origin + shift(bytes, d.first))?;
             continue;
         }
-        match slot {
-            Slot::Absent => col.leaf.push_null(),
-            Slot::Scalar(raw, ty) => col.leaf.push_scalar(ty, raw),
-            Slot::Bytes(part) => col.leaf.push_bytes(part).map_err(|what| fail(shift(bytes, part), what))?,
-            Slot::Message(part) => decode_message_into(&mut col.leaf, part, origin + shift(bytes, part))?,
-            Slot::Parts(first) => {
-                // Several occurrences of a singular message merge into one
-                // (their bytes concatenated); errors point at the first.
-                let mut merged = Vec::new();
-                for field in wire::Fields::new(bytes) {
-                    let Ok((number, WireValue::Bytes(part))) = field else { continue };
-                    if mapping.iter().any(|m| m.number == number && m.column == column) {
-                        merged.extend_from_slice(part);
-                    }
-                }
-                decode_message_into(&mut col.leaf, &merged, origin + shift(bytes, first))?;
+        // Several occurrences of a singular message merge into one
+        // (their bytes concatenated); errors point at the first.
+        let mut merged = Vec::new();
+        for field in wire::Fields::new(bytes) {
+            let Ok((number, WireValue::Bytes(part))) = field else { continue };
+            if mapping.get(number).is_some_and(|m| m.column == d.column) {
+                merged.extend_from_slice(part);
             }
+        }
+        decode_message_into(&mut col.leaf, &merged, origin + shift(bytes, d.first))?;
+    }
+    // One row of every child: the lists close, the absent values are null.
+    for col in children.iter_mut() {
+        if col.list.is_some() {
+            col.close_list().map_err(|what| fail(bytes.len(), what))?;
+        } else if col.leaf.len == row {
+            col.leaf.push_null();
         }
     }
     Ok(())
@@ -639,8 +893,9 @@ fn decode_message_into(leaf: &mut Leaf, bytes: &[u8], origin: usize) -> Result<(
     match &mut leaf.values {
         Values::Struct { .. } => {
             leaf.begin_row();
+            let row = leaf.len;
             let Values::Struct { mapping, children } = &mut leaf.values else { return Ok(()) };
-            decode_fields(mapping, children, bytes, origin)?;
+            decode_fields(mapping, children, bytes, origin, row)?;
             leaf.push_struct_row();
             Ok(())
         }
