@@ -268,12 +268,12 @@ impl ProcessMemory<'_> {
         written
     }
 
-    /// Writes the pieces of `[start, end)` to `file`. Runs of small pieces
-    /// are gathered (as slices of the checkpoint's bytes, not copied) into
-    /// one vectored write, and holes shorter than [`DUMP_HOLE`] between
-    /// them are written as zeros, so that memory cut into many runs is
-    /// written in large sequential writes, not one write (and one file
-    /// extent) per page; longer holes stay sparse.
+    /// Writes the pieces of `[start, end)` to `file`. Contiguous runs are
+    /// gathered (as slices of the checkpoint's bytes, not copied) into one
+    /// vectored write of up to [`DUMP_BUFFER`]; holes shorter than
+    /// [`ZERO_FILL_BELOW`] (parts of a page) are written as zeros among
+    /// them, longer ones stay sparse (zeros only in an output written in
+    /// order: see [`DumpFile`]).
     fn write_dump<'f>(
         &'f self,
         file: std::fs::File,
