@@ -291,7 +291,6 @@ impl ProcessMemory<'_> {
         let mut gathered: Vec<IoSlice<'_>> = Vec::with_capacity(DUMP_SLICES);
         // File offset of the gathered slices' first byte, and their length.
         let (mut gathered_at, mut gathered_len) = (0u64, 0usize);
-        let write_at = |out: &mut DumpFile<'_>, offset: u64, slices: &mut [IoSlice<'_>]| out.write_at(offset, slices);
         for (i, piece) in self.pieces_in(start, end).enumerate() {
             // Pieces without bytes are not written: check between them too.
             if i % PIECES_PER_CHECK == PIECES_PER_CHECK - 1 {
@@ -306,7 +305,7 @@ impl ProcessMemory<'_> {
                 }
                 if gathered_len > 0 && piece.len() < ZERO_FILL_BELOW && gathered_len as u64 + piece.len() <= DUMP_BUFFER as u64 {
                     if gathered.len() == DUMP_SLICES {
-                        write_at(&mut out, gathered_at, &mut gathered)?;
+                        out.write_at(gathered_at, &mut gathered)?;
                         gathered.clear();
                         gathered_at += gathered_len as u64;
                         gathered_len = 0;
@@ -326,14 +325,14 @@ impl ProcessMemory<'_> {
             }
             let joins = gathered_at + gathered_len as u64 == offset;
             if gathered_len > 0 && (!joins || gathered_len + bytes.len() > DUMP_BUFFER || gathered.len() == DUMP_SLICES) {
-                write_at(&mut out, gathered_at, &mut gathered)?;
+                out.write_at(gathered_at, &mut gathered)?;
                 gathered.clear();
                 gathered_len = 0;
             }
             if bytes.len() >= DUMP_BUFFER {
                 // One write per STEP bytes: cancellation is checked between them.
                 for (k, chunk) in bytes.chunks(STEP).enumerate() {
-                    write_at(&mut out, offset + (k * STEP) as u64, &mut [IoSlice::new(chunk)])?;
+                    out.write_at(offset + (k * STEP) as u64, &mut [IoSlice::new(chunk)])?;
                 }
                 continue;
             }
@@ -344,7 +343,7 @@ impl ProcessMemory<'_> {
             gathered_len += bytes.len();
         }
         if gathered_len > 0 {
-            write_at(&mut out, gathered_at, &mut gathered)?;
+            out.write_at(gathered_at, &mut gathered)?;
         }
         out.end_at(summary.size)?;
         if let Some(feed) = hash {
