@@ -41,6 +41,8 @@ pub(crate) struct Mapping {
     fields: Box<[Mapped]>,
     /// `dense[number]`: the index in `fields` of field `number`, or `NONE`.
     dense: Box<[u8]>,
+    /// Every field is a singular scalar read from a varint ([`decode_flat`]).
+    flat: bool,
 }
 
 impl Mapping {
@@ -61,7 +63,8 @@ impl Mapping {
                 }
             }
         }
-        Mapping { fields: fields.into(), dense: dense.into() }
+        let flat = fields.iter().all(|m| !m.repeated && reads_varint(m.ty));
+        Mapping { fields: fields.into(), dense: dense.into(), flat }
     }
 
     /// The field numbered `number`, if the message has it.
@@ -101,11 +104,37 @@ pub(crate) enum Values {
         /// The enum's names, made once with the plan.
         names: ArrayRef,
     },
-    /// A nested message.
+    /// A nested message: its columns are made from `shape` when its first
+    /// row comes (a message no entry has, such as the registers of every
+    /// other architecture in a core image, costs nothing until finished).
     Struct {
-        mapping: Arc<Mapping>,
+        shape: Arc<Shape>,
         children: Vec<Col>,
     },
+}
+
+/// What the columns of a nested message are made from.
+pub(crate) struct Shape {
+    /// Its fields mapped to `template`.
+    pub(crate) mapping: Mapping,
+    /// Empty columns, copied ([`Col::fresh`]) for every image that has the message.
+    template: Vec<Col>,
+}
+
+impl Values {
+    /// The values of a nested message with these field map and columns.
+    pub(crate) fn structure(mapping: Mapping, columns: Vec<Col>) -> Values {
+        Values::Struct { shape: Arc::new(Shape { mapping, template: columns }), children: Vec::new() }
+    }
+}
+
+/// The columns of a nested message, made from its shape if they are not yet.
+#[inline]
+fn made<'c>(shape: &Shape, children: &'c mut Vec<Col>) -> &'c mut Vec<Col> {
+    if children.len() != shape.template.len() {
+        *children = shape.template.iter().map(Col::fresh).collect();
+    }
+    children
 }
 
 /// A column's values and their validity.
@@ -113,15 +142,21 @@ pub(crate) struct Leaf {
     pub(crate) values: Values,
     nulls: Validity,
     len: usize,
-    /// The first rows while they are all null, not written to `values`
-    /// and `nulls` yet: a column no entry has costs nothing until it is
-    /// finished (as arrays sharing one zeroed buffer).
+    /// The last rows while they are null, not written to `values` and
+    /// `nulls` yet (they are, in bulk, when a value follows or the column
+    /// is finished): a null costs a count, and a column no entry has
+    /// costs nothing until it is finished (as arrays sharing one zeroed
+    /// buffer).
     pending: usize,
+    /// The rows the column will have in all, when known (the entries of a
+    /// plain image): its values get that room when the first one comes
+    /// (from then on every row writes one), instead of growing.
+    expect: usize,
 }
 
 /// The list level of a repeated field: offsets (empty until the first
-/// row is written: then 0 and one per row) and validity, the first rows
-/// kept pending while they are all null as in [`Leaf`].
+/// row is written: then 0 and one per row) and validity, the last null
+/// rows kept pending as in [`Leaf`].
 struct ListLevel {
     offsets: Vec<i32>,
     nulls: Validity,
@@ -161,11 +196,6 @@ impl Validity {
         self.append(true);
     }
 
-    #[inline]
-    fn append_null(&mut self) {
-        self.append(false);
-    }
-
     fn append_n_nulls(&mut self, n: usize) {
         if self.run_valid {
             self.flush();
@@ -196,15 +226,55 @@ impl Validity {
     }
 }
 
-/// What the all-null arrays of one call share: one zeroed buffer, and the
-/// all-null column arrays made so far, by column (of the kind's plan) and
-/// length: the images of one kind in one call (five core images, each with
-/// hundreds of columns no entry has) share them by `Arc` rather than
-/// making them again. Nothing is kept across calls.
+/// What all-null arrays share. Columns no entry has are most of a wide
+/// table (a core image's message has hundreds of nested columns, one row
+/// each), and their arrays depend only on the column and the length: up
+/// to [`CACHED_ROWS`] rows they are made once per process and shared by
+/// `Arc` ([`NullCache`]); longer ones once per call (the images of one
+/// kind in one call, when `shared`), every buffer a view of one zeroed
+/// buffer.
 pub(crate) struct Zeros {
     buffer: Buffer,
     /// `None`: for one image alone, where no column repeats.
     arrays: Option<std::collections::HashMap<(usize, usize), ArrayRef, KeyHash>>,
+}
+
+/// All-null arrays of at most this many rows are kept for the process.
+const CACHED_ROWS: usize = 4096;
+/// At most this many arrays are kept (a few MB: each is its `Arc`s and
+/// views of one zeroed buffer); when full the cache starts again empty.
+const CACHED_ARRAYS: usize = 32 * 1024;
+
+/// All-null arrays of up to [`CACHED_ROWS`] rows by (column, length),
+/// shared by every thread and call. A column is named by the address of
+/// its field, which the entry holds: no other field can take that address
+/// while the entry is there.
+struct NullCache {
+    zeros: Buffer,
+    arrays: std::sync::Mutex<KeptArrays>,
+}
+
+/// (column, length) -> the column's field and the array.
+type KeptArrays = std::collections::HashMap<(usize, usize), (FieldRef, ArrayRef), KeyHash>;
+
+impl NullCache {
+    fn get() -> &'static NullCache {
+        static CACHE: std::sync::OnceLock<NullCache> = std::sync::OnceLock::new();
+        CACHE.get_or_init(|| NullCache { zeros: Buffer::from_vec(vec![0u64; CACHED_ROWS + 2]), arrays: Default::default() })
+    }
+
+    fn lookup(&self, key: (usize, usize)) -> Option<ArrayRef> {
+        // A panic elsewhere while holding the lock leaves the map as it was: use it.
+        self.arrays.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).map(|(_, array)| array.clone())
+    }
+
+    fn keep(&self, key: (usize, usize), field: &FieldRef, array: &ArrayRef) {
+        let mut arrays = self.arrays.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if arrays.len() >= CACHED_ARRAYS {
+            arrays.clear();
+        }
+        arrays.insert(key, (field.clone(), array.clone()));
+    }
 }
 
 /// The hash of a (column, length) key: two words mixed, no need to resist
@@ -245,13 +315,16 @@ impl Zeros {
     }
 
     /// For the images of one call, one after the other: the all-null
-    /// column arrays are shared.
+    /// column arrays longer than the process keeps are shared too.
     pub(crate) fn shared() -> Zeros {
         Zeros { arrays: Some(Default::default()), ..Zeros::new() }
     }
 
     /// Zeros for `len` values of up to 8 bytes, plus one offset.
     fn get(&mut self, len: usize) -> Buffer {
+        if len <= CACHED_ROWS {
+            return NullCache::get().zeros.clone();
+        }
         let words = len.saturating_add(2);
         if self.buffer.len() / 8 < words {
             self.buffer = Buffer::from_vec(vec![0u64; words]);
@@ -280,7 +353,7 @@ const TOO_LARGE: &str = "more than 2 GiB of values in one column of one image";
 
 impl Leaf {
     pub(crate) fn new(values: Values) -> Leaf {
-        Leaf { values, nulls: Validity::new(), len: 0, pending: 0 }
+        Leaf { values, nulls: Validity::new(), len: 0, pending: 0, expect: 0 }
     }
 
     fn data_type(&self) -> DataType {
@@ -296,7 +369,7 @@ impl Leaf {
             Values::Bytes { utf8: true, .. } => DataType::Utf8,
             Values::Bytes { utf8: false, .. } => DataType::Binary,
             Values::Enum { .. } => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-            Values::Struct { children, .. } => DataType::Struct(children.iter().map(|c| c.field.clone()).collect::<Fields>()),
+            Values::Struct { shape, .. } => DataType::Struct(shape.template.iter().map(|c| c.field.clone()).collect::<Fields>()),
         }
     }
 
@@ -313,9 +386,7 @@ impl Leaf {
             Values::F64(_) => Values::F64(Vec::new()),
             Values::Bytes { utf8, json, .. } => Values::Bytes { utf8: *utf8, json: *json, offsets: Vec::new(), data: Vec::new() },
             Values::Enum { id, names, .. } => Values::Enum { id: *id, keys: Vec::new(), unknown: Vec::new(), names: names.clone() },
-            Values::Struct { mapping, children } => {
-                Values::Struct { mapping: mapping.clone(), children: children.iter().map(Col::fresh).collect() }
-            }
+            Values::Struct { shape, .. } => Values::Struct { shape: shape.clone(), children: Vec::new() },
         };
         Leaf::new(values)
     }
@@ -323,31 +394,83 @@ impl Leaf {
     /// Appends a null.
     #[inline]
     pub(crate) fn push_null(&mut self) {
-        if self.pending == self.len {
-            self.pending += 1;
-            self.len += 1;
-            return;
-        }
-        self.write_null();
+        self.push_nulls(1);
+    }
+
+    /// Appends `n` nulls.
+    #[inline]
+    fn push_nulls(&mut self, n: usize) {
+        self.pending += n;
+        self.len += n;
     }
 
     /// Writes the pending nulls: a value comes (before the children of a
     /// struct row are filled: [`begin_row`](Self::begin_row)).
     #[inline]
     fn materialize(&mut self) {
+        if self.pending | self.expect != 0 {
+            self.prepare();
+        }
+    }
+
+    /// Makes room for the expected rows, once; writes the pending nulls.
+    #[inline(never)]
+    fn prepare(&mut self) {
+        let room = std::mem::take(&mut self.expect).saturating_sub(self.len - self.pending);
+        if room != 0 {
+            match &mut self.values {
+                Values::Bool(v) => v.reserve(room),
+                Values::I32(v) => v.reserve_exact(room),
+                Values::I64(v) => v.reserve_exact(room),
+                Values::U16(v) => v.reserve_exact(room),
+                Values::U32(v) => v.reserve_exact(room),
+                Values::U64(v) => v.reserve_exact(room),
+                Values::F32(v) => v.reserve_exact(room),
+                Values::F64(v) => v.reserve_exact(room),
+                Values::Bytes { offsets, .. } => offsets.reserve_exact(room + 1),
+                Values::Enum { keys, .. } => keys.reserve_exact(room),
+                Values::Struct { .. } => {}
+            }
+        }
         if self.pending != 0 {
             self.write_pending();
         }
     }
 
-    #[cold]
+    /// Says how many rows the column will have in all (see `expect`).
+    fn expect_rows(&mut self, rows: usize) {
+        self.expect = rows;
+    }
+
+    /// Writes the pending nulls in bulk: default values under them (a
+    /// struct's children get them as their own pending nulls).
     #[inline(never)]
     fn write_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        self.len -= pending;
-        for _ in 0..pending {
-            self.write_null();
+        let n = std::mem::take(&mut self.pending);
+        match &mut self.values {
+            Values::Bool(v) => v.append_n(n, false),
+            Values::I32(v) => v.resize(v.len() + n, 0),
+            Values::I64(v) => v.resize(v.len() + n, 0),
+            Values::U16(v) => v.resize(v.len() + n, 0),
+            Values::U32(v) => v.resize(v.len() + n, 0),
+            Values::U64(v) => v.resize(v.len() + n, 0),
+            Values::F32(v) => v.resize(v.len() + n, 0.0),
+            Values::F64(v) => v.resize(v.len() + n, 0.0),
+            Values::Bytes { offsets, .. } => {
+                if offsets.is_empty() {
+                    offsets.push(0);
+                }
+                let last = offsets.last().copied().unwrap_or(0);
+                offsets.resize(offsets.len() + n, last);
+            }
+            Values::Enum { keys, .. } => keys.resize(keys.len() + n, 0),
+            Values::Struct { shape, children } => {
+                for child in made(shape, children) {
+                    child.push_nulls(n);
+                }
+            }
         }
+        self.nulls.append_n_nulls(n);
     }
 
     /// The rows written (nulls included).
@@ -355,38 +478,12 @@ impl Leaf {
         self.len
     }
 
-    /// To call before the children of a struct row are filled.
+    /// To call before the children of a struct row are filled (they are made then).
     pub(crate) fn begin_row(&mut self) {
         self.materialize();
-    }
-
-    /// Writes a null (a default value under it).
-    fn write_null(&mut self) {
-        match &mut self.values {
-            Values::Bool(v) => v.append(false),
-            Values::I32(v) => v.push(0),
-            Values::I64(v) => v.push(0),
-            Values::U16(v) => v.push(0),
-            Values::U32(v) => v.push(0),
-            Values::U64(v) => v.push(0),
-            Values::F32(v) => v.push(0.0),
-            Values::F64(v) => v.push(0.0),
-            Values::Bytes { offsets, .. } => {
-                if offsets.is_empty() {
-                    offsets.push(0);
-                }
-                let last = offsets.last().copied().unwrap_or(0);
-                offsets.push(last);
-            }
-            Values::Enum { keys, .. } => keys.push(0),
-            Values::Struct { children, .. } => {
-                for child in children {
-                    child.push_null();
-                }
-            }
+        if let Values::Struct { shape, children } = &mut self.values {
+            made(shape, children);
         }
-        self.nulls.append_null();
-        self.len += 1;
     }
 
     /// Appends a scalar read from the wire as `raw`, read as the field type `ty`.
@@ -466,7 +563,7 @@ impl Leaf {
             // The plan never maps a scalar onto these.
             (Values::Bytes { .. } | Values::Struct { .. }, _) => {
                 if !replace {
-                    self.write_null();
+                    self.push_null();
                 }
                 return;
             }
@@ -493,7 +590,7 @@ impl Leaf {
         }
         let Values::Bytes { utf8, json, offsets, data } = &mut self.values else {
             if !replace {
-                self.write_null();
+                self.push_null();
             }
             return Ok(());
         };
@@ -531,11 +628,12 @@ impl Leaf {
     }
 
     /// The array of the values, of type `data_type` (the leaf's own, from its column's field).
-    fn finish(self, data_type: &DataType, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
+    fn finish(mut self, data_type: &DataType, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
         if self.pending == self.len {
             let len = self.len;
             return self.finish_null(data_type, len, zeros);
         }
+        self.materialize();
         let nulls = self.nulls.finish();
         let len = self.len;
         Ok(match self.values {
@@ -598,7 +696,10 @@ impl Leaf {
                 let keys = Int32Array::try_new(ScalarBuffer::new(z, 0, len), nulls)?;
                 Arc::new(DictionaryArray::<Int32Type>::try_new(keys, names)?)
             }
-            Values::Struct { children, .. } => struct_array(data_type, children, len, nulls, |c| c.finish_null(len, zeros))?,
+            Values::Struct { shape, mut children } => {
+                made(&shape, &mut children);
+                struct_array(data_type, children, len, nulls, |c| c.finish_null(len, zeros))?
+            }
         })
     }
 }
@@ -630,6 +731,14 @@ impl Col {
         Col { name, field, list: repeated.then(ListLevel::new), leaf }
     }
 
+    /// Says how many rows the column will have in all, for a column of one
+    /// value a row (a list's values are not counted by rows).
+    pub(crate) fn expect_rows(&mut self, rows: usize) {
+        if self.list.is_none() {
+            self.leaf.expect_rows(rows);
+        }
+    }
+
     /// The Arrow field.
     pub(crate) fn field(&self) -> &FieldRef {
         &self.field
@@ -641,9 +750,13 @@ impl Col {
     }
 
     pub(crate) fn push_null(&mut self) {
+        self.push_nulls(1);
+    }
+
+    fn push_nulls(&mut self, n: usize) {
         match &mut self.list {
-            Some(list) => list.push_null(),
-            None => self.leaf.push_null(),
+            Some(list) => list.push_nulls(n),
+            None => self.leaf.push_nulls(n),
         }
     }
 
@@ -670,13 +783,16 @@ impl Col {
     }
 
     /// The column's array; `zeros` backs its all-null parts.
-    pub(crate) fn finish(self, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
+    pub(crate) fn finish(mut self, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
         let all_null = match &self.list {
             Some(list) => (list.pending == list.rows).then_some(list.rows),
             None => (self.leaf.pending == self.leaf.len).then_some(self.leaf.len),
         };
         if let Some(rows) = all_null {
             return self.finish_null(rows, zeros);
+        }
+        if let Some(list) = &mut self.list {
+            list.materialize();
         }
         if self.list.is_none() {
             return self.leaf.finish(self.field.data_type(), zeros);
@@ -705,10 +821,20 @@ impl Col {
     }
 
     /// `len` null rows of this column, every buffer a view of `zeros`;
-    /// made once per call for each column and length ([`Zeros`]).
+    /// made once per process or call for each column and length ([`Zeros`]).
     fn finish_null(self, len: usize, zeros: &mut Zeros) -> Result<ArrayRef, ArrowError> {
         // The plan's field of this column: one allocation per column, alive with the plan.
         let key = (Arc::as_ptr(&self.field) as usize, len);
+        if len <= CACHED_ROWS {
+            let cache = NullCache::get();
+            if let Some(array) = cache.lookup(key) {
+                return Ok(array);
+            }
+            let field = self.field.clone();
+            let array = self.make_null(len, zeros)?;
+            cache.keep(key, &field, &array);
+            return Ok(array);
+        }
         if let Some(array) = zeros.arrays.as_ref().and_then(|arrays| arrays.get(&key)) {
             return Ok(array.clone());
         }
@@ -738,17 +864,16 @@ impl ListLevel {
     }
 
     fn push_null(&mut self) {
-        if self.pending == self.rows {
-            self.pending += 1;
-        } else {
-            let last = self.offsets.last().copied().unwrap_or(0);
-            self.offsets.push(last);
-            self.nulls.append_null();
-        }
-        self.rows += 1;
+        self.push_nulls(1);
     }
 
-    /// Writes the pending null rows (empty lists: offsets 0).
+    #[inline]
+    fn push_nulls(&mut self, n: usize) {
+        self.pending += n;
+        self.rows += n;
+    }
+
+    /// Writes the pending null rows (empty lists: the last offset again).
     fn materialize(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         if pending == 0 {
@@ -757,7 +882,8 @@ impl ListLevel {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.offsets.extend(std::iter::repeat_n(0, pending));
+        let last = self.offsets.last().copied().unwrap_or(0);
+        self.offsets.resize(self.offsets.len() + pending, last);
         self.nulls.append_n_nulls(pending);
     }
 }
@@ -780,6 +906,12 @@ fn fixed_width(ty: FieldType) -> Option<usize> {
         FieldType::Fixed64 | FieldType::Sfixed64 | FieldType::Double => Some(8),
         _ => None,
     }
+}
+
+/// Whether a scalar of type `ty` is read from a varint.
+#[inline]
+fn reads_varint(ty: FieldType) -> bool {
+    !matches!(ty, FieldType::Message(_) | FieldType::String | FieldType::Bytes) && fixed_width(ty).is_none()
 }
 
 /// The value of a scalar of type `ty` given as `value`, when `value` has
@@ -807,11 +939,33 @@ fn shift(whole: &[u8], part: &[u8]) -> usize {
 /// values appended, singular messages decoded at the end (their parts
 /// merge); then every column without a value gets a null.
 pub(crate) fn decode_fields(mapping: &Mapping, children: &mut [Col], bytes: &[u8], origin: usize, row: usize) -> Result<(), Failure> {
+    if mapping.flat && !tests::general_only() {
+        return decode_flat(mapping, children, bytes, origin, row);
+    }
     let fail = |offset: usize, what: &'static str| WireError { offset: origin.saturating_add(offset), what };
     let mut messages: SmallVec<[Deferred<'_>; 4]> = SmallVec::new();
-    for field in wire::Fields::new(bytes) {
-        let (number, value) = field.map_err(|e| fail(e.offset, e.what))?;
-        let Some(m) = mapping.get(number) else {
+    // wire::Fields, with the key looked up before the value is read: most
+    // fields are varints of scalar fields, stored without a `WireValue`.
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let key_at = pos;
+        let key = wire::read_key(bytes, &mut pos).map_err(|e| fail(e.offset, e.what))?;
+        let mapped = mapping.get(key.number);
+        if key.wire_type == 0 {
+            let raw = wire::read_varint(bytes, &mut pos).map_err(|e| fail(e.offset, e.what))?;
+            // Unknown to the schema (crit drops these too), or a varint
+            // where the field's type reads none (protobuf ignores it).
+            let Some(m) = mapped.filter(|m| reads_varint(m.ty)) else { continue };
+            let Some(col) = children.get_mut(m.column) else { continue };
+            if m.repeated {
+                col.leaf.push_scalar(m.ty, raw);
+            } else if col.list.is_none() {
+                col.leaf.set_scalar(m.ty, raw, row);
+            }
+            continue;
+        }
+        let value = wire::read_value(bytes, &mut pos, key, key_at).map_err(|e| fail(e.offset, e.what))?;
+        let Some(m) = mapped else {
             continue; // unknown to the schema: crit drops these too
         };
         let Some(col) = children.get_mut(m.column) else { continue };
@@ -876,15 +1030,45 @@ pub(crate) fn decode_fields(mapping: &Mapping, children: &mut [Col], bytes: &[u8
         }
         decode_message_into(&mut col.leaf, &merged, origin + shift(bytes, d.first))?;
     }
-    // One row of every child: the lists close, the absent values are null.
+    close_row(children, row).map_err(|what| fail(bytes.len(), what))
+}
+
+/// One row of every child: the lists close, the absent values are null.
+#[inline]
+fn close_row(children: &mut [Col], row: usize) -> Result<(), &'static str> {
     for col in children.iter_mut() {
         if col.list.is_some() {
-            col.close_list().map_err(|what| fail(bytes.len(), what))?;
+            col.close_list()?;
         } else if col.leaf.len == row {
             col.leaf.push_null();
         }
     }
     Ok(())
+}
+
+/// [`decode_fields`] for a message whose fields are all singular scalars
+/// read from varints (most entry messages: pagemap runs, VMAs, fds, ...):
+/// the same values and errors (the test below compares the two), without
+/// the branches for strings, messages and lists.
+fn decode_flat(mapping: &Mapping, children: &mut [Col], bytes: &[u8], origin: usize, row: usize) -> Result<(), Failure> {
+    let fail = |e: WireError| WireError { offset: origin.saturating_add(e.offset), what: e.what };
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let key_at = pos;
+        let key = wire::read_key(bytes, &mut pos).map_err(fail)?;
+        if key.wire_type != 0 {
+            // No field of the message reads it (protobuf ignores it); it
+            // must still be whole for the fields after it to be found.
+            wire::read_value(bytes, &mut pos, key, key_at).map_err(fail)?;
+            continue;
+        }
+        let raw = wire::read_varint(bytes, &mut pos).map_err(fail)?;
+        let Some(m) = mapping.get(key.number) else { continue };
+        if let Some(col) = children.get_mut(m.column).filter(|col| col.list.is_none()) {
+            col.leaf.set_scalar(m.ty, raw, row);
+        }
+    }
+    close_row(children, row).map_err(|what| WireError { offset: origin.saturating_add(bytes.len()), what })
 }
 
 /// Appends one message as a row of a struct leaf (or as JSON text when
@@ -894,8 +1078,8 @@ fn decode_message_into(leaf: &mut Leaf, bytes: &[u8], origin: usize) -> Result<(
         Values::Struct { .. } => {
             leaf.begin_row();
             let row = leaf.len;
-            let Values::Struct { mapping, children } = &mut leaf.values else { return Ok(()) };
-            decode_fields(mapping, children, bytes, origin, row)?;
+            let Values::Struct { shape, children } = &mut leaf.values else { return Ok(()) };
+            decode_fields(&shape.mapping, children, bytes, origin, row)?;
             leaf.push_struct_row();
             Ok(())
         }
@@ -929,4 +1113,54 @@ fn struct_array(
     };
     let arrays = children.into_iter().map(finish).collect::<Result<Vec<ArrayRef>, _>>()?;
     Ok(Arc::new(StructArray::try_new(fields, arrays, nulls)?))
+}
+
+#[cfg(not(test))]
+mod tests {
+    /// Always false outside tests.
+    #[inline(always)]
+    pub(super) fn general_only() -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::Cell;
+
+    thread_local! {
+        static GENERAL_ONLY: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether this thread decodes flat messages the general way too (to compare the two).
+    pub(super) fn general_only() -> bool {
+        GENERAL_ONLY.get()
+    }
+
+    /// Runs `work` with every message decoded by `decode_fields`' general loop.
+    pub(crate) fn without_flat_decoder<T>(work: impl FnOnce() -> T) -> T {
+        GENERAL_ONLY.set(true);
+        let out = work();
+        GENERAL_ONLY.set(false);
+        out
+    }
+
+    #[test]
+    fn flat_messages_are_found() {
+        // What decode_flat is for: pagemap runs (and not a message with strings).
+        let flat = |id: crate::proto::MessageId| {
+            let mapping = super::Mapping::new(
+                id.schema()
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(column, f)| super::Mapped { number: f.number, ty: f.ty, repeated: f.repeated, column })
+                    .collect(),
+            );
+            mapping.flat
+        };
+        use crate::proto::message_ids as m;
+        assert!(flat(m::PAGEMAP_ENTRY) && flat(m::VMA_ENTRY));
+        assert!(!flat(m::REG_FILE_ENTRY) && !flat(m::CORE_ENTRY));
+    }
 }
