@@ -316,44 +316,20 @@ fn image_batch_with(image: &Image<'_>, zeros: &mut Zeros) -> Result<RecordBatch>
         }
         return builders.finish(plan.entry.clone(), rows, zeros);
     }
-    // Entries without payloads after them: framed here (a 4-byte size, the
-    // message), the general iterator words the error of a cut one.
-    let (data, endian) = (image.data(), image.endian());
-    // Counted first, so that each column is made the size it will be.
-    let mut expect = 0;
-    let mut pos = image.body_offset();
-    while let Some(size) = data.get(pos..pos + 4).and_then(|size| size.try_into().ok()) {
-        pos = pos.saturating_add(4).saturating_add(endian.u32(size) as usize);
-        expect += 1;
-    }
+    // Entries without payloads after them, framed without building an
+    // `Entry`; counted first, so that each column is made the size it will be.
+    let mut entries = image.entries();
+    let expect = entries.count_plain();
     for column in &mut builders.columns {
         column.expect_rows(expect);
     }
-    let mut pos = image.body_offset();
     let mut rows = 0;
-    while pos < data.len() {
-        let whole = data
-            .get(pos..pos + 4)
-            .and_then(|size| size.try_into().ok())
-            .and_then(|size| (pos + 4).checked_add(endian.u32(size) as usize))
-            .filter(|&end| end <= data.len());
-        let Some(end) = whole else {
-            return Err(cut_entry(image));
-        };
-        builders.push_message(image, kind.entry_message(rows), rows, pos + 4, &data[pos + 4..end], rows)?;
-        pos = end;
+    while let Some(frame) = entries.next_frame() {
+        let frame = frame?;
+        builders.push_message(image, kind.entry_message(frame.index), frame.index, frame.offset + 4, frame.payload, rows)?;
         rows += 1;
     }
     builders.finish(plan.entry.clone(), rows, zeros)
-}
-
-/// The error of an image whose last entry is cut, as its entries' iterator words it.
-#[cold]
-fn cut_entry(image: &Image<'_>) -> Error {
-    match image.entries().find_map(|entry| entry.err()) {
-        Some(err) => err,
-        None => Error::Malformed { at: Location::new(image.name(), 0), detail: "an entry cut short (please report it)".to_string() },
-    }
 }
 
 /// Columns that say which image a row comes from, by file-name pattern:

@@ -53,6 +53,18 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// Where an entry is and its message bytes, without what follows it
+/// ([`Entries::next_frame`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Position of the entry in the image, from 0.
+    pub index: usize,
+    /// Byte offset of the entry's size field in the image.
+    pub offset: usize,
+    /// The encoded protobuf message, borrowed from the image.
+    pub payload: &'a [u8],
+}
+
 /// Raw bytes stored after an entry's message.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Extra<'a> {
@@ -280,6 +292,44 @@ impl<'a> Entries<'a> {
         self.next().map(|entry| entry.map(drop))
     }
 
+    /// The next entry as a [`Frame`] (no [`Entry`] built: the framing of
+    /// decoders that read every entry of a large image, the entry tables').
+    /// For an image whose kind has payloads after its entries, or an entry
+    /// cut short, it is [`Iterator::next`]'s entry or error, so the two
+    /// never disagree.
+    #[inline]
+    pub fn next_frame(&mut self) -> Option<Result<Frame<'a>>> {
+        if !self.done {
+            if let Some(end) = self.plain_entry_end() {
+                let frame = Frame { index: self.index, offset: self.pos, payload: &self.image.data[self.pos + 4..end] };
+                self.pos = end;
+                self.index += 1;
+                return Some(Ok(frame));
+            }
+        }
+        self.next_frame_framed()
+    }
+
+    /// [`next_frame`](Self::next_frame) by the general path.
+    #[cold]
+    #[inline(never)]
+    fn next_frame_framed(&mut self) -> Option<Result<Frame<'a>>> {
+        self.next().map(|entry| entry.map(|e| Frame { index: e.index, offset: e.offset, payload: e.payload }))
+    }
+
+    /// How many whole entries follow, for an image without payloads after
+    /// its entries (0 otherwise): one pass over the sizes, nothing decoded.
+    pub fn count_plain(&self) -> usize {
+        let mut rest = self.clone();
+        let mut count = 0;
+        while !rest.done {
+            let Some(end) = rest.plain_entry_end() else { break };
+            rest.pos = end;
+            count += 1;
+        }
+        count
+    }
+
     /// The next entry of an image without extra payloads, when it is whole.
     #[inline]
     fn next_plain_entry(&mut self) -> Option<Entry<'a>> {
@@ -355,5 +405,59 @@ fn declared_value(ty: FieldType, raw: u64) -> u64 {
     match ty {
         FieldType::Uint32 => u64::from(raw as u32),
         _ => raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImageKind;
+    use crate::proto::wire;
+
+    /// An image of `kind` with `entries` (message bytes, then what follows it).
+    fn image_bytes(kind: ImageKind, entries: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(kind.magic().to_le_bytes());
+        for (message, after) in entries {
+            bytes.extend((message.len() as u32).to_le_bytes());
+            bytes.extend(*message);
+            bytes.extend(*after);
+        }
+        bytes
+    }
+
+    #[test]
+    fn frames_are_the_entries_and_fail_as_they_do() {
+        // pstree: plain entries; pipes-data: each entry's `bytes` (field 2)
+        // of pipe data after it. Every cut of both frames as the entries do.
+        let mut pipe = Vec::new();
+        wire::put_key(&mut pipe, 1, 0);
+        wire::put_varint(&mut pipe, 7);
+        wire::put_key(&mut pipe, 2, 0);
+        wire::put_varint(&mut pipe, 3);
+        let images = [
+            (ImageKind::Pstree, image_bytes(ImageKind::Pstree, &[(&[0x08, 0x01], &[]), (&[], &[]), (&[0x08, 0x02, 0x10, 0x01], &[])])),
+            (ImageKind::PipesData, image_bytes(ImageKind::PipesData, &[(&pipe, b"abc"), (&pipe, b"def")])),
+        ];
+        for (kind, whole) in images {
+            for cut in 8..=whole.len() {
+                let image = Image::parse("x.img", &whole[..cut]).unwrap();
+                let entries: Vec<_> =
+                    image.entries().map(|e| e.map(|e| (e.index(), e.offset(), e.payload())).map_err(|e| e.to_string())).collect();
+                let mut frames = Vec::new();
+                let mut framing = image.entries();
+                while let Some(frame) = framing.next_frame() {
+                    frames.push(frame.map(|f| (f.index, f.offset, f.payload)).map_err(|e| e.to_string()));
+                }
+                assert_eq!(frames, entries, "{kind:?} cut at {cut}");
+                let whole_entries = entries.iter().filter(|e| e.is_ok()).count();
+                let counted = image.entries().count_plain();
+                match kind {
+                    ImageKind::Pstree => assert_eq!(counted, whole_entries, "cut at {cut}"),
+                    _ => assert_eq!(counted, 0),
+                }
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ mod magic;
 use std::fmt;
 
 pub use endian::Endian;
-pub use entries::{Entries, Entry, Extra, IpcMessage};
+pub use entries::{Entries, Entry, Extra, Frame, IpcMessage};
 pub use file::ImageFile;
 
 pub use kind::{
