@@ -49,7 +49,10 @@ critpy=$(head -1 "$crit" | sed -e 's/^#! *//' -e 's/ .*//')
 "$critpy" -c 'import pycriu' || { echo "$critpy has no pycriu" >&2; exit 2; }
 
 echo "== building (release) and writing the inputs to $work"
-cargo build --release -q -p criu-images --bin criu-images
+# The CLI (a release build with YARA: minutes) only for the search part.
+if want search; then
+    cargo build --release -q -p criu-images --bin criu-images
+fi
 cargo build --release -q -p criu-images-benches --bin make-bench-inputs --bin make-memory-inputs
 "$target/release/make-bench-inputs" "$work" >/dev/null
 if want search; then

@@ -43,6 +43,10 @@ pub(crate) struct Mapping {
     dense: Box<[u8]>,
     /// Every field is a singular scalar read from a varint ([`decode_flat`]).
     flat: bool,
+    /// `by_key[key]`: for a one-byte key (a field number below 16 with the
+    /// varint wire type), the index in `fields` of its field, or `NONE`;
+    /// filled for flat messages only.
+    by_key: [u8; 128],
 }
 
 impl Mapping {
@@ -64,7 +68,15 @@ impl Mapping {
             }
         }
         let flat = fields.iter().all(|m| !m.repeated && reads_varint(m.ty));
-        Mapping { fields: fields.into(), dense: dense.into(), flat }
+        let mut by_key = [Self::NONE; 128];
+        if flat {
+            for (key, slot) in by_key.iter_mut().enumerate() {
+                if key & 7 == 0 && key >> 3 != 0 {
+                    *slot = dense.get(key >> 3).copied().unwrap_or(Self::NONE);
+                }
+            }
+        }
+        Mapping { fields: fields.into(), dense: dense.into(), flat, by_key }
     }
 
     /// The field numbered `number`, if the message has it.
@@ -1053,7 +1065,18 @@ fn close_row(children: &mut [Col], row: usize) -> Result<(), &'static str> {
 fn decode_flat(mapping: &Mapping, children: &mut [Col], bytes: &[u8], origin: usize, row: usize) -> Result<(), Failure> {
     let fail = |e: WireError| WireError { offset: origin.saturating_add(e.offset), what: e.what };
     let mut pos = 0;
-    while pos < bytes.len() {
+    while let Some(&first) = bytes.get(pos) {
+        // A one-byte key of a field of the message: its varint, stored.
+        if let Some(m) =
+            mapping.by_key.get(usize::from(first)).filter(|&&i| i != Mapping::NONE).and_then(|&i| mapping.fields.get(usize::from(i)))
+        {
+            pos += 1;
+            let raw = wire::read_varint(bytes, &mut pos).map_err(fail)?;
+            if let Some(col) = children.get_mut(m.column).filter(|col| col.list.is_none()) {
+                col.leaf.set_scalar(m.ty, raw, row);
+            }
+            continue;
+        }
         let key_at = pos;
         let key = wire::read_key(bytes, &mut pos).map_err(fail)?;
         if key.wire_type != 0 {

@@ -3,7 +3,7 @@
 //! schema the build generates (never from the data, so the same kind has
 //! the same schema on every checkpoint and tables concatenate).
 //!
-//! The column rules (docs/entry-tables.md has them with the differences
+//! The column rules (docs/python.md, "Entry tables", has them with the differences
 //! from crit's JSON):
 //! - field names as crit names them; every column nullable: a field
 //!   absent from the entry (crit leaves its key out) is null, and so is a
