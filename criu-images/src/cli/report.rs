@@ -64,6 +64,8 @@ pub(crate) fn run(args: ReportArgs) -> Result<()> {
     let findings = match args.no_triage {
         true => Vec::new(),
         false => {
+            // `mut` for the YARA findings, when the feature is built.
+            #[cfg_attr(not(feature = "yara"), allow(unused_mut))]
             let mut report = crate::triage::triage(&checkpoint, &crate::triage::TriageOptions::default())?;
             #[cfg(feature = "yara")]
             if !args.rules.is_empty() {
