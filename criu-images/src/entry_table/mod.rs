@@ -697,16 +697,7 @@ mod tests {
         let (mut tables, mut errors) = (0, 0);
         for kind in ImageKind::all() {
             for _ in 0..60 {
-                let mut bytes = Vec::new();
-                bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
-                bytes.extend(kind.magic().to_le_bytes());
-                seed = seed.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
-                for _ in 0..(seed >> 40) % 5 {
-                    let mut payload = Vec::new();
-                    random_message(&mut seed, 0, &mut payload);
-                    bytes.extend((payload.len() as u32).to_le_bytes());
-                    bytes.extend(payload);
-                }
+                let (bytes, _) = random_image(kind, &mut seed, 5, false);
                 let Ok(image) = Image::parse("x.img", &bytes) else { continue };
                 let fast = image_batch(&image);
                 let general = columns::tests::without_flat_decoder(|| image_batch(&image));
@@ -726,6 +717,26 @@ mod tests {
         assert!(tables > 1000 && errors > 200, "{tables} tables, {errors} errors");
     }
 
+    /// An image of `kind` with fewer than `most` entries of random fields
+    /// (one in eight cut by a byte when `cut`), and its number of entries.
+    fn random_image(kind: ImageKind, seed: &mut u64, most: u64, cut: bool) -> (Vec<u8>, usize) {
+        let mut bytes = Vec::new();
+        bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
+        bytes.extend(kind.magic().to_le_bytes());
+        *seed = seed.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
+        let entries = ((*seed >> 40) % most) as usize;
+        for _ in 0..entries {
+            let mut payload = Vec::new();
+            random_message(seed, 0, &mut payload);
+            if cut && seed.is_multiple_of(8) {
+                payload.pop(); // a field cut short: an error
+            }
+            bytes.extend((payload.len() as u32).to_le_bytes());
+            bytes.extend(payload);
+        }
+        (bytes, entries)
+    }
+
     #[test]
     fn random_entries_of_every_kind_give_valid_tables_or_errors() {
         // Hostile input: never a panic; a table is valid (validate_full)
@@ -734,20 +745,7 @@ mod tests {
         let (mut tables, mut errors) = (0, 0);
         for kind in ImageKind::all() {
             for _ in 0..40 {
-                let mut bytes = Vec::new();
-                bytes.extend(crate::image::IMG_COMMON_MAGIC.to_le_bytes());
-                bytes.extend(kind.magic().to_le_bytes());
-                seed = seed.wrapping_mul(0x5851_f42d_4c95_7f2d).wrapping_add(0x1405_7b7e_f767_814f);
-                let entries = (seed >> 40) as usize % 4;
-                for _ in 0..entries {
-                    let mut payload = Vec::new();
-                    random_message(&mut seed, 0, &mut payload);
-                    if seed.is_multiple_of(8) {
-                        payload.pop(); // a field cut short: an error
-                    }
-                    bytes.extend((payload.len() as u32).to_le_bytes());
-                    bytes.extend(payload);
-                }
+                let (bytes, entries) = random_image(kind, &mut seed, 4, true);
                 let Ok(image) = Image::parse("x.img", &bytes) else { continue };
                 match image_batch(&image) {
                     Ok(batch) => {
